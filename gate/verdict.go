@@ -1,0 +1,128 @@
+// Package gate compares a run with its baseline and decides a verdict. It is
+// pure: numbers in, verdict out, no I/O and no clock. It imports only results.
+package gate
+
+// Decision is the outcome of one check, one endpoint or the whole run.
+type Decision string
+
+// Decisions, from best to worst for the overall verdict.
+const (
+	Pass         Decision = "pass"
+	Improved     Decision = "improved"
+	New          Decision = "new"     // endpoint has no baseline entry
+	Missing      Decision = "missing" // baseline entry was not run
+	Inconclusive Decision = "inconclusive"
+	Regressed    Decision = "regressed"
+	Invalid      Decision = "invalid"
+)
+
+// Metric names a checked figure.
+type Metric string
+
+// Metrics the gate checks.
+const (
+	P50        Metric = "p50"
+	P90        Metric = "p90"
+	P95        Metric = "p95"
+	P99        Metric = "p99"
+	Max        Metric = "max"
+	Throughput Metric = "throughput"
+	ErrorRate  Metric = "error_rate"
+)
+
+// Check is one metric of one endpoint compared with its baseline (or an SLO).
+type Check struct {
+	Metric Metric `json:"metric"`
+	// Kind is "baseline" (relative to a baseline) or "slo" (absolute limit).
+	Kind string `json:"kind"`
+	// Unit of Base/Head: "ms", "rps" or "%".
+	Unit string  `json:"unit"`
+	Base float64 `json:"base"`
+	Head float64 `json:"head"`
+	// Delta is the relative change (0.12 = +12 %); for error rate, the change in
+	// percentage points.
+	Delta float64 `json:"delta"`
+	// CILow/CIHigh bound Delta at the policy's confidence (same unit as Delta);
+	// HasCI is false when no interval could be computed.
+	CILow  float64 `json:"ci_low"`
+	CIHigh float64 `json:"ci_high"`
+	HasCI  bool    `json:"has_ci"`
+	// PValue of the significance test; negative when no test ran.
+	PValue float64 `json:"p_value"`
+	// Tolerance is the allowed change as written in the plan ("+10%", "300ms").
+	Tolerance string `json:"tolerance"`
+	// Significant is true when the test rejected "no change".
+	Significant bool     `json:"significant"`
+	Decision    Decision `json:"decision"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// EndpointVerdict is the decision for one endpoint.
+type EndpointVerdict struct {
+	Name     string   `json:"name"`
+	Decision Decision `json:"decision"`
+	Checks   []Check  `json:"checks"`
+	Warnings []string `json:"warnings,omitempty"`
+	// Summary figures for tables (ms, rps, %), baseline and head; NaN-free.
+	Base *Figures `json:"base,omitempty"`
+	Head *Figures `json:"head,omitempty"`
+}
+
+// Figures are the headline numbers of one side of a comparison.
+type Figures struct {
+	Requests     int64   `json:"requests"`
+	P50          float64 `json:"p50_ms"`
+	P90          float64 `json:"p90_ms"`
+	P95          float64 `json:"p95_ms"`
+	P99          float64 `json:"p99_ms"`
+	Max          float64 `json:"max_ms"`
+	Throughput   float64 `json:"throughput_rps"`
+	ErrorRatePct float64 `json:"error_rate_pct"`
+}
+
+// Verdict is the outcome of a comparison.
+type Verdict struct {
+	Plan string `json:"plan"`
+	// Decision is pass, regressed, inconclusive (only fails with FailOnInconclusive) or invalid.
+	Decision  Decision          `json:"decision"`
+	Mode      string            `json:"mode"` // "baseline", "paired" or "slo-only"
+	Endpoints []EndpointVerdict `json:"endpoints"`
+	// Warnings apply to the whole comparison (provenance mismatch, invalid run…).
+	Warnings []string `json:"warnings,omitempty"`
+	// BaseRuns is how many baseline runs the comparison used.
+	BaseRuns int `json:"base_runs"`
+	// Confidence is the policy's confidence level (e.g. 0.95).
+	Confidence float64 `json:"confidence"`
+}
+
+// Regressions lists the names of regressed endpoints.
+func (v *Verdict) Regressions() []string {
+	var out []string
+	for _, e := range v.Endpoints {
+		if e.Decision == Regressed {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
+
+// Exit codes, stable and documented in the README.
+const (
+	ExitPass    = 0
+	ExitFail    = 1
+	ExitUsage   = 2
+	ExitInfra   = 3
+	ExitInvalid = 4
+)
+
+// ExitCode maps the verdict to the process exit code.
+func (v *Verdict) ExitCode() int {
+	switch v.Decision {
+	case Regressed:
+		return ExitFail
+	case Invalid:
+		return ExitInvalid
+	default:
+		return ExitPass
+	}
+}

@@ -1,0 +1,217 @@
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram range and precision. Values are microseconds: 1 µs resolution up to
+// MaxTrackable; larger values are clamped to MaxTrackable and counted in
+// Histogram.Clamped so a pathological run is visible rather than silently lost.
+const (
+	LowestTrackable   = 1                                          // µs
+	MaxTrackable      = int64(10 * time.Minute / time.Microsecond) // µs; longer than any sane request timeout
+	SignificantDigits = 3                                          // 0.1 % relative precision, HdrHistogram's usual default
+
+	// hdrV2CompressedCookie is the V2 compressed encoding version understood by
+	// every HdrHistogram implementation (Java, C, Go, Rust); see hdrhistogram-go's
+	// Encode(V2CompressedEncodingCookieBase).
+	hdrV2CompressedCookie = 0x1c849304
+)
+
+// Histogram is a latency HdrHistogram in microseconds. Its JSON form is the
+// standard V2 compressed, base64 encoding, so files stay the same size however
+// many requests were recorded and any HdrHistogram implementation can read them.
+type Histogram struct {
+	h *hdr.Histogram
+	// Clamped counts values above MaxTrackable that were recorded as MaxTrackable.
+	Clamped int64
+}
+
+// NewHistogram returns an empty latency histogram.
+func NewHistogram() *Histogram {
+	return &Histogram{h: hdr.New(LowestTrackable, MaxTrackable, SignificantDigits)}
+}
+
+// Record adds one latency.
+func (h *Histogram) Record(d time.Duration) {
+	h.RecordMicros(int64(d / time.Microsecond))
+}
+
+// RecordMicros adds one latency given in microseconds.
+func (h *Histogram) RecordMicros(us int64) {
+	h.RecordMicrosN(us, 1)
+}
+
+// RecordMicrosN adds n identical latencies given in microseconds.
+func (h *Histogram) RecordMicrosN(us, n int64) {
+	if n <= 0 {
+		return
+	}
+	if us < LowestTrackable {
+		us = LowestTrackable
+	}
+	if us > MaxTrackable {
+		us = MaxTrackable
+		h.Clamped += n
+	}
+	// Cannot fail: us is within the histogram's trackable range.
+	_ = h.h.RecordValues(us, n)
+}
+
+// Merge adds every count of other into h. Merging is exact: percentiles of the
+// result equal those of one histogram that recorded all values.
+func (h *Histogram) Merge(other *Histogram) error {
+	if other == nil || other.h == nil {
+		return nil
+	}
+	if dropped := h.h.Merge(other.h); dropped != 0 {
+		return fmt.Errorf("histogram merge dropped %d values outside the trackable range", dropped)
+	}
+	h.Clamped += other.Clamped
+	return nil
+}
+
+// Count is the number of recorded values.
+func (h *Histogram) Count() int64 { return h.h.TotalCount() }
+
+// Quantile returns the value at quantile q (0..1) in microseconds. loadgate uses
+// quantiles (0..1) everywhere; hdrhistogram-go's ValueAtQuantile takes 0..100.
+func (h *Histogram) Quantile(q float64) int64 {
+	if h.h.TotalCount() == 0 {
+		return 0
+	}
+	return h.h.ValueAtQuantile(q * 100)
+}
+
+// Max is the largest recorded value in microseconds (within histogram precision).
+func (h *Histogram) Max() int64 { return h.h.Max() }
+
+// Min is the smallest recorded value in microseconds.
+func (h *Histogram) Min() int64 { return h.h.Min() }
+
+// Mean is the mean value in microseconds.
+func (h *Histogram) Mean() float64 { return h.h.Mean() }
+
+// Reset empties the histogram for reuse.
+func (h *Histogram) Reset() { h.h.Reset(); h.Clamped = 0 }
+
+// Clone returns an independent copy.
+func (h *Histogram) Clone() *Histogram {
+	c := NewHistogram()
+	_ = c.Merge(h)
+	return c
+}
+
+// Distribution calls fn for each non-empty bucket with its highest equivalent value
+// (µs) and count, in increasing order. Used by statistics and charts.
+func (h *Histogram) Distribution(fn func(valueMicros, count int64)) {
+	for _, b := range h.h.Distribution() {
+		if b.Count > 0 {
+			fn(b.To, b.Count)
+		}
+	}
+}
+
+// Summary returns the latency summary in milliseconds.
+func (h *Histogram) Summary() Summary {
+	if h == nil || h.Count() == 0 {
+		return Summary{}
+	}
+	ms := func(us int64) float64 { return round3(float64(us) / 1000) }
+	return Summary{
+		P50:  ms(h.Quantile(0.50)),
+		P90:  ms(h.Quantile(0.90)),
+		P95:  ms(h.Quantile(0.95)),
+		P99:  ms(h.Quantile(0.99)),
+		P999: ms(h.Quantile(0.999)),
+		Max:  ms(h.Max()),
+		Min:  ms(h.Min()),
+		Mean: round3(h.Mean() / 1000),
+	}
+}
+
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// Encode returns the base64 V2 compressed encoding.
+func (h *Histogram) Encode() (string, error) {
+	b, err := h.h.Encode(hdrV2CompressedCookie)
+	if err != nil {
+		return "", fmt.Errorf("encode histogram: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeHistogram parses the base64 V2 compressed encoding. Histograms written by
+// other implementations with a different range are re-recorded into loadgate's
+// range so that merges stay exact.
+func DecodeHistogram(s string) (*Histogram, error) {
+	if s == "" {
+		return NewHistogram(), nil
+	}
+	d, err := decodeSafely([]byte(s))
+	if err != nil {
+		return nil, err
+	}
+	h := NewHistogram()
+	if d.LowestTrackableValue() == LowestTrackable && d.HighestTrackableValue() == MaxTrackable &&
+		d.SignificantFigures() == SignificantDigits {
+		h.h = d
+		return h, nil
+	}
+	for _, b := range d.Distribution() {
+		if b.Count > 0 {
+			h.RecordMicrosN(b.To, b.Count)
+		}
+	}
+	return h, nil
+}
+
+// decodeSafely guards against panics inside the decoder on hostile input.
+func decodeSafely(b []byte) (h *hdr.Histogram, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			h, err = nil, fmt.Errorf("decode histogram: corrupt data (%v)", r)
+		}
+	}()
+	h, err = hdr.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode histogram: %w", err)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("decode histogram: empty")
+	}
+	return h, nil
+}
+
+// MarshalJSON writes the base64 V2 compressed encoding as a JSON string.
+func (h *Histogram) MarshalJSON() ([]byte, error) {
+	s, err := h.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads the base64 V2 compressed encoding.
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*h = *NewHistogram()
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("histogram: want a base64 string: %w", err)
+	}
+	d, err := DecodeHistogram(s)
+	if err != nil {
+		return err
+	}
+	*h = *d
+	return nil
+}

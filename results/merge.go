@@ -1,0 +1,159 @@
+package results
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Merge combines results of the same plan run by several workers into one File.
+// Histograms are summed (exact percentiles, never averaged), counts summed, and
+// windows aligned by absolute start time. The inputs are not modified.
+func Merge(files ...*File) (*File, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("merge: no results")
+	}
+	out := &File{
+		Schema:  Schema,
+		Plan:    files[0].Plan,
+		Profile: files[0].Profile,
+		Run:     files[0].Run,
+	}
+	out.Run.Runner = "merge"
+	out.Run.Workers = 0
+	out.Validity = Validity{Valid: true}
+	byName := map[string]*Endpoint{}
+	var order []string
+	for i, f := range files {
+		if f.Plan.Hash != out.Plan.Hash {
+			return nil, fmt.Errorf("merge: result %d is from plan %s (%s), others from %s", i, f.Plan.Name, f.Plan.Hash, out.Plan.Hash)
+		}
+		if f.Run.Started.Before(out.Run.Started) {
+			out.Run.Started = f.Run.Started
+		}
+		if f.Run.Ended.After(out.Run.Ended) {
+			out.Run.Ended = f.Run.Ended
+		}
+		out.Run.Partial = out.Run.Partial || f.Run.Partial
+		w := f.Run.Workers
+		if w == 0 {
+			w = 1
+		}
+		out.Run.Workers += w
+		mergeValidity(&out.Validity, &f.Validity, i == 0)
+		for _, e := range f.Endpoints {
+			dst, ok := byName[e.Name]
+			if !ok {
+				dst = &Endpoint{Name: e.Name, Method: e.Method, URL: e.URL, Precision: e.Precision}
+				byName[e.Name] = dst
+				order = append(order, e.Name)
+			}
+			if err := mergeEndpoint(dst, &e); err != nil {
+				return nil, fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
+			}
+		}
+	}
+	elapsed := out.Run.Ended.Sub(out.Run.Started) - out.Profile.Warmup.D()
+	if elapsed <= 0 {
+		elapsed = out.Run.Ended.Sub(out.Run.Started)
+	}
+	for _, n := range order {
+		out.Endpoints = append(out.Endpoints, *byName[n])
+	}
+	out.Finalize(elapsed)
+	return out, nil
+}
+
+func mergeValidity(dst, src *Validity, first bool) {
+	dst.Valid = dst.Valid && src.Valid
+	dst.Reasons = append(dst.Reasons, src.Reasons...)
+	dst.Scheduled += src.Scheduled
+	dst.Sent += src.Sent
+	dst.Dropped += src.Dropped
+	dst.Late += src.Late
+	dst.LagP99Ms = max(dst.LagP99Ms, src.LagP99Ms)
+	dst.LagMaxMs = max(dst.LagMaxMs, src.LagMaxMs)
+	dst.GeneratorCPU = max(dst.GeneratorCPU, src.GeneratorCPU)
+	dst.Degraded = dst.Degraded || src.Degraded
+	dst.MissingWorkers = append(dst.MissingWorkers, src.MissingWorkers...)
+}
+
+func mergeEndpoint(dst, src *Endpoint) error {
+	dst.Requests += src.Requests
+	dst.Errors += src.Errors
+	dst.Bytes += src.Bytes
+	dst.BytesSent += src.BytesSent
+	if src.Precision == PrecisionAggregate {
+		dst.Precision = PrecisionAggregate
+	}
+	addCounts(&dst.Status, src.Status)
+	addCounts(&dst.ErrorKinds, src.ErrorKinds)
+	if err := mergeHist(&dst.Histogram, src.Histogram); err != nil {
+		return err
+	}
+	if err := mergeHist(&dst.ServiceHistogram, src.ServiceHistogram); err != nil {
+		return err
+	}
+	for _, w := range src.Windows {
+		i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
+		if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
+			d := &dst.Windows[i]
+			d.Requests += w.Requests
+			d.Errors += w.Errors
+			d.Bytes += w.Bytes
+			d.OfferedRPS += w.OfferedRPS
+			d.Warmup = d.Warmup && w.Warmup
+			if err := mergeHist(&d.Histogram, w.Histogram); err != nil {
+				return err
+			}
+			continue
+		}
+		nw := w
+		nw.Histogram = nil
+		if err := mergeHist(&nw.Histogram, w.Histogram); err != nil {
+			return err
+		}
+		dst.Windows = append(dst.Windows, Window{})
+		copy(dst.Windows[i+1:], dst.Windows[i:])
+		dst.Windows[i] = nw
+	}
+	return nil
+}
+
+func mergeHist(dst **Histogram, src *Histogram) error {
+	if src == nil {
+		return nil
+	}
+	if *dst == nil {
+		*dst = NewHistogram()
+	}
+	return (*dst).Merge(src)
+}
+
+func addCounts(dst *map[string]int64, src map[string]int64) {
+	if len(src) == 0 {
+		return
+	}
+	if *dst == nil {
+		*dst = map[string]int64{}
+	}
+	for k, v := range src {
+		(*dst)[k] += v
+	}
+}
+
+// Finalize recomputes every endpoint's derived figures and the Total over
+// elapsed (the measured duration, warm-up excluded).
+func (f *File) Finalize(elapsed time.Duration) {
+	total := Endpoint{Name: "total"}
+	for i := range f.Endpoints {
+		e := &f.Endpoints[i]
+		e.Finalize(elapsed)
+		_ = mergeEndpoint(&total, e)
+	}
+	if len(f.Endpoints) > 0 && total.Precision == "" {
+		total.Precision = f.Endpoints[0].Precision
+	}
+	total.Finalize(elapsed)
+	f.Total = total
+}

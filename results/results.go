@@ -1,0 +1,309 @@
+// Package results is loadgate's results model: per-endpoint HdrHistograms,
+// counts, status and error kinds, time windows, run metadata and validity, with a
+// versioned JSON encoding and an exact merge. It imports no other loadgate package.
+package results
+
+import (
+	"sort"
+	"time"
+)
+
+// Schema is the version tag of the results file format this build writes.
+const Schema = "loadgate/results/v1"
+
+// Precision says how exact an endpoint's latency data is.
+const (
+	// PrecisionExact: every sample was recorded into the histogram.
+	PrecisionExact = "exact"
+	// PrecisionAggregate: only summary figures were available (e.g. an imported
+	// tool summary); the histogram is empty and windows may be missing.
+	PrecisionAggregate = "aggregate"
+)
+
+// File is one results file: the outcome of one run (or a merge of several).
+type File struct {
+	Schema    string     `json:"schema"`
+	Plan      PlanRef    `json:"plan"`
+	Run       Run        `json:"run"`
+	Profile   Profile    `json:"profile"`
+	Validity  Validity   `json:"validity"`
+	Endpoints []Endpoint `json:"endpoints"`
+	// Total aggregates all endpoints (histograms merged, counts summed).
+	Total Endpoint `json:"total"`
+	// Derived holds the profile's own figures (knee, recovery time, drift, curves).
+	Derived *Derived `json:"derived,omitempty"`
+	// Workers describes each worker of a distributed run.
+	Workers []Worker `json:"workers,omitempty"`
+}
+
+// PlanRef identifies the plan a run executed.
+type PlanRef struct {
+	Name string `json:"name"`
+	// Hash is a digest of the plan's load-relevant content (endpoints, profile),
+	// so baselines from a different plan are detected.
+	Hash string `json:"hash"`
+	File string `json:"file,omitempty"`
+}
+
+// Run is the run's metadata and provenance.
+type Run struct {
+	ID      string    `json:"id"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	// Runner names what produced the results: local, aws, exec, import:<format>, merge.
+	Runner string `json:"runner"`
+	// RunnerClass is a comparability key (e.g. "local/2cpu", "aws/1vcpu-2gb/x10/eu-west-1").
+	RunnerClass string `json:"runner_class,omitempty"`
+	Workers     int    `json:"workers"`
+	// Target is the base URL, with secrets redacted.
+	Target string `json:"target,omitempty"`
+	// Partial is true when the run was interrupted (signal, timeout) before its end.
+	Partial bool `json:"partial,omitempty"`
+	// Label distinguishes series within one file, e.g. "base"/"head" in paired mode.
+	Label string `json:"label,omitempty"`
+	Env   Env    `json:"env"`
+	// StartedBy records who or what launched the run (cli, action, mcp).
+	StartedBy *Launch `json:"started_by,omitempty"`
+}
+
+// Env is where the run happened.
+type Env struct {
+	GitSHA      string `json:"git_sha,omitempty"`
+	Ref         string `json:"ref,omitempty"`
+	Host        string `json:"host,omitempty"`
+	OS          string `json:"os,omitempty"`
+	Arch        string `json:"arch,omitempty"`
+	CPUs        int    `json:"cpus,omitempty"`
+	GoVersion   string `json:"go_version,omitempty"`
+	ToolVersion string `json:"tool_version,omitempty"`
+}
+
+// Launch is the provenance of a run's start.
+type Launch struct {
+	Via        string `json:"via"` // cli | action | mcp | worker
+	Repository string `json:"repository,omitempty"`
+	RunID      string `json:"run_id,omitempty"`
+	Actor      string `json:"actor,omitempty"`
+}
+
+// Profile records the load shape that ran.
+type Profile struct {
+	Type string `json:"type"`
+	// Model is "open" (arrival rate) or "closed" (virtual users).
+	Model    string   `json:"model"`
+	Rate     float64  `json:"rate,omitempty"` // requests/s, open model peak
+	VUs      int      `json:"vus,omitempty"`
+	Duration Duration `json:"duration"`
+	Warmup   Duration `json:"warmup,omitempty"`
+	Stages   []Stage  `json:"stages,omitempty"`
+}
+
+// Stage is one segment of the schedule as run.
+type Stage struct {
+	Name      string   `json:"name,omitempty"`
+	Duration  Duration `json:"duration"`
+	StartRate float64  `json:"start_rate,omitempty"`
+	EndRate   float64  `json:"end_rate,omitempty"`
+	VUs       int      `json:"vus,omitempty"`
+	// PayloadBytes is the request body size of a volume stage.
+	PayloadBytes int64 `json:"payload_bytes,omitempty"`
+	Warmup       bool  `json:"warmup,omitempty"`
+}
+
+// Validity says whether the generator held the schedule. A run that did not is
+// invalid: its latencies describe the generator, not the target.
+type Validity struct {
+	Valid bool `json:"valid"`
+	// Reasons explain an invalid (or degraded) run in plain words.
+	Reasons []string `json:"reasons,omitempty"`
+	// Scheduled is how many requests the schedule asked for; Sent how many started.
+	Scheduled int64 `json:"scheduled"`
+	Sent      int64 `json:"sent"`
+	// Dropped requests never started (in-flight bound reached or run cut short).
+	Dropped int64 `json:"dropped"`
+	// Late requests started more than LateThreshold after their intended time.
+	Late int64 `json:"late"`
+	// LagP99Ms and LagMaxMs are the schedule lag (actual − intended send) in ms.
+	LagP99Ms float64 `json:"lag_p99_ms"`
+	LagMaxMs float64 `json:"lag_max_ms"`
+	// GeneratorCPU is the generator's CPU use as a fraction of the CPUs available
+	// (0..1) over the run.
+	GeneratorCPU float64 `json:"generator_cpu"`
+	// Degraded is true when part of a distributed run's load is missing.
+	Degraded bool `json:"degraded,omitempty"`
+	// LoadShare is the fraction (0..1) of the intended load that ran.
+	LoadShare float64 `json:"load_share,omitempty"`
+	// MissingWorkers names workers of a distributed run that delivered nothing.
+	MissingWorkers []string `json:"missing_workers,omitempty"`
+	// StartSkewMs is the spread of worker start times in a distributed run.
+	StartSkewMs float64 `json:"start_skew_ms,omitempty"`
+}
+
+// Endpoint holds one endpoint's figures over the run.
+type Endpoint struct {
+	Name   string `json:"name"`
+	Method string `json:"method,omitempty"`
+	// URL is the request URL with secrets redacted.
+	URL       string `json:"url,omitempty"`
+	Precision string `json:"precision,omitempty"`
+	Requests  int64  `json:"requests"`
+	Errors    int64  `json:"errors"`
+	// Status counts responses by HTTP status code ("200": n).
+	Status map[string]int64 `json:"status,omitempty"`
+	// ErrorKinds counts failures by class: timeout, refused, reset, dns, tls,
+	// status (unexpected status), body_too_large, other.
+	ErrorKinds    map[string]int64 `json:"error_kinds,omitempty"`
+	Bytes         int64            `json:"bytes"`
+	BytesSent     int64            `json:"bytes_sent,omitempty"`
+	ThroughputRPS float64          `json:"throughput_rps"`
+	ErrorRate     float64          `json:"error_rate"` // fraction 0..1
+	// Latency is measured from each request's intended send time (coordinated
+	// omission free); ServiceTime from its actual send time. Milliseconds.
+	Latency     Summary `json:"latency_ms"`
+	ServiceTime Summary `json:"service_time_ms,omitempty"`
+	// Histogram holds Latency's samples in µs (V2 compressed, base64 in JSON).
+	Histogram        *Histogram `json:"histogram,omitempty"`
+	ServiceHistogram *Histogram `json:"service_histogram,omitempty"`
+	// Windows are fixed-width time slices of the run, in time order.
+	Windows []Window `json:"windows,omitempty"`
+}
+
+// Summary is a latency summary in milliseconds.
+type Summary struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99.9"`
+	Max  float64 `json:"max"`
+	Min  float64 `json:"min,omitempty"`
+	Mean float64 `json:"mean"`
+}
+
+// Window is one time slice of an endpoint's run.
+type Window struct {
+	// Start is the window's absolute start time; windows of merged workers align on it.
+	Start time.Time `json:"t"`
+	// Width is the window's length.
+	Width    Duration `json:"width"`
+	Requests int64    `json:"requests"`
+	Errors   int64    `json:"errors"`
+	Bytes    int64    `json:"bytes,omitempty"`
+	// OfferedRPS is the arrival rate the schedule asked for during the window.
+	OfferedRPS float64 `json:"offered_rps,omitempty"`
+	// PayloadBytes is the request body size during a volume stage.
+	PayloadBytes int64   `json:"payload_bytes,omitempty"`
+	P50          float64 `json:"p50"`
+	P90          float64 `json:"p90"`
+	P95          float64 `json:"p95"`
+	P99          float64 `json:"p99"`
+	Max          float64 `json:"max"`
+	Mean         float64 `json:"mean"`
+	// Warmup windows are measured but excluded from the verdict.
+	Warmup bool `json:"warmup,omitempty"`
+	// Histogram holds the window's latency samples so merges stay exact.
+	Histogram *Histogram `json:"histogram,omitempty"`
+}
+
+// Derived holds figures specific to the profile type.
+type Derived struct {
+	// Stress: the highest offered rate at which error rate and p95 stayed within limits.
+	MaxSustainableRPS float64 `json:"max_sustainable_rps,omitempty"`
+	// BreakingRPS is the first offered rate that broke a limit (0 if none did).
+	BreakingRPS float64 `json:"breaking_rps,omitempty"`
+	// Spike: time from the spike's end until p95 returned to the pre-spike level.
+	RecoveryMs    float64 `json:"recovery_ms,omitempty"`
+	PreSpikeP95Ms float64 `json:"pre_spike_p95_ms,omitempty"`
+	Recovered     *bool   `json:"recovered,omitempty"`
+	// Endurance: least-squares slopes over the run's windows.
+	P95DriftMsPerHour       float64 `json:"p95_drift_ms_per_hour,omitempty"`
+	ErrorRateDriftPPPerHour float64 `json:"error_rate_drift_pp_per_hour,omitempty"`
+	// Scalability / stress: one point per step.
+	Curve []CurvePoint `json:"curve,omitempty"`
+	// Volume: one point per payload size.
+	Payloads []PayloadPoint `json:"payloads,omitempty"`
+}
+
+// CurvePoint is achieved throughput and latency at one offered rate.
+type CurvePoint struct {
+	OfferedRPS  float64 `json:"offered_rps"`
+	AchievedRPS float64 `json:"achieved_rps"`
+	P95Ms       float64 `json:"p95_ms"`
+	ErrorRate   float64 `json:"error_rate"`
+}
+
+// PayloadPoint is throughput and latency at one request payload size.
+type PayloadPoint struct {
+	PayloadBytes int64   `json:"payload_bytes"`
+	BytesPerSec  float64 `json:"bytes_per_sec"`
+	P50Ms        float64 `json:"p50_ms"`
+	P95Ms        float64 `json:"p95_ms"`
+	Requests     int64   `json:"requests"`
+}
+
+// Worker is one worker's share of a distributed run.
+type Worker struct {
+	ID        string    `json:"id"`
+	Region    string    `json:"region,omitempty"`
+	Started   time.Time `json:"started,omitempty"`
+	Requests  int64     `json:"requests"`
+	Errors    int64     `json:"errors"`
+	RateShare float64   `json:"rate_share"`
+	Missing   bool      `json:"missing,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Endpoint returns the endpoint with the given name, or nil.
+func (f *File) Endpoint(name string) *Endpoint {
+	for i := range f.Endpoints {
+		if f.Endpoints[i].Name == name {
+			return &f.Endpoints[i]
+		}
+	}
+	return nil
+}
+
+// MeasuredWindows returns the windows that count for the verdict (warm-up excluded).
+func (e *Endpoint) MeasuredWindows() []Window {
+	out := make([]Window, 0, len(e.Windows))
+	for _, w := range e.Windows {
+		if !w.Warmup {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Finalize recomputes every derived figure of e (summaries, error rate,
+// throughput over elapsed, window summaries) from its histograms and counts.
+func (e *Endpoint) Finalize(elapsed time.Duration) {
+	if e.Histogram != nil && e.Histogram.Count() > 0 {
+		e.Latency = e.Histogram.Summary()
+	}
+	if e.ServiceHistogram != nil && e.ServiceHistogram.Count() > 0 {
+		e.ServiceTime = e.ServiceHistogram.Summary()
+	}
+	if e.Requests > 0 {
+		e.ErrorRate = float64(e.Errors) / float64(e.Requests)
+	} else {
+		e.ErrorRate = 0
+	}
+	if elapsed > 0 {
+		e.ThroughputRPS = round3(float64(e.Requests) / elapsed.Seconds())
+	}
+	for i := range e.Windows {
+		e.Windows[i].summarize()
+	}
+	sort.Slice(e.Windows, func(i, j int) bool { return e.Windows[i].Start.Before(e.Windows[j].Start) })
+}
+
+func (w *Window) summarize() {
+	if w.Histogram == nil || w.Histogram.Count() == 0 {
+		return
+	}
+	s := w.Histogram.Summary()
+	w.P50, w.P90, w.P95, w.P99, w.Max, w.Mean = s.P50, s.P90, s.P95, s.P99, s.Max, s.Mean
+}
+
+// ErrorRatePct is the error rate in percent.
+func (e *Endpoint) ErrorRatePct() float64 { return e.ErrorRate * 100 }
