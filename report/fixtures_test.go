@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/loadgate/loadgate/gate"
@@ -131,8 +132,13 @@ func headSpecs() []epSpec {
 	}
 }
 
-// fixtureFiles returns the head run and two baseline runs.
-func fixtureFiles() (*results.File, []*results.File) {
+var fixtureOnce = sync.OnceValues(buildFixtureFiles)
+
+// fixtureFiles returns the head run and two baseline runs, built once and
+// shared: tests must not modify them (copy the File to change a field).
+func fixtureFiles() (*results.File, []*results.File) { return fixtureOnce() }
+
+func buildFixtureFiles() (*results.File, []*results.File) {
 	head := buildFile("head", 7, loadProfile(), 20, 3, headSpecs())
 	b1 := buildFile("base", 1, loadProfile(), 20, 3, baseSpecs())
 	b2 := buildFile("base", 2, loadProfile(), 20, 3, baseSpecs())
@@ -196,7 +202,15 @@ func fixtureVerdict(head *results.File, base []*results.File) *gate.Verdict {
 	}
 }
 
+// fixtureInput returns a fresh verdict over the shared files; the Head is a
+// shallow copy so a test may replace its top-level fields.
 func fixtureInput() Input {
 	head, base := fixtureFiles()
-	return Input{Verdict: fixtureVerdict(head, base), Head: head, Base: base}
+	h := *head
+	return Input{Verdict: fixtureVerdict(head, base), Head: &h, Base: base}
+}
+
+func resultsInvalid() results.Validity {
+	return results.Validity{Valid: false, Reasons: []string{"dropped 312 of 12000 scheduled requests (2.6% > 0.1% tolerance)"},
+		Scheduled: 12000, Sent: 11688, Dropped: 312, LagP99Ms: 180, LagMaxMs: 950, GeneratorCPU: 0.97}
 }

@@ -46,7 +46,7 @@ const (
 
 // Formats lists the formats Write accepts, in a stable order.
 func Formats() []string {
-	return []string{FormatText, FormatMarkdown, FormatJSON}
+	return []string{FormatText, FormatMarkdown, FormatJSON, FormatJUnit}
 }
 
 // ErrUnknownFormat is returned (wrapped) by Write for a format it does not know.
@@ -73,6 +73,8 @@ func WriteOptions(format string, w io.Writer, in Input, opt Options) error {
 		return Markdown(w, in)
 	case FormatJSON:
 		return JSON(w, in)
+	case FormatJUnit, "xml":
+		return JUnit(w, in)
 	}
 	return fmt.Errorf("%w %q (want one of %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
 }
