@@ -70,6 +70,10 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"invalid YAML", "name: x\ntarget: a: b\n", nil,
 			[]string{"p.yaml:2:1: invalid YAML: mapping values are not allowed in this context"}},
+		{"invalid YAML unclosed flow", "name: x\n\ntarget: [http://a\n", nil,
+			[]string{"p.yaml:3:1: invalid YAML: did not find expected ',' or ']'"}},
+		{"invalid YAML unclosed quote", "name: x\nendpoints:\n  - name: \"a\n", nil,
+			[]string{"p.yaml:3:3: invalid YAML: found unexpected end of stream"}},
 		{"invalid YAML tab", "name: x\n\ttarget: y\n", nil,
 			[]string{"p.yaml:2:2: invalid YAML: found a tab character that violates indentation"}},
 		{"empty", "", nil, []string{"p.yaml:1:1: empty plan: want a mapping with name, target, endpoints and profile"}},
