@@ -169,7 +169,7 @@ func examplePlans(t *testing.T) []string {
 func TestExamples(t *testing.T) {
 	t.Parallel()
 	sch := compileSchema(t)
-	env := envOf(map[string]string{"API_TOKEN": "example-token"})
+	env := envOf(nil) // examples must validate out of the box
 	types := map[string]bool{}
 	for _, f := range examplePlans(t) {
 		data, err := os.ReadFile(f)
@@ -307,5 +307,52 @@ func TestSchemaRejectsWhatParserRejects(t *testing.T) {
 		} else if strings.TrimSpace(err.Error()) == "" {
 			t.Error("empty schema error")
 		}
+	}
+}
+
+// TestDocsCoverEveryKey keeps docs/plan.md in step with the parser.
+func TestDocsCoverEveryKey(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/plan.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for section, keys := range sectionKeys {
+		for _, k := range keys {
+			if !bytes.Contains(doc, []byte("`"+k+"`")) && !bytes.Contains(doc, []byte("`"+section+"."+k+"`")) {
+				t.Errorf("docs/plan.md does not document %s key `%s`", section, k)
+			}
+		}
+	}
+	for _, typ := range ProfileTypes {
+		if !bytes.Contains(doc, []byte("### "+typ+" ")) {
+			t.Errorf("docs/plan.md has no section for profile type %s", typ)
+		}
+	}
+	for _, f := range ImportFormats {
+		if !bytes.Contains(doc, []byte("`"+f+"`")) {
+			t.Errorf("docs/plan.md does not list import format %s", f)
+		}
+	}
+}
+
+// TestDocsErrorExample: the error listing in docs/plan.md is what the parser
+// prints for testdata/bad.yaml.
+func TestDocsErrorExample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../docs/plan.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("testdata/bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse(src, "plan.yaml", "testdata", envOf(map[string]string{"API_TOKEN": "x"}))
+	if err == nil {
+		t.Fatal("bad.yaml parsed")
+	}
+	if !bytes.Contains(doc, []byte("```\n"+err.Error()+"\n```")) {
+		t.Errorf("docs/plan.md does not show the current error listing:\n%v", err)
 	}
 }
