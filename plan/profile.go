@@ -30,7 +30,7 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		p.errorf(m.node, "profile.type", "required (one of %s)", strings.Join(ProfileTypes, ", "))
 		return pr
 	}
-	pr.Type = p.str(tn, "profile.type", false)
+	pr.Type = p.text(tn, "profile.type", false)
 	keys, ok := profileKeys[pr.Type]
 	if !ok {
 		if pr.Type != "" {
@@ -185,6 +185,9 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		}
 	case ProfileStages:
 		pr.Stages = p.stages(get("stages"), m.node)
+	}
+	if pr.MaxInFlight > 0 && pr.Closed() {
+		p.errorf(m.keyNode("max_in_flight"), "profile.max_in_flight", "applies to the open model (rate); with vus the number of users bounds concurrency")
 	}
 	return pr
 }
