@@ -64,6 +64,19 @@ type Run struct {
 	Env   Env    `json:"env"`
 	// StartedBy records who or what launched the run (cli, action, mcp).
 	StartedBy *Launch `json:"started_by,omitempty"`
+	// Pairing is set on both files of a paired run (runners/paired).
+	Pairing *Pairing `json:"pairing,omitempty"`
+}
+
+// Pairing describes a paired run: base and head ran interleaved in alternating
+// slots, window i of each in slot pair i, the order within each pair drawn
+// from Seed.
+type Pairing struct {
+	Seed  uint64   `json:"seed,string"`
+	Slot  Duration `json:"slot"`
+	Pairs int      `json:"pairs"`
+	// Order says, per measured pair, which side ran first: B (base) or H (head).
+	Order string `json:"order,omitempty"`
 }
 
 // Env is where the run happened.
