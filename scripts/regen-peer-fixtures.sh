@@ -8,7 +8,12 @@
 #         /work/shared/tools/jmeter-2.13/jmeter (Debian's JMeter 2.13 does not start
 #         without its XStream shim; override with JMETER=...)
 # Use:    scripts/regen-peer-fixtures.sh            # all tools
-#         scripts/regen-peer-fixtures.sh vegeta     # one of: vegeta locust jmeter
+#         scripts/regen-peer-fixtures.sh vegeta     # one of: vegeta locust jmeter synth
+#
+# k6 and Gatling cannot be installed here. "synth" writes their files in the
+# formats their documentation specifies (k6 `--out json` NDJSON and
+# `--summary-export`; Gatling 3.4-3.11 text simulation.log), filled with the real
+# latencies of the vegeta run (so run vegeta first).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +21,7 @@ peers="$root/testdata/peers"
 JMETER=${JMETER:-$(cd "$root/../.." 2>/dev/null && pwd)/shared/tools/jmeter-2.13/jmeter}
 [ -x "$JMETER" ] || JMETER=/work/shared/tools/jmeter-2.13/jmeter
 VEGETA=${VEGETA:-$(command -v vegeta || echo "$(go env GOPATH)/bin/vegeta")}
-tools=${*:-vegeta locust jmeter}
+tools=${*:-vegeta locust jmeter synth}
 
 work=$(mktemp -d)
 server_pid=
@@ -124,6 +129,115 @@ jmeter)
       -Jjmeter.save.saveservice.output_format=xml > jmeter-xml.out 2>&1)
   grep -h 'summary =' "$work/jmeter-xml.out" "$work/jmeter-xml.log" | tail -1 > "$out/results-xml.summary.txt" || true
   echo "jmeter: $(wc -l < "$out/results-noheader.jtl") rows"
+  ;;
+synth)
+  cat > "$work/synth.py" <<'PY'
+# Writes k6 and Gatling fixtures in their documented formats from real vegeta results.
+import json, sys, os, math, datetime
+src, peers = sys.argv[1], sys.argv[2]
+rows = [json.loads(l) for l in open(src) if l.strip()]
+rows.sort(key=lambda r: r["timestamp"])
+def ts(s):  # RFC3339 with ns -> (datetime, ns)
+    base, frac = s.rstrip("Z").split(".")
+    frac = (frac + "000000000")[:9]
+    dt = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return int(dt.timestamp()) * 10**9 + int(frac)
+def rfc(ns):
+    s, f = divmod(ns, 10**9)
+    return datetime.datetime.fromtimestamp(s, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + ".%09d+00:00" % f
+def path(u):
+    return "/" + u.split("/", 3)[3] if u.count("/") >= 3 else "/"
+
+# --- k6 `k6 run --out json=out.json` (docs: results-output/real-time/json) ---
+out = os.path.join(peers, "k6-synthetic"); os.makedirs(out, exist_ok=True)
+lines, declared = [], set()
+def metric(name, typ, contains="default"):
+    if name in declared: return
+    declared.add(name)
+    lines.append(json.dumps({"type": "Metric", "data": {"name": name, "type": typ, "contains": contains,
+        "thresholds": ["p(95)<500"] if name == "http_req_duration" else [], "submetrics": None}, "metric": name}, separators=(",", ":")))
+def point(name, t, v, tags):
+    lines.append(json.dumps({"metric": name, "type": "Point", "data": {"time": rfc(t), "value": v, "tags": tags}}, separators=(",", ":")))
+metric("vus", "gauge"); point("vus", ts(rows[0]["timestamp"]), 5, None)
+durs = {}
+for r in rows:
+    start = ts(r["timestamp"]); lat = r["latency"]; end = start + lat
+    url, code = r["url"], r["code"]
+    p = path(url)
+    name = {"/fast": "fast", "/slow": "slow", "/err": "err"}.get(p, url)  # users/* keep k6's default name (the URL)
+    tags = {"expected_response": "true" if 200 <= code < 400 else "false", "group": "", "method": r["method"],
+            "name": name, "proto": "HTTP/1.1", "scenario": "default", "status": str(code), "url": url}
+    if code >= 400: tags["error_code"] = str(1000 + code)
+    ms = lat / 1e6
+    for m, typ, c, v in [("http_reqs", "counter", "default", 1), ("http_req_duration", "trend", "time", ms),
+                         ("http_req_blocked", "trend", "time", 0.004), ("http_req_connecting", "trend", "time", 0),
+                         ("http_req_tls_handshaking", "trend", "time", 0), ("http_req_sending", "trend", "time", 0.02),
+                         ("http_req_waiting", "trend", "time", max(ms - 0.05, 0)), ("http_req_receiving", "trend", "time", 0.03),
+                         ("http_req_failed", "rate", "default", 0 if 200 <= code < 400 else 1)]:
+        metric(m, typ, c); point(m, end, v, tags)
+    durs.setdefault(name if name != url else "users", []).append((ms, code))
+    it = {"group": "", "scenario": "default"}
+    metric("data_sent", "counter", "data"); point("data_sent", end, 80, it)
+    metric("data_received", "counter", "data"); point("data_received", end, 150 + r["bytes_in"], it)
+    metric("iteration_duration", "trend", "time"); point("iteration_duration", end, ms + 0.2, it)
+    metric("iterations", "counter"); point("iterations", end, 1, it)
+open(os.path.join(out, "out.json"), "w").write("\n".join(lines) + "\n")
+
+# --- k6 `--summary-export=summary.json` (trend: avg min med max p(90) p(95); rate: passes fails value) ---
+def pct(vals, p):  # k6 trend percentile: linear interpolation between closest ranks
+    v = sorted(vals)
+    if len(v) == 1: return v[0]
+    k = (len(v) - 1) * p / 100.0; lo = math.floor(k); hi = math.ceil(k)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+def trend(vals):
+    return {"avg": sum(vals) / len(vals), "min": min(vals), "med": pct(vals, 50), "max": max(vals),
+            "p(90)": pct(vals, 90), "p(95)": pct(vals, 95)}
+allms = [ms for v in durs.values() for ms, _ in v]
+span = (ts(rows[-1]["timestamp"]) + rows[-1]["latency"] - ts(rows[0]["timestamp"])) / 1e9
+fails = sum(1 for v in durs.values() for _, c in v if not 200 <= c < 400)
+metrics = {
+    "http_req_duration": trend(allms),
+    "http_req_duration{expected_response:true}": trend([ms for v in durs.values() for ms, c in v if 200 <= c < 400]),
+    "http_reqs": {"count": len(allms), "rate": len(allms) / span},
+    "http_req_failed": {"passes": fails, "fails": len(allms) - fails, "value": fails / len(allms)},
+    "iterations": {"count": len(allms), "rate": len(allms) / span},
+    "vus": {"value": 5, "min": 5, "max": 5},
+}
+summary = {"root_group": {"name": "", "path": "", "id": "d41d8cd98f00b204e9800998ecf8427e", "groups": {}, "checks": {}}, "metrics": metrics}
+json.dump(summary, open(os.path.join(out, "summary-export.json"), "w"), indent=4)
+# Per-name submetrics appear when the script has thresholds on them, e.g. 'http_req_duration{name:fast}'.
+m2 = dict(metrics)
+for n in ("fast", "slow", "err"):
+    m2["http_req_duration{name:%s}" % n] = trend([ms for ms, _ in durs[n]])
+    m2["http_reqs{name:%s}" % n] = {"count": len(durs[n]), "rate": len(durs[n]) / span}
+json.dump({"root_group": summary["root_group"], "metrics": m2}, open(os.path.join(out, "summary-export-submetrics.json"), "w"), indent=4)
+# handleSummary(data) → JSON.stringify(data): figures nested under "values", plus state.
+hs = {"metrics": {k: {"type": "trend" if "avg" in v else ("rate" if "passes" in v else "counter"),
+                      "contains": "time" if "avg" in v else "default",
+                      "values": ({"rate": v["value"], "passes": v["passes"], "fails": v["fails"]} if "passes" in v else v)}
+                  for k, v in metrics.items() if k != "vus"},
+      "state": {"isStdOutTTY": False, "isStdErrTTY": False, "testRunDurationMs": span * 1000}}
+json.dump(hs, open(os.path.join(out, "handle-summary.json"), "w"), indent=2)
+
+# --- Gatling 3.4-3.11 text simulation.log (LogFileDataWriter) ---
+out = os.path.join(peers, "gatling-synthetic"); os.makedirs(out, exist_ok=True)
+g = []
+t0 = ts(rows[0]["timestamp"]) // 10**6
+g.append("RUN\tcomputerdatabase.BasicSimulation\tbasicsimulation\t%d\t \t3.9.5" % t0)
+g.append("USER\tUsers\tSTART\t%d" % t0)
+for r in rows:
+    st = ts(r["timestamp"]) // 10**6; en = (ts(r["timestamp"]) + r["latency"]) // 10**6
+    p = path(r["url"]); name = {"/fast": "fast", "/slow": "slow", "/err": "err"}.get(p, "user")
+    groups = "api" if name == "user" else ""
+    if 200 <= r["code"] < 400:
+        g.append("REQUEST\t%s\t%s\t%d\t%d\tOK\t " % (groups, name, st, en))
+    else:
+        g.append("REQUEST\t%s\t%s\t%d\t%d\tKO\tstatus.find.in([200, 209], 304), found %d" % (groups, name, st, en, r["code"]))
+g.append("USER\tUsers\tEND\t%d" % ((ts(rows[-1]["timestamp"]) + rows[-1]["latency"]) // 10**6))
+open(os.path.join(out, "simulation.log"), "w").write("\n".join(g) + "\n")
+print("synth: k6 %d lines, gatling %d lines" % (len(lines), len(g)))
+PY
+  /usr/bin/python3 "$work/synth.py" "$peers/vegeta-12.13.0/regen/results.jsonl" "$peers"
   ;;
 *) echo "unknown tool $tool (want vegeta, locust or jmeter)" >&2; exit 2 ;;
 esac

@@ -57,7 +57,6 @@ type builder struct {
 	nwindows  int
 	first     int64 // earliest sample time, Unix ns (0 = none)
 	last      int64 // latest sample end, Unix ns
-	curFormat string
 
 	// Set by aggregate formats.
 	started, ended time.Time
@@ -309,6 +308,17 @@ func (b *builder) aggregate(name string) (*results.Endpoint, error) {
 	return &a.ep, nil
 }
 
+// aggregates returns the aggregate endpoints built so far.
+func (b *builder) aggregates() []*results.Endpoint {
+	var out []*results.Endpoint
+	for _, a := range b.eps {
+		if a.aggregate {
+			out = append(out, &a.ep)
+		}
+	}
+	return out
+}
+
 // file assembles the results.
 func (b *builder) file(runner, planName string) *results.File {
 	f := &results.File{
@@ -382,24 +392,33 @@ func (b *builder) file(runner, planName string) *results.File {
 		}
 	}
 	if b.total != nil {
+		// The tool's own all-requests figures win: its per-name rows may not
+		// cover every request (k6 submetrics exist only where thresholds asked).
 		t := b.total
 		f.Total.Latency = t.Latency
-		if t.ThroughputRPS > 0 && elapsed <= 0 {
-			f.Total.ThroughputRPS = t.ThroughputRPS
-		}
-		if f.Total.Requests == 0 {
-			f.Total.Requests, f.Total.Errors, f.Total.Bytes = t.Requests, t.Errors, t.Bytes
-			f.Total.Status = t.Status
-			if t.Requests > 0 {
-				f.Total.ErrorRate = float64(t.Errors) / float64(t.Requests)
+		if t.Requests > 0 {
+			f.Total.Requests, f.Total.Errors = t.Requests, t.Errors
+			f.Total.ErrorRate = float64(t.Errors) / float64(t.Requests)
+			if t.Bytes > 0 {
+				f.Total.Bytes = t.Bytes
+			}
+			if len(t.Status) > 0 {
+				f.Total.Status = t.Status
+			}
+			if elapsed > 0 {
+				f.Total.ThroughputRPS = round3(float64(t.Requests) / elapsed.Seconds())
 			}
 		}
+		if elapsed <= 0 && t.ThroughputRPS > 0 {
+			f.Total.ThroughputRPS = t.ThroughputRPS
+		}
+		f.Total.Precision = results.PrecisionAggregate
 	}
 	if f.Total.Precision == "" {
 		f.Total.Precision = results.PrecisionExact
-		if b.total != nil {
-			f.Total.Precision = results.PrecisionAggregate
-		}
+	}
+	if b.total != nil && b.total.Requests > sent {
+		sent = b.total.Requests
 	}
 	f.Validity.Sent = sent
 	// An import cannot know what the tool meant to send; it records what it sent.

@@ -2,6 +2,7 @@ package importers
 
 import (
 	"bytes"
+	"encoding/csv"
 )
 
 // detectBytes is how much of a file Detect looks at.
@@ -33,7 +34,8 @@ func Detect(head []byte) string {
 		if bytes.Contains(head, []byte("<testResults")) {
 			return FormatJMeterXML
 		}
-	case bytes.HasPrefix(first, []byte(`{"type":"Metric"`)) || bytes.HasPrefix(first, []byte(`{"type":"Point"`)):
+	case bytes.HasPrefix(first, []byte(`{"type":"Metric"`)) || bytes.HasPrefix(first, []byte(`{"type":"Point"`)) ||
+		(bytes.HasPrefix(first, []byte(`{"metric":`)) && bytes.Contains(first, []byte(`"type":"Point"`))):
 		return FormatK6JSON
 	case bytes.HasPrefix(first, []byte(`{"attack":`)) && bytes.Contains(first, []byte(`"latency":`)):
 		return FormatVegetaJSON
@@ -51,5 +53,38 @@ func Detect(head []byte) string {
 	case bytes.HasPrefix(first, []byte("Type,Name,Request Count")) || bytes.HasPrefix(first, []byte("Method,Name,Error,Occurrences")):
 		return FormatLocustStats
 	}
+	return detectHeaderlessCSV(first)
+}
+
+// detectHeaderlessCSV tells a `vegeta encode -to csv` row (12 fields, a Unix
+// nanosecond timestamp, an HTTP method in field 10) from a headerless JMeter
+// row (a Unix millisecond timestamp, "true"/"false" in the success column).
+func detectHeaderlessCSV(first []byte) string {
+	rec, err := csv.NewReader(bytes.NewReader(first)).Read()
+	if err != nil || len(rec) < 5 {
+		return ""
+	}
+	digits := func(s string) int {
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0
+			}
+		}
+		return len(s)
+	}
+	switch n := digits(rec[0]); {
+	case n >= 16 && n <= 19 && len(rec) == vcHeaders+1 && isMethod(rec[vcMethod]):
+		return FormatVegetaCSV
+	case n == 13 && len(rec) > 7 && (rec[7] == "true" || rec[7] == "false"):
+		return FormatJMeterCSV
+	}
 	return ""
+}
+
+func isMethod(s string) bool {
+	switch s {
+	case "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT":
+		return true
+	}
+	return false
 }

@@ -174,7 +174,13 @@ func importFile(ctx context.Context, format, name string, b *builder) (string, e
 		return "", fmt.Errorf("import: %w", err)
 	}
 	defer fh.Close()
-	in, err := newInput(fh, name)
+	return importReader(ctx, format, name, fh, b)
+}
+
+// importReader parses one input named name (for messages) into b and returns
+// the format it was read as.
+func importReader(ctx context.Context, format, name string, r io.Reader, b *builder) (string, error) {
+	in, err := newInput(r, name)
 	if err != nil {
 		return "", err
 	}
@@ -186,7 +192,6 @@ func importFile(ctx context.Context, format, name string, b *builder) (string, e
 			return "", &FormatError{File: name, Msg: "cannot detect the format from the content; pass --from FORMAT (one of " + strings.Join(Formats(), ", ") + ")"}
 		}
 	}
-	b.curFormat = format
 	if err := parsers[format](ctx, in, b); err != nil {
 		return "", err
 	}

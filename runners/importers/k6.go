@@ -222,6 +222,11 @@ func parseK6Summary(_ context.Context, in *input, b *builder) error {
 		}
 		set(e, sum.Metrics["http_req_duration{name:"+n+"}"], reqs, failed)
 	}
+	for _, e := range append([]*results.Endpoint{total}, b.aggregates()...) {
+		if e.Requests < 0 || e.Errors < 0 || e.Errors > e.Requests {
+			return in.errorf(0, "inconsistent counts for %q: %d requests, %d failed", e.Name, e.Requests, e.Errors)
+		}
+	}
 	b.total = total
 	if sum.State.TestRunDurationMs > 0 {
 		b.elapsed = time.Duration(sum.State.TestRunDurationMs * float64(time.Millisecond))

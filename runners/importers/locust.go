@@ -228,6 +228,9 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 		if name == "" {
 			return in.errorf(r.line, "column \"Name\": empty")
 		}
+		if req < 0 || ko < 0 || ko > req {
+			return in.errorf(r.line, "inconsistent counts (requests %v, failures %v)", req, ko)
+		}
 		t := time.Unix(ts, 0).UTC()
 		if b.started.IsZero() || t.Before(b.started) {
 			b.started = t

@@ -129,7 +129,7 @@ const (
 	vcSeq
 	vcMethod
 	vcURL
-	vcHeaders // base64
+	vcHeaders   // base64
 	vcMinFields = vcError + 1
 )
 
@@ -248,6 +248,9 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	e, err := b.aggregate(VegetaReportEndpoint)
 	if err != nil {
 		return in.errorf(0, "%v", err)
+	}
+	if rep.Success < 0 || rep.Success > 1 {
+		return in.errorf(0, "field \"success\": %v is not a fraction 0..1", rep.Success)
 	}
 	if e.Requests != 0 {
 		return in.errorf(0, "cannot combine two vegeta reports: their percentiles do not add up (import the result streams instead)")
