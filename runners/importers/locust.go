@@ -160,15 +160,14 @@ func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int)
 	return readLocustRows(in, b, cr, idx, func(r *locustRow) error {
 		typ, name := r.str("type", "method"), r.str("name")
 		var count, fails, med, avg, minv, maxv, size, rps, p50, p90, p95, p99, p999 float64
+		countCol, failCol := "request count", "failure count"
+		if _, ok := idx[countCol]; !ok { // Locust < 1.0 column names
+			countCol, failCol = "# requests", "# failures"
+		}
 		if err := r.nums([]*float64{&count, &fails, &med, &avg, &minv, &maxv, &size, &rps},
-			"request count", "failure count", "median response time", "average response time",
+			countCol, failCol, "median response time", "average response time",
 			"min response time", "max response time", "average content size", "requests/s"); err != nil {
-			// Locust < 1.0 column names.
-			if err2 := r.nums([]*float64{&count, &fails, &med, &avg, &minv, &maxv, &size, &rps},
-				"# requests", "# failures", "median response time", "average response time",
-				"min response time", "max response time", "average content size", "requests/s"); err2 != nil {
-				return err
-			}
+			return err
 		}
 		if err := r.nums([]*float64{&p50, &p90, &p95, &p99, &p999}, "50%", "90%", "95%", "99%", "99.9%"); err != nil {
 			return err
