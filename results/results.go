@@ -64,6 +64,10 @@ type Run struct {
 	Env   Env    `json:"env"`
 	// StartedBy records who or what launched the run (cli, action, mcp).
 	StartedBy *Launch `json:"started_by,omitempty"`
+	// ToolExitCode is the exit code of the command an exec runner ran (k6 exits
+	// 99 on failed thresholds, Locust 1 on failed requests); nil when none ran.
+	// It is reported, never turned into loadgate's verdict.
+	ToolExitCode *int `json:"tool_exit_code,omitempty"`
 }
 
 // Env is where the run happened.

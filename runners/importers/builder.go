@@ -49,14 +49,14 @@ type acc struct {
 }
 
 type builder struct {
-	opts      Options
-	ren       *Renamer
-	window    time.Duration
-	eps       map[string]*acc
-	names     map[string]string
-	nwindows  int
-	first     int64 // earliest sample time, Unix ns (0 = none)
-	last      int64 // latest sample end, Unix ns
+	opts     Options
+	ren      *Renamer
+	window   time.Duration
+	eps      map[string]*acc
+	names    map[string]string
+	nwindows int
+	first    int64 // earliest sample time, Unix ns (0 = none)
+	last     int64 // latest sample end, Unix ns
 
 	// Set by aggregate formats.
 	started, ended time.Time
