@@ -46,7 +46,7 @@ const (
 
 // Formats lists the formats Write accepts, in a stable order.
 func Formats() []string {
-	return []string{FormatText, FormatMarkdown, FormatJSON, FormatJUnit}
+	return []string{FormatText, FormatMarkdown, FormatJSON, FormatJUnit, FormatHTML}
 }
 
 // ErrUnknownFormat is returned (wrapped) by Write for a format it does not know.
@@ -75,6 +75,8 @@ func WriteOptions(format string, w io.Writer, in Input, opt Options) error {
 		return JSON(w, in)
 	case FormatJUnit, "xml":
 		return JUnit(w, in)
+	case FormatHTML, "htm":
+		return HTML(w, in)
 	}
 	return fmt.Errorf("%w %q (want one of %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
 }
