@@ -105,6 +105,8 @@ func htmlBadge(d gate.Decision) (icon, word, class string) {
 		return "▲", "regressed", "bad"
 	case gate.Invalid:
 		return "⛔", "invalid", "bad"
+	case gate.Incompatible:
+		return "⛔", "incompatible", "bad"
 	case gate.Inconclusive:
 		return "?", "inconclusive", "warn"
 	case gate.Missing:

@@ -222,6 +222,9 @@ func buildTable(v *gate.Verdict) table {
 	var t table
 	var fn notes
 	t.Overall = fn.addAll(v.Warnings)
+	for _, r := range v.Incompatible {
+		t.Overall = append(t.Overall, fn.add("incompatible baseline: "+r))
+	}
 	eps := make([]gate.EndpointVerdict, len(v.Endpoints))
 	copy(eps, v.Endpoints)
 	sort.SliceStable(eps, func(i, j int) bool { return decisionRank(eps[i].Decision) < decisionRank(eps[j].Decision) })
@@ -432,6 +435,8 @@ func overallWord(d gate.Decision) string {
 	switch d {
 	case gate.Regressed:
 		return "FAIL"
+	case gate.Incompatible:
+		return "INCOMPATIBLE BASELINE"
 	case gate.Invalid:
 		return "INVALID"
 	case gate.Inconclusive:
@@ -450,6 +455,8 @@ func decisionWord(d gate.Decision) string {
 		return "REGRESSED"
 	case gate.Invalid:
 		return "INVALID"
+	case gate.Incompatible:
+		return "INCOMPATIBLE"
 	case gate.Pass:
 		return "ok"
 	case "":
