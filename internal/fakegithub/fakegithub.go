@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,6 +140,9 @@ type Server struct {
 
 	t      testing.TB
 	router routers.Router
+	// multi matches paths whose last parameter may hold slashes
+	// (x-multi-segment: contents paths, git refs).
+	multi  []*regexp.Regexp
 	doc    *openapi3.T
 	token  string
 
@@ -189,6 +193,21 @@ func New(t testing.TB, specPath, token string) *Server {
 		faults: map[string]*Fault{},
 		refs:   map[string]string{"heads/main": "aa218f56b14c9653891f9e74264a383fa43fefbd", "heads/master": "aa218f56b14c9653891f9e74264a383fa43fefbd"},
 		files:  map[string]file{},
+	}
+	for p, item := range doc.Paths.Map() {
+		for _, o := range item.Operations() {
+			for _, prm := range o.Parameters {
+				if prm.Value == nil || prm.Value.In != "path" || prm.Value.Extensions["x-multi-segment"] != true {
+					continue
+				}
+				prefix, ok := strings.CutSuffix(p, "{"+prm.Value.Name+"}")
+				if !ok {
+					continue
+				}
+				re := strings.ReplaceAll(regexp.QuoteMeta(regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(prefix, "\x00")), "\x00", `[^/]+`)
+				s.multi = append(s.multi, regexp.MustCompile("^("+re+")(.+)$"))
+			}
+		}
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
@@ -343,6 +362,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawPath != "" {
 		u.RawPath = strings.TrimPrefix(r.URL.RawPath, GHESPrefix)
 	}
+	// A multi-segment parameter's slashes are escaped so the router sees one
+	// segment (it matches on the escaped path).
+	for _, re := range s.multi {
+		if m := re.FindStringSubmatch(u.EscapedPath()); m != nil {
+			u.RawPath = m[1] + strings.ReplaceAll(m[2], "/", "%2F")
+			break
+		}
+	}
 	vr.URL = &u
 	vr.Host = "api.github.com"
 	vr.Body = io.NopCloser(bytes.NewReader(body))
@@ -352,6 +379,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation.OperationID
+	for k, v := range params {
+		if uv, err := url.PathUnescape(v); err == nil {
+			params[k] = uv
+		}
+	}
 	in := &openapi3filter.RequestValidationInput{
 		Request: vr, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{

@@ -172,3 +172,17 @@ func TestTooManyAnnotationsRejected(t *testing.T) {
 		t.Fatal("not reported")
 	}
 }
+
+func TestMultiSegmentParameters(t *testing.T) {
+	t.Parallel()
+	s := New(t, SpecPath, "tok")
+	s.PutFile("main", "testdata/baselines/api.json", []byte(`{}`))
+	code, m, _ := do(t, "GET", s.URL+"/repos/o/r/contents/testdata/baselines/api.json?ref=main", "")
+	if code != 200 || m["path"] != "testdata/baselines/api.json" {
+		t.Fatalf("get content: %d %v", code, m)
+	}
+	code, m, _ = do(t, "GET", s.URL+"/repos/o/r/git/ref/heads/main", "")
+	if code != 200 || m["ref"] != "refs/heads/main" {
+		t.Fatalf("get ref: %d %v", code, m)
+	}
+}
