@@ -142,9 +142,9 @@ type Server struct {
 	router routers.Router
 	// multi matches paths whose last parameter may hold slashes
 	// (x-multi-segment: contents paths, git refs).
-	multi  []*regexp.Regexp
-	doc    *openapi3.T
-	token  string
+	multi []*regexp.Regexp
+	doc   *openapi3.T
+	token string
 
 	mu       sync.Mutex
 	nextID   int64
