@@ -99,6 +99,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 	}
 	root.AddCommand(
 		newVersionCmd(a),
+		newActionCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/actionsenv"
+	"github.com/loadgate/loadgate/internal/fakegithub"
+)
+
+type gateVerdict = gate.Verdict
+
+func newTestActionsEnv(w *bytes.Buffer) *actionsenv.Env {
+	return actionsenv.New(func(string) string { return "" }, w)
+}
+
+var updateAction = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const (
+	actionToken = "ghs_actiontesttoken"
+	headSHA     = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	repoRoot    = "../.."
+)
+
+// actionEnv is a runner's environment for a Docker action step.
+type actionEnv struct {
+	t      *testing.T
+	ws     string
+	vars   map[string]string
+	stdout bytes.Buffer
+	stderr bytes.Buffer
+}
+
+func newActionEnv(t *testing.T, gh *fakegithub.Server, event, eventFile string) *actionEnv {
+	t.Helper()
+	ws := t.TempDir()
+	fc := filepath.Join(t.TempDir(), "file_commands")
+	if err := os.MkdirAll(fc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eventPath, err := filepath.Abs(filepath.Join(repoRoot, "testdata", "github", "events", eventFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &actionEnv{t: t, ws: ws, vars: map[string]string{
+		"GITHUB_ACTIONS":      "true",
+		"GITHUB_WORKSPACE":    ws,
+		"GITHUB_EVENT_NAME":   event,
+		"GITHUB_EVENT_PATH":   eventPath,
+		"GITHUB_REPOSITORY":   "Codertocat/Hello-World",
+		"GITHUB_SHA":          headSHA,
+		"GITHUB_RUN_ID":       "4242",
+		"GITHUB_SERVER_URL":   "https://github.com",
+		"GITHUB_OUTPUT":       filepath.Join(fc, "set_output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(fc, "step_summary"),
+		"INPUT_GITHUB-TOKEN":  actionToken,
+	}}
+	if gh != nil {
+		e.vars["GITHUB_API_URL"] = gh.URL
+	}
+	return e
+}
+
+func (e *actionEnv) run() int {
+	e.stdout.Reset()
+	e.stderr.Reset()
+	return run(context.Background(), []string{"action"}, &e.stdout, &e.stderr, func(k string) string { return e.vars[k] })
+}
+
+func (e *actionEnv) file(name string) string {
+	data, err := os.ReadFile(e.vars[name])
+	if err != nil {
+		e.t.Fatalf("%s: %v", name, err)
+	}
+	return string(data)
+}
+
+// outputs parses GITHUB_OUTPUT as the runner does.
+func (e *actionEnv) outputs() map[string]string {
+	out := map[string]string{}
+	lines := strings.Split(strings.TrimSuffix(e.file("GITHUB_OUTPUT"), "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		name, delim, ok := strings.Cut(lines[i], "<<")
+		if !ok {
+			continue
+		}
+		var val []string
+		for i++; i < len(lines) && lines[i] != delim; i++ {
+			val = append(val, lines[i])
+		}
+		out[name] = strings.Join(val, "\n")
+	}
+	return out
+}
+
+// writePreviousRun lays out what the pull_request half uploads as an artifact.
+func writePreviousRun(t *testing.T, dir, verdictFixture, context string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "github", verdictFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, verdictFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, contextFile), []byte(context), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func actionGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "action", name)
+	if *updateAction {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/loadgate -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./cmd/loadgate -run %s -update):\n--- want\n%s\n--- got\n%s", path, t.Name(), want, got)
+	}
+}
+
+const prContextJSON = `{"pr_number": 2, "head_sha": "` + headSHA + `", "base_ref": "master", "fork": true, "plan": "checkout-api", "exit_code": 1}`
+
+func TestActionWorkflowRunPostsOnceAndEditsOnRerun(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.pr.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json", prContextJSON)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	e.vars["INPUT_PLAN"] = "plan.yaml"
+
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d, want %d (the first run's verdict)\nstderr:\n%s", code, exitFail, e.stderr.String())
+	}
+	comments := gh.Comments(2)
+	if len(comments) != 1 || !strings.HasPrefix(comments[0].Body, "<!-- loadgate:plan=checkout-api -->") {
+		t.Fatalf("comments %+v", comments)
+	}
+	runs := gh.CheckRuns()
+	if len(runs) != 1 || runs[0].HeadSHA != headSHA || runs[0].Conclusion != "failure" || runs[0].Name != "loadgate / checkout-api" {
+		t.Fatalf("check runs %+v", runs)
+	}
+	out := e.outputs()
+	if out["verdict"] != "regressed" || out["regressions"] != "create-order" || out["comment-url"] == "" ||
+		out["check-run-id"] != fmt.Sprint(runs[0].ID) || out["exit-code"] != "1" {
+		t.Errorf("outputs %q", out)
+	}
+	if !strings.Contains(e.stdout.String(), "::warning file=plan.yaml,line=1,title=loadgate%3A create-order%3A regressed::") {
+		t.Errorf("no warning annotation per regressed endpoint:\n%s", e.stdout.String())
+	}
+	actionGolden(t, "workflow_run.summary.md", e.file("GITHUB_STEP_SUMMARY"))
+	actionGolden(t, "workflow_run.comment.md", comments[0].Body)
+	actionGolden(t, "workflow_run.check.md", fmt.Sprintf("title: %s\nconclusion: %s\nannotations: %v\n\n%s", runs[0].Title, runs[0].Conclusion, runs[0].Annotations, runs[0].Summary))
+
+	// Rerun: the same comment is edited, never a second one.
+	if code := e.run(); code != exitFail {
+		t.Fatalf("rerun exit %d", code)
+	}
+	comments = gh.Comments(2)
+	if len(comments) != 1 || comments[0].Edits != 1 {
+		t.Fatalf("after rerun: %+v", comments)
+	}
+	if gh.Calls(fakegithub.OpCreateComment) != 1 || gh.Calls(fakegithub.OpUpdateComment) != 1 {
+		t.Errorf("create %d update %d", gh.Calls(fakegithub.OpCreateComment), gh.Calls(fakegithub.OpUpdateComment))
+	}
+}
+
+func TestActionForbiddenCommentKeepsVerdictAndSummary(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	gh.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 403})
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.pr.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json", prContextJSON)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(e.stderr.String(), "pull-requests: write") || !strings.Contains(e.stdout.String(), "::warning title=loadgate%3A GitHub comment on the pull request skipped::") {
+		t.Errorf("no explanation of the 403:\nstdout:\n%s\nstderr:\n%s", e.stdout.String(), e.stderr.String())
+	}
+	sum := e.file("GITHUB_STEP_SUMMARY")
+	if !strings.Contains(sum, "create-order") || !strings.Contains(sum, "GitHub refused to comment") {
+		t.Errorf("summary lacks verdict or note:\n%s", sum)
+	}
+	if len(gh.CheckRuns()) != 1 {
+		t.Errorf("check run not created after the comment failed")
+	}
+}
+
+func TestActionCheckForbiddenFallsBackToStatus(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	gh.Fail(fakegithub.OpCreateCheckRun, fakegithub.Fault{Status: 403})
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.pr.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.pass.json", strings.Replace(prContextJSON, `"exit_code": 1`, `"exit_code": 0`, 1))
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitPass {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	st := gh.Statuses()
+	if len(st) != 1 || st[0].State != "success" || st[0].SHA != headSHA || st[0].Context != "loadgate/checkout-api" {
+		t.Fatalf("statuses %+v", st)
+	}
+	if _, ok := e.outputs()["check-run-id"]; ok {
+		t.Error("check-run-id set without a check run")
+	}
+}
+
+func TestActionRefusesArtifactForAnotherCommit(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.pr.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json",
+		strings.Replace(prContextJSON, headSHA, "1111111111111111111111111111111111111111", 1))
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d", code)
+	}
+	if len(gh.Requests()) != 0 {
+		t.Errorf("GitHub called for a mismatched artifact: %+v", gh.Requests())
+	}
+}
+
+func TestActionUntrustedPRNumberIsVerified(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	// A fork PR: the workflow_run event lists no pull request, so the number
+	// comes from the artifact and must match a PR whose head is the run's commit.
+	gh.AddPull(fakegithub.Pull{Number: 9, Head: "other", Base: "master", HeadSHA: "2222222222222222222222222222222222222222"})
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.completed.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json",
+		`{"pr_number": 9, "plan": "checkout-api", "exit_code": 1}`)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d", code)
+	}
+	if len(gh.Comments(9)) != 0 {
+		t.Fatal("commented on a PR whose head is not the run's commit")
+	}
+	if !strings.Contains(e.stderr.String(), "refusing to report") {
+		t.Errorf("stderr:\n%s", e.stderr.String())
+	}
+}
+
+func TestActionServerErrorThenSuccessRetries(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	gh.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 500, Times: 1})
+	e := newActionEnv(t, gh, "workflow_run", "workflow_run.pr.json")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json", prContextJSON)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d", code)
+	}
+	if len(gh.Comments(2)) != 1 || gh.Calls(fakegithub.OpCreateComment) != 2 {
+		t.Fatalf("comments %d, create calls %d", len(gh.Comments(2)), gh.Calls(fakegithub.OpCreateComment))
+	}
+}
+
+func TestActionNoTokenStillSummarises(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "workflow_run", "workflow_run.pr.json")
+	delete(e.vars, "INPUT_GITHUB-TOKEN")
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.inconclusive.json", strings.Replace(prContextJSON, `"exit_code": 1`, `"exit_code": 0`, 1))
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	if code := e.run(); code != exitPass {
+		t.Fatalf("exit %d", code)
+	}
+	if out := e.outputs(); out["verdict"] != "inconclusive" {
+		t.Errorf("outputs %q", out)
+	}
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "Inconclusive") {
+		t.Error("no summary")
+	}
+}
+
+func TestActionBadInputs(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "pull_request", "pull_request.opened.json")
+	e.vars["INPUT_MODE"] = "cloud"
+	e.vars["INPUT_FAIL-ON"] = "sometimes"
+	e.vars["INPUT_COMMENT"] = "yes"
+	if code := e.run(); code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	out := e.stdout.String()
+	for _, want := range []string{"::add-mask::" + actionToken, "::error title=loadgate%3A action inputs::", "input mode", "input fail-on", "input comment"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestApplyFailOn(t *testing.T) {
+	t.Parallel()
+	inc := mustVerdict(t, "verdict.inconclusive.json")
+	reg := mustVerdict(t, "verdict.regressed.json")
+	tests := []struct {
+		name         string
+		code, want   int
+		failOn       string
+		inconclusive bool
+	}{
+		{"inconclusive fails when asked", 0, 1, "inconclusive", true},
+		{"inconclusive passes by default", 0, 0, "regression", true},
+		{"never hides regressions", 1, 0, "never", false},
+		{"never keeps invalid", 4, 4, "never", false},
+	}
+	for _, tt := range tests {
+		v := reg
+		if tt.inconclusive {
+			v = inc
+		}
+		if got := applyFailOn(v, tt.code, tt.failOn); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func mustVerdict(t *testing.T, name string) *gateVerdict {
+	t.Helper()
+	v, err := readVerdict(filepath.Join(repoRoot, "testdata", "github", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestAnnotatePlanErrors(t *testing.T) {
+	t.Parallel()
+	ws := t.TempDir()
+	var out bytes.Buffer
+	env := newTestActionsEnv(&out)
+	rc := runContext{ws: ws, workdir: filepath.Join(ws, "perf")}
+	annotatePlanErrors(env, rc, "loadgate: "+filepath.Join(ws, "perf", "plan.yaml")+":12:5: endpoints[1].weight: must be > 0\nplan.yaml:3:1: profile.rate: missing\nother noise\n")
+	want := "::error col=5,file=perf/plan.yaml,line=12,title=loadgate%3A invalid plan::endpoints[1].weight: must be > 0\n" +
+		"::error col=1,file=perf/plan.yaml,line=3,title=loadgate%3A invalid plan::profile.rate: missing\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
