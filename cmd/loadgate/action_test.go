@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
 	"github.com/loadgate/loadgate/internal/fakegithub"
@@ -357,5 +359,200 @@ func TestAnnotatePlanErrors(t *testing.T) {
 		"::error col=1,file=perf/plan.yaml,line=3,title=loadgate%3A invalid plan::profile.rate: missing\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// dockerStage is one FROM … block of the Dockerfile.
+type dockerStage struct {
+	name, base string
+	lines      []string // instructions after FROM, continuation lines joined
+}
+
+// parseDockerfile is a line parser: enough to check the image's structure
+// without a Docker engine.
+func parseDockerfile(t *testing.T, path string) []dockerStage {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []dockerStage
+	var cur strings.Builder
+	flush := func() {
+		ins := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if ins == "" {
+			return
+		}
+		f := strings.Fields(ins)
+		if strings.EqualFold(f[0], "FROM") {
+			st := dockerStage{base: f[1]}
+			if len(f) >= 4 && strings.EqualFold(f[2], "AS") {
+				st.name = f[3]
+			}
+			stages = append(stages, st)
+			return
+		}
+		if len(stages) == 0 {
+			t.Fatalf("instruction before FROM: %s", ins)
+		}
+		stages[len(stages)-1].lines = append(stages[len(stages)-1].lines, ins)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if strings.HasSuffix(trimmed, "\\") {
+			cur.WriteString(strings.TrimSuffix(trimmed, "\\") + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		flush()
+	}
+	flush()
+	return stages
+}
+
+func instr(st dockerStage, name string) []string {
+	var out []string
+	for _, l := range st.lines {
+		if f := strings.Fields(l); strings.EqualFold(f[0], name) {
+			out = append(out, strings.TrimSpace(l[len(f[0]):]))
+		}
+	}
+	return out
+}
+
+func TestDockerfileStructure(t *testing.T) {
+	t.Parallel()
+	stages := parseDockerfile(t, filepath.Join(repoRoot, "Dockerfile"))
+	if len(stages) < 2 {
+		t.Fatalf("%d stages, want a multi-stage build", len(stages))
+	}
+	build := stages[0]
+	if !strings.HasPrefix(build.base, "golang:1.26") {
+		t.Errorf("builder FROM %s, want golang:1.26", build.base)
+	}
+	runs := strings.Join(instr(build, "RUN"), " ")
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-s -w", "internal/version.Version=", "./cmd/loadgate"} {
+		if !strings.Contains(runs, want) {
+			t.Errorf("build stage lacks %q", want)
+		}
+	}
+	byName := map[string]dockerStage{}
+	for _, s := range stages {
+		byName[s.name] = s
+	}
+	final := stages[len(stages)-1]
+	if final.name != "action" {
+		t.Errorf("last stage %q: runs.image: Dockerfile builds the last stage, it must be the action", final.name)
+	}
+	for _, st := range []dockerStage{final, byName["worker"]} {
+		if st.base != "scratch" && !strings.HasPrefix(st.base, "gcr.io/distroless/static") {
+			t.Errorf("stage %s FROM %s, want scratch or distroless static", st.name, st.base)
+		}
+		copies := strings.Join(instr(st, "COPY"), "\n")
+		for _, want := range []string{"/etc/ssl/certs/ca-certificates.crt", "/tmp", "/loadgate"} {
+			if !strings.Contains(copies, want) {
+				t.Errorf("stage %s does not copy %s", st.name, want)
+			}
+		}
+		if ep := instr(st, "ENTRYPOINT"); len(ep) != 1 || ep[0] != `["/loadgate"]` {
+			t.Errorf("stage %s ENTRYPOINT %v, want [\"/loadgate\"] (exec form)", st.name, ep)
+		}
+	}
+	if cmd := instr(final, "CMD"); len(cmd) != 1 || cmd[0] != `["action"]` {
+		t.Errorf("action CMD %v", cmd)
+	}
+	// GitHub runs Docker actions as the image's user and requires root
+	// (docs: Dockerfile support for GitHub Actions, USER).
+	if u := instr(final, "USER"); len(u) != 0 {
+		t.Errorf("action stage sets USER %v: GitHub could not let it write the workspace", u)
+	}
+	worker, ok := byName["worker"]
+	if !ok {
+		t.Fatal("no worker stage")
+	}
+	u := instr(worker, "USER")
+	if len(u) != 1 || strings.HasPrefix(u[0], "0") || strings.HasPrefix(u[0], "root") {
+		t.Errorf("worker USER %v, want a non-root numeric user", u)
+	}
+}
+
+func TestActionYAMLMatchesActionGo(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		Name     string `yaml:"name"`
+		Branding struct {
+			Icon  string `yaml:"icon"`
+			Color string `yaml:"color"`
+		} `yaml:"branding"`
+		Inputs map[string]struct {
+			Description string  `yaml:"description"`
+			Default     *string `yaml:"default"`
+			Required    bool    `yaml:"required"`
+		} `yaml:"inputs"`
+		Outputs map[string]struct {
+			Description string `yaml:"description"`
+		} `yaml:"outputs"`
+		Runs struct {
+			Using string   `yaml:"using"`
+			Image string   `yaml:"image"`
+			Args  []string `yaml:"args"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(data, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if meta.Runs.Using != "docker" || meta.Runs.Image != "Dockerfile" || len(meta.Runs.Args) != 1 || meta.Runs.Args[0] != "action" {
+		t.Errorf("runs %+v", meta.Runs)
+	}
+	if meta.Branding.Icon == "" || meta.Branding.Color == "" || meta.Name == "" {
+		t.Error("name or branding missing")
+	}
+	want := map[string]bool{}
+	for _, n := range actionInputNames() {
+		want[n] = true
+		in, ok := meta.Inputs[n]
+		if !ok {
+			t.Errorf("action.go reads input %q that action.yml does not declare", n)
+			continue
+		}
+		if in.Description == "" || in.Default == nil {
+			t.Errorf("input %q needs a description and a default", n)
+		}
+		if strings.HasPrefix(n, "aws-") && !strings.Contains(in.Description, "requires the AWS runner") {
+			t.Errorf("input %q must say it requires the AWS runner", n)
+		}
+	}
+	for n := range meta.Inputs {
+		if !want[n] {
+			t.Errorf("action.yml declares input %q that action.go never reads", n)
+		}
+	}
+	if d := meta.Inputs["github-token"].Default; d == nil || *d != "${{ github.token }}" {
+		t.Errorf("github-token default %v", d)
+	}
+	outs := map[string]bool{}
+	for _, n := range actionOutputNames() {
+		outs[n] = true
+		if o, ok := meta.Outputs[n]; !ok || o.Description == "" {
+			t.Errorf("output %q not declared with a description", n)
+		}
+	}
+	for n := range meta.Outputs {
+		if !outs[n] {
+			t.Errorf("action.yml declares output %q the action never sets", n)
+		}
+	}
+	for _, n := range []string{"verdict", "regressions", "results-path", "report-path", "comment-url", "check-run-id"} {
+		if !outs[n] {
+			t.Errorf("required output %q missing", n)
+		}
 	}
 }
