@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/report"
 	ghreport "github.com/loadgate/loadgate/report/github"
 )
 
@@ -44,6 +45,7 @@ type actionInputs struct {
 	IssueOnRegression                bool
 	IssueNumber                      int
 	IssueLabels                      []string
+	ExtraArgs                        []string
 	AWS                              map[string]string
 }
 
@@ -55,7 +57,7 @@ var awsInputs = []string{"aws-region", "aws-cluster", "aws-subnets", "aws-securi
 func actionInputNames() []string {
 	return append([]string{"plan", "baseline", "mode", "base-target", "github-token", "comment", "check",
 		"fail-on", "update-baseline", "open-pr", "working-directory", "reports", "results-dir",
-		"verdict-from", "issue-on-regression", "issue-number", "issue-labels"}, awsInputs...)
+		"verdict-from", "issue-on-regression", "issue-number", "issue-labels", "extra-args"}, awsInputs...)
 }
 
 // actionOutputNames lists every output the action sets.
@@ -100,6 +102,7 @@ func readActionInputs(env *actionsenv.Env) (actionInputs, error) {
 		VerdictFrom:       env.Input("verdict-from"),
 		IssueOnRegression: boolIn("issue-on-regression", false),
 		IssueLabels:       list("issue-labels"),
+		ExtraArgs:         strings.Fields(env.Input("extra-args")),
 		AWS:               map[string]string{},
 	}
 	if n := env.Input("issue-number"); n != "" {
@@ -179,6 +182,7 @@ func runAction(a *app) error {
 	if err := os.MkdirAll(rc.results, 0o755); err != nil {
 		return withCode(exitInfra, fmt.Errorf("results directory: %w", err))
 	}
+	gh := newGitHubSide(a, env, gctx, in)
 
 	var (
 		v        *gate.Verdict
@@ -186,6 +190,7 @@ func runAction(a *app) error {
 		stderr   bytes.Buffer
 		pctx     prContext
 		fromPrev bool
+		lines    func(string) int
 	)
 	if in.VerdictFrom != "" {
 		// Second half of the fork-safe pattern: report what the untrusted run
@@ -197,25 +202,53 @@ func runAction(a *app) error {
 		}
 	} else {
 		pctx = prFromEvent(gctx)
-		if gctx.Event.PullRequest != nil && in.UpdateBaseline {
-			_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Warning, Title: "loadgate: update-baseline ignored",
-				Msg: "Baselines are never updated from a pull request's own run; update them on pushes to the default branch."})
-			in.UpdateBaseline = false
+		// Load the plan first: its secrets are masked before any output, its
+		// errors become annotations, its endpoint lines anchor regressions.
+		p, perr := plan.Load(rc.planPath, a.getenv)
+		if p != nil {
+			_ = env.Mask(p.Secrets...)
+			lines = endpointLines(p)
 		}
-		end := env.Group("loadgate gate " + rc.planRel)
-		args := gateArgs(in, rc)
-		code = run(a.ctx, args, a.stdout, io.MultiWriter(a.stderr, &stderr), a.getenv)
+		annotatePlanErrors(env, rc, perr)
+		push := gctx.Event.Push
+		updating := in.UpdateBaseline && push != nil && push.ToDefaultBranch
+		switch {
+		case in.UpdateBaseline && gctx.Event.PullRequest != nil:
+			gh.warn("update-baseline ignored", "baselines are never updated from a pull request's own run; update them on pushes to the default branch.")
+		case in.UpdateBaseline && !updating:
+			gh.notice("update-baseline ignored", "baselines are updated on pushes to the default branch only (event "+gctx.EventName+").")
+		}
+		baseline := ""
+		if in.Baseline != "" {
+			baseline = filepath.Join(rc.workdir, in.Baseline)
+			if pr := gctx.Event.PullRequest; pr != nil {
+				baseline = gh.baseBaseline(rc, baseline, pr.BaseSHA)
+			}
+		}
+		end := env.Group("loadgate " + in.Mode + " " + rc.planRel)
+		errw := io.MultiWriter(a.stderr, &stderr)
+		if in.Mode == "paired" {
+			code = runPaired(a, in, rc, baseline, errw)
+		} else {
+			code = run(a.ctx, gateArgs(in, rc, baseline, updating), a.stdout, errw, a.getenv)
+		}
 		end()
-		annotatePlanErrors(env, rc, stderr.String())
-		v, err = readVerdict(filepath.Join(rc.results, verdictFile))
-		if err != nil && code == exitPass {
+		var docCode int
+		v, docCode, err = readVerdict(filepath.Join(rc.results, verdictFile))
+		switch {
+		case err != nil && code == exitPass:
 			code = exitInfra
 			fmt.Fprintf(a.stderr, "loadgate: gate passed but wrote no readable verdict: %v\n", err)
+		case err == nil && code == exitPass && docCode != exitPass:
+			code = docCode
 		}
 		if v != nil {
 			code = applyFailOn(v, code, in.FailOn)
 		}
 		writeRunContext(rc, pctx, v, code)
+		if updating && in.OpenPR && code == exitPass && baseline != "" {
+			gh.openBaselinePR(rc, baseline, gctx.Event.DefaultBranch, v)
+		}
 	}
 
 	outputs := map[string]string{
@@ -225,7 +258,6 @@ func runAction(a *app) error {
 	if _, err := os.Stat(filepath.Join(rc.results, reportFile)); err == nil {
 		outputs["report-path"] = relTo(rc.ws, filepath.Join(rc.results, reportFile))
 	}
-	note := ""
 	if v == nil {
 		msg := lastLines(stderr.String(), 20)
 		summary := fmt.Sprintf("### ⛔ loadgate · %s · no verdict (exit %d)\n\n```text\n%s\n```\n", ghreport.Esc(rc.planRel), code, strings.ReplaceAll(msg, "```", "'''"))
@@ -240,22 +272,21 @@ func runAction(a *app) error {
 	outputs["regressions"] = strings.Join(v.Regressions(), "\n")
 
 	// One warning per regressed endpoint, on the plan file, in the run's UI.
-	for _, ann := range ghreport.VerdictAnnotations(v, rc.planRel, nil) {
+	for _, ann := range ghreport.VerdictAnnotations(v, rc.planRel, lines) {
 		if ann.Level != ghreport.LevelFailure {
 			continue
 		}
 		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Warning, File: ann.Path, Line: ann.StartLine, Title: "loadgate: " + ann.Title, Msg: ann.Message})
 	}
 
-	gh := publishToGitHub(a, env, gctx, in, rc, v, code, pctx, fromPrev)
-	if gh.commentURL != "" {
-		outputs["comment-url"] = gh.commentURL
+	res := gh.publish(rc, v, code, pctx, fromPrev, lines)
+	if res.commentURL != "" {
+		outputs["comment-url"] = res.commentURL
 	}
-	if gh.checkRunID != 0 {
-		outputs["check-run-id"] = strconv.FormatInt(gh.checkRunID, 10)
+	if res.checkRunID != 0 {
+		outputs["check-run-id"] = strconv.FormatInt(res.checkRunID, 10)
 	}
-	note = gh.note
-	summary := ghreport.Render(v, ghreport.RenderOptions{RunURL: gctx.RunURL(), Note: note})
+	summary := ghreport.Render(v, ghreport.RenderOptions{RunURL: gctx.RunURL(), Note: strings.Join(gh.notes, " ")})
 	if err := env.AppendSummary(summary); err != nil && !errors.Is(err, actionsenv.ErrNotInActions) {
 		fmt.Fprintf(a.stderr, "loadgate: job summary: %v\n", err)
 	}
@@ -318,14 +349,33 @@ func relTo(base, p string) string {
 }
 
 // gateArgs is the `loadgate gate` command line for the inputs.
-func gateArgs(in actionInputs, rc runContext) []string {
-	args := []string{"gate", rc.planPath,
+func gateArgs(in actionInputs, rc runContext, baseline string, updateBaseline bool) []string {
+	args := []string{"gate", rc.planPath}
+	args = append(args, reportArgs(in, rc)...)
+	args = append(args, "-o", filepath.Join(rc.results, resultsFile))
+	if baseline != "" {
+		args = append(args, "--baseline", baseline)
+	}
+	if updateBaseline {
+		args = append(args, "--update-baseline")
+	}
+	if in.Mode == "aws" {
+		args = append(args, "--runner", "aws")
+		for _, k := range awsInputs {
+			if v := in.AWS[k]; v != "" {
+				args = append(args, "--"+k, v)
+			}
+		}
+	}
+	return append(args, in.ExtraArgs...)
+}
+
+// reportArgs are the --report flags (verdict JSON and Markdown always, plus
+// the reports input) and --fail-on.
+func reportArgs(in actionInputs, rc runContext) []string {
+	args := []string{
 		"--report", "json=" + filepath.Join(rc.results, verdictFile),
 		"--report", "markdown=" + filepath.Join(rc.results, reportFile),
-		"-o", filepath.Join(rc.results, resultsFile),
-	}
-	if in.Baseline != "" {
-		args = append(args, "--baseline", filepath.Join(rc.workdir, in.Baseline))
 	}
 	for _, f := range in.Reports {
 		name, file, ok := strings.Cut(f, "=")
@@ -334,23 +384,35 @@ func gateArgs(in actionInputs, rc runContext) []string {
 		}
 		args = append(args, "--report", name+"="+filepath.Join(rc.results, file))
 	}
-	switch in.Mode {
-	case "paired":
-		args = append(args, "--paired", "--base-target", in.BaseTarget)
-	case "aws":
-		args = append(args, "--runner", "aws")
-		for _, k := range awsInputs {
-			if v := in.AWS[k]; v != "" {
-				args = append(args, "--"+k, v)
-			}
-		}
+	if in.FailOn == "inconclusive" {
+		args = append(args, "--fail-on", "inconclusive")
 	}
 	return args
 }
 
-// applyFailOn turns the fail-on input into the exit code: "inconclusive"
-// fails an inconclusive verdict too, "never" reports without failing on
-// regressions (usage, infrastructure and invalid-run codes stay).
+// runPaired measures the base build (base-target) and then the head build
+// (the plan's target) in the same job, on the same runner, and compares the
+// two runs: runner-to-runner variance drops out of the comparison.
+func runPaired(a *app, in actionInputs, rc runContext, baseline string, stderr io.Writer) int {
+	basePath := filepath.Join(rc.results, "base.json")
+	headPath := filepath.Join(rc.results, resultsFile)
+	extra := in.ExtraArgs
+	steps := [][]string{
+		append([]string{"run", rc.planPath, "--target", in.BaseTarget, "-o", basePath}, extra...),
+		append([]string{"run", rc.planPath, "-o", headPath}, extra...),
+	}
+	for _, args := range steps {
+		if code := run(a.ctx, args, a.stdout, stderr, a.getenv); code != exitPass {
+			return code
+		}
+	}
+	args := append([]string{"compare", "--plan", rc.planPath}, reportArgs(in, rc)...)
+	return run(a.ctx, append(args, basePath, headPath), a.stdout, stderr, a.getenv)
+}
+
+// applyFailOn applies fail-on: never reports regressions without failing
+// (usage, infrastructure and invalid-run codes stay); inconclusive is passed
+// to the gate and enforced here too for verdicts read back from artifacts.
 func applyFailOn(v *gate.Verdict, code int, failOn string) int {
 	switch failOn {
 	case "inconclusive":
@@ -365,27 +427,22 @@ func applyFailOn(v *gate.Verdict, code int, failOn string) int {
 	return code
 }
 
-// readVerdict reads the JSON verdict written by `loadgate gate --report json=`.
-// It accepts a bare verdict or one wrapped as {"verdict": …}.
-func readVerdict(path string) (*gate.Verdict, error) {
-	data, err := os.ReadFile(path)
+// readVerdict reads the JSON verdict document written by `--report json=`:
+// the verdict and the exit code the gate gave it.
+func readVerdict(path string) (*gate.Verdict, int, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var wrapped struct {
-		Verdict *gate.Verdict `json:"verdict"`
+	defer f.Close()
+	doc, err := report.DecodeVerdict(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := json.Unmarshal(data, &wrapped); err == nil && wrapped.Verdict != nil && wrapped.Verdict.Decision != "" {
-		return wrapped.Verdict, nil
+	if doc.Verdict == nil {
+		return nil, doc.ExitCode, fmt.Errorf("%s: the document holds no verdict", path)
 	}
-	var v gate.Verdict
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if v.Decision == "" {
-		return nil, fmt.Errorf("%s: no decision in verdict", path)
-	}
-	return &v, nil
+	return doc.Verdict, doc.ExitCode, nil
 }
 
 // prContext is the pull request (if any) and the commit a report is about.
@@ -422,7 +479,7 @@ func writeRunContext(rc runContext, p prContext, v *gate.Verdict, code int) {
 }
 
 func readPreviousRun(dir string) (*gate.Verdict, prContext, int, error) {
-	v, err := readVerdict(filepath.Join(dir, verdictFile))
+	v, _, err := readVerdict(filepath.Join(dir, verdictFile))
 	if err != nil {
 		return nil, prContext{}, 0, fmt.Errorf("verdict-from: %w", err)
 	}
@@ -442,25 +499,40 @@ func readPreviousRun(dir string) (*gate.Verdict, prContext, int, error) {
 	return v, rec.prContext, rec.ExitCode, nil
 }
 
-// planErrLine matches "file:line:col: message" as the plan package prints errors.
-var planErrLine = regexp.MustCompile(`^(?:loadgate: )?([^:\s][^:]*):(\d+):(\d+): (.+)$`)
+// endpointLines maps endpoint names to their line in the plan file.
+func endpointLines(p *plan.Plan) func(string) int {
+	m := map[string]int{}
+	for _, e := range p.Endpoints {
+		m[e.Name] = e.Line
+	}
+	return func(name string) int { return m[name] }
+}
 
-// annotatePlanErrors turns positioned plan errors on stderr into ::error
-// annotations on the plan file.
-func annotatePlanErrors(env *actionsenv.Env, rc runContext, stderr string) {
-	sc := bufio.NewScanner(strings.NewReader(stderr))
-	for sc.Scan() {
-		m := planErrLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
-		if m == nil {
-			continue
+// annotatePlanErrors turns each positioned plan problem into an ::error
+// annotation on the plan file.
+func annotatePlanErrors(env *actionsenv.Env, rc runContext, err error) {
+	if err == nil {
+		return
+	}
+	var pe *plan.Errors
+	if !errors.As(err, &pe) {
+		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Error, File: rc.planRel, Title: "loadgate: plan", Msg: err.Error()})
+		return
+	}
+	for _, e := range pe.List {
+		file := rc.planRel
+		if e.File != "" {
+			f := e.File
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(rc.workdir, f)
+			}
+			file = relTo(rc.ws, f)
 		}
-		file := m[1]
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(rc.workdir, file)
+		msg := e.Msg
+		if e.Path != "" {
+			msg = e.Path + ": " + msg
 		}
-		line, _ := strconv.Atoi(m[2])
-		col, _ := strconv.Atoi(m[3])
-		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Error, File: relTo(rc.ws, file), Line: line, Column: col, Title: "loadgate: invalid plan", Msg: m[4]})
+		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Error, File: file, Line: e.Line, Column: e.Column, Title: "loadgate: invalid plan", Msg: msg})
 	}
 }
 
@@ -472,66 +544,177 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// ghResult is what the GitHub side produced.
-type ghResult struct {
-	commentURL string
-	checkRunID int64
-	note       string
+// githubSide reports to GitHub. A nil client (no token, no repository) leaves
+// only the job summary, outputs and annotations.
+type githubSide struct {
+	a      *app
+	env    *actionsenv.Env
+	gctx   *actionsenv.Context
+	in     actionInputs
+	client *ghreport.Client
+	repo   ghreport.Repo
+	// notes explain what could not be done, for the job summary.
+	notes []string
+}
+
+func newGitHubSide(a *app, env *actionsenv.Env, gctx *actionsenv.Context, in actionInputs) *githubSide {
+	g := &githubSide{a: a, env: env, gctx: gctx, in: in}
+	if in.Token == "" {
+		g.notice("GitHub reporting off", "no github-token: only the job summary, outputs and annotations are written.")
+		return g
+	}
+	repo, err := ghreport.ParseRepo(gctx.Repository)
+	if err != nil {
+		g.warn("GitHub reporting off", "GITHUB_REPOSITORY: "+err.Error())
+		return g
+	}
+	client, err := ghreport.New(ghreport.Options{Token: in.Token, APIURL: gctx.APIURL,
+		Logf: func(f string, args ...any) { fmt.Fprintf(a.stderr, "loadgate: "+f+"\n", args...) }})
+	if err != nil {
+		g.warn("GitHub reporting off", err.Error())
+		return g
+	}
+	g.client, g.repo = client, repo
+	return g
+}
+
+func (g *githubSide) ctx() context.Context {
+	if g.a.ctx == nil {
+		return context.Background()
+	}
+	return g.a.ctx
+}
+
+func (g *githubSide) warn(title, msg string) {
+	_ = g.env.Annotate(actionsenv.Annotation{Level: actionsenv.Warning, Title: "loadgate: " + title, Msg: msg})
+	fmt.Fprintf(g.a.stderr, "loadgate: %s: %s\n", title, msg)
+}
+
+func (g *githubSide) notice(title, msg string) {
+	_ = g.env.Annotate(actionsenv.Annotation{Level: actionsenv.Notice, Title: "loadgate: " + title, Msg: msg})
+}
+
+// fail reports a GitHub error: a 403/404 with what permission is missing and
+// the fork-safe pattern, anything else as an outage. Neither changes the verdict.
+func (g *githubSide) fail(what, permission string, p prContext, err error) {
+	if ghreport.IsPermission(err) {
+		msg := permissionAdvice(what, permission, p)
+		g.notes = append(g.notes, msg)
+		g.warn("GitHub "+what+" skipped", msg+" ("+err.Error()+")")
+		return
+	}
+	msg := fmt.Sprintf("could not %s: %v. The verdict and exit code are unaffected.", what, err)
+	g.notes = append(g.notes, msg)
+	g.warn("GitHub "+what+" failed", msg)
 }
 
 // permissionAdvice explains a 403/404 and what to do about it.
 func permissionAdvice(what, permission string, p prContext) string {
 	s := fmt.Sprintf("GitHub refused to %s (the token lacks %q).", what, permission)
 	if p.Fork {
-		return s + " This is a pull request from a fork: its token is read-only. Use the two-workflow pattern: upload the results directory as an artifact here, and post it from a workflow_run workflow with `verdict-from` (see docs/github-action.md)."
+		return s + " This is a pull request from a fork: its token is read-only. Use the two-workflow pattern: upload the results directory as an artifact here, and post it from a workflow_run workflow with verdict-from (see docs/github-action.md)."
 	}
 	return s + fmt.Sprintf(" Add `permissions: %s` to the job, or use the two-workflow pattern for forks (docs/github-action.md). The verdict and exit code are unaffected.", permission)
 }
 
-func publishToGitHub(a *app, env *actionsenv.Env, gctx *actionsenv.Context, in actionInputs, rc runContext, v *gate.Verdict, code int, p prContext, fromPrev bool) ghResult {
-	var res ghResult
-	var notes []string
-	warn := func(title, msg string) {
-		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Warning, Title: "loadgate: " + title, Msg: msg})
-		fmt.Fprintf(a.stderr, "loadgate: %s: %s\n", title, msg)
+// baseBaseline returns the baseline to compare a pull request with: the file
+// as the PR's base commit has it, so a PR cannot move its own goalposts. It
+// falls back to the checked-out file when the base has none or it cannot be read.
+func (g *githubSide) baseBaseline(rc runContext, local, baseSHA string) string {
+	if g.client == nil || baseSHA == "" {
+		return local
 	}
-	if in.Token == "" {
-		warn("GitHub reporting skipped", "no github-token: only the job summary, outputs and annotations are written.")
-		return res
+	rel := relTo(rc.ws, local)
+	if filepath.IsAbs(rel) {
+		return local
 	}
-	repo, err := ghreport.ParseRepo(gctx.Repository)
+	data, err := g.client.FileAt(g.ctx(), g.repo, rel, baseSHA)
 	if err != nil {
-		warn("GitHub reporting skipped", fmt.Sprintf("GITHUB_REPOSITORY: %v", err))
-		return res
-	}
-	client, err := ghreport.New(ghreport.Options{Token: in.Token, APIURL: gctx.APIURL,
-		Logf: func(f string, args ...any) { fmt.Fprintf(a.stderr, "loadgate: "+f+"\n", args...) }})
-	if err != nil {
-		warn("GitHub reporting skipped", err.Error())
-		return res
-	}
-	ctx := a.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	fail := func(what, permission string, err error) {
-		if ghreport.IsPermission(err) {
-			msg := permissionAdvice(what, permission, p)
-			notes = append(notes, msg)
-			warn("GitHub "+what+" skipped", msg+" ("+err.Error()+")")
-			return
+		if ghreport.StatusCode(err) == 404 {
+			g.notice("baseline", fmt.Sprintf("%s does not exist at the base commit %s (or cannot be read); comparing with the pull request's copy.", rel, short(baseSHA)))
+		} else {
+			g.warn("baseline", fmt.Sprintf("could not read %s at the base commit: %v; comparing with the pull request's copy.", rel, err))
 		}
-		msg := fmt.Sprintf("could not %s: %v. The verdict and exit code are unaffected.", what, err)
-		notes = append(notes, msg)
-		warn("GitHub "+what+" failed", msg)
+		return local
 	}
+	if cur, err := os.ReadFile(local); err == nil && bytes.Equal(cur, data) {
+		return local
+	}
+	out := filepath.Join(rc.results, "base-baseline.json")
+	if err := os.WriteFile(out, data, 0o644); err != nil {
+		g.warn("baseline", err.Error())
+		return local
+	}
+	g.warn("baseline changed by this pull request", fmt.Sprintf("%s differs from the base commit %s: comparing with the base's version.", rel, short(baseSHA)))
+	return out
+}
 
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// openBaselinePR proposes the updated baseline file in a pull request.
+func (g *githubSide) openBaselinePR(rc runContext, baseline, defaultBranch string, v *gate.Verdict) {
+	if g.client == nil {
+		g.warn("open-pr skipped", "no GitHub client (token or repository missing)")
+		return
+	}
+	data, err := os.ReadFile(baseline)
+	if err != nil {
+		g.warn("open-pr skipped", err.Error())
+		return
+	}
+	rel := relTo(rc.ws, baseline)
+	planName := "plan"
+	if v != nil && v.Plan != "" {
+		planName = v.Plan
+	}
+	branch := "loadgate/baseline-" + branchSafe(planName)
+	res, err := g.client.OpenBaselinePR(g.ctx(), g.repo, ghreport.BaselineUpdate{
+		Base: defaultBranch, Branch: branch, Path: rel, Content: data,
+		Message: fmt.Sprintf("loadgate: update baseline %s (%s)", rel, short(g.gctx.SHA)),
+		Title:   fmt.Sprintf("loadgate: update performance baseline for %s", planName),
+		Body: fmt.Sprintf("Appends the run of %s on %s to `%s`.\n\nOpened by loadgate from %s.",
+			short(g.gctx.SHA), defaultBranch, rel, g.gctx.RunURL()),
+	})
+	if err != nil {
+		g.fail("open the baseline pull request", "contents: write, pull-requests: write", prContext{}, err)
+		return
+	}
+	fmt.Fprintf(g.a.stderr, "loadgate: baseline pull request %s\n", res.URL)
+}
+
+var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func branchSafe(s string) string {
+	s = strings.Trim(branchUnsafe.ReplaceAllString(s, "-"), "-.")
+	if s == "" {
+		return "plan"
+	}
+	return s
+}
+
+// ghResult is what the GitHub side produced.
+type ghResult struct {
+	commentURL string
+	checkRunID int64
+}
+
+func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prContext, fromPrev bool, lines func(string) int) ghResult {
+	var res ghResult
+	if g.client == nil {
+		return res
+	}
+	ctx, client, repo, gctx, in := g.ctx(), g.client, g.repo, g.gctx, g.in
 	if fromPrev {
 		// The PR number came from an artifact the untrusted run wrote: prefer
 		// the trusted event's, else check the PR's head is the run's commit.
 		if wr := gctx.Event.WorkflowRun; wr != nil {
 			if p.HeadSHA != "" && wr.HeadSHA != "" && p.HeadSHA != wr.HeadSHA {
-				warn("report refused", fmt.Sprintf("artifact is for commit %s but the workflow run is for %s", p.HeadSHA, wr.HeadSHA))
+				g.warn("report refused", fmt.Sprintf("the artifact is for commit %s but the workflow run is for %s", p.HeadSHA, wr.HeadSHA))
 				return res
 			}
 			p.HeadSHA = wr.HeadSHA
@@ -541,10 +724,8 @@ func publishToGitHub(a *app, env *actionsenv.Env, gctx *actionsenv.Context, in a
 		}
 		if p.Number > 0 && !p.Verified {
 			if err := client.PullRequest(ctx, repo, p.Number, p.HeadSHA); err != nil {
-				warn("PR comment refused", err.Error())
+				g.warn("PR comment refused", err.Error())
 				p.Number = 0
-			} else {
-				p.Verified = true
 			}
 		}
 	}
@@ -553,10 +734,10 @@ func publishToGitHub(a *app, env *actionsenv.Env, gctx *actionsenv.Context, in a
 	if in.Comment && p.Number > 0 {
 		r, err := client.UpsertComment(ctx, repo, p.Number, v.Plan, body)
 		if err != nil {
-			fail("comment on the pull request", "pull-requests: write", err)
+			g.fail("comment on the pull request", "pull-requests: write", p, err)
 		} else {
 			res.commentURL = r.URL
-			fmt.Fprintf(a.stderr, "loadgate: PR comment %s\n", r.URL)
+			fmt.Fprintf(g.a.stderr, "loadgate: PR comment %s\n", r.URL)
 		}
 	}
 
@@ -570,34 +751,34 @@ func publishToGitHub(a *app, env *actionsenv.Env, gctx *actionsenv.Context, in a
 			Summary:     body,
 			DetailsURL:  gctx.RunURL(),
 			ExternalID:  v.Plan,
-			Annotations: ghreport.VerdictAnnotations(v, rc.planRel, nil),
+			Annotations: ghreport.VerdictAnnotations(v, rc.planRel, lines),
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			res.checkRunID = cr.ID
-		} else if ghreport.IsPermission(err) {
+		case ghreport.IsPermission(err):
 			// Personal access tokens and read-only tokens cannot create check
 			// runs; a commit status carries the verdict instead.
 			serr := client.CreateStatus(ctx, repo, p.HeadSHA, ghreport.StatusState(conclusion), "loadgate/"+v.Plan, ghreport.Title(v), gctx.RunURL())
 			if serr != nil {
-				fail("create a check run or a commit status", "checks: write", errors.Join(err, serr))
+				g.fail("create a check run or a commit status", "checks: write", p, errors.Join(err, serr))
 			} else {
-				fmt.Fprintf(a.stderr, "loadgate: check run not allowed (%v); commit status set instead\n", err)
+				fmt.Fprintf(g.a.stderr, "loadgate: check run not allowed (%v); commit status set instead\n", err)
 			}
-		} else {
-			fail("create the check run", "checks: write", err)
+		default:
+			g.fail("create the check run", "checks: write", p, err)
 		}
 	}
 
 	scheduled := gctx.EventName == "schedule" || gctx.EventName == "workflow_dispatch"
 	if in.IssueOnRegression && scheduled && len(v.Regressions()) > 0 {
-		title := fmt.Sprintf("Performance regression: %s", ghreport.Title(v))
+		title := "Performance regression: " + ghreport.Title(v)
 		r, err := client.ReportIssue(ctx, repo, in.IssueNumber, v.Plan, title, body, in.IssueLabels)
 		if err != nil {
-			fail("open or update the regression issue", "issues: write", err)
+			g.fail("open or update the regression issue", "issues: write", p, err)
 		} else {
-			fmt.Fprintf(a.stderr, "loadgate: regression reported in %s\n", r.URL)
+			fmt.Fprintf(g.a.stderr, "loadgate: regression reported in %s\n", r.URL)
 		}
 	}
-	res.note = strings.Join(notes, " ")
 	return res
 }

@@ -69,11 +69,14 @@ func loadVerdict(t testing.TB, name string) *gate.Verdict {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var v gate.Verdict
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
+	// The fixtures are JSON verdict documents (report.VerdictDoc).
+	var doc struct {
+		Verdict *gate.Verdict `json:"verdict"`
 	}
-	return &v
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Verdict == nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return doc.Verdict
 }
 
 func golden(t *testing.T, name, got string) {
@@ -503,5 +506,19 @@ func TestParseRepo(t *testing.T) {
 		if _, err := ParseRepo(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestFileAt(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.PutFile("f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "perf/baseline.json", []byte(`{"runs":[]}`))
+	c, _ := newClient(t, s, "")
+	got, err := c.FileAt(context.Background(), repo, "perf/baseline.json", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e")
+	if err != nil || string(got) != `{"runs":[]}` {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := c.FileAt(context.Background(), repo, "nope.json", "main"); StatusCode(err) != 404 {
+		t.Fatalf("missing file: %v", err)
 	}
 }

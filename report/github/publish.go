@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -390,5 +389,22 @@ func (c *Client) OpenBaselinePR(ctx context.Context, repo Repo, u BaselineUpdate
 	return PRResult{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Created: true}, nil
 }
 
-// ErrNoPermission wraps errors for which IsPermission is true, with advice.
-var ErrNoPermission = errors.New("the token may not do this")
+// FileAt returns the content of path at ref (a branch, tag or commit SHA),
+// e.g. the baseline file as the pull request's base has it.
+func (c *Client) FileAt(ctx context.Context, repo Repo, path, ref string) ([]byte, error) {
+	var content string
+	if err := c.do(ctx, "read "+path+"@"+ref, func(g *gh.Client) error {
+		fc, _, _, err := g.Repositories.GetContents(ctx, repo.Owner, repo.Name, path, &gh.RepositoryContentGetOptions{Ref: ref})
+		if err != nil {
+			return err
+		}
+		if fc == nil {
+			return fmt.Errorf("%s is a directory", path)
+		}
+		content, err = fc.GetContent()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return []byte(content), nil
+}
