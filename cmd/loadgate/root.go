@@ -107,6 +107,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newBaselineCmd(a),
 		newImportCmd(a),
 		newReportCmd(a),
+		newActionCmd(a),
 	)
 	return root
 }
