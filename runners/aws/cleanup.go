@@ -123,15 +123,11 @@ func (c *Cleaner) stop(ctx context.Context, arns []string, reason string) (int, 
 	return n, errors.Join(errs...)
 }
 
-// NewCleaner returns a Cleaner for cluster in region using the default
-// configuration (or load).
-func NewCleaner(ctx context.Context, region, cluster string, load ConfigLoader) (*Cleaner, error) {
-	if load == nil {
-		load = DefaultConfig
-	}
-	cfg, err := load(ctx, region)
+// NewCleaner returns a Cleaner for cluster in region.
+func NewCleaner(ctx context.Context, region, cluster string, env Env) (*Cleaner, error) {
+	api, err := env.ECS(ctx, region)
 	if err != nil {
 		return nil, err
 	}
-	return &Cleaner{API: ecs.NewFromConfig(cfg), Cluster: cluster}, nil
+	return &Cleaner{API: api, Cluster: cluster}, nil
 }

@@ -118,14 +118,15 @@ type ECSOptions struct {
 	Store    distributed.Store
 	// WorkerArgs are appended to every worker's command.
 	WorkerArgs []string
-	// Env is added to the container's environment.
-	Env map[string]string
+	// ContainerEnv is added to the container's environment.
+	ContainerEnv map[string]string
 	// Clients returns the ECS client of a region (default: from LoadConfig).
-	Clients    func(ctx context.Context, region string) (ECSAPI, error)
-	LoadConfig ConfigLoader
-	Pacing     Pacing
-	Log        io.Writer
-	Now        func() time.Time
+	Clients func(ctx context.Context, region string) (ECSAPI, error)
+	// Env configures the SDK clients (when Clients is nil).
+	Env    Env
+	Pacing Pacing
+	Log    io.Writer
+	Now    func() time.Time
 }
 
 // ECSLauncher is a distributed.Launcher on ECS Fargate.
@@ -164,17 +165,7 @@ func NewECSLauncher(ctx context.Context, o ECSOptions) (*ECSLauncher, error) {
 		o.Now = time.Now
 	}
 	if o.Clients == nil {
-		load := o.LoadConfig
-		if load == nil {
-			load = DefaultConfig
-		}
-		o.Clients = func(ctx context.Context, region string) (ECSAPI, error) {
-			cfg, err := load(ctx, region)
-			if err != nil {
-				return nil, err
-			}
-			return ecs.NewFromConfig(cfg), nil
-		}
+		o.Clients = o.Env.ECS
 	}
 	var errs []error
 	if o.Container == "" {
@@ -309,13 +300,13 @@ func (l *ECSLauncher) runTaskInput(r *regionState, runID string, chunk, n int) *
 	cmd := []string{"worker", "--store", o.StoreURL, "--run-id", runID, "--region", r.spec.Name, "--index", "-1"}
 	cmd = append(cmd, o.WorkerArgs...)
 	var env []types.KeyValuePair
-	keys := make([]string, 0, len(o.Env))
-	for k := range o.Env {
+	keys := make([]string, 0, len(o.ContainerEnv))
+	for k := range o.ContainerEnv {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		env = append(env, types.KeyValuePair{Name: aws.String(k), Value: aws.String(o.Env[k])})
+		env = append(env, types.KeyValuePair{Name: aws.String(k), Value: aws.String(o.ContainerEnv[k])})
 	}
 	provider := "FARGATE"
 	if o.Spot {

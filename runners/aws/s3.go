@@ -46,19 +46,16 @@ func ParseS3URL(s string) (bucket, prefix string, err error) {
 }
 
 // NewS3Store opens s3://bucket/prefix with the configuration of region.
-func NewS3Store(ctx context.Context, storeURL, region string, load ConfigLoader) (*S3Store, error) {
+func NewS3Store(ctx context.Context, storeURL, region string, env Env) (*S3Store, error) {
 	bucket, prefix, err := ParseS3URL(storeURL)
 	if err != nil {
 		return nil, err
 	}
-	if load == nil {
-		load = DefaultConfig
-	}
-	cfg, err := load(ctx, region)
+	c, err := env.S3(ctx, region)
 	if err != nil {
 		return nil, err
 	}
-	return &S3Store{Client: s3.NewFromConfig(cfg), Bucket: bucket, Prefix: prefix}, nil
+	return &S3Store{Client: c, Bucket: bucket, Prefix: prefix}, nil
 }
 
 // URL is the store's s3:// URL (what workers get as --store).
