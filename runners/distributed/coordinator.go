@@ -155,7 +155,7 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 		return nil, err
 	}
 	now := o.Now()
-	m := Manifest{RunID: o.RunID, Created: now, PlanHash: planHash(p), Workers: o.Workers,
+	m := Manifest{RunID: o.RunID, Created: now, PlanHash: p.Hash(), Workers: o.Workers,
 		PollInterval: o.PollInterval, StartBy: now.Add(o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
 	if err := o.Store.Put(ctx, planKey(o.RunID), pb); err != nil {
 		return nil, &InfraError{fmt.Errorf("store plan: %w", err)}
@@ -234,7 +234,7 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 
 	// Phase 3: collect and merge results as they arrive.
 	var merger results.Merger
-	deadline := startAt.Add(planDuration(p) + o.ResultGrace)
+	deadline := startAt.Add(p.TotalDuration() + o.ResultGrace)
 	collectErr := c.collect(ctx, ws, included, &merger, deadline)
 	c.mu.Lock()
 	c.finished = collectErr == nil
@@ -495,7 +495,7 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 	out.Run.Runner = o.Runner
 	out.Run.RunnerClass = o.RunnerClass
 	out.Run.Label = ""
-	out.Run.Target = redact(p, p.Target)
+	out.Run.Target = p.Redact(p.Target)
 	out.Plan.Name = p.Name
 	out.Plan.File = p.Source
 	var total, ran float64

@@ -112,7 +112,7 @@ func fastOptions(t *testing.T, l *goLauncher, n int) Options {
 		t.Fatal(err)
 	}
 	return Options{Store: l.store, Launcher: l, RunID: "run-1", Workers: specs, PollInterval: 20 * time.Millisecond,
-		StartLead: 50 * time.Millisecond, StartTimeout: 2 * time.Second, ResultGrace: 2 * time.Second}
+		StartLead: 50 * time.Millisecond, StartTimeout: 20 * time.Second, ResultGrace: 30 * time.Second}
 }
 
 func TestCoordinatorMergesExactly(t *testing.T) {
@@ -124,7 +124,7 @@ func TestCoordinatorMergesExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !f.Validity.Valid || f.Validity.Degraded || f.Validity.LoadShare != 1 || f.Run.Workers != 4 {
-		t.Fatalf("validity %+v workers %d", f.Validity, f.Run.Workers)
+		t.Fatalf("validity %+v workers %d %+v", f.Validity, f.Run.Workers, f.Workers)
 	}
 	for j, name := range []string{"a", "b"} {
 		want := results.NewHistogram()
@@ -160,24 +160,26 @@ func TestCoordinatorDegradedAndInvalid(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name      string
-		l         goLauncher
+		l         *goLauncher
 		n         int
 		min       float64
 		wantValid bool
 		missing   string
 	}{
-		{"one of ten fails: degraded, still valid", goLauncher{fail: map[int]bool{3: true}}, 10, 0.85, true, "generator crashed"},
-		{"one of three fails: invalid", goLauncher{fail: map[int]bool{1: true}}, 3, 0.9, false, "generator crashed"},
-		{"one never starts: excluded", goLauncher{never: map[int]bool{2: true}}, 10, 0.85, true, "not ready"},
+		{"one of ten fails: degraded, still valid", &goLauncher{fail: map[int]bool{3: true}}, 10, 0.85, true, "generator crashed"},
+		{"one of three fails: invalid", &goLauncher{fail: map[int]bool{1: true}}, 3, 0.9, false, "generator crashed"},
+		{"one never starts: excluded", &goLauncher{never: map[int]bool{2: true}}, 10, 0.85, true, "not ready"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l := &tc.l
+			l := tc.l
 			l.store, l.requests = &DirStore{Root: t.TempDir()}, 100
 			o := fastOptions(t, l, tc.n)
 			o.MinLoadShare = tc.min
-			o.StartTimeout = 300 * time.Millisecond
+			if l.never != nil {
+				o.StartTimeout = 3 * time.Second
+			}
 			f, err := New(o).Run(context.Background(), testPlan())
 			if err != nil {
 				t.Fatal(err)
@@ -356,7 +358,7 @@ func TestPlanRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if planHash(p) != planHash(q) || q.Secrets[0] != "tok" || q.Endpoints[1].Path != "/b" || q.Profile.Rate != 100 {
+	if p.Hash() != q.Hash() || q.Secrets[0] != "tok" || q.Endpoints[1].Path != "/b" || q.Profile.Rate != 100 {
 		t.Fatalf("round trip: %+v", q)
 	}
 }

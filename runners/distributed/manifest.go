@@ -2,13 +2,10 @@ package distributed
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -201,73 +198,28 @@ func decodePlan(b []byte) (*plan.Plan, error) {
 	return sp.Plan, nil
 }
 
-// planHash identifies the plan's load-relevant content. Workers and the
-// coordinator compute it from the same stored plan, so they agree.
-func planHash(p *plan.Plan) string {
-	b, _ := json.Marshal(struct {
-		E []plan.Endpoint
-		P plan.Profile
-		T string
-	}{p.Endpoints, p.Profile, p.Target})
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:8])
-}
+// TargetError is a distributed run refused because of targets.allow.
+type TargetError struct{ Err error }
 
-// planDuration is the scheduled length of the run (stages, or duration plus
-// warm-up), used for deadlines only.
-func planDuration(p *plan.Plan) time.Duration {
-	var d time.Duration
-	for _, s := range p.Profile.Stages {
-		d += s.Duration
-	}
-	if d == 0 {
-		d = p.Profile.Duration + p.Profile.Warmup
-	}
-	return d
-}
-
-// TargetError is a target outside the plan's targets.allow.
-type TargetError struct {
-	Target string
-	Allow  []string
-}
-
-func (e *TargetError) Error() string {
-	if len(e.Allow) == 0 {
-		return fmt.Sprintf("target %s: distributed runs need the target's host in targets.allow (the plan lists none)", e.Target)
-	}
-	return fmt.Sprintf("target %s is not in targets.allow %v: distributed runs only send load to listed hosts", e.Target, e.Allow)
-}
+func (e *TargetError) Error() string { return e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
 
 // CheckTargets refuses a plan whose target host is not listed in
-// targets.allow (host names, IPs or CIDRs). Distributed runs multiply load, so
-// an empty list refuses too.
+// targets.allow. Distributed runs multiply load, so unlike local CLI runs an
+// empty list refuses too.
 func CheckTargets(p *plan.Plan) error {
+	if len(p.Targets.Allow) == 0 {
+		return &TargetError{fmt.Errorf("%w: distributed runs need the target's host in targets.allow (the plan lists none; target %s)",
+			plan.ErrTargetNotAllowed, p.Redact(p.Target))}
+	}
 	u, err := url.Parse(p.Target)
 	if err != nil || u.Hostname() == "" {
-		return fmt.Errorf("target %q: not an absolute URL", p.Target)
+		return &TargetError{fmt.Errorf("target %q: not an absolute URL", p.Redact(p.Target))}
 	}
-	host := strings.ToLower(u.Hostname())
-	ip := net.ParseIP(host)
-	for _, a := range p.Targets.Allow {
-		a = strings.ToLower(strings.TrimSpace(a))
-		if _, n, err := net.ParseCIDR(a); err == nil {
-			if ip != nil && n.Contains(ip) {
-				return nil
-			}
-			continue
-		}
-		if ai := net.ParseIP(a); ai != nil {
-			if ip != nil && ai.Equal(ip) {
-				return nil
-			}
-			continue
-		}
-		if strings.TrimSuffix(a, ".") == strings.TrimSuffix(host, ".") {
-			return nil
-		}
+	if err := p.CheckTargets(); err != nil {
+		return &TargetError{err}
 	}
-	return &TargetError{Target: redact(p, p.Target), Allow: p.Targets.Allow}
+	return nil
 }
 
 func putJSON(ctx context.Context, s Store, key string, v any) error {
@@ -289,12 +241,3 @@ func getJSON(ctx context.Context, s Store, key string, v any) error {
 	return nil
 }
 
-// redact replaces the plan's secret values in s with "***".
-func redact(p *plan.Plan, s string) string {
-	for _, v := range p.Secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "***")
-		}
-	}
-	return s
-}

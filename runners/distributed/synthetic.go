@@ -47,7 +47,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	if width <= 0 {
 		width = time.Second
 	}
-	dur := planDuration(p)
+	dur := p.TotalDuration()
 	if dur <= 0 {
 		dur = width
 	}
@@ -61,8 +61,8 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	}
 	f := &results.File{
 		Schema:   results.Schema,
-		Plan:     results.PlanRef{Name: p.Name, Hash: planHash(p), File: p.Source},
-		Run:      results.Run{ID: s.Share.Label, Started: start, Ended: start.Add(dur), Runner: "synthetic", Workers: 1, Target: redact(p, p.Target)},
+		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
+		Run:      results.Run{ID: s.Share.Label, Started: start, Ended: start.Add(dur), Runner: "synthetic", Workers: 1, Target: p.Redact(p.Target)},
 		Profile:  results.Profile{Type: p.Profile.Type, Model: "open", Rate: p.Profile.Rate * s.Share.RateScale, Duration: results.Duration(dur)},
 		Validity: results.Validity{Valid: true},
 	}
@@ -70,7 +70,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ep := results.Endpoint{Name: e.Name, Method: e.Method, URL: redact(p, p.Target+e.Path), Precision: results.PrecisionExact,
+		ep := results.Endpoint{Name: e.Name, Method: e.Method, URL: p.Redact(p.URL(&p.Endpoints[j])), Precision: results.PrecisionExact,
 			Histogram: results.NewHistogram(), Status: map[string]int64{}}
 		ws := make([]results.Window, nw)
 		for i := range ws {

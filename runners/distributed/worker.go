@@ -97,7 +97,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("worker %s: %w", me.ID(), err)
 	}
-	if h := planHash(p); m.PlanHash != "" && h != m.PlanHash {
+	if h := p.Hash(); m.PlanHash != "" && h != m.PlanHash {
 		return fmt.Errorf("worker %s: plan hash %s differs from the manifest's %s", me.ID(), h, m.PlanHash)
 	}
 	if err := putJSON(ctx, o.Store, workerKey(readyPrefix(o.RunID), spec), Ready{At: o.Now(), Host: o.Host}); err != nil {
@@ -123,19 +123,25 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	defer cancel(nil)
 	go watchAbort(runCtx, cancel, o, &m, spec)
 
-	// Wait for the barrier here rather than in the runner so the measured
-	// start is the same for every runner implementation.
-	if d := sig.StartAt.Sub(o.Now()); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-runCtx.Done():
-			t.Stop()
-			return fmt.Errorf("worker %s: before start: %w", spec.ID(), context.Cause(runCtx))
-		}
+	// The runner waits for StartAt itself (so its schedule and windows are
+	// anchored at exactly StartAt on every worker). The start is measured
+	// here with the same kind of timer: when it fired, or when Run was called
+	// if the signal arrived after StartAt (a late start, reported).
+	armed := o.Now()
+	startedCh := make(chan time.Time, 1)
+	if d := sig.StartAt.Sub(armed); d > 0 {
+		t := time.AfterFunc(d, func() { startedCh <- o.Now() })
+		defer t.Stop()
+	} else {
+		startedCh <- armed
+		fmt.Fprintf(o.Log, "worker %s: late by %s (start signal seen after the start instant)\n", spec.ID(), -d)
 	}
-	started := o.Now()
 	res, runErr := r.Run(runCtx, p)
+	var started time.Time
+	select {
+	case started = <-startedCh:
+	default: // cancelled before the start
+	}
 	if res == nil {
 		if runErr == nil {
 			runErr = errors.New("runner returned no results")
