@@ -240,4 +240,3 @@ func getJSON(ctx context.Context, s Store, key string, v any) error {
 	}
 	return nil
 }
-
