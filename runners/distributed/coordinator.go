@@ -76,12 +76,6 @@ var (
 	_ runners.Cleaner = (*Coordinator)(nil)
 )
 
-// InvalidError reports a run that cannot be valid (too few workers ready);
-// the CLI maps it to exit 4.
-type InvalidError struct{ Msg string }
-
-func (e *InvalidError) Error() string { return e.Msg }
-
 // InfraError reports that the distributed machinery failed (store, launcher,
 // no worker at all); the CLI maps it to exit 3.
 type InfraError struct{ Err error }
@@ -204,9 +198,12 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 		return nil, &InfraError{fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))}
 	}
 	if share := readyShare / total; share < o.MinLoadShare {
+		// Not worth starting: no load is sent, and the result says why (exit 4).
 		c.abort(ctx, "too few workers ready")
-		return nil, &InvalidError{fmt.Sprintf("only %d of %d workers ready (%.1f%% of the load, minimum %.1f%%)%s",
-			len(included), len(order), 100*share, 100*o.MinLoadShare, reasonsOf(order, 5))}
+		msg := fmt.Sprintf("invalid: only %d of %d workers ready (%.1f%% of the load, minimum %.1f%%); the run was not started",
+			len(included), len(order), 100*share, 100*o.MinLoadShare)
+		fmt.Fprintf(o.Log, "distributed: %s%s\n", msg, reasonsOf(order, 5))
+		return c.notStarted(p, order, msg), nil
 	}
 
 	// Phase 2: release the barrier, one start object per region.
@@ -538,6 +535,29 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 		}
 	}
 	return out
+}
+
+// notStarted is the result of a run abandoned at the barrier: no load, every
+// worker listed, invalid.
+func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string) *results.File {
+	now := c.o.Now()
+	f := &results.File{Schema: results.Schema,
+		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
+		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.Redact(p.Target)},
+		Profile:  results.Profile{Type: p.Profile.Type},
+		Validity: results.Validity{Valid: false, Degraded: true, Reasons: []string{msg}},
+		Total:    results.Endpoint{Name: "total"},
+	}
+	for _, st := range order {
+		w := st.info
+		w.Missing, w.Reason = true, st.reason
+		if st.ready {
+			w.Reason = "ready, but the run was not started"
+		}
+		f.Workers = append(f.Workers, w)
+		f.Validity.MissingWorkers = append(f.Validity.MissingWorkers, w.ID)
+	}
+	return f
 }
 
 // abort tells waiting workers to stop and stops every task. Best effort, on a
