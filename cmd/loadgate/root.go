@@ -108,6 +108,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newImportCmd(a),
 		newReportCmd(a),
 		newActionCmd(a),
+		newWorkerCmd(a),
 	)
 	return root
 }
