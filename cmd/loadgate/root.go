@@ -99,6 +99,12 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 	}
 	root.AddCommand(
 		newVersionCmd(a),
+		newDemoCmd(a),
+		newValidateCmd(a),
+		newRunCmd(a),
+		newCompareCmd(a),
+		newGateCmd(a),
+		newBaselineCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,507 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/loadgate/loadgate/plan"
+)
+
+// endpoint is a plan endpoint prepared for the hot path.
+type endpoint struct {
+	name, method string
+	rawURL       string
+	tmpl         *http.Request // shared, read-only; cloned per request
+	body         []byte
+	timeout      time.Duration
+	expect       []int // nil: 2xx and 3xx
+	weight       int
+	payload      bool // a volume stage's payload replaces the body
+}
+
+func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
+	if len(p.Endpoints) == 0 {
+		return nil, fmt.Errorf("plan %q has no endpoints", p.Name)
+	}
+	base := strings.TrimRight(p.Target, "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, redact(p, p.Target))
+	}
+	var errs []error
+	var out []*endpoint
+	anyBody := false
+	for _, pe := range p.Endpoints {
+		if pe.Body != "" || pe.BodyFile != "" || hasBodyMethod(pe.Method) {
+			anyBody = true
+		}
+	}
+	for i, pe := range p.Endpoints {
+		method := pe.Method
+		if method == "" {
+			method = http.MethodGet
+		}
+		path := pe.Path
+		if path != "" && !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		raw := base + path
+		body := []byte(pe.Body)
+		if pe.Body == "" && pe.BodyFile != "" {
+			fp := pe.BodyFile
+			if !filepath.IsAbs(fp) && p.Dir != "" {
+				fp = filepath.Join(p.Dir, fp)
+			}
+			b, err := os.ReadFile(fp)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("endpoints[%d] (%s): body_file: %w", i, pe.Name, err))
+				continue
+			}
+			body = b
+		}
+		req, err := http.NewRequest(method, raw, nil)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(redact(p, err.Error()))))
+			continue
+		}
+		for k, v := range p.Defaults.Headers {
+			req.Header.Set(k, v)
+		}
+		for k, v := range pe.Headers {
+			req.Header.Set(k, v)
+		}
+		if h := req.Header.Get("Host"); h != "" {
+			req.Host = h
+			req.Header.Del("Host")
+		}
+		timeout := pe.Timeout
+		if timeout <= 0 {
+			timeout = p.Defaults.Timeout
+		}
+		if timeout <= 0 {
+			timeout = DefaultTimeout
+		}
+		expect := pe.Expect.Status
+		if len(expect) == 0 {
+			expect = p.Defaults.Expect.Status
+		}
+		w := pe.Weight
+		if w <= 0 {
+			w = 1
+		}
+		out = append(out, &endpoint{
+			name: pe.Name, method: method, rawURL: raw, tmpl: req, body: body,
+			timeout: timeout, expect: slices.Clone(expect), weight: w,
+			payload: !anyBody || pe.Body != "" || pe.BodyFile != "" || hasBodyMethod(method),
+		})
+	}
+	return out, errors.Join(errs...)
+}
+
+func hasBodyMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+// newTransport returns an HTTP/1.1 keep-alive transport sized for bound
+// concurrent requests, so connections are reused rather than re-dialled.
+func newTransport(bound int) *http.Transport {
+	d := &net.Dialer{Timeout: DefaultTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // load goes where the plan says, never through an environment proxy
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   bound,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   DefaultTimeout,
+		DisableCompression:    true, // measure the bytes the server sends, and spare the CPU
+		ForceAttemptHTTP2:     false,
+		ExpectContinueTimeout: 0,
+	}
+}
+
+// redirectPolicy follows redirects only to hosts the plan allows: those in
+// targets.allow, or the target's own host when the list is empty.
+func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
+	allow := p.Targets.Allow
+	if len(allow) == 0 {
+		if u, err := url.Parse(p.Target); err == nil {
+			allow = []string{u.Hostname()}
+		}
+	}
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) >= maxRedirects {
+			return http.ErrUseLastResponse
+		}
+		if !hostAllowed(allow, req.URL.Hostname()) {
+			return http.ErrUseLastResponse // the 3xx itself is the response
+		}
+		return nil
+	}
+}
+
+// maxRedirects is net/http's default limit.
+const maxRedirects = 10
+
+// hostAllowed reports whether host matches an entry of allow: a host name
+// (case-insensitive; "*.example.com" matches subdomains), an IP, or a CIDR.
+func hostAllowed(allow []string, host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	ip := net.ParseIP(host)
+	for _, a := range allow {
+		a = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
+		switch {
+		case a == host:
+			return true
+		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
+			return true
+		case ip != nil && strings.Contains(a, "/"):
+			if _, n, err := net.ParseCIDR(a); err == nil && n.Contains(ip) {
+				return true
+			}
+		case ip != nil:
+			if aip := net.ParseIP(a); aip != nil && aip.Equal(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// redact replaces the plan's secrets in s with ***.
+// TODO(after plan lands on main): use p.Redact.
+func redact(p *plan.Plan, s string) string {
+	for _, sec := range p.Secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// planHash is p.Hash() once the plan package provides it.
+// TODO(after plan lands on main): return p.Hash().
+func planHash(p *plan.Plan) string { return "" }
+
+// job is one open-model arrival handed to a worker.
+type job struct {
+	at      int64 // intended send, ns since the schedule start
+	ep      int32
+	payload int64
+}
+
+// runOpen paces arrivals from the schedule and hands each to a free worker,
+// starting workers up to the in-flight bound as needed.
+func (e *engine) runOpen(ctx context.Context) {
+	e.jobs = make(chan job)
+	defer close(e.jobs)
+	arr := newArrivals(e.stages, e.opts.RateScale)
+	pick := newPicker(e.eps)
+	payloads := map[int64][]byte{}
+	var timer *time.Timer
+	done := ctx.Done()
+	for {
+		at, st, ok := arr.next()
+		if !ok {
+			return
+		}
+		if now := time.Since(e.t0); at > now {
+			if timer == nil {
+				timer = time.NewTimer(at - now)
+			} else {
+				timer.Reset(at - now)
+			}
+			select {
+			case <-timer.C:
+			case <-done:
+				return
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		j := job{at: int64(at), ep: int32(pick.next())}
+		if pb := e.stages[st].PayloadBytes; pb > 0 && e.eps[j.ep].payload {
+			j.payload = pb
+			if payloads[pb] == nil {
+				payloads[pb] = bytes.Repeat([]byte{'x'}, int(pb))
+				e.payloads.Store(pb, payloads[pb])
+			}
+		}
+		switch ok, cancelled := e.dispatch(ctx, j); {
+		case cancelled:
+			return
+		case ok:
+			e.scheduled++
+			e.sent++
+		default:
+			e.scheduled++
+			e.dropped.Add(1)
+		}
+	}
+}
+
+// dispatch hands j to an idle worker, or starts one if below the bound, or
+// else waits for one to free up: the request then starts late (and its
+// latency, measured from the intended time, includes the wait), unless it
+// cannot start within MaxStartDelay, when it is dropped. It reports false
+// for a dropped request; cancellation reports false without counting.
+func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
+	select {
+	case e.jobs <- j:
+		return true, false
+	default:
+	}
+	if e.nworkers < e.bound {
+		e.nworkers++
+		e.wg.Add(1)
+		go e.worker()
+		e.jobs <- j
+		return true, false
+	}
+	wait := time.Duration(j.at) + MaxStartDelay - time.Since(e.t0)
+	if wait <= 0 {
+		return false, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case e.jobs <- j:
+		return true, false
+	case <-t.C:
+		return false, false
+	case <-ctx.Done():
+		return false, true
+	}
+}
+
+func (e *engine) worker() {
+	defer e.wg.Done()
+	sh := e.col.newShard()
+	buf := make([]byte, readBufSize)
+	// A worker-private parent context: per-request timeouts register with it,
+	// not with one context shared by every worker.
+	wctx, cancel := context.WithCancel(e.reqCtx)
+	defer cancel()
+	for j := range e.jobs {
+		var body []byte
+		if j.payload > 0 {
+			if v, ok := e.payloads.Load(j.payload); ok {
+				body = v.([]byte)
+			}
+		}
+		e.do(wctx, sh, buf, int(j.ep), j.at, body, j.payload > 0)
+	}
+}
+
+// readBufSize is the per-worker buffer response bodies are read into and discarded.
+const readBufSize = 32 << 10
+
+// runClosed runs the closed model: each VU loops request → response while the
+// current stage has at least that many VUs.
+func (e *engine) runClosed(ctx context.Context) {
+	n := scaleVUs(peakVUs(e.stages), e.opts.RateScale)
+	end := e.t0.Add(e.total)
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTimer(time.Until(end))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		close(stop)
+	}()
+	e.wg.Add(n)
+	for v := range n {
+		go func() {
+			defer e.wg.Done()
+			sh := e.col.newShard()
+			buf := make([]byte, readBufSize)
+			wctx, cancel := context.WithCancel(e.reqCtx)
+			defer cancel()
+			pick := newPicker(e.eps)
+			for i := 0; i < v; i++ { // stagger the VUs' endpoint sequences
+				pick.next()
+			}
+			payloads := map[int64][]byte{}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				el := time.Since(e.t0)
+				st := e.stages[stageAt(e.stages, el)]
+				if v >= scaleVUs(st.VUs, e.opts.RateScale) {
+					// Not active in this stage: wait for the next one.
+					var next time.Duration
+					for i := 0; i <= stageAt(e.stages, el); i++ {
+						next += e.stages[i].Duration
+					}
+					t := time.NewTimer(next - el)
+					select {
+					case <-t.C:
+					case <-stop:
+						t.Stop()
+						return
+					}
+					continue
+				}
+				ep := pick.next()
+				var body []byte
+				payload := st.PayloadBytes > 0 && e.eps[ep].payload
+				if payload {
+					if payloads[st.PayloadBytes] == nil {
+						payloads[st.PayloadBytes] = bytes.Repeat([]byte{'x'}, int(st.PayloadBytes))
+					}
+					body = payloads[st.PayloadBytes]
+				}
+				e.do(wctx, sh, buf, ep, -1, body, payload)
+			}
+		}()
+	}
+	<-stop
+}
+
+// do sends one request and records it. at < 0 means "now" (closed model).
+func (e *engine) do(wctx context.Context, sh *shard, buf []byte, epi int, at int64, payload []byte, usePayload bool) {
+	ep := e.eps[epi]
+	sh.busy.Store(true)
+	start := time.Since(e.t0)
+	if at < 0 {
+		at = int64(start)
+	}
+	body := ep.body
+	if usePayload {
+		body = payload
+	}
+	ctx, cancel := context.WithTimeout(wctx, ep.timeout)
+	req := ep.tmpl.WithContext(ctx)
+	if len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
+	resp, err := e.client.Do(req)
+	if err == nil {
+		x.status = int32(resp.StatusCode)
+		x.timed = true
+		n, kind := readBody(resp.Body, buf, e.maxBody)
+		x.bytes = n
+		_ = resp.Body.Close()
+		x.kind = kind
+		if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
+			x.kind = kindStatus
+		}
+	} else {
+		x.kind = classify(err)
+		x.timed = x.kind == kindTimeout
+	}
+	end := time.Since(e.t0)
+	cancel()
+	sh.busy.Store(false)
+	if err != nil && e.reqCtx.Err() != nil {
+		return // aborted by our own shutdown: not the target's doing
+	}
+	x.lat = int64(end) - at
+	x.svc = int64(end - start)
+	sh.add(x)
+}
+
+// readBody reads and discards r up to limit bytes, counting them.
+func readBody(r io.Reader, buf []byte, limit int64) (int64, uint8) {
+	var n int64
+	for {
+		m, err := r.Read(buf)
+		n += int64(m)
+		if n > limit {
+			return limit, kindBodyTooLarge
+		}
+		if err == io.EOF {
+			return n, kindOK
+		}
+		if err != nil {
+			return n, classify(err)
+		}
+	}
+}
+
+func expected(expect []int, code int) bool {
+	if len(expect) == 0 {
+		return code >= 200 && code < 400
+	}
+	return slices.Contains(expect, code)
+}
+
+// classify maps a request error to an error kind.
+func classify(err error) uint8 {
+	var dnsErr *net.DNSError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return kindTimeout
+	case errors.As(err, &dnsErr):
+		return kindDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return kindRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return kindReset
+	case errors.As(err, &certErr), errors.As(err, &recErr), errors.As(err, &alert),
+		errors.As(err, &unknownAuth), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return kindTLS
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return kindTimeout
+	case strings.Contains(err.Error(), "tls:"):
+		return kindTLS
+	}
+	return kindOther
+}
+
+// picker chooses endpoints by weight with smooth weighted round-robin: the
+// mix is exact and deterministic over every sum-of-weights requests, so two
+// runs of one plan send the same sequence.
+type picker struct {
+	weights, current []int
+	total            int
+}
+
+func newPicker(eps []*endpoint) *picker {
+	p := &picker{weights: make([]int, len(eps)), current: make([]int, len(eps))}
+	for i, e := range eps {
+		p.weights[i] = e.weight
+		p.total += e.weight
+	}
+	return p
+}
+
+func (p *picker) next() int {
+	best := 0
+	for i, w := range p.weights {
+		p.current[i] += w
+		if p.current[i] > p.current[best] {
+			best = i
+		}
+	}
+	p.current[best] -= p.total
+	return best
+}
