@@ -109,15 +109,26 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+var yamlParserErrors = []string{"did not find expected", "found duplicate %", "found incompatible YAML", "found undefined tag handle"}
+
 // yamlError turns a yaml.v3 syntax error into a positioned Error. yaml.v3
-// reports only the line; the column is that line's first non-blank
-// character.
+// reports only the line (for an unclosed construct, the line where it
+// starts); the column is that line's first non-blank character.
 func (p *parser) yamlError(data []byte, err error) {
 	msg := err.Error()
 	line := 1
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 adds 1 to the (0-based) mark line only for scanner
+		// errors; parser errors (these messages, from parserc.go) carry
+		// the 0-based line of the construct being parsed.
+		for _, pre := range yamlParserErrors {
+			if strings.HasPrefix(msg, pre) {
+				line++
+				break
+			}
+		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}

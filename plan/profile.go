@@ -145,12 +145,12 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		if pr.Rate > 0 && pr.StartRate > pr.Rate {
 			p.errorf(m.get("start_rate"), "profile.start_rate", "must be <= rate (%s), got %s", FormatRate(pr.Rate), FormatRate(pr.StartRate))
 		} else if pr.Rate > 0 && pr.StepRate > 0 && pr.StartRate > 0 {
-			if steps := stepCount(pr.StartRate, pr.StepRate, pr.Rate); steps > MaxSteps {
+			if stepCount(pr.StartRate, pr.StepRate, pr.Rate) > MaxSteps {
 				at := m.get("step_rate")
 				if at == nil {
 					at = m.get("rate")
 				}
-				p.errorf(at, "profile.step_rate", "%d steps from %s to %s; at most %d", steps, FormatRate(pr.StartRate), FormatRate(pr.Rate), MaxSteps)
+				p.errorf(at, "profile.step_rate", "more than %d steps from %s to %s; raise step_rate or start_rate", MaxSteps, FormatRate(pr.StartRate), FormatRate(pr.Rate))
 			}
 		}
 		if pr.Type == ProfileStress {

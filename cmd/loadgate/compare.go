@@ -14,52 +14,11 @@ import (
 	"github.com/loadgate/loadgate/results"
 )
 
-// gateFlags bind CLI flags to gate.Policy fields.
-type gateFlags struct {
-	failOn          []string
-	allowPlanChange bool
-	confidence      float64
-	requireBaseline bool
-}
-
-func (g *gateFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringSliceVar(&g.failOn, "fail-on", nil, "also fail on these decisions: inconclusive")
-	cmd.Flags().BoolVar(&g.allowPlanChange, "allow-plan-change", false, "compare even if the baseline was made from a different plan (reported as a warning)")
-	cmd.Flags().Float64Var(&g.confidence, "confidence", 0, "confidence level of the statistical tests (default from the policy, 0.95)")
-	cmd.Flags().BoolVar(&g.requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
-}
-
-func (g *gateFlags) validate() error {
-	for _, d := range g.failOn {
-		if d != string(gate.Inconclusive) {
-			return fmt.Errorf("--fail-on %q: only %q is supported", d, gate.Inconclusive)
-		}
-	}
-	if g.confidence != 0 && (g.confidence <= 0.5 || g.confidence >= 1) {
-		return fmt.Errorf("--confidence %v: want a level between 0.5 and 1, e.g. 0.95", g.confidence)
-	}
-	return nil
-}
-
-func (g *gateFlags) applyTo(p *gate.Policy) {
-	for _, d := range g.failOn {
-		if d == string(gate.Inconclusive) {
-			p.FailOnInconclusive = true
-		}
-	}
-	if g.allowPlanChange {
-		p.AllowPlanChange = true
-	}
-	if g.confidence != 0 {
-		p.Confidence = g.confidence
-	}
-}
-
 func newCompareCmd(a *app) *cobra.Command {
 	var (
 		baselinePath string
 		planPath     string
-		gf           gateFlags
+		gf           policyOptions
 		reportFlags  []string
 	)
 	cmd := &cobra.Command{
@@ -115,7 +74,7 @@ default policy. Exit 0 pass, 1 regression, 2 bad or incompatible input,
 	cmd.Flags().StringVarP(&baselinePath, "baseline", "b", "", "baseline file (or a results file used as a one-run baseline)")
 	cmd.Flags().StringVar(&planPath, "plan", "", "take thresholds and SLOs from this plan")
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
-	gf.bind(cmd)
+	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd
 }
 
@@ -123,10 +82,11 @@ func newGateCmd(a *app) *cobra.Command {
 	var (
 		baselinePath string
 		f            runFlags
-		gf           gateFlags
+		gf           policyOptions
 		reportFlags  []string
-		update       bool
-		keep         int
+		update          bool
+		keep            int
+		requireBaseline bool
 	)
 	cmd := &cobra.Command{
 		Use:   "gate PLAN --baseline BASELINE",
@@ -157,7 +117,7 @@ says so (use --require-baseline to make that an error).`,
 			if baselinePath == "" {
 				baselinePath = defaultBaselinePath(p)
 			}
-			base, err := a.loadBaselineOrNone(baselinePath, gf.requireBaseline)
+			base, err := a.loadBaselineOrNone(baselinePath, requireBaseline)
 			if err != nil {
 				return err
 			}
@@ -179,8 +139,9 @@ says so (use --require-baseline to make that an error).`,
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
 	cmd.Flags().BoolVar(&update, "update-baseline", false, "append this run to the baseline when the verdict passes")
 	cmd.Flags().IntVar(&keep, "keep", baselines.DefaultKeep, "runs kept in the baseline file by --update-baseline")
+	cmd.Flags().BoolVar(&requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
 	f.bind(cmd)
-	gf.bind(cmd)
+	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd
 }
 

@@ -98,7 +98,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if err != nil {
 				return err
 			}
-			return a.judge(p, base.Runs, head, gateFlags{}, reports)
+			return a.judge(p, base.Runs, head, policyOptions{}, reports)
 		},
 	}
 	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint slower, e.g. 30%")
@@ -164,9 +164,15 @@ func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
 
 // judge compares head with the baseline runs under the plan's policy, prints
 // the terminal report, writes the requested reports and returns the verdict's exit.
-func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, gf gateFlags, reports []reportSpec) error {
-	pol := policyFromPlan(p)
-	gf.applyTo(&pol)
+func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, o policyOptions, reports []reportSpec) error {
+	pol := policyFromPlan(p, o)
+	if len(base) > 0 {
+		// Compare reports compatibility warnings itself; an incompatible
+		// baseline is a usage error, never a silent comparison.
+		if _, err := gate.Compatible(base, head, pol); err != nil {
+			return withCode(exitUsage, fmt.Errorf("%w (rerun with --allow-plan-change to compare anyway, or refresh the baseline with `loadgate baseline update`)", err))
+		}
+	}
 	v := gate.Compare(base, head, pol)
 	return a.finish(v, base, head, reports)
 }
