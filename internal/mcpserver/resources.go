@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/internal/provenance"
 	"github.com/loadgate/loadgate/results"
 )
@@ -251,10 +252,11 @@ func (s *Server) baselineInfo(abs string) (BaselineInfo, bool) {
 	if err != nil || !looksLikeBaseline(abs) {
 		return BaselineInfo{}, false
 	}
-	runs, err := s.opts.LoadBaseline(abs)
-	if err != nil || len(runs) == 0 || runs[0] == nil {
+	bf, err := s.readBaseline(rel)
+	if err != nil || bf.Schema != baselines.Schema || bf.Runs[0] == nil {
 		return BaselineInfo{}, false
 	}
+	runs := bf.Runs
 	bi := BaselineInfo{Path: rel, URI: baselinesScheme + uriPath(rel), Runs: len(runs)}
 	latest := runs[0]
 	for _, r := range runs {
@@ -283,7 +285,7 @@ func looksLikeBaseline(abs string) bool {
 	defer f.Close()
 	buf := make([]byte, 4096)
 	n, _ := f.Read(buf)
-	return strings.Contains(string(buf[:n]), "loadgate/")
+	return strings.Contains(string(buf[:n]), `"`+baselines.Schema+`"`)
 }
 
 // ---- resources
@@ -372,11 +374,11 @@ func (s *Server) readBaselineResource(ctx context.Context, req *mcp.ReadResource
 	if err != nil {
 		return nil, err
 	}
-	abs, rel, err := s.root.Resolve(p)
+	_, rel, err := s.root.Resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.opts.LoadBaseline(abs)
+	bf, err := s.readBaseline(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, mcp.ResourceNotFoundError(uri)
@@ -384,7 +386,7 @@ func (s *Server) readBaselineResource(ctx context.Context, req *mcp.ReadResource
 		return nil, err
 	}
 	v := BaselineView{Path: rel, Runs: []*ResultsView{}}
-	for _, r := range runs {
+	for _, r := range bf.Runs {
 		if r != nil {
 			v.Runs = append(v.Runs, viewResults(rel, r, false))
 		}

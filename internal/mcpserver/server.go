@@ -12,7 +12,6 @@ import (
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
-	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 )
 
@@ -38,10 +37,6 @@ type Options struct {
 	// same mapping as `loadgate compare --plan`); nil means gate.DefaultPolicy
 	// for every comparison.
 	Policy func(p *plan.Plan) gate.Policy
-	// LoadBaseline reads a baseline file (or a results file used as a one-run
-	// baseline) at an already-confined absolute path; cmd passes
-	// baselines.Load. nil reads results files only.
-	LoadBaseline func(path string) ([]*results.File, error)
 	// Now is the clock (run ids, timestamps); nil means time.Now.
 	Now func() time.Time
 	// MaxDuration caps every MCP-started run's total duration; 0 means
@@ -71,15 +66,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Policy == nil {
 		opts.Policy = func(*plan.Plan) gate.Policy { return gate.DefaultPolicy() }
-	}
-	if opts.LoadBaseline == nil {
-		opts.LoadBaseline = func(path string) ([]*results.File, error) {
-			f, err := results.ReadFile(path)
-			if err != nil {
-				return nil, err
-			}
-			return []*results.File{f}, nil
-		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

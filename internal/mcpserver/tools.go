@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/provenance"
 	"github.com/loadgate/loadgate/plan"
@@ -423,19 +424,29 @@ func (s *Server) loadBase(baseline, baseResults string) ([]*results.File, error)
 		}
 		return []*results.File{f}, nil
 	default:
-		abs, _, err := s.root.Resolve(baseline)
+		bf, err := s.readBaseline(baseline)
 		if err != nil {
 			return nil, err
 		}
-		runs, err := s.opts.LoadBaseline(abs)
-		if err != nil {
-			return nil, err
-		}
-		if len(runs) == 0 {
-			return nil, fmt.Errorf("%s: baseline has no runs", baseline)
-		}
-		return runs, nil
+		return bf.Runs, nil
 	}
+}
+
+// readBaseline reads a baseline file (or a results file, taken as a baseline
+// of one run) inside the working directory.
+func (s *Server) readBaseline(p string) (*baselines.File, error) {
+	data, abs, err := s.root.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	bf, err := baselines.Decode(data, s.root.Display(abs))
+	if err != nil {
+		return nil, err
+	}
+	if len(bf.Runs) == 0 {
+		return nil, fmt.Errorf("%s: baseline has no runs", p)
+	}
+	return bf, nil
 }
 
 func (s *Server) readResultsFile(p string) (*results.File, error) {
