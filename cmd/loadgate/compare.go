@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/baselines"
-	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 )
@@ -80,10 +79,10 @@ default policy. Exit 0 pass, 1 regression, 2 bad or incompatible input,
 
 func newGateCmd(a *app) *cobra.Command {
 	var (
-		baselinePath string
-		f            runFlags
-		gf           policyOptions
-		reportFlags  []string
+		baselinePath    string
+		f               runFlags
+		gf              policyOptions
+		reportFlags     []string
 		update          bool
 		keep            int
 		requireBaseline bool
