@@ -105,6 +105,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newCompareCmd(a),
 		newGateCmd(a),
 		newBaselineCmd(a),
+		newMCPCmd(a),
 	)
 	return root
 }
