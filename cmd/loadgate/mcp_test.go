@@ -213,4 +213,3 @@ func mustUnmarshal(t *testing.T, data json.RawMessage, v any) {
 		t.Fatalf("%s: %v", data, err)
 	}
 }
-
