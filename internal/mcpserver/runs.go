@@ -16,7 +16,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/loadgate/loadgate/gate"
-	"github.com/loadgate/loadgate/internal/provenance"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
@@ -181,7 +180,10 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 		if f.Run.Target == "" {
 			f.Run.Target = r.target
 		}
-		provenance.Stamp(f, r.startedBy)
+		// The MCP launch is authoritative for runs this server started, even
+		// if the runner (or a cmd wrapper) already stamped one.
+		launch := *r.startedBy
+		f.Run.StartedBy = &launch
 		var buf bytes.Buffer
 		if writeErr = results.Encode(&buf, f); writeErr == nil {
 			resultsPath, writeErr = s.root.WriteFile(path.Join(runsDir, r.id, "results.json"), buf.Bytes())

@@ -309,7 +309,9 @@ loop:
 	ep.Finalize(elapsed)
 	f := &results.File{
 		Plan:      results.PlanRef{Name: p.Name, Hash: p.Hash()},
-		Run:       results.Run{Started: start, Ended: time.Now(), Runner: "test", Workers: 1, Partial: runErr != nil},
+		// A runner (or a cmd wrapper) may stamp a launch; the server's wins.
+		Run: results.Run{Started: start, Ended: time.Now(), Runner: "test", Workers: 1, Partial: runErr != nil,
+			StartedBy: &results.Launch{Via: "cli"}},
 		Profile:   results.Profile{Type: p.Profile.Type, Model: "open", Rate: rate, Duration: results.Duration(total)},
 		Validity:  results.Validity{Valid: runErr == nil, Sent: ep.Requests, Scheduled: ep.Requests},
 		Endpoints: []results.Endpoint{ep},
@@ -507,7 +509,10 @@ func TestRunPlanOverridesAndCancel(t *testing.T) {
 	}
 	f, err := results.ReadFile(filepath.Join(te.dir, filepath.FromSlash(cancelled.ResultsPath)))
 	if err != nil || !f.Run.Partial {
-		t.Errorf("partial results: %v partial=%v", err, f != nil && f.Run.Partial)
+		t.Fatalf("partial results: %v partial=%v", err, f != nil && f.Run.Partial)
+	}
+	if f.Run.StartedBy == nil || f.Run.StartedBy.Via != "mcp" {
+		t.Errorf("started_by = %+v, want the MCP launch", f.Run.StartedBy)
 	}
 	var all GetRunOutput
 	te.call(t, ToolGetRun, map[string]any{}, &all)
