@@ -308,7 +308,7 @@ loop:
 	elapsed := time.Since(start)
 	ep.Finalize(elapsed)
 	f := &results.File{
-		Plan:      results.PlanRef{Name: p.Name, Hash: p.Hash()},
+		Plan: results.PlanRef{Name: p.Name, Hash: p.Hash()},
 		// A runner (or a cmd wrapper) may stamp a launch; the server's wins.
 		Run: results.Run{Started: start, Ended: time.Now(), Runner: "test", Workers: 1, Partial: runErr != nil,
 			StartedBy: &results.Launch{Via: "cli"}},
