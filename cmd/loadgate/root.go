@@ -109,6 +109,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newReportCmd(a),
 		newActionCmd(a),
 		newWorkerCmd(a),
+		newMCPCmd(a),
 	)
 	return root
 }
