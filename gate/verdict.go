@@ -14,6 +14,9 @@ const (
 	Inconclusive Decision = "inconclusive"
 	Regressed    Decision = "regressed"
 	Invalid      Decision = "invalid"
+	// Incompatible: the baseline was made from a different plan or profile and
+	// the policy does not allow comparing them (exit 2).
+	Incompatible Decision = "incompatible"
 )
 
 // Metric names a checked figure.
@@ -93,6 +96,19 @@ type Verdict struct {
 	BaseRuns int `json:"base_runs"`
 	// Confidence is the policy's confidence level (e.g. 0.95).
 	Confidence float64 `json:"confidence"`
+	// FailOnInconclusive is the policy's setting: an inconclusive verdict exits 1.
+	FailOnInconclusive bool `json:"fail_on_inconclusive,omitempty"`
+	// Incompatible lists why the baseline cannot be compared (Decision
+	// Incompatible); see Err.
+	Incompatible []string `json:"incompatible,omitempty"`
+}
+
+// Err returns an *IncompatibleError when the comparison was refused, else nil.
+func (v *Verdict) Err() error {
+	if v.Decision != Incompatible {
+		return nil
+	}
+	return &IncompatibleError{Reasons: v.Incompatible}
 }
 
 // Regressions lists the names of regressed endpoints.
@@ -122,6 +138,13 @@ func (v *Verdict) ExitCode() int {
 		return ExitFail
 	case Invalid:
 		return ExitInvalid
+	case Incompatible:
+		return ExitUsage
+	case Inconclusive:
+		if v.FailOnInconclusive {
+			return ExitFail
+		}
+		return ExitPass
 	default:
 		return ExitPass
 	}

@@ -128,7 +128,10 @@ func positioned(data []byte, name string, err error) error {
 	msg := err.Error()
 	switch {
 	case errors.As(err, &se):
-		off = se.Offset
+		off = max(se.Offset-1, 0) // Offset is just past the offending byte
+		if strings.Contains(se.Error(), "unexpected end") {
+			msg = "truncated file (unexpected end of JSON input)"
+		}
 	case errors.As(err, &te):
 		off = te.Offset
 		msg = fmt.Sprintf("%s: cannot use %s as %s", te.Field, te.Value, te.Type)

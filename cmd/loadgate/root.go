@@ -99,6 +99,17 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 	}
 	root.AddCommand(
 		newVersionCmd(a),
+		newDemoCmd(a),
+		newValidateCmd(a),
+		newRunCmd(a),
+		newCompareCmd(a),
+		newGateCmd(a),
+		newBaselineCmd(a),
+		newImportCmd(a),
+		newReportCmd(a),
+		newActionCmd(a),
+		newWorkerCmd(a),
+		newMCPCmd(a),
 	)
 	return root
 }

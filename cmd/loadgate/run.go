@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners"
+)
+
+// runFlags are the load-producing options shared by run, gate and baseline update.
+type runFlags struct {
+	out      string
+	quiet    bool
+	duration time.Duration
+	target   string
+	dist     distributedFlags
+}
+
+func (f *runFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.out, "out", "o", "", "write the results file (JSON) here")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
+	cmd.Flags().DurationVar(&f.duration, "duration", 0, "override the profile's duration (load and endurance profiles)")
+	cmd.Flags().StringVar(&f.target, "target", "", "override the plan's target URL")
+	f.dist.bind(cmd)
+}
+
+// apply changes the plan according to overrides, before limits are checked.
+func (f *runFlags) apply(p *plan.Plan) error {
+	if f.target != "" {
+		p.Target = f.target
+	}
+	if f.duration > 0 {
+		p.Profile.Duration = f.duration
+	}
+	return nil
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run PLAN",
+		Short: "Run a plan and write its results",
+		Long: `Run a plan with its runner (the built-in open-model generator unless the plan
+says otherwise) and write the results file: per-endpoint HdrHistograms, counts,
+status codes, error kinds, 1-second windows and run validity.
+
+Ctrl-C or SIGTERM stops the run; the partial results are still written, marked
+"partial", and the exit code is 4 (run invalid).`,
+		Example: `  loadgate run plan.yaml -o results.json
+  loadgate run plan.yaml --target http://127.0.0.1:9000 --duration 30s -o results.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.loadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			res, err := a.execute(p, &f)
+			if err != nil {
+				return err
+			}
+			printRunSummary(a, res)
+			return runValidityExit(res)
+		},
+	}
+	f.bind(cmd)
+	return cmd
+}
+
+// execute applies overrides, checks safety rails, runs the plan, stamps
+// provenance and writes the results (also when interrupted).
+func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
+	if err := f.apply(p); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	if err := p.CheckLimits(); err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	if err := p.CheckTargets(); err != nil {
+		fmt.Fprintf(a.stderr, "warning: %v (local runs proceed; distributed and MCP runs refuse)\n", err)
+	}
+	r, err := a.selectRunnerWith(p, &f.dist)
+	if err != nil {
+		return nil, err
+	}
+	progressDone := func() {}
+	if pr, ok := r.(runners.Progresser); ok && !f.quiet {
+		var fn runners.ProgressFunc
+		fn, progressDone = progressPrinter(a.stderr, isTerminal(a.stderr))
+		pr.OnProgress(fn)
+	}
+	fmt.Fprintf(a.stderr, "running %q against %s: %s profile, %s\n", p.Name, p.Redact(p.Target), p.Profile.Type, p.TotalDuration())
+	res, runErr := r.Run(a.ctx, p)
+	progressDone()
+	if res != nil {
+		a.stampEnv(res)
+	}
+	if runErr != nil {
+		if res != nil && interrupted(runErr) {
+			res.Run.Partial = true
+			if err := a.writeResults(f.out, res); err != nil {
+				return nil, err
+			}
+			return nil, withCode(exitInvalid, fmt.Errorf("run interrupted: partial results%s", writtenTo(f.out)))
+		}
+		return nil, withCode(exitInfra, fmt.Errorf("run %s: %w", p.Name, runErr))
+	}
+	if err := a.writeResults(f.out, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func writtenTo(path string) string {
+	if path == "" {
+		return " (not written: no -o)"
+	}
+	return " written to " + path
+}
+
+// runValidityExit turns an invalid run into exit 4, and a run that reached
+// nothing at all into exit 3.
+func runValidityExit(r *results.File) error {
+	if r.Total.Requests > 0 && r.Total.Errors == r.Total.Requests && onlyConnectErrors(r) {
+		return withCode(exitInfra, fmt.Errorf("target unreachable: all %d requests failed to connect", r.Total.Requests))
+	}
+	if !r.Validity.Valid {
+		return withCode(exitInvalid, fmt.Errorf("run invalid: %v", r.Validity.Reasons))
+	}
+	return nil
+}
+
+func onlyConnectErrors(r *results.File) bool {
+	var n int64
+	for k, v := range r.Total.ErrorKinds {
+		switch k {
+		case "refused", "dns":
+			n += v
+		}
+	}
+	return n == r.Total.Errors
+}
+
+func printRunSummary(a *app, r *results.File) {
+	fmt.Fprintf(a.stdout, "%-28s %9s %7s %9s %9s %9s %9s %9s\n", "ENDPOINT", "REQUESTS", "ERR%", "RPS", "P50", "P95", "P99", "MAX")
+	for _, e := range append(append([]results.Endpoint{}, r.Endpoints...), r.Total) {
+		fmt.Fprintf(a.stdout, "%-28s %9d %6.2f%% %9.1f %7.2fms %7.2fms %7.2fms %7.2fms\n",
+			e.Name, e.Requests, e.ErrorRatePct(), e.ThroughputRPS, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Latency.Max)
+	}
+	v := r.Validity
+	fmt.Fprintf(a.stdout, "scheduled %d, sent %d, dropped %d, late %d, schedule lag p99 %.2fms, generator CPU %.0f%%\n",
+		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
+	if !v.Valid {
+		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
+	}
+}

@@ -1,0 +1,72 @@
+package loadgate_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection keeps the architecture honest (docs/ARCHITECTURE.md):
+// results and plan import no other loadgate package, gate imports only
+// results, report only gate and results, runners only plan and results (and
+// runners itself), and each external SDK lives in exactly one package.
+func TestDependencyDirection(t *testing.T) {
+	t.Parallel()
+	const mod = "github.com/loadgate/loadgate"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := map[string][]string{
+		"results":         {},
+		"plan":            {},
+		"gate":            {"results"},
+		"baselines":       {"results"},
+		"report":          {"gate", "results", "report"},
+		"runners":         {"plan", "results", "runners", "internal"},
+		"internal/target": {},
+	}
+	sdkOwners := map[string]string{
+		"github.com/aws/aws-sdk-go-v2":          "runners/aws",
+		"github.com/google/go-github":           "report/github",
+		"github.com/sethvargo/go-githubactions": "internal/actionsenv",
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, "|")
+		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
+		for _, imp := range strings.Fields(imports) {
+			for sdk, owner := range sdkOwners {
+				if strings.HasPrefix(imp, sdk) && rel != owner && !strings.HasPrefix(rel, owner+"/") {
+					t.Errorf("%s imports %s; only %s may", rel, imp, owner)
+				}
+			}
+			if !strings.HasPrefix(imp, mod+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, mod+"/")
+			if strings.HasPrefix(dep, "cmd/") {
+				t.Errorf("%s imports %s: nothing imports cmd", rel, dep)
+			}
+			for prefix, ok := range allowed {
+				if rel != prefix && !strings.HasPrefix(rel, prefix+"/") {
+					continue
+				}
+				if prefix == "report" && strings.HasPrefix(rel, "report/github") {
+					continue // report/github also reads the Actions environment package
+				}
+				if !hasPrefixAny(dep, ok) && !strings.HasPrefix(dep, prefix+"/") && dep != prefix {
+					t.Errorf("%s imports %s; %s may import only %v", rel, dep, prefix, ok)
+				}
+			}
+		}
+	}
+}
+
+func hasPrefixAny(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if s == p || strings.HasPrefix(s, p+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,544 @@
+package gate
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/loadgate/loadgate/results"
+)
+
+// Modes of a Verdict.
+const (
+	ModeBaseline = "baseline"
+	ModePaired   = "paired"
+	ModeSLOOnly  = "slo-only"
+)
+
+// IncompatibleError reports a baseline that was made from a different plan or
+// profile than the run it would be compared with. Callers branch on it with
+// errors.As to exit 2; Policy.AllowPlanChange turns it into warnings.
+type IncompatibleError struct {
+	Reasons []string
+}
+
+func (e *IncompatibleError) Error() string {
+	return "baseline is incompatible with this run: " + strings.Join(e.Reasons, "; ") +
+		" (re-record the baseline, or allow the comparison with --allow-plan-change)"
+}
+
+// Compatible checks that base runs and head come from the same plan (hash) and
+// profile. It returns an *IncompatibleError unless pol.AllowPlanChange, in which
+// case the reasons come back as warnings. A runner-class difference is always a
+// warning: it changes the noise, not the meaning of the numbers.
+func Compatible(base []*results.File, head *results.File, pol Policy) (warnings []string, err error) {
+	var reasons []string
+	for i, b := range base {
+		label := runLabel(i, b)
+		if b.Plan.Hash != head.Plan.Hash {
+			reasons = append(reasons, fmt.Sprintf("%s is from plan %q hash %s, this run from plan %q hash %s",
+				label, b.Plan.Name, short(b.Plan.Hash), head.Plan.Name, short(head.Plan.Hash)))
+		}
+		if d := profileDiff(b.Profile, head.Profile); d != "" {
+			reasons = append(reasons, fmt.Sprintf("%s used a different profile (%s)", label, d))
+		}
+		if b.Run.RunnerClass != "" && head.Run.RunnerClass != "" && b.Run.RunnerClass != head.Run.RunnerClass {
+			warnings = append(warnings, fmt.Sprintf("%s ran on runner class %s, this run on %s: noise levels may differ",
+				label, b.Run.RunnerClass, head.Run.RunnerClass))
+		}
+	}
+	if len(reasons) == 0 {
+		return warnings, nil
+	}
+	if pol.AllowPlanChange {
+		for _, r := range reasons {
+			warnings = append(warnings, "plan changed (allowed): "+r)
+		}
+		return warnings, nil
+	}
+	return warnings, &IncompatibleError{Reasons: reasons}
+}
+
+func runLabel(i int, f *results.File) string {
+	if f.Run.ID != "" {
+		return fmt.Sprintf("baseline run %d (%s)", i+1, f.Run.ID)
+	}
+	return fmt.Sprintf("baseline run %d", i+1)
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "(none)"
+	}
+	return h
+}
+
+// profileDiff names the load-shape differences that make numbers incomparable.
+func profileDiff(a, b results.Profile) string {
+	var d []string
+	if a.Type != b.Type {
+		d = append(d, fmt.Sprintf("type %s vs %s", a.Type, b.Type))
+	}
+	if a.Model != b.Model {
+		d = append(d, fmt.Sprintf("model %s vs %s", a.Model, b.Model))
+	}
+	if a.Rate != b.Rate {
+		d = append(d, fmt.Sprintf("rate %g/s vs %g/s", a.Rate, b.Rate))
+	}
+	if a.VUs != b.VUs {
+		d = append(d, fmt.Sprintf("vus %d vs %d", a.VUs, b.VUs))
+	}
+	return strings.Join(d, ", ")
+}
+
+// Compare decides a verdict for head against the runs of a committed baseline
+// (any number, oldest first; none gives an SLO-only verdict). See
+// docs/statistics.md for the model: per-window samples pooled across baseline
+// runs, a bootstrap interval for each relative change, a Mann-Whitney U test,
+// and — with two or more baseline runs — a prediction interval that makes the
+// change exceed the spread between baseline runs.
+func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
+	pol = pol.normalized()
+	v := &Verdict{Mode: ModeBaseline, Confidence: pol.Confidence, FailOnInconclusive: pol.FailOnInconclusive}
+	if head == nil {
+		v.Decision = Invalid
+		v.Warnings = append(v.Warnings, "no results to judge")
+		return v
+	}
+	v.Plan = head.Plan.Name
+	warns, err := Compatible(base, head, pol)
+	v.Warnings = append(v.Warnings, warns...)
+	if ie, ok := err.(*IncompatibleError); ok {
+		v.Decision = Incompatible
+		v.Incompatible = ie.Reasons
+		return v
+	}
+	var valid []*results.File
+	for i, b := range base {
+		if b == nil {
+			continue
+		}
+		if !b.Validity.Valid {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("%s is invalid (%s): left out of the baseline",
+				runLabel(i, b), reasonText(b.Validity)))
+			continue
+		}
+		valid = append(valid, b)
+	}
+	baseInvalid := len(base) > 0 && len(valid) == 0
+	if len(valid) == 0 {
+		v.Mode = ModeSLOOnly
+	}
+	v.BaseRuns = len(valid)
+	if len(valid) == 1 {
+		v.Warnings = append(v.Warnings, "the baseline holds 1 run: run-to-run variance is unknown and not in the intervals; keep ≥ 3 runs (baseline keep) or use paired mode")
+	}
+	c := &comparer{pol: pol, paired: false}
+	seen := map[string]bool{}
+	for i := range head.Endpoints {
+		he := &head.Endpoints[i]
+		seen[he.Name] = true
+		var bes []*results.Endpoint
+		for _, b := range valid {
+			if be := b.Endpoint(he.Name); be != nil {
+				bes = append(bes, be)
+			}
+		}
+		v.Endpoints = append(v.Endpoints, c.endpoint(he.Name, bes, he, len(valid) > 0))
+	}
+	for _, b := range valid {
+		for i := range b.Endpoints {
+			name := b.Endpoints[i].Name
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			var bes []*results.Endpoint
+			for _, bb := range valid {
+				if be := bb.Endpoint(name); be != nil {
+					bes = append(bes, be)
+				}
+			}
+			v.Endpoints = append(v.Endpoints, c.missing(name, bes))
+		}
+	}
+	finish(v, head, baseInvalid)
+	return v
+}
+
+// ComparePaired decides a verdict from base and head measured interleaved in
+// the same job (runners/paired): window i of base and window i of head ran in
+// the same slot pair, so machine drift cancels in their ratio. The test is a
+// Wilcoxon signed-rank test on per-pair log ratios; intervals come from a
+// bootstrap over pairs.
+func ComparePaired(base, head *results.File, pol Policy) *Verdict {
+	pol = pol.normalized()
+	v := &Verdict{Mode: ModePaired, Confidence: pol.Confidence, FailOnInconclusive: pol.FailOnInconclusive, BaseRuns: 1}
+	if head == nil || base == nil {
+		v.Decision = Invalid
+		v.Warnings = append(v.Warnings, "paired mode needs both base and head results")
+		return v
+	}
+	v.Plan = head.Plan.Name
+	if base.Plan.Hash != head.Plan.Hash {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
+	}
+	c := &comparer{pol: pol, paired: true}
+	seen := map[string]bool{}
+	for i := range head.Endpoints {
+		he := &head.Endpoints[i]
+		seen[he.Name] = true
+		var bes []*results.Endpoint
+		if be := base.Endpoint(he.Name); be != nil {
+			bes = append(bes, be)
+		}
+		v.Endpoints = append(v.Endpoints, c.endpoint(he.Name, bes, he, true))
+	}
+	for i := range base.Endpoints {
+		if !seen[base.Endpoints[i].Name] {
+			v.Endpoints = append(v.Endpoints, c.missing(base.Endpoints[i].Name, []*results.Endpoint{&base.Endpoints[i]}))
+		}
+	}
+	if !base.Validity.Valid {
+		v.Warnings = append(v.Warnings, "the base series is invalid: "+reasonText(base.Validity))
+	}
+	finish(v, head, !base.Validity.Valid)
+	return v
+}
+
+func reasonText(val results.Validity) string {
+	if len(val.Reasons) == 0 {
+		return "the generator did not hold the schedule"
+	}
+	return strings.Join(val.Reasons, "; ")
+}
+
+// finish applies run validity and derives the overall decision.
+func finish(v *Verdict, head *results.File, baseInvalid bool) {
+	if head.Run.Partial {
+		v.Warnings = append(v.Warnings, "the run was interrupted: results are partial")
+	}
+	headInvalid := !head.Validity.Valid
+	if headInvalid {
+		v.Warnings = append(v.Warnings, "the run is invalid, so no regression can be claimed: "+reasonText(head.Validity))
+		for i := range v.Endpoints {
+			e := &v.Endpoints[i]
+			e.Decision = Invalid
+			for j := range e.Checks {
+				if d := e.Checks[j].Decision; d == Regressed || d == Improved {
+					e.Checks[j].Decision = Invalid
+				}
+			}
+		}
+	}
+	if baseInvalid {
+		v.Warnings = append(v.Warnings, "every baseline run is invalid: nothing to compare with")
+	}
+	worst := Pass
+	for _, e := range v.Endpoints {
+		switch e.Decision {
+		case Invalid:
+			worst = Invalid
+		case Regressed:
+			if worst != Invalid {
+				worst = Regressed
+			}
+		case Inconclusive, Missing:
+			if worst == Pass {
+				worst = Inconclusive
+			}
+		}
+	}
+	if headInvalid || baseInvalid {
+		worst = Invalid
+	}
+	if len(v.Endpoints) == 0 && worst == Pass {
+		v.Warnings = append(v.Warnings, "the run has no endpoints")
+		worst = Invalid
+	}
+	v.Decision = worst
+}
+
+// comparer evaluates endpoints under one policy.
+type comparer struct {
+	pol    Policy
+	paired bool
+}
+
+// missing is a baseline endpoint the run did not contain.
+func (c *comparer) missing(name string, bes []*results.Endpoint) EndpointVerdict {
+	ev := EndpointVerdict{Name: name, Decision: Missing,
+		Warnings: []string{"in the baseline but not in this run (renamed or removed endpoint?)"}}
+	ev.Base = figuresOf(bes, c.pol.WarmupExcluded)
+	return ev
+}
+
+// endpoint evaluates one endpoint of the run; bes are its baseline entries (one
+// per baseline run holding it); hasBase is false in SLO-only mode.
+func (c *comparer) endpoint(name string, bes []*results.Endpoint, he *results.Endpoint, hasBase bool) EndpointVerdict {
+	ev := EndpointVerdict{Name: name}
+	ev.Head = figuresOf([]*results.Endpoint{he}, c.pol.WarmupExcluded)
+	if len(bes) > 0 {
+		ev.Base = figuresOf(bes, c.pol.WarmupExcluded)
+	}
+	if ev.Head.Requests == 0 {
+		ev.Decision = Invalid
+		ev.Warnings = append(ev.Warnings, "no requests were measured (after warm-up): zero requests is never a pass")
+		return ev
+	}
+	exact := he.Precision != results.PrecisionAggregate && len(he.Windows) > 0
+	for _, be := range bes {
+		if be.Precision == results.PrecisionAggregate || len(be.Windows) == 0 {
+			exact = false
+		}
+	}
+	if exact {
+		c.statChecks(&ev, bes, he)
+	} else {
+		c.figureChecks(&ev, bes, he)
+	}
+	switch {
+	case !hasBase:
+		ev.Decision = decide(ev.Checks, Pass)
+	case len(bes) == 0:
+		ev.Decision = decide(ev.Checks, New)
+		ev.Warnings = append(ev.Warnings, "new endpoint: not in the baseline, only SLOs are checked")
+	default:
+		ev.Decision = decide(ev.Checks, Pass)
+	}
+	return ev
+}
+
+// decide folds check decisions into an endpoint decision starting from def.
+func decide(checks []Check, def Decision) Decision {
+	rank := func(d Decision) int {
+		switch d {
+		case Invalid:
+			return 5
+		case Regressed:
+			return 4
+		case Inconclusive:
+			return 3
+		case Improved:
+			return 2
+		}
+		return 0
+	}
+	out := def
+	for _, ch := range checks {
+		if rank(ch.Decision) > rank(out) {
+			out = ch.Decision
+		}
+	}
+	return out
+}
+
+// figuresOf summarizes endpoint entries (several baseline runs pooled) from
+// their measured windows, or from their summaries when they have none.
+func figuresOf(eps []*results.Endpoint, warmupExcluded bool) *Figures {
+	withWindows := true
+	for _, e := range eps {
+		if len(e.Windows) == 0 || e.Precision == results.PrecisionAggregate {
+			withWindows = false
+		}
+	}
+	if withWindows {
+		s := newSide(eps, warmupExcluded)
+		var st [nStats]float64
+		s.stats(nil, &scratch{}, &st)
+		f := &Figures{Requests: s.requests}
+		f.P50, f.P90, f.P95, f.P99, f.Max = nz(st[0]), nz(st[1]), nz(st[2]), nz(st[3]), nz(st[4])
+		f.Throughput, f.ErrorRatePct = round(nz(st[statThroughput])), round(nz(st[statErrorRate]))
+		return f
+	}
+	// Summaries only: pool counts, take the median run's figures.
+	f := &Figures{}
+	var vals [nStats][]float64
+	var errs int64
+	for _, e := range eps {
+		f.Requests += e.Requests
+		errs += e.Errors
+		for i, v := range []float64{e.Latency.P50, e.Latency.P90, e.Latency.P95, e.Latency.P99, e.Latency.Max, e.ThroughputRPS} {
+			vals[i] = append(vals[i], v)
+		}
+	}
+	med := func(xs []float64) float64 {
+		if len(xs) == 0 {
+			return 0
+		}
+		return quantileSorted(sorted(xs), 0.5)
+	}
+	f.P50, f.P90, f.P95, f.P99, f.Max = med(vals[0]), med(vals[1]), med(vals[2]), med(vals[3]), med(vals[4])
+	f.Throughput = med(vals[statThroughput])
+	if f.Requests > 0 {
+		f.ErrorRatePct = round(100 * float64(errs) / float64(f.Requests))
+	}
+	return f
+}
+
+func nz(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+func round(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// figureValue reads metric m from figures.
+func figureValue(f *Figures, m Metric) float64 {
+	switch m {
+	case P50:
+		return f.P50
+	case P90:
+		return f.P90
+	case P95:
+		return f.P95
+	case P99:
+		return f.P99
+	case Max:
+		return f.Max
+	case Throughput:
+		return f.Throughput
+	case ErrorRate:
+		return f.ErrorRatePct
+	}
+	return math.NaN()
+}
+
+// figureChecks compares summary figures only (imported aggregates, results
+// without windows): the tolerance applies to the figures, no significance is
+// claimed.
+func (c *comparer) figureChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *results.Endpoint) {
+	ev.Warnings = append(ev.Warnings, "summary figures only (imported aggregate or no per-window data): compared figure against figure with the tolerance, without a significance test")
+	if len(bes) > 0 {
+		for _, mt := range c.pol.thresholds(ev.Name) {
+			base, head := figureValue(ev.Base, mt.m), figureValue(ev.Head, mt.m)
+			ch := newCheck(mt.m, "baseline", base, head, mt.t.describe(mt.m))
+			if math.IsNaN(base) {
+				continue
+			}
+			ch.Decision = toleranceDecision(mt.m, mt.t, base, head, true)
+			ev.Checks = append(ev.Checks, ch)
+		}
+	}
+	for _, s := range c.pol.slos(ev.Name) {
+		head := figureValue(ev.Head, s.m)
+		ch := sloCheck(s.m, s.v, head)
+		ev.Checks = append(ev.Checks, ch)
+	}
+}
+
+// newCheck fills the common fields; Delta is relative, or pp for error rate.
+func newCheck(m Metric, kind string, base, head float64, tol string) Check {
+	ch := Check{Metric: m, Kind: kind, Unit: unitOf(m), Base: round(base), Head: round(head), PValue: -1, Tolerance: tol}
+	ch.Delta = round6(delta(m, base, head))
+	return ch
+}
+
+func round6(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*1e6) / 1e6
+}
+
+// delta is the relative change, or the pp difference for error rate.
+func delta(m Metric, base, head float64) float64 {
+	if m == ErrorRate {
+		return head - base
+	}
+	if base == 0 {
+		if head == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return head/base - 1
+}
+
+// worse and better say whether the change from base to head exceeds the
+// tolerance in the bad or the good direction.
+func exceeds(m Metric, t Tolerance, base, head float64) (worse, better bool) {
+	var change float64 // positive = worse
+	switch t.Kind {
+	case KindPP:
+		change = head - base // error rate in %, so pp
+	case KindAbsolute:
+		change = head - base
+	default:
+		if base == 0 {
+			change = math.Copysign(math.Inf(1), head)
+			if head == 0 {
+				change = 0
+			}
+		} else {
+			change = head/base - 1
+		}
+	}
+	if !higherIsWorse(m) {
+		change = -change
+	}
+	lim := math.Abs(t.Value)
+	return change > lim, change < -lim
+}
+
+// toleranceDecision decides a check on the tolerance alone (significant says
+// whether the significance requirement is met or waived).
+func toleranceDecision(m Metric, t Tolerance, base, head float64, significant bool) Decision {
+	worse, better := exceeds(m, t, base, head)
+	switch {
+	case worse && significant:
+		return Regressed
+	case better && significant:
+		return Improved
+	}
+	return Pass
+}
+
+// sloCheck checks an absolute limit: a ceiling for latencies and error rate
+// (Delta relative to the limit, pp for error rate), a floor for throughput.
+func sloCheck(m Metric, limit, head float64) Check {
+	ch := newCheck(m, "slo", limit, head, sloText(m, limit))
+	breach := head > limit
+	if !higherIsWorse(m) {
+		breach = head < limit
+	}
+	ch.Decision = Pass
+	if breach {
+		ch.Decision = Regressed
+	}
+	return ch
+}
+
+func sloText(m Metric, v float64) string {
+	switch m {
+	case Throughput:
+		return fmt.Sprintf("≥ %g rps", v)
+	case ErrorRate:
+		return fmt.Sprintf("≤ %g%%", v)
+	}
+	return fmt.Sprintf("≤ %g ms", v)
+}
+
+// describe renders a tolerance for metric m as written in a plan.
+func (t Tolerance) describe(m Metric) string {
+	if t.Raw != "" {
+		return t.Raw
+	}
+	sign := "+"
+	if !higherIsWorse(m) {
+		sign = "-"
+	}
+	v := math.Abs(t.Value)
+	switch t.Kind {
+	case KindPP:
+		return fmt.Sprintf("%s%gpp", sign, v)
+	case KindAbsolute:
+		return fmt.Sprintf("%s%g%s", sign, v, unitOf(m))
+	}
+	return fmt.Sprintf("%s%g%%", sign, v*100)
+}

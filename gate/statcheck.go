@@ -1,0 +1,304 @@
+package gate
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/loadgate/loadgate/results"
+)
+
+// boot holds one endpoint's bootstrap replicates of every statistic.
+type boot struct {
+	head, base [][nStats]float64
+}
+
+// statChecks evaluates an endpoint whose sides have per-window data.
+func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *results.Endpoint) {
+	pol := c.pol
+	alpha := 1 - pol.Confidence
+	head := newSide([]*results.Endpoint{he}, pol.WarmupExcluded)
+	var base *side
+	if len(bes) > 0 {
+		base = newSide(bes, pol.WarmupExcluded)
+	}
+	if c.paired && base != nil {
+		if nb, nh := len(base.wins), len(head.wins); nb != nh {
+			ev.Warnings = append(ev.Warnings, fmt.Sprintf("base has %d windows and head %d: compared the first %d pairs", nb, nh, min(nb, nh)))
+		}
+		n := min(len(base.wins), len(head.wins))
+		base.truncate(n)
+		head.truncate(n)
+	}
+	sc := &scratch{}
+	var hs, bs [nStats]float64
+	head.stats(nil, sc, &hs)
+	if base != nil {
+		base.stats(nil, sc, &bs)
+	}
+	bt := c.bootstrap(ev.Name, base, head, sc)
+
+	if base != nil {
+		for _, mt := range pol.thresholds(ev.Name) {
+			si := statIndex(mt.m)
+			if si < 0 {
+				continue
+			}
+			ev.Checks = append(ev.Checks, c.baselineCheck(mt.m, mt.t, si, base, head, bs[si], hs[si], bt, alpha))
+		}
+	}
+	for _, s := range pol.slos(ev.Name) {
+		si := statIndex(s.m)
+		if si < 0 {
+			continue
+		}
+		ch := sloCheck(s.m, s.v, nz(hs[si]))
+		effs := make([]float64, len(bt.head))
+		for r := range bt.head {
+			effs[r] = delta(s.m, s.v, bt.head[r][si])
+		}
+		if lo, hi, ok := percentileCI(effs, pol.Confidence); ok {
+			ch.CILow, ch.CIHigh, ch.HasCI = round6(lo), round6(hi), true
+			if ch.Decision == Regressed && crossesSLO(s.m, lo, hi) {
+				ch.Warnings = append(ch.Warnings, "over the limit, but the limit lies within the interval: a rerun may pass")
+			}
+		}
+		if need := pol.requiredRequests(s.m); head.requests < need {
+			ch.Warnings = append(ch.Warnings, fmt.Sprintf("%s from %d requests is imprecise (want ≥ %d)", s.m, head.requests, need))
+		}
+		ev.Checks = append(ev.Checks, ch)
+	}
+}
+
+// crossesSLO reports whether the interval of head relative to the limit
+// contains the limit itself.
+func crossesSLO(m Metric, lo, hi float64) bool { return lo <= 0 && hi >= 0 }
+
+// truncate keeps the first n windows (paired mode aligns by index).
+func (s *side) truncate(n int) {
+	s.wins = s.wins[:n]
+	s.requests, s.errors = 0, 0
+	for _, w := range s.wins {
+		s.requests += w.requests
+		s.errors += w.errors
+	}
+	s.runs = [][]int{make([]int, n)}
+	for i := range n {
+		s.runs[0][i] = i
+	}
+}
+
+// bootstrap resamples windows: in committed-baseline mode each run's windows
+// independently (stratified by run); in paired mode whole pairs, so both sides
+// get the same indexes and their correlation is kept.
+func (c *comparer) bootstrap(name string, base, head *side, sc *scratch) boot {
+	reps := c.pol.BootstrapReps
+	rng := newRand(c.pol.Seed, name)
+	bt := boot{head: make([][nStats]float64, reps)}
+	if base != nil {
+		bt.base = make([][nStats]float64, reps)
+	}
+	hw := make([]int32, len(head.wins))
+	var bw []int32
+	if base != nil {
+		bw = make([]int32, len(base.wins))
+	}
+	for r := range reps {
+		clear(hw)
+		clear(bw)
+		if c.paired && base != nil {
+			n := len(head.wins)
+			for k := 0; k < n; k++ {
+				i := rng.IntN(n)
+				hw[i]++
+				bw[i]++
+			}
+		} else {
+			for _, run := range head.runs {
+				resample(rng, run, hw)
+			}
+			if base != nil {
+				for _, run := range base.runs {
+					resample(rng, run, bw)
+				}
+			}
+		}
+		head.stats(hw, sc, &bt.head[r])
+		if base != nil {
+			base.stats(bw, sc, &bt.base[r])
+		}
+	}
+	return bt
+}
+
+// effect maps a (base, head) pair to the scale the intervals are computed on:
+// the log ratio for relative metrics (symmetric, multiplicative noise), the
+// difference in percentage points for the error rate.
+func effect(m Metric, base, head float64) float64 {
+	if m == ErrorRate {
+		return head - base
+	}
+	if base <= 0 || head <= 0 || math.IsNaN(base) || math.IsNaN(head) {
+		return math.NaN()
+	}
+	return math.Log(head / base)
+}
+
+// fromEffect maps an effect back to Delta's unit.
+func fromEffect(m Metric, e float64) float64 {
+	if m == ErrorRate {
+		return e
+	}
+	return math.Exp(e) - 1
+}
+
+// baselineCheck compares one metric with the baseline.
+func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *side, b, h float64, bt boot, alpha float64) Check {
+	pol := c.pol
+	ch := newCheck(m, "baseline", nz(b), nz(h), tol.describe(m))
+	var short []string
+	if math.IsNaN(b) || base.requests == 0 {
+		ch.Decision = Inconclusive
+		ch.Warnings = append(ch.Warnings, "the baseline has no measured requests for this endpoint")
+		return ch
+	}
+	// Enough data?
+	nb, nh := base.nonEmpty(), head.nonEmpty()
+	if c.paired {
+		nb = pairsWithData(base, head)
+		nh = nb
+		if nb < pol.MinWindows {
+			short = append(short, fmt.Sprintf("need ≥ %d window pairs, have %d", pol.MinWindows, nb))
+		}
+	} else {
+		if nh < pol.MinWindows {
+			short = append(short, fmt.Sprintf("need ≥ %d windows, have %d in this run (run ≥ %d s more)", pol.MinWindows, nh, pol.MinWindows-nh))
+		}
+		if nb < pol.MinWindows {
+			short = append(short, fmt.Sprintf("need ≥ %d windows, have %d in the baseline", pol.MinWindows, nb))
+		}
+	}
+	need := pol.MinRequests
+	if m != Throughput && m != ErrorRate {
+		need = pol.requiredRequests(m)
+	}
+	for _, sd := range []struct {
+		name string
+		s    *side
+	}{{"this run", head}, {"the baseline", base}} {
+		if sd.s.requests < need {
+			short = append(short, fmt.Sprintf("%s needs ≥ %d requests per side, %s has %d (%d more)", m, need, sd.name, sd.s.requests, need-sd.s.requests))
+		}
+	}
+
+	// Interval from the bootstrap.
+	effs := make([]float64, len(bt.head))
+	for r := range bt.head {
+		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
+	}
+	lo, hi, ok := percentileCI(effs, pol.Confidence)
+	point := effect(m, b, h)
+
+	// Significance test on per-window samples.
+	var p float64
+	var testWarn []string
+	if c.paired {
+		p = signedRank(pairedEffects(m, si, base, head))
+	} else {
+		p, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
+		// Between-run spread: a prediction interval for one new run's value.
+		if R := len(base.runs); R >= 2 && !math.IsNaN(point) {
+			var per []float64
+			var st [nStats]float64
+			sc := &scratch{}
+			for r := range base.runs {
+				base.stats(base.runWeights(r), sc, &st)
+				if v := st[si]; !math.IsNaN(v) && (m == ErrorRate || v > 0) {
+					if m == ErrorRate {
+						per = append(per, v)
+					} else {
+						per = append(per, math.Log(v))
+					}
+				}
+			}
+			if len(per) >= 2 {
+				mean, sd := meanSD(per)
+				hv := h
+				if m != ErrorRate {
+					hv = math.Log(h)
+				}
+				scale := sd * math.Sqrt(1+1/float64(len(per)))
+				df := len(per) - 1
+				if scale > 0 {
+					pb := tTwoSidedP((hv-mean)/scale, df)
+					p = math.Max(p, pb)
+					half := tQuantile(1-alpha/2, df) * scale
+					if ok {
+						lo, hi = math.Min(lo, point-half), math.Max(hi, point+half)
+					}
+				}
+			}
+		}
+	}
+	ch.PValue = round6(p)
+	if ok {
+		ch.CILow, ch.CIHigh, ch.HasCI = round6(fromEffect(m, lo)), round6(fromEffect(m, hi)), true
+	}
+	ch.Significant = ok && p < alpha && (lo > 0 || hi < 0)
+	if len(short) > 0 {
+		ch.Decision = Inconclusive
+		ch.Significant = false
+		ch.Warnings = append(ch.Warnings, short...)
+		return ch
+	}
+	if !ok {
+		ch.Decision = Inconclusive
+		ch.Warnings = append(ch.Warnings, "no interval could be computed (too few values)")
+		return ch
+	}
+	ch.Warnings = append(ch.Warnings, testWarn...)
+	ch.Decision = toleranceDecision(m, tol, b, h, ch.Significant)
+	if ch.Decision == Pass {
+		if worse, better := exceeds(m, tol, b, h); worse || better {
+			ch.Warnings = append(ch.Warnings, "beyond the tolerance but not significant at this confidence: within noise")
+		}
+	}
+	return ch
+}
+
+// pairsWithData counts pairs where both windows have requests.
+func pairsWithData(base, head *side) int {
+	n := 0
+	for i := range head.wins {
+		if head.wins[i].requests > 0 && base.wins[i].requests > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// pairedEffects are the per-pair effects of statistic si (pairs with data).
+func pairedEffects(m Metric, si int, base, head *side) []float64 {
+	var d []float64
+	for i := range head.wins {
+		bw, hw := base.wins[i], head.wins[i]
+		var bv, hv float64
+		switch si {
+		case statThroughput:
+			bv, hv = float64(bw.requests)/bw.seconds, float64(hw.requests)/hw.seconds
+		case statErrorRate:
+			if bw.requests == 0 || hw.requests == 0 {
+				continue
+			}
+			bv, hv = 100*float64(bw.errors)/float64(bw.requests), 100*float64(hw.errors)/float64(hw.requests)
+		default:
+			if bw.requests == 0 || hw.requests == 0 {
+				continue
+			}
+			bv, hv = bw.vals[si], hw.vals[si]
+		}
+		if e := effect(m, bv, hv); !math.IsNaN(e) {
+			d = append(d, e)
+		}
+	}
+	return d
+}

@@ -1,0 +1,190 @@
+package gate
+
+import (
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// mannWhitney is the two-sided p-value of the Mann-Whitney U test (benchmath's
+// AssumeNothing comparison, as benchstat uses), with its warnings.
+func mannWhitney(base, head []float64, alpha float64) (float64, []string) {
+	th := benchmath.Thresholds{CompareAlpha: alpha}
+	b := benchmath.NewSample(sorted(base), &th)
+	h := benchmath.NewSample(sorted(head), &th)
+	c := benchmath.AssumeNothing.Compare(b, h)
+	var warns []string
+	for _, w := range c.Warnings {
+		if strings.Contains(w.Error(), "all samples are equal") {
+			continue // both sides constant (e.g. no errors at all): Delta 0 says it
+		}
+		warns = append(warns, w.Error())
+	}
+	return c.P, warns
+}
+
+func sorted(v []float64) []float64 {
+	out := append([]float64(nil), v...)
+	sort.Float64s(out)
+	return out
+}
+
+// signedRank is the two-sided p-value of the Wilcoxon signed-rank test that the
+// paired differences d are centred on zero. Zero differences are dropped
+// (Wilcoxon's convention); ties get average ranks. Exact for n ≤ exactSignedRankN
+// without ties, otherwise the normal approximation with tie and continuity
+// correction. benchmath has no paired test, hence this one.
+func signedRank(d []float64) float64 {
+	var nz []float64
+	for _, v := range d {
+		if v != 0 && !math.IsNaN(v) {
+			nz = append(nz, v)
+		}
+	}
+	n := len(nz)
+	if n == 0 {
+		return 1
+	}
+	sort.Slice(nz, func(i, j int) bool { return math.Abs(nz[i]) < math.Abs(nz[j]) })
+	ranks := make([]float64, n)
+	ties := false
+	var tieTerm float64
+	for i := 0; i < n; {
+		j := i
+		for j+1 < n && math.Abs(nz[j+1]) == math.Abs(nz[i]) {
+			j++
+		}
+		r := float64(i+j)/2 + 1
+		for k := i; k <= j; k++ {
+			ranks[k] = r
+		}
+		if t := float64(j - i + 1); t > 1 {
+			ties = true
+			tieTerm += t*t*t - t
+		}
+		i = j + 1
+	}
+	var wPlus float64
+	for i, v := range nz {
+		if v > 0 {
+			wPlus += ranks[i]
+		}
+	}
+	nf := float64(n)
+	mean := nf * (nf + 1) / 4
+	if !ties && n <= exactSignedRankN {
+		return exactSignedRankP(n, int(wPlus))
+	}
+	variance := nf*(nf+1)*(2*nf+1)/24 - tieTerm/48
+	if variance <= 0 {
+		return 1
+	}
+	z := math.Abs(wPlus-mean) - 0.5
+	if z < 0 {
+		z = 0
+	}
+	z /= math.Sqrt(variance)
+	return math.Min(1, 2*(1-distuv.UnitNormal.CDF(z)))
+}
+
+// exactSignedRankN bounds the exact distribution's table (n(n+1)/2 states).
+const exactSignedRankN = 60
+
+// exactSignedRankP is the exact two-sided p-value for statistic w with n pairs.
+func exactSignedRankP(n, w int) float64 {
+	maxW := n * (n + 1) / 2
+	// counts[s] = number of sign assignments with W+ = s.
+	counts := make([]float64, maxW+1)
+	counts[0] = 1
+	for k := 1; k <= n; k++ {
+		for s := maxW; s >= k; s-- {
+			counts[s] += counts[s-k]
+		}
+	}
+	total := math.Pow(2, float64(n))
+	lo := w
+	if maxW-w < lo {
+		lo = maxW - w
+	}
+	var tail float64
+	for s := 0; s <= lo; s++ {
+		tail += counts[s]
+	}
+	return math.Min(1, 2*tail/total)
+}
+
+// tQuantile is Student's t quantile with df degrees of freedom.
+func tQuantile(p float64, df int) float64 {
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(p)
+}
+
+// tTwoSidedP is the two-sided p-value of t with df degrees of freedom.
+func tTwoSidedP(t float64, df int) float64 {
+	return 2 * (1 - distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.CDF(math.Abs(t)))
+}
+
+// percentileCI returns the equal-tailed interval of xs at confidence conf. xs is
+// sorted in place; NaNs are dropped. ok is false with fewer than 20 finite values.
+func percentileCI(xs []float64, conf float64) (lo, hi float64, ok bool) {
+	finite := xs[:0]
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			finite = append(finite, x)
+		}
+	}
+	if len(finite) < 20 {
+		return 0, 0, false
+	}
+	sort.Float64s(finite)
+	a := (1 - conf) / 2
+	return quantileSorted(finite, a), quantileSorted(finite, 1-a), true
+}
+
+// quantileSorted interpolates linearly between order statistics.
+func quantileSorted(s []float64, q float64) float64 {
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	f := pos - float64(i)
+	return s[i]*(1-f) + s[i+1]*f
+}
+
+// newRand returns the deterministic generator of one endpoint: the gate is pure,
+// so the same inputs and seed always give the same verdict.
+func newRand(seed uint64, endpoint string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(endpoint))
+	return rand.New(rand.NewPCG(seed, h.Sum64()))
+}
+
+// resample fills w with a bootstrap resample (multinomial counts) of the
+// windows idx.
+func resample(r *rand.Rand, idx []int, w []int32) {
+	n := len(idx)
+	for k := 0; k < n; k++ {
+		w[idx[r.IntN(n)]]++
+	}
+}
+
+// meanSD returns the mean and sample standard deviation.
+func meanSD(xs []float64) (mean, sd float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	if len(xs) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(xs)-1))
+}

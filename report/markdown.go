@@ -1,0 +1,404 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/loadgate/loadgate/gate"
+)
+
+// maxChartEndpoints bounds the Mermaid chart: more categories than this make
+// the x axis unreadable in a PR comment.
+const maxChartEndpoints = 6
+
+// Markdown writes the verdict for a job summary or PR comment: a headline, the
+// table of endpoints that need attention (regressions first), unchanged
+// endpoints collapsed in <details>, a Mermaid xychart of p50/p95/p99 baseline
+// vs current, and warnings as numbered footnotes. Every user-controlled string
+// is escaped so it renders literally (no tables broken by '|', no HTML, no
+// @mentions or #references).
+func Markdown(w io.Writer, in Input) error {
+	return MarkdownLimited(w, in, 0)
+}
+
+// MarkdownLimited is Markdown bounded to maxChars bytes (0 = unlimited; bytes
+// never undercount characters, so the bound is safe for limits counted in
+// characters such as GitHub's comment size). When the full report is too long
+// it drops, in order, the chart, the unchanged endpoints, the warnings, and
+// then table rows from the end, and says what it left out.
+func MarkdownLimited(w io.Writer, in Input, maxChars int) error {
+	if in.Verdict == nil {
+		return fmt.Errorf("markdown: %w", ErrNoVerdict)
+	}
+	doc := buildMarkdown(in)
+	out := doc.render(maxChars)
+	ew := &errWriter{w: w}
+	_, _ = io.WriteString(ew, out)
+	return ew.result("markdown")
+}
+
+// mdSection is one droppable part of the Markdown report.
+type mdSection struct {
+	name  string // what the truncation note calls it
+	text  string
+	lines []string // table rows that may be cut from the end (header kept)
+	// drop is the order of removal (1 first); 0 = never dropped.
+	drop int
+}
+
+type mdDoc struct {
+	sections []mdSection
+}
+
+func (d mdDoc) render(max int) string {
+	full := d.join(nil, 0)
+	if max <= 0 || len(full) <= max {
+		return full
+	}
+	dropped := map[int]bool{}
+	var left []string
+	for order := 1; order <= len(d.sections); order++ {
+		for i, s := range d.sections {
+			if s.drop == order {
+				dropped[i] = true
+				if len(left) == 0 || left[len(left)-1] != s.name {
+					left = append(left, s.name)
+				}
+			}
+		}
+		out := d.joinNote(dropped, 0, left, max)
+		if len(out) <= max {
+			return out
+		}
+	}
+	// Still too long: cut table rows from the end.
+	cut := 1
+	for {
+		out := d.joinNote(dropped, cut, left, max)
+		if len(out) <= max || cut > d.rows() {
+			if len(out) > max {
+				// A pathological heading; cut bytes at a rune boundary.
+				return truncateUTF8(out, max)
+			}
+			return out
+		}
+		cut++
+	}
+}
+
+func (d mdDoc) rows() int {
+	n := 0
+	for _, s := range d.sections {
+		n += len(s.lines)
+	}
+	return n
+}
+
+func (d mdDoc) joinNote(dropped map[int]bool, cut int, left []string, max int) string {
+	var b strings.Builder
+	b.WriteString(d.join(dropped, cut))
+	l := left
+	if cut > 0 {
+		l = append(append([]string(nil), left...), fmt.Sprintf("%d table rows", cut))
+	}
+	fmt.Fprintf(&b, "> [!NOTE]\n> Report shortened to fit %d characters; left out: %s. The full report is in the job summary or the report artifact.\n",
+		max, strings.Join(l, ", "))
+	return b.String()
+}
+
+// join concatenates the sections not dropped, cutting the last cut table rows.
+func (d mdDoc) join(dropped map[int]bool, cut int) string {
+	var b strings.Builder
+	// Cut rows from the last table sections first.
+	cuts := make([]int, len(d.sections))
+	for i := len(d.sections) - 1; i >= 0 && cut > 0; i-- {
+		if dropped[i] {
+			continue
+		}
+		n := min(cut, len(d.sections[i].lines))
+		cuts[i] = n
+		cut -= n
+	}
+	for i, s := range d.sections {
+		if dropped[i] {
+			continue
+		}
+		b.WriteString(s.text)
+		if s.lines != nil {
+			keep := s.lines[:len(s.lines)-cuts[i]]
+			for _, l := range keep {
+				b.WriteString(l)
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}
+
+func truncateUTF8(s string, max int) string {
+	for max > 0 && max < len(s) && !utf8Start(s[max]) {
+		max--
+	}
+	return s[:max]
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+// mdSymbol pairs every decision with a symbol and a word, so meaning never
+// rests on colour or an icon alone.
+func mdSymbol(d gate.Decision) string {
+	switch d {
+	case gate.Regressed:
+		return "❌ regressed"
+	case gate.Invalid:
+		return "⛔ invalid"
+	case gate.Incompatible:
+		return "⛔ incompatible"
+	case gate.Inconclusive:
+		return "❔ inconclusive"
+	case gate.Missing:
+		return "➖ missing"
+	case gate.New:
+		return "🆕 new"
+	case gate.Improved:
+		return "✨ improved"
+	case gate.Pass:
+		return "✅ pass"
+	}
+	return mdEscape(string(d))
+}
+
+func mdHeadline(d gate.Decision) string {
+	switch d {
+	case gate.Regressed:
+		return "❌"
+	case gate.Invalid, gate.Incompatible:
+		return "⛔"
+	case gate.Inconclusive:
+		return "❔"
+	}
+	return "✅"
+}
+
+const mdTableHeader = "| Endpoint | Metric | Baseline | Current | Change | Check |\n|---|---|--:|--:|---|---|\n"
+
+func buildMarkdown(in Input) mdDoc {
+	v := in.Verdict
+	t := buildTable(v)
+	var d mdDoc
+
+	var head strings.Builder
+	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), overallWord(v.Decision))
+	fmt.Fprintf(&head, "**%s** · %s%s\n\n", mdFigure(counts(v)), mdFigure(modeLine(v)), mdNoteRefs(t.Overall))
+	d.sections = append(d.sections, mdSection{text: head.String()})
+
+	var attention, calm []endpointTable
+	for _, e := range t.Endpoints {
+		if unchanged(e.Decision) {
+			calm = append(calm, e)
+		} else {
+			attention = append(attention, e)
+		}
+	}
+	if len(attention) > 0 {
+		d.sections = append(d.sections, mdSection{text: mdTableHeader, lines: mdRows(attention)})
+	} else {
+		d.sections = append(d.sections, mdSection{text: "No endpoint changed significantly.\n\n"})
+	}
+	if len(calm) > 0 {
+		var s strings.Builder
+		noun := "endpoints"
+		if len(calm) == 1 {
+			noun = "endpoint"
+		}
+		fmt.Fprintf(&s, "<details><summary>%d unchanged %s</summary>\n\n%s", len(calm), noun, mdTableHeader)
+		sec := mdSection{name: "unchanged endpoints", text: s.String(), lines: mdRows(calm), drop: 2}
+		d.sections = append(d.sections, sec)
+		d.sections = append(d.sections, mdSection{name: "unchanged endpoints", text: "</details>\n\n", drop: 2})
+	}
+	if chart := mermaidChart(v); chart != "" {
+		d.sections = append(d.sections, mdSection{name: "chart", text: chart, drop: 1})
+	}
+	if len(t.Notes) > 0 {
+		var s strings.Builder
+		s.WriteString("**Notes**\n\n")
+		for i, n := range t.Notes {
+			fmt.Fprintf(&s, "%d. %s\n", i+1, mdEscape(n))
+		}
+		s.WriteString("\n")
+		d.sections = append(d.sections, mdSection{name: "notes", text: s.String(), drop: 3})
+	}
+	return d
+}
+
+func mdRows(eps []endpointTable) []string {
+	var lines []string
+	for _, e := range eps {
+		rows := e.Rows
+		if len(rows) == 0 {
+			rows = []row{{Metric: "—"}}
+		}
+		for j, r := range rows {
+			first := ""
+			if j == 0 {
+				first = "**" + mdEscape(e.Name) + "**<br>" + mdSymbol(e.Decision) + mdNoteRefs(e.Notes)
+			}
+			check := ""
+			switch r.Decision {
+			case "":
+			case gate.Pass:
+				check = "ok"
+			default:
+				check = mdSymbol(r.Decision)
+			}
+			check += mdNoteRefs(r.Notes)
+			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n",
+				first, mdFigure(r.Metric), mdFigure(r.Base), mdFigure(r.Head), mdFigure(r.Change), check))
+		}
+	}
+	return lines
+}
+
+func mdNoteRefs(ns []int) string {
+	if len(ns) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" <sup>")
+	for i, n := range ns {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "[%d]", n)
+	}
+	b.WriteString("</sup>")
+	return b.String()
+}
+
+// mdEscape makes s render literally in GitHub Markdown, both in text and inside
+// table cells and HTML blocks: characters with Markdown or HTML meaning become
+// numeric character references (which GitHub decodes after parsing, so '|'
+// cannot split a cell and '<' cannot open a tag); '@' and '#' are escaped so a
+// name never mentions a user or links an issue; line breaks become spaces.
+func mdEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\\', '`', '*', '_', '{', '}', '[', ']', '(', ')', '#', '+', '!', '|', '~', '<', '>', '&', '@', ':', '"', '\'', '$', '^', '=':
+			b.WriteString("&#")
+			b.WriteString(strconv.Itoa(int(r)))
+			b.WriteString(";")
+		case '\n', '\r', '\t':
+			b.WriteByte(' ')
+		default:
+			if r < 0x20 || r == 0x7f {
+				continue
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001"),
+// which contain no user text except validated tolerances: only characters that
+// could break a table cell or start markup are replaced, so the Markdown
+// source stays readable.
+func mdFigure(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\':
+			b.WriteString("&#")
+			b.WriteString(strconv.Itoa(int(r)))
+			b.WriteString(";")
+		case '\n', '\r', '\t':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mermaidChart is an xychart-beta of p50/p95/p99 per endpoint: bars are the
+// baseline, the line the current run. Endpoints that need attention come first;
+// at most maxChartEndpoints are drawn.
+func mermaidChart(v *gate.Verdict) string {
+	t := buildTable(v)
+	var labels []string
+	var base, head []float64
+	n := 0
+	for _, e := range t.Endpoints {
+		ev := findEndpoint(v, e.Name)
+		if ev == nil || ev.Base == nil || ev.Head == nil {
+			continue
+		}
+		if n == maxChartEndpoints {
+			break
+		}
+		n++
+		name := mermaidLabel(e.Name)
+		for _, p := range []struct {
+			l    string
+			b, h float64
+		}{{"p50", ev.Base.P50, ev.Head.P50}, {"p95", ev.Base.P95, ev.Head.P95}, {"p99", ev.Base.P99, ev.Head.P99}} {
+			labels = append(labels, strconv.Quote(name+" "+p.l))
+			base = append(base, p.b)
+			head = append(head, p.h)
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	b.WriteString("```mermaid\nxychart-beta\n")
+	b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+	fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
+	b.WriteString("    y-axis \"ms\"\n")
+	fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
+	fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
+	b.WriteString("```\n\n")
+	return b.String()
+}
+
+func findEndpoint(v *gate.Verdict, name string) *gate.EndpointVerdict {
+	for i := range v.Endpoints {
+		if v.Endpoints[i].Name == name {
+			return &v.Endpoints[i]
+		}
+	}
+	return nil
+}
+
+// mermaidLabel keeps a chart label inside Mermaid's quoted-string syntax:
+// only letters, digits and a few safe punctuation marks, at most 24 runes.
+func mermaidLabel(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == 24 {
+			b.WriteString("…")
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == '/', r == ' ':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+		n++
+	}
+	return b.String()
+}
+
+func joinFloats(fs []float64) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,299 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/loadgate/loadgate/gate"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from golden file (-want +got):\n%s", name, cmp.Diff(string(want), string(got)))
+	}
+}
+
+func render(t *testing.T, format string, in Input, opt Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteOptions(format, &buf, in, opt); err != nil {
+		t.Fatalf("%s: %v", format, err)
+	}
+	return buf.Bytes()
+}
+
+func TestGoldenTextMarkdownJSON(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	golden(t, "verdict.txt", render(t, "text", in, Options{}))
+	golden(t, "verdict-color.txt", render(t, "text", in, Options{Color: true}))
+	golden(t, "verdict.md", render(t, "markdown", in, Options{}))
+	golden(t, "verdict.json", render(t, "json", in, Options{}))
+}
+
+func TestFormatsAllWork(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	for _, f := range Formats() {
+		if out := render(t, f, in, Options{}); len(out) == 0 {
+			t.Errorf("%s: empty output", f)
+		}
+	}
+	if err := Write("pdf", &bytes.Buffer{}, in); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("Write(pdf) = %v, want ErrUnknownFormat", err)
+	}
+}
+
+func TestNoVerdict(t *testing.T) {
+	t.Parallel()
+	for _, f := range []string{"text", "markdown"} {
+		if err := Write(f, &bytes.Buffer{}, Input{}); !errors.Is(err, ErrNoVerdict) {
+			t.Errorf("%s without verdict = %v, want ErrNoVerdict", f, err)
+		}
+	}
+}
+
+// failWriter fails after n bytes.
+type failWriter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if len(p) <= f.n {
+		f.n -= len(p)
+		return len(p), nil
+	}
+	n := f.n
+	f.n = 0
+	return n, errDiskFull
+}
+
+// A renderer must never report success after a failed write (vegeta's
+// counter-example), wherever the failure happens.
+func TestWriteErrorsPropagate(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	for _, f := range Formats() {
+		for _, at := range []int{0, 10, 300} {
+			err := Write(f, &failWriter{n: at}, in)
+			if !errors.Is(err, errDiskFull) {
+				t.Errorf("%s failing at byte %d: err = %v, want disk full", f, at, err)
+			}
+		}
+	}
+}
+
+func TestTextMarksRegressionsWithoutColour(t *testing.T) {
+	t.Parallel()
+	out := string(render(t, "text", fixtureInput(), Options{}))
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colour codes without Options.Color")
+	}
+	for _, want := range []string{"REGRESSED", "+12.6% [+8.1, +16.9] p=0.002", "~ [-2.1, +3.4] p=0.410", "verdict: FAIL", "exit 1", "[1] baseline tool version"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text report lacks %q", want)
+		}
+	}
+	col := string(render(t, "text", fixtureInput(), Options{Color: true}))
+	if !strings.Contains(col, ansiRed+"REGRESSED") {
+		t.Error("colour report does not colour the regression")
+	}
+}
+
+func TestTextStripsControlCharacters(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	in.Verdict.Endpoints[0].Name = "evil\x1b[2J\tname\n"
+	out := string(render(t, "text", in, Options{}))
+	if strings.Contains(out, "\x1b") {
+		t.Error("escape sequence from an endpoint name reached the terminal")
+	}
+}
+
+func TestMarkdownEscapesUserStrings(t *testing.T) {
+	t.Parallel()
+	out := string(render(t, "markdown", fixtureInput(), Options{}))
+	for _, bad := range []string{"<admin>", "@octocat", " #1 ", "`x`", "[a](b)", "get-user |"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("markdown contains unescaped %q", bad)
+		}
+	}
+	// Every table line keeps exactly seven pipes (six cells), so no name split a cell.
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "| ") && strings.Count(l, "|") != 7 {
+			t.Errorf("table row with %d pipes: %s", strings.Count(l, "|"), l)
+		}
+	}
+}
+
+func TestMdEscape(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"plain-name_1": "plain-name&#95;1",
+		"a|b":          "a&#124;b",
+		"<x>":          "&#60;x&#62;",
+		"@me #3":       "&#64;me &#35;3",
+		"l1\nl2":       "l1 l2",
+		"GET /u/{id}":  "GET /u/&#123;id&#125;",
+	}
+	for in, want := range cases {
+		if got := mdEscape(in); got != want {
+			t.Errorf("mdEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMarkdownOrderAndCollapse(t *testing.T) {
+	t.Parallel()
+	out := string(render(t, "markdown", fixtureInput(), Options{}))
+	reg := strings.Index(out, "create-order")
+	imp := strings.Index(out, "**search**")
+	det := strings.Index(out, "<details>")
+	calm := strings.Index(out, "**list-products**")
+	if reg < 0 || imp < 0 || det < 0 || calm < 0 {
+		t.Fatalf("missing sections:\n%s", out)
+	}
+	if !(reg < imp && imp < det && det < calm) {
+		t.Errorf("want regressions, then improvements, then <details> with unchanged endpoints; got offsets %d %d %d %d", reg, imp, det, calm)
+	}
+	if !strings.Contains(out, "```mermaid\nxychart-beta") {
+		t.Error("no mermaid chart")
+	}
+}
+
+func TestMarkdownLimited(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	full := render(t, "markdown", in, Options{})
+	for _, max := range []int{len(full), len(full) - 1, 2500, 1500, 900, 400, 100} {
+		var buf bytes.Buffer
+		if err := MarkdownLimited(&buf, in, max); err != nil {
+			t.Fatal(err)
+		}
+		if buf.Len() > max {
+			t.Errorf("max %d: got %d bytes", max, buf.Len())
+		}
+		if max < len(full) && max >= 400 && !strings.Contains(buf.String(), "Report shortened") {
+			t.Errorf("max %d: no truncation note", max)
+		}
+		if max == len(full) && !bytes.Equal(buf.Bytes(), full) {
+			t.Errorf("max = full length changed the report")
+		}
+		if strings.Count(buf.String(), "<details>") != strings.Count(buf.String(), "</details>") {
+			t.Errorf("max %d: unbalanced <details>", max)
+		}
+		if strings.Count(buf.String(), "```")%2 != 0 {
+			t.Errorf("max %d: unclosed code fence", max)
+		}
+	}
+	var buf bytes.Buffer
+	_ = MarkdownLimited(&buf, in, 1500)
+	golden(t, "verdict-limited.md", buf.Bytes())
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	out := render(t, "json", in, Options{})
+	d, err := DecodeVerdict(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NewVerdictDoc(in)
+	if diff := cmp.Diff(want, d); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if d.ExitCode != gate.ExitFail || d.Decision != gate.Regressed || len(d.Regressions) != 1 || d.Regressions[0] != "create-order" {
+		t.Errorf("exit %d decision %s regressions %v", d.ExitCode, d.Decision, d.Regressions)
+	}
+	var again bytes.Buffer
+	if err := JSON(&again, Input{Verdict: d.Verdict, Head: in.Head, Base: in.Base}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), out) {
+		t.Error("re-encoding the decoded verdict changed the document")
+	}
+}
+
+func TestDecodeVerdictRejects(t *testing.T) {
+	t.Parallel()
+	for name, doc := range map[string]string{
+		"other schema": `{"schema":"loadgate/results/v1"}`,
+		"no schema":    `{"verdict":{}}`,
+		"future":       `{"schema":"loadgate/verdict/v2"}`,
+	} {
+		if _, err := DecodeVerdict(strings.NewReader(doc)); !errors.Is(err, ErrVerdictSchema) {
+			t.Errorf("%s: err = %v, want ErrVerdictSchema", name, err)
+		}
+	}
+	for _, doc := range []string{``, `{`, `{"schema":"loadgate/verdict/v1","exit_code":"x"}`} {
+		if _, err := DecodeVerdict(strings.NewReader(doc)); err == nil {
+			t.Errorf("%q: no error", doc)
+		}
+	}
+}
+
+func FuzzDecodeVerdict(f *testing.F) {
+	var buf bytes.Buffer
+	_ = JSON(&buf, fixtureInput())
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"schema":"loadgate/verdict/v1","verdict":{"endpoints":[{}]}}`))
+	f.Add([]byte(`{"schema":"loadgate/verdict/v1","regressions":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := DecodeVerdict(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		// Whatever decodes must render without panicking.
+		var out bytes.Buffer
+		if d.Verdict != nil {
+			if err := Text(&out, Input{Verdict: d.Verdict}, Options{}); err != nil {
+				t.Fatalf("text of a decoded verdict: %v", err)
+			}
+			if err := Markdown(&out, Input{Verdict: d.Verdict}); err != nil {
+				t.Fatalf("markdown of a decoded verdict: %v", err)
+			}
+		}
+	})
+}
+
+func TestIncompatibleVerdict(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "p", Decision: gate.Incompatible, Mode: "baseline", Incompatible: []string{"plan hash sha256:1 ≠ sha256:2"}}
+	in := Input{Verdict: v}
+	for _, f := range []string{"text", "markdown", "junit", "json"} {
+		out := html.UnescapeString(string(render(t, f, in, Options{})))
+		if !strings.Contains(strings.ToLower(out), "incompatible") || !strings.Contains(out, "sha256:1") {
+			t.Errorf("%s does not explain the incompatible baseline:\n%s", f, out)
+		}
+	}
+	if doc := BuildJUnit(in); doc.Errors != 1 {
+		t.Errorf("junit errors = %d, want 1 for the incompatible baseline", doc.Errors)
+	}
+}
