@@ -50,10 +50,12 @@ const (
 	// MaxDroppedFraction of scheduled requests may be dropped before the run is invalid.
 	MaxDroppedFraction = 0.01
 	// MaxLagP99 is the largest acceptable 99th percentile of schedule lag
-	// (actual − intended send time) before the run is invalid. It is above
-	// LateThreshold because shared CI runners routinely deschedule a process
-	// for 10–20 ms; latency is measured from the intended time either way.
-	MaxLagP99 = 25 * time.Millisecond
+	// (actual − intended send time) before the run is invalid. It is well
+	// above LateThreshold because shared CI runners (and this project's own
+	// 2-core test host) routinely deschedule a process for 20–40 ms; latency
+	// is measured from the intended time either way, so lag below it shows
+	// up in the figures rather than hiding.
+	MaxLagP99 = 50 * time.Millisecond
 	// HighGeneratorCPU is the generator CPU share above which the run carries
 	// a warning that the generator competed with the target for CPU.
 	HighGeneratorCPU = 0.9
