@@ -65,10 +65,12 @@ const (
 	// DefaultMaxBodyBytes bounds response bodies when the plan sets no bound.
 	DefaultMaxBodyBytes = 10 << 20
 	// MinInFlight and MaxDerivedInFlight clamp the in-flight bound derived
-	// from rate × timeout; the upper one keeps well inside the usual 64k
-	// ephemeral ports and file-descriptor limits.
+	// from rate × timeout. Each request in flight holds a connection and a
+	// worker (≈30–40 KiB); past 2000 an overloaded target would make the
+	// generator's memory balloon, so such a run drops requests and is
+	// reported invalid instead (profile.max_in_flight raises the bound).
 	MinInFlight        = 16
-	MaxDerivedInFlight = 10000
+	MaxDerivedInFlight = 2000
 	// DrainGrace is how long an interrupted run waits for in-flight requests.
 	DrainGrace = 2 * time.Second
 	// ProgressInterval is how often progress is reported and samples collected.
