@@ -93,6 +93,9 @@ type Options struct {
 	MaxInFlight int
 	// ID is the run id; empty means a random one.
 	ID string
+	// NoFastPath sends every request through net/http instead of the built-in
+	// HTTP/1.1 client (for comparison and as an escape hatch).
+	NoFastPath bool
 }
 
 // Runner is the local load generator.
@@ -153,6 +156,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e.bound = r.inFlightBound(p, stages, eps)
 	e.client = r.opts.Client
 	if e.client == nil {
+		// The fast path serves plain-http targets; https and a caller's own
+		// client go through net/http.
+		if addr, ok := fastPathOK(p.Target); ok && !r.opts.NoFastPath {
+			e.fastAddr = addr
+		}
 		tr := newTransport(e.bound)
 		defer tr.CloseIdleConnections()
 		e.client = &http.Client{Transport: tr}
@@ -194,6 +202,7 @@ type engine struct {
 	bound    int
 	maxBody  int64
 	client   *http.Client
+	fastAddr string // host:port of the fast HTTP/1.1 path; "" = net/http only
 	progress runners.ProgressFunc
 
 	t0  time.Time
