@@ -47,6 +47,9 @@ const (
 	// a free worker (in-flight bound reached) before it is dropped: beyond it
 	// the figure would describe the generator's queue, not the target.
 	MaxStartDelay = time.Second
+	// LateSpawnWait is how long a late arrival waits for a busy worker to
+	// free up before the pool grows for it.
+	LateSpawnWait = 2 * time.Millisecond
 	// MaxDroppedFraction of scheduled requests may be dropped before the run is invalid.
 	MaxDroppedFraction = 0.01
 	// MaxLagP99 is the largest acceptable 99th percentile of schedule lag
@@ -209,13 +212,14 @@ type engine struct {
 	col *collector
 
 	// open model
-	jobs     chan job
-	payloads sync.Map // payload size → body, shared read-only by workers
-	nworkers int
-	idle     atomic.Int32 // workers waiting for (or about to wait for) a job
-	wg       sync.WaitGroup
-	stopReq  context.CancelFunc // aborts in-flight requests after DrainGrace
-	reqCtx   context.Context
+	jobs       chan job
+	payloads   sync.Map // payload size → body, shared read-only by workers
+	nworkers   int
+	spawnTimer *time.Timer  // scheduler-owned
+	idle       atomic.Int32 // workers waiting for (or about to wait for) a job
+	wg         sync.WaitGroup
+	stopReq    context.CancelFunc // aborts in-flight requests after DrainGrace
+	reqCtx     context.Context
 
 	scheduled, sent int64 // written by the scheduler only
 	dropped         atomic.Int64
@@ -423,13 +427,13 @@ func (e *engine) validity(cpu, wall time.Duration) results.Validity {
 	if v.Scheduled > 0 && float64(v.Dropped) > MaxDroppedFraction*float64(v.Scheduled) {
 		v.Valid = false
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"the generator dropped %d of %d scheduled requests (%.1f%%, limit %.0f%%): %d requests in flight were not enough to hold the rate; raise profile.max_in_flight or lower the rate",
-			v.Dropped, v.Scheduled, 100*float64(v.Dropped)/float64(v.Scheduled), 100*MaxDroppedFraction, e.bound))
+			"the generator dropped %d of %d scheduled requests (%.1f%%, limit %.0f%%): they could not start within %v of their intended time, because %d requests were already in flight (raise profile.max_in_flight) or the generator was short of CPU",
+			v.Dropped, v.Scheduled, 100*float64(v.Dropped)/float64(v.Scheduled), 100*MaxDroppedFraction, MaxStartDelay, e.bound))
 	}
 	if !e.closed && v.LagP99Ms > float64(MaxLagP99)/float64(time.Millisecond) {
 		v.Valid = false
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator is short of CPU",
+			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator was short of CPU",
 			v.LagP99Ms, MaxLagP99))
 	}
 	if v.GeneratorCPU > HighGeneratorCPU {
