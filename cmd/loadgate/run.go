@@ -17,6 +17,7 @@ type runFlags struct {
 	quiet    bool
 	duration time.Duration
 	target   string
+	dist     distributedFlags
 }
 
 func (f *runFlags) bind(cmd *cobra.Command) {
@@ -24,6 +25,7 @@ func (f *runFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().DurationVar(&f.duration, "duration", 0, "override the profile's duration (load and endurance profiles)")
 	cmd.Flags().StringVar(&f.target, "target", "", "override the plan's target URL")
+	f.dist.bind(cmd)
 }
 
 // apply changes the plan according to overrides, before limits are checked.
@@ -80,7 +82,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	if err := p.CheckTargets(); err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v (local runs proceed; distributed and MCP runs refuse)\n", err)
 	}
-	r, err := a.selectRunner(p)
+	r, err := a.selectRunnerWith(p, &f.dist)
 	if err != nil {
 		return nil, err
 	}

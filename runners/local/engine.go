@@ -258,14 +258,18 @@ func (e *engine) runOpen(ctx context.Context) {
 // cannot start within MaxStartDelay, when it is dropped. It reports false
 // for a dropped request; cancellation reports false without counting.
 func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
-	select {
-	case e.jobs <- j:
+	// A worker that is idle (or about to be: it counted itself before
+	// receiving) takes the job at once; only when none is do we add one, so
+	// the pool (and its connections) grows to the real concurrency, not to
+	// every scheduling hiccup.
+	if e.idle.Load() > 0 {
+		e.jobs <- j
 		return true, false
-	default:
 	}
 	if e.nworkers < e.bound {
 		e.nworkers++
 		e.wg.Add(1)
+		e.idle.Add(1)
 		go e.worker()
 		e.jobs <- j
 		return true, false
@@ -295,6 +299,7 @@ func (e *engine) worker() {
 	wctx, cancel := context.WithCancel(e.reqCtx)
 	defer cancel()
 	for j := range e.jobs {
+		e.idle.Add(-1)
 		var body []byte
 		if j.payload > 0 {
 			if v, ok := e.payloads.Load(j.payload); ok {
@@ -302,11 +307,12 @@ func (e *engine) worker() {
 			}
 		}
 		e.do(wctx, sh, buf, int(j.ep), j.at, body, j.payload > 0)
+		e.idle.Add(1)
 	}
 }
 
 // readBufSize is the per-worker buffer response bodies are read into and discarded.
-const readBufSize = 32 << 10
+const readBufSize = 8 << 10
 
 // runClosed runs the closed model: each VU loops request → response while the
 // current stage has at least that many VUs.

@@ -199,6 +199,7 @@ type engine struct {
 	jobs     chan job
 	payloads sync.Map // payload size → body, shared read-only by workers
 	nworkers int
+	idle     atomic.Int32 // workers waiting for (or about to wait for) a job
 	wg       sync.WaitGroup
 	stopReq  context.CancelFunc // aborts in-flight requests after DrainGrace
 	reqCtx   context.Context
