@@ -177,6 +177,16 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 	)
 	if f != nil {
 		f.Run.ID = r.id
+		// The plan reference keys baselines; fill what the runner left out.
+		if f.Plan.Name == "" {
+			f.Plan.Name = p.Name
+		}
+		if f.Plan.Hash == "" {
+			f.Plan.Hash = p.Hash()
+		}
+		if f.Plan.File == "" {
+			f.Plan.File = r.planPath
+		}
 		if f.Run.Target == "" {
 			f.Run.Target = r.target
 		}
