@@ -82,8 +82,16 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lr.Resources) != 1 || lr.Resources[0].URI != "loadgate://results/.loadgate/runs/20261125T000000Z-aaaaaa/results.json" {
-		t.Fatalf("resources at start-up = %+v", lr.Resources)
+	uris := map[string]bool{}
+	for _, r := range lr.Resources {
+		uris[r.URI] = true
+	}
+	if len(lr.Resources) != 2 || !uris["loadgate://results/.loadgate/runs/20261125T000000Z-aaaaaa/results.json"] || !uris[planSchemaURI] {
+		t.Fatalf("resources at start-up = %v", uris)
+	}
+	sch, err := te.client.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: planSchemaURI})
+	if err != nil || !strings.Contains(sch.Contents[0].Text, "targets") {
+		t.Errorf("plan schema resource: %v", err)
 	}
 
 	pl := te.write(t, "p.yaml", planYAML(ts.URL, "targets: {allow: [127.0.0.1]}", ""))
@@ -107,8 +115,8 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lr.Resources) != 2 {
-		t.Errorf("resources after a run = %d, want 2", len(lr.Resources))
+	if len(lr.Resources) != 3 {
+		t.Errorf("resources after a run = %d, want 3", len(lr.Resources))
 	}
 	rr, err := te.client.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "loadgate://runs/" + st.ID})
 	if err != nil || !strings.Contains(rr.Contents[0].Text, `"status": "finished"`) {
