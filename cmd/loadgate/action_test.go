@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
 	"github.com/loadgate/loadgate/internal/fakegithub"
+	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
 )
 
@@ -565,5 +567,175 @@ func TestActionYAMLMatchesActionGo(t *testing.T) {
 		if !outs[n] {
 			t.Errorf("required output %q missing", n)
 		}
+	}
+}
+
+// shopPlan gates the demo shop's three endpoints on an absolute SLO (p95 under
+// 30 ms); 5 s at 40 req/s, 1 s warm-up. An SLO needs no baseline run, so the
+// test does not depend on two live runs agreeing on this shared machine.
+func shopPlan(url string) string {
+	return `name: shop
+target: ` + url + `
+endpoints:
+  - name: list-products
+    request: GET /products
+    weight: 2
+  - name: get-product
+    request: GET /products/42
+    weight: 2
+  - name: create-order
+    request: POST /orders
+    body: '{"sku":"A1"}'
+    weight: 2
+profile:
+  type: load
+  rate: 40/s
+  duration: 5s
+  warmup: 1s
+gate:
+  slo: { p95: 30ms }
+`
+}
+
+// setUpDemoRepo writes the plan into the workspace and returns the demo target.
+func setUpDemoRepo(t *testing.T, ws string) *target.Demo {
+	t.Helper()
+	demo := target.NewDemo()
+	srv := httptest.NewServer(demo)
+	t.Cleanup(srv.Close)
+	if err := os.MkdirAll(filepath.Join(ws, "perf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "perf", "plan.yaml"), []byte(shopPlan(srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return demo
+}
+
+func TestActionEndToEndPullRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for ~15 s")
+	}
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "pull_request", "pull_request.opened.json")
+	demo := setUpDemoRepo(t, e.ws)
+	// create-order (12 ms) becomes 48 ms: over the 30 ms p95 SLO.
+	if err := demo.Regress("/orders", 4); err != nil {
+		t.Fatal(err)
+	}
+	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
+	e.vars["INPUT_BASELINE"] = "perf/baseline.json"
+	e.vars["INPUT_EXTRA-ARGS"] = "-q --min-windows 3"
+	// The first comment creation meets a 500: retried, not lost.
+	gh.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 500, Times: 1})
+
+	// The verdict is "regressed" (exit 1); on a machine too busy for the
+	// generator to hold its schedule the run is "invalid" (exit 4), which the
+	// action must report the same way. Either way it is never a pass.
+	code := e.run()
+	out := e.outputs()
+	regressed := code == exitFail && out["verdict"] == "regressed" && strings.Contains(out["regressions"], "create-order")
+	invalid := code == exitInvalid && out["verdict"] == "invalid"
+	if !regressed && !invalid {
+		t.Fatalf("exit %d outputs %q\nstdout:\n%s\nstderr:\n%s", code, out, e.stdout.String(), e.stderr.String())
+	}
+	if invalid {
+		t.Logf("the head run was invalid on this machine (generator short of CPU); checking the GitHub side with that verdict")
+	}
+	if out["results-path"] != "loadgate-results" || out["report-path"] != "loadgate-results/report.md" || out["exit-code"] != fmt.Sprint(code) {
+		t.Errorf("paths not workspace-relative: %q", out)
+	}
+	for _, f := range []string{resultsFile, verdictFile, reportFile, contextFile} {
+		if _, err := os.Stat(filepath.Join(e.ws, "loadgate-results", f)); err != nil {
+			t.Errorf("results dir: %v", err)
+		}
+	}
+	comments := gh.Comments(2)
+	if len(comments) != 1 || gh.Calls(fakegithub.OpCreateComment) != 2 {
+		t.Fatalf("%d comments after %d create calls, want 1 after 2 (500 then retry)", len(comments), gh.Calls(fakegithub.OpCreateComment))
+	}
+	runs := gh.CheckRuns()
+	if len(runs) != 1 || runs[0].HeadSHA != headSHA || runs[0].Conclusion != "failure" {
+		t.Fatalf("check runs %+v", runs)
+	}
+	// The annotation points at create-order's line in the plan (line 9).
+	var anchored bool
+	for _, a := range runs[0].Annotations {
+		if a["path"] == "perf/plan.yaml" && a["start_line"] == float64(9) && a["annotation_level"] == "failure" {
+			anchored = true
+		}
+	}
+	if regressed && !anchored {
+		t.Errorf("no failure annotation on perf/plan.yaml:9: %v", runs[0].Annotations)
+	}
+	if regressed && !strings.Contains(e.stdout.String(), "::warning file=perf/plan.yaml,line=9,") {
+		t.Errorf("no log annotation on the plan line:\n%s", e.stdout.String())
+	}
+	// The baseline is looked up at the PR's base commit first (none there
+	// yet, nor in the workspace: the verdict is SLO-only).
+	if gh.Calls(fakegithub.OpGetContent) != 1 {
+		t.Errorf("baseline not looked up at the PR's base commit (%d calls)", gh.Calls(fakegithub.OpGetContent))
+	}
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "```mermaid\nxychart-beta") {
+		t.Error("summary has no chart")
+	}
+
+	// Rerun of the job: the same comment is edited.
+	if code := e.run(); code != exitFail && code != exitInvalid {
+		t.Fatalf("rerun exit %d\n%s", code, e.stderr.String())
+	}
+	if c := gh.Comments(2); len(c) != 1 || c[0].Edits != 1 || c[0].ID != comments[0].ID {
+		t.Fatalf("rerun comments %+v", c)
+	}
+
+	// A read-only token: comments are refused; exit code and summary stay.
+	gh.Fail(fakegithub.OpListComments, fakegithub.Fault{Status: 403})
+	before := len(e.file("GITHUB_STEP_SUMMARY"))
+	if code := e.run(); code != exitFail && code != exitInvalid {
+		t.Fatalf("403 run exit %d", code)
+	}
+	sum := e.file("GITHUB_STEP_SUMMARY")[before:]
+	if !strings.Contains(sum, "create-order") || !strings.Contains(sum, "pull-requests: write") || !strings.Contains(sum, "loadgate · shop") {
+		t.Errorf("summary after 403:\n%s", sum)
+	}
+}
+
+func TestActionInvalidPlanAnnotatesAndExits2(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "pull_request", "pull_request.opened.json")
+	delete(e.vars, "INPUT_GITHUB-TOKEN")
+	plan := "name: bad\ntarget: http://127.0.0.1:1\nendpoints:\n  - name: a\n    request: GET /\n    weight: 0\nprofile:\n  type: load\n  rate: 10/s\n  duration: 1s\n"
+	if err := os.WriteFile(filepath.Join(e.ws, "loadgate.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := e.run(); code != exitUsage {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	if !strings.Contains(e.stdout.String(), "::error col=") || !strings.Contains(e.stdout.String(), "file=loadgate.yaml,line=6") {
+		t.Errorf("no positioned annotation:\n%s", e.stdout.String())
+	}
+	if out := e.outputs(); out["verdict"] != "error" || out["exit-code"] != "2" {
+		t.Errorf("outputs %q", out)
+	}
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "no verdict (exit 2)") {
+		t.Error("summary does not say why")
+	}
+}
+
+func TestActionMasksPlanSecrets(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "pull_request", "pull_request.opened.json")
+	delete(e.vars, "INPUT_GITHUB-TOKEN")
+	e.vars["API_TOKEN"] = "very-secret-value"
+	plan := "name: s\ntarget: http://127.0.0.1:1\ndefaults:\n  headers: { Authorization: \"Bearer ${API_TOKEN}\" }\nendpoints:\n  - name: a\n    request: GET /\nprofile:\n  type: load\n  rate: 10/s\n  duration: 1s\n"
+	if err := os.WriteFile(filepath.Join(e.ws, "loadgate.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// (The exit code of an unreachable target is the gate's business; this
+	// test is about the mask being issued before the gate runs.)
+	e.run()
+	if !strings.Contains(e.stdout.String(), "::add-mask::very-secret-value") {
+		t.Errorf("secret not masked:\n%s", e.stdout.String())
 	}
 }

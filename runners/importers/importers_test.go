@@ -291,3 +291,39 @@ func TestWindowsAbsoluteAndWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestLocustHistoryAggregatedOnly: without --csv-full-history the history has
+// only "Aggregated" rows; they become one endpoint with windows.
+func TestLocustHistoryAggregatedOnly(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(peer("locust-2.12.1/run_stats_history.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	keep := []string{lines[0]}
+	for _, l := range lines[1:] {
+		if strings.Contains(l, ",,Aggregated,") {
+			keep = append(keep, l)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "run_stats_history.csv")
+	if err := os.WriteFile(path, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Import(context.Background(), FormatLocustHistory, []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Endpoints) != 1 || f.Endpoints[0].Name != LocustAllEndpoint {
+		t.Fatalf("endpoints %+v", f.Endpoints)
+	}
+	e := f.Endpoints[0]
+	var reqs int64
+	for _, w := range e.Windows {
+		reqs += w.Requests
+	}
+	if e.Requests != 449 || e.Errors != 84 || reqs != 449 || f.Total.Requests != 449 {
+		t.Errorf("requests %d errors %d windows %d total %d", e.Requests, e.Errors, reqs, f.Total.Requests)
+	}
+}

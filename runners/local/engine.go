@@ -39,7 +39,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 	}
 	base := strings.TrimRight(p.Target, "/")
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, redact(p, p.Target))
+		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, p.Redact(p.Target))
 	}
 	var errs []error
 	var out []*endpoint
@@ -74,7 +74,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		}
 		req, err := http.NewRequest(method, raw, nil)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(redact(p, err.Error()))))
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
 			continue
 		}
 		for k, v := range p.Defaults.Headers {
@@ -133,19 +133,19 @@ func newTransport(bound int) *http.Transport {
 }
 
 // redirectPolicy follows redirects only to hosts the plan allows: those in
-// targets.allow, or the target's own host when the list is empty.
+// targets.allow, or only the target's own host when the list is empty (a
+// plan that names no list still does not spread load to other hosts).
 func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
-	allow := p.Targets.Allow
-	if len(allow) == 0 {
+	allowed := p.AllowedHost
+	if len(p.Targets.Allow) == 0 {
+		own := plan.Targets{}
 		if u, err := url.Parse(p.Target); err == nil {
-			allow = []string{u.Hostname()}
+			own.Allow = []string{u.Hostname()}
 		}
+		allowed = own.AllowedHost
 	}
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= maxRedirects {
-			return http.ErrUseLastResponse
-		}
-		if !hostAllowed(allow, req.URL.Hostname()) {
+		if len(via) >= maxRedirects || !allowed(req.URL.Host) {
 			return http.ErrUseLastResponse // the 3xx itself is the response
 		}
 		return nil
@@ -154,46 +154,6 @@ func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
 
 // maxRedirects is net/http's default limit.
 const maxRedirects = 10
-
-// hostAllowed reports whether host matches an entry of allow: a host name
-// (case-insensitive; "*.example.com" matches subdomains), an IP, or a CIDR.
-func hostAllowed(allow []string, host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	ip := net.ParseIP(host)
-	for _, a := range allow {
-		a = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
-		switch {
-		case a == host:
-			return true
-		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
-			return true
-		case ip != nil && strings.Contains(a, "/"):
-			if _, n, err := net.ParseCIDR(a); err == nil && n.Contains(ip) {
-				return true
-			}
-		case ip != nil:
-			if aip := net.ParseIP(a); aip != nil && aip.Equal(ip) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// redact replaces the plan's secrets in s with ***.
-// TODO(after plan lands on main): use p.Redact.
-func redact(p *plan.Plan, s string) string {
-	for _, sec := range p.Secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
-// planHash is p.Hash() once the plan package provides it.
-// TODO(after plan lands on main): return p.Hash().
-func planHash(p *plan.Plan) string { return "" }
 
 // job is one open-model arrival handed to a worker.
 type job struct {

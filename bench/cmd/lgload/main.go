@@ -48,7 +48,7 @@ func main() {
 	u.Path, u.RawQuery = "", ""
 	p := &plan.Plan{
 		Name: "bench", Target: u.String(),
-		Defaults: plan.Defaults{Timeout: *timeout},
+		Defaults:  plan.Defaults{Timeout: *timeout},
 		Endpoints: []plan.Endpoint{{Name: "bench", Method: "GET", Path: path, Weight: 1}},
 		Profile:   plan.Profile{Type: plan.ProfileLoad, Rate: *rate, VUs: *vus, Duration: *dur, MaxInFlight: *inflight},
 	}
