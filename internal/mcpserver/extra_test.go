@@ -126,3 +126,37 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 	// A baseline path outside the working directory is refused before the run.
 	wantToolError(t, te.call(t, ToolRunPlan, map[string]any{"plan": pl, "baseline": "../b.json"}, nil), "outside the working directory")
 }
+
+func TestServerAllowList(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Options{Dir: t.TempDir(), AllowTargets: []string{"http://x"}}); err == nil {
+		t.Error("a URL in --allow-target accepted")
+	}
+	if _, err := New(Options{Dir: t.TempDir(), AllowTargets: []string{"10.0.0.0/33"}}); err == nil {
+		t.Error("a bad CIDR in --allow-target accepted")
+	}
+	te := newTestEnv(t, newHTTPRunner, func(o *Options) { o.AllowTargets = []string{"127.0.0.0/8", "staging.example.com"} })
+	for _, tt := range []struct {
+		target, allow string
+		ok            bool
+		want          string
+	}{
+		{"http://127.0.0.1:9", "[127.0.0.1]", true, ""},
+		{"http://127.0.0.1:9", "[127.0.0.0/8]", true, ""},
+		{"http://127.0.0.1:9", "[127.0.0.1, 10.0.0.0/8]", false, `entry "10.0.0.0/8" is wider`},
+		{"http://127.0.0.1:9", "[127.0.0.0/7]", false, `entry "127.0.0.0/7" is wider`},
+		{"http://staging.example.com", "[staging.example.com]", true, ""},
+		{"http://api.example.com", "[api.example.com]", false, "target host api.example.com is not in the server's --allow-target list"},
+		{"http://a.staging.example.com", "['*.staging.example.com']", false, "is wider"},
+	} {
+		var out ValidatePlanOutput
+		te.call(t, ToolValidatePlan, map[string]any{"yaml": planYAML(tt.target, "targets: {allow: "+tt.allow+"}", "")}, &out)
+		if out.Plan == nil {
+			t.Errorf("%s %s: invalid plan %+v", tt.target, tt.allow, out.Problems)
+			continue
+		}
+		if out.Plan.RunnableViaMCP != tt.ok || !strings.Contains(out.Plan.Refusal, tt.want) {
+			t.Errorf("%s allow %s: runnable %v refusal %q; want %v %q", tt.target, tt.allow, out.Plan.RunnableViaMCP, out.Plan.Refusal, tt.ok, tt.want)
+		}
+	}
+}
