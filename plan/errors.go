@@ -87,7 +87,7 @@ func suggest(word string, candidates []string) string {
 	}
 	// Allow roughly one typo per three characters, at least one.
 	limit := max(1, len(word)/3)
-	if best != "" && bestD <= limit {
+	if best != "" && bestD <= limit && bestD < len(word) {
 		return fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return ""

@@ -66,6 +66,10 @@ type Run struct {
 	StartedBy *Launch `json:"started_by,omitempty"`
 	// Pairing is set on both files of a paired run (runners/paired).
 	Pairing *Pairing `json:"pairing,omitempty"`
+	// ToolExitCode is the exit code of the command an exec runner ran (k6 exits
+	// 99 on failed thresholds, Locust 1 on failed requests); nil when none ran.
+	// It is reported, never turned into loadgate's verdict.
+	ToolExitCode *int `json:"tool_exit_code,omitempty"`
 }
 
 // Pairing describes a paired run: base and head ran interleaved in alternating

@@ -9,57 +9,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/baselines"
-	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 )
-
-// gateFlags bind CLI flags to gate.Policy fields.
-type gateFlags struct {
-	failOn          []string
-	allowPlanChange bool
-	confidence      float64
-	requireBaseline bool
-}
-
-func (g *gateFlags) bind(cmd *cobra.Command) {
-	cmd.Flags().StringSliceVar(&g.failOn, "fail-on", nil, "also fail on these decisions: inconclusive")
-	cmd.Flags().BoolVar(&g.allowPlanChange, "allow-plan-change", false, "compare even if the baseline was made from a different plan (reported as a warning)")
-	cmd.Flags().Float64Var(&g.confidence, "confidence", 0, "confidence level of the statistical tests (default from the policy, 0.95)")
-	cmd.Flags().BoolVar(&g.requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
-}
-
-func (g *gateFlags) validate() error {
-	for _, d := range g.failOn {
-		if d != string(gate.Inconclusive) {
-			return fmt.Errorf("--fail-on %q: only %q is supported", d, gate.Inconclusive)
-		}
-	}
-	if g.confidence != 0 && (g.confidence <= 0.5 || g.confidence >= 1) {
-		return fmt.Errorf("--confidence %v: want a level between 0.5 and 1, e.g. 0.95", g.confidence)
-	}
-	return nil
-}
-
-func (g *gateFlags) applyTo(p *gate.Policy) {
-	for _, d := range g.failOn {
-		if d == string(gate.Inconclusive) {
-			p.FailOnInconclusive = true
-		}
-	}
-	if g.allowPlanChange {
-		p.AllowPlanChange = true
-	}
-	if g.confidence != 0 {
-		p.Confidence = g.confidence
-	}
-}
 
 func newCompareCmd(a *app) *cobra.Command {
 	var (
 		baselinePath string
 		planPath     string
-		gf           gateFlags
+		gf           policyOptions
 		reportFlags  []string
 	)
 	cmd := &cobra.Command{
@@ -115,18 +73,20 @@ default policy. Exit 0 pass, 1 regression, 2 bad or incompatible input,
 	cmd.Flags().StringVarP(&baselinePath, "baseline", "b", "", "baseline file (or a results file used as a one-run baseline)")
 	cmd.Flags().StringVar(&planPath, "plan", "", "take thresholds and SLOs from this plan")
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
-	gf.bind(cmd)
+	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd
 }
 
 func newGateCmd(a *app) *cobra.Command {
 	var (
-		baselinePath string
-		f            runFlags
-		gf           gateFlags
-		reportFlags  []string
-		update       bool
-		keep         int
+		baselinePath    string
+		f               runFlags
+		gf              policyOptions
+		reportFlags     []string
+		update          bool
+		keep            int
+		requireBaseline bool
+		pf              pairedFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "gate PLAN --baseline BASELINE",
@@ -140,7 +100,8 @@ Without an existing baseline file the verdict uses the plan's SLOs only and
 says so (use --require-baseline to make that an error).`,
 		Example: `  loadgate gate plan.yaml --baseline baselines/checkout.json
   loadgate gate plan.yaml -b baselines/checkout.json -o results.json --report markdown=summary.md --report junit=junit.xml
-  loadgate gate plan.yaml -b baselines/checkout.json --fail-on inconclusive`,
+  loadgate gate plan.yaml -b baselines/checkout.json --fail-on inconclusive
+  loadgate gate plan.yaml --paired --base-target http://127.0.0.1:8081 --target http://127.0.0.1:8082`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := gf.validate(); err != nil {
@@ -154,10 +115,16 @@ says so (use --require-baseline to make that an error).`,
 			if err != nil {
 				return err
 			}
+			if pf.on {
+				if update {
+					return withCode(exitUsage, errors.New("--update-baseline does not apply to --paired runs (there is no committed baseline)"))
+				}
+				return a.runPaired(p, &f, &pf, gf, reports)
+			}
 			if baselinePath == "" {
 				baselinePath = defaultBaselinePath(p)
 			}
-			base, err := a.loadBaselineOrNone(baselinePath, gf.requireBaseline)
+			base, err := a.loadBaselineOrNone(baselinePath, requireBaseline)
 			if err != nil {
 				return err
 			}
@@ -179,8 +146,13 @@ says so (use --require-baseline to make that an error).`,
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
 	cmd.Flags().BoolVar(&update, "update-baseline", false, "append this run to the baseline when the verdict passes")
 	cmd.Flags().IntVar(&keep, "keep", baselines.DefaultKeep, "runs kept in the baseline file by --update-baseline")
+	cmd.Flags().BoolVar(&requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
+	cmd.Flags().BoolVar(&pf.on, "paired", false, "paired mode: measure --base-target and the plan's target interleaved in this job and compare the pairs (no baseline file)")
+	cmd.Flags().StringVar(&pf.baseTarget, "base-target", "", "with --paired: URL of the base build (the plan's target, or --target, is the head build)")
+	cmd.Flags().DurationVar(&pf.slot, "slot", 0, "with --paired: length of each side's turn (default 1s)")
+	cmd.Flags().Uint64Var(&pf.seed, "seed", 0, "with --paired: seed of the A/B order (0: from the clock; recorded in the results)")
 	f.bind(cmd)
-	gf.bind(cmd)
+	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd
 }
 

@@ -44,6 +44,7 @@ func newDemoCmd(a *app) *cobra.Command {
 		out           string
 		quiet         bool
 		writeBaseline string
+		baselineFile  string
 		reportFlags   []string
 	)
 	cmd := &cobra.Command{
@@ -87,9 +88,14 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if writeBaseline != "" {
 				return a.writeDemoBaseline(p, &f, writeBaseline)
 			}
-			base, err := baselines.Parse(demoBaseline, demoBaselineName)
+			base, err := baselines.Decode(demoBaseline, demoBaselineName)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return withCode(exitUsage, fmt.Errorf("%w (regenerate it with `go run ./cmd/loadgate demo --write-baseline cmd/loadgate/demo/baseline.json`)", err))
+			}
+			if baselineFile != "" {
+				if base, err = baselines.Load(baselineFile); err != nil {
+					return withCode(exitUsage, err)
+				}
 			}
 			if factor != 1 {
 				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower\n", regressPath, (factor-1)*100)
@@ -98,7 +104,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if err != nil {
 				return err
 			}
-			return a.judge(p, base.Runs, head, gateFlags{}, reports)
+			return a.judge(p, base.Runs, head, policyOptions{}, reports)
 		},
 	}
 	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint slower, e.g. 30%")
@@ -106,6 +112,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "", "also write the results file here")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "run the demo "+strconv.Itoa(demoBaselineRuns)+" times and write a fresh baseline file here instead of comparing")
+	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file instead of the embedded one")
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
 	return cmd
 }
@@ -164,9 +171,15 @@ func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
 
 // judge compares head with the baseline runs under the plan's policy, prints
 // the terminal report, writes the requested reports and returns the verdict's exit.
-func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, gf gateFlags, reports []reportSpec) error {
-	pol := policyFromPlan(p)
-	gf.applyTo(&pol)
+func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, o policyOptions, reports []reportSpec) error {
+	pol := policyFromPlan(p, o)
+	if len(base) > 0 {
+		// Compare reports compatibility warnings itself; an incompatible
+		// baseline is a usage error, never a silent comparison.
+		if _, err := gate.Compatible(base, head, pol); err != nil {
+			return withCode(exitUsage, fmt.Errorf("%w (rerun with --allow-plan-change to compare anyway, or refresh the baseline with `loadgate baseline update`)", err))
+		}
+	}
 	v := gate.Compare(base, head, pol)
 	return a.finish(v, base, head, reports)
 }

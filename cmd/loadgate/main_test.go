@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadgate/loadgate/baselines"
+	"github.com/loadgate/loadgate/internal/target"
+	"github.com/loadgate/loadgate/results"
+)
+
+// cli runs the CLI in process with its own environment.
+func cli(t *testing.T, ctx context.Context, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string { return env[k] }
+	code = run(ctx, args, &out, &errb, getenv)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// shortPlan is a 3-second plan (1 s warm-up) against url.
+func shortPlan(url string) string {
+	return `name: short
+target: ` + url + `
+endpoints:
+  - name: fast
+    request: GET /fast
+    weight: 3
+  - name: slow
+    request: GET /delay?ms=5
+profile:
+  type: load
+  rate: 100/s
+  duration: 3s
+  warmup: 1s
+gate:
+  p50: +50%
+  p95: +100%
+`
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	code, out, _ := cli(t, context.Background(), nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "loadgate ") {
+		t.Fatalf("version: code %d, out %q", code, out)
+	}
+}
+
+func TestUnknownCommandAndFlagAreUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"frobnicate"}, {"run", "--no-such-flag", "x.yaml"}, {"run"}} {
+		if code, _, errOut := cli(t, context.Background(), nil, args...); code != exitUsage {
+			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, exitUsage)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yaml", shortPlan("http://127.0.0.1:9"))
+	if code, out, errOut := cli(t, context.Background(), nil, "validate", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("good plan: exit %d, %s %s", code, out, errOut)
+	}
+	bad := writeFile(t, dir, "bad.yaml", `name: x
+target: http://127.0.0.1:9
+endpoints:
+  - name: a
+    request: GET /a
+    weight: -1
+    colour: blue
+profile:
+  type: load
+  rate: -5/s
+  duration: 0s
+`)
+	code, _, errOut := cli(t, context.Background(), nil, "validate", bad)
+	if code != exitUsage {
+		t.Fatalf("bad plan: exit %d, want %d", code, exitUsage)
+	}
+	for _, want := range []string{"bad.yaml:6:", "weight", "bad.yaml:7:", "colour", "rate", "duration"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("error output lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code, _, errOut := cli(t, context.Background(), nil, "validate", filepath.Join(dir, "missing.yaml")); code != exitUsage || !strings.Contains(errOut, "missing.yaml") {
+		t.Errorf("missing plan: exit %d, %s", code, errOut)
+	}
+}
+
+func TestRunGateBaselineRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", shortPlan(srv.URL))
+	res := filepath.Join(dir, "results.json")
+	ctx := context.Background()
+
+	code, out, errOut := cli(t, ctx, nil, "run", planPath, "-o", res, "-q")
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	r, err := results.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Endpoints) != 2 || r.Total.Requests < 250 || r.Run.Env.ToolVersion == "" || r.Plan.Hash == "" {
+		t.Fatalf("results: %d endpoints, %d requests, version %q, hash %q", len(r.Endpoints), r.Total.Requests, r.Run.Env.ToolVersion, r.Plan.Hash)
+	}
+
+	base := filepath.Join(dir, "baselines", "short.json")
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, ctx, nil, "baseline", "update", res, "--baseline", base); code != 0 {
+		t.Fatalf("baseline update: exit %d\n%s\n%s", code, out, errOut)
+	}
+	b, err := baselines.Load(base)
+	if err != nil || len(b.Runs) != 1 {
+		t.Fatalf("baseline: %v, %d runs", err, len(b.Runs))
+	}
+
+	// The same results against their own baseline: nothing regressed.
+	if code, out, errOut := cli(t, ctx, nil, "compare", "--baseline", base, res); code != 0 {
+		t.Fatalf("compare with itself: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// gate runs again and writes reports.
+	md := filepath.Join(dir, "summary.md")
+	js := filepath.Join(dir, "verdict.json")
+	code, out, errOut = cli(t, ctx, nil, "gate", planPath, "-b", base, "-q", "--report", "markdown="+md, "--report", "json="+js)
+	if code != 0 && code != exitFail {
+		t.Fatalf("gate: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, p := range []string{md, js} {
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			t.Errorf("report %s not written: %v", p, err)
+		}
+	}
+	if !strings.Contains(out, "fast") || !strings.Contains(out, "slow") {
+		t.Errorf("terminal report lacks endpoints:\n%s", out)
+	}
+}
+
+func TestCompareBadInputs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	f := &results.File{Schema: results.Schema, Plan: results.PlanRef{Name: "p", Hash: "h1"},
+		Endpoints: []results.Endpoint{{Name: "a", Requests: 10, Histogram: results.NewHistogram()}}}
+	f.Finalize(time.Second)
+	if err := results.WriteFile(good, f); err != nil {
+		t.Fatal(err)
+	}
+	other := *f
+	other.Plan.Hash = "h2"
+	otherPath := filepath.Join(dir, "other.json")
+	if err := results.WriteFile(otherPath, &other); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(good)
+	trunc := writeFile(t, dir, "trunc.json", string(data[:len(data)/2]))
+	future := writeFile(t, dir, "future.json", `{"schema":"loadgate/results/v7"}`)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"truncated baseline", []string{"compare", "-b", trunc, good}, exitUsage, "trunc.json"},
+		{"future head", []string{"compare", "-b", good, future}, exitUsage, "future.json"},
+		{"missing head", []string{"compare", "-b", good, filepath.Join(dir, "nope.json")}, exitUsage, "nope.json"},
+		{"different plan", []string{"compare", "-b", otherPath, good}, exitUsage, "allow-plan-change"},
+		{"no baseline", []string{"compare", good}, exitUsage, "--baseline"},
+	}
+	for _, c := range cases {
+		code, out, errOut := cli(t, context.Background(), nil, c.args...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, stderr %q (stdout %q); want exit %d mentioning %q", c.name, code, errOut, out, c.code, c.want)
+		}
+	}
+}
+
+func TestUnreachableTargetIsInfraError(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now: connections are refused
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(shortPlan("http://"+addr), "duration: 3s", "duration: 2s", 1))
+	code, _, errOut := cli(t, context.Background(), nil, "run", planPath, "-q")
+	if code != exitInfra || !strings.Contains(errOut, "unreachable") {
+		t.Fatalf("exit %d, %s; want %d (target unreachable)", code, errOut, exitInfra)
+	}
+}
+
+func TestInterruptWritesPartialResults(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(shortPlan(srv.URL), "duration: 3s", "duration: 30s", 1))
+	res := filepath.Join(dir, "partial.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(2*time.Second, cancel)
+	code, _, errOut := cli(t, ctx, nil, "run", planPath, "-o", res, "-q")
+	if code != exitInvalid || !strings.Contains(errOut, "partial") {
+		t.Fatalf("exit %d, %s; want %d with partial results", code, errOut, exitInvalid)
+	}
+	r, err := results.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Run.Partial || r.Total.Requests == 0 {
+		t.Fatalf("partial=%v requests=%d", r.Run.Partial, r.Total.Requests)
+	}
+}
+
+func TestPairedGateFlagsRegressionOnlyOnSlowerEndpoint(t *testing.T) {
+	t.Parallel()
+	base := httptest.NewServer(target.New(target.Options{}))
+	defer base.Close()
+	slow := target.New(target.Options{})
+	head := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/delay" {
+			time.Sleep(4 * time.Millisecond) // 8 ms → 12 ms: +50 %
+		}
+		slow.ServeHTTP(w, r)
+	}))
+	defer head.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", `name: paired
+target: `+head.URL+`
+endpoints:
+  - name: fast
+    request: GET /fast
+  - name: slow
+    request: GET /delay?ms=8
+profile:
+  type: load
+  rate: 60/s
+  duration: 8s
+gate:
+  p50: +20%
+`)
+	out := filepath.Join(dir, "head.json")
+	code, stdout, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", "7")
+	if code != exitFail {
+		t.Fatalf("paired gate: exit %d, want %d\n%s\n%s", code, exitFail, stdout, stderr)
+	}
+	var slowLine, fastLine string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.Contains(l, "slow") && slowLine == "" {
+			slowLine = l
+		}
+		if strings.Contains(l, "fast") && fastLine == "" {
+			fastLine = l
+		}
+	}
+	if !strings.Contains(strings.ToLower(slowLine), "regress") || strings.Contains(strings.ToLower(fastLine), "regress") {
+		t.Errorf("want only slow regressed:\n%s", stdout)
+	}
+	for _, p := range []string{out, filepath.Join(dir, "head.base.json")} {
+		if _, err := results.ReadFile(p); err != nil {
+			t.Errorf("paired results %s: %v", p, err)
+		}
+	}
+	if code, _, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired"); code != exitUsage || !strings.Contains(stderr, "--base-target") {
+		t.Errorf("--paired without --base-target: exit %d, %s", code, stderr)
+	}
+}
