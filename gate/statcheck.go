@@ -198,7 +198,11 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	lo, hi, ok := percentileCI(effs, 1-alpha)
 	point := effect(m, b, h)
 
-	// Significance test on per-window samples.
+	// Significance test on per-window samples. p-values are reported
+	// adjusted for the verdict's number of checks (Bonferroni: p × checks),
+	// so every p is read against the same 1 - Confidence.
+	level := 1 - pol.Confidence
+	adj := func(p float64) float64 { return math.Min(1, p*level/alpha) }
 	var p float64
 	var testWarn []string
 	if c.paired {
@@ -209,10 +213,15 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 		if m == P99 || m == Max {
 			p = math.Max(p, signedRank(pairedEffects(m, si, base, head)))
 		}
+		p = adj(p)
 	} else {
-		p, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
+		var pw float64
+		pw, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
+		p = adj(pw)
 		// Between-run spread: a prediction interval for one new run's value.
-		if lo2, hi2, pb, okb := c.betweenRuns(m, si, base, h, point, alpha); okb {
+		// It is not divided among the checks: a job-level shift moves every
+		// check at once, so it is one event, not one per check.
+		if lo2, hi2, pb, okb := c.betweenRuns(m, si, base, h, point, level); okb {
 			p = math.Max(p, pb)
 			if ok {
 				lo, hi = math.Min(lo, lo2), math.Max(hi, hi2)
@@ -223,7 +232,7 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	if ok {
 		ch.CILow, ch.CIHigh, ch.HasCI = round6(fromEffect(m, lo)), round6(fromEffect(m, hi)), true
 	}
-	ch.Significant = ok && p < alpha && (lo > 0 || hi < 0)
+	ch.Significant = ok && p < level && (lo > 0 || hi < 0)
 	if len(short) > 0 {
 		ch.Decision = Inconclusive
 		ch.Significant = false
@@ -283,6 +292,10 @@ func pairedEffects(m Metric, si int, base, head *side) []float64 {
 	return d
 }
 
+// runSpreadPriorRuns is the weight, in runs, of Policy.MinRunSpread when it is
+// pooled with the spread the baseline's runs show.
+const runSpreadPriorRuns = 4
+
 // betweenRuns is the run-to-run part of committed-baseline mode: the head run
 // is one new draw from the population of runs, so its value must lie outside
 // the prediction interval built from the baseline runs' own values (on the log
@@ -313,26 +326,31 @@ func (c *comparer) betweenRuns(m Metric, si int, base *side, h, point, alpha flo
 	}
 	mean, sd := meanSD(per)
 	R := len(per)
-	// Quantile: Student's t with the estimate's degrees of freedom, or the
-	// normal one when the assumed floor (treated as known) sets the spread.
+	// The spread: the baseline runs' own standard deviation pooled with the
+	// assumed floor as if runSpreadPriorRuns more runs had shown exactly the
+	// floor (so 2 or 3 runs that happen to agree cannot make it tiny, and
+	// one wild run cannot make it huge), never below the floor; Student's t
+	// with the pooled degrees of freedom.
 	floor := 0.0
 	if m != ErrorRate {
 		floor = math.Log1p(c.pol.MinRunSpread)
 	}
-	var q float64
-	var pf func(float64) float64
-	if R >= 2 && sd >= floor {
-		df := R - 1
-		q = tQuantile(1-alpha/2, df)
-		pf = func(t float64) float64 { return tTwoSidedP(t, df) }
-	} else {
-		sd = floor
-		q = normQuantile(1 - alpha/2)
-		pf = normTwoSidedP
+	var df int
+	switch {
+	case floor > 0:
+		df = runSpreadPriorRuns + R - 1
+		s2 := (runSpreadPriorRuns*floor*floor + float64(R-1)*sd*sd) / float64(df)
+		sd = math.Sqrt(math.Max(s2, floor*floor))
+	case R >= 2:
+		df = R - 1
+	default:
+		return 0, 0, 0, false
 	}
 	if sd <= 0 {
 		return 0, 0, 0, false
 	}
+	q := tQuantile(1-alpha/2, df)
+	pf := func(t float64) float64 { return tTwoSidedP(t, df) }
 	hv := h
 	if m != ErrorRate {
 		hv = math.Log(h)

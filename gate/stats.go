@@ -188,7 +188,3 @@ func meanSD(xs []float64) (mean, sd float64) {
 	}
 	return mean, math.Sqrt(ss / float64(len(xs)-1))
 }
-
-func normQuantile(p float64) float64 { return distuv.UnitNormal.Quantile(p) }
-
-func normTwoSidedP(z float64) float64 { return 2 * (1 - distuv.UnitNormal.CDF(math.Abs(z))) }

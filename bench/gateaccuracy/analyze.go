@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loadgate/loadgate/gate"
@@ -94,8 +95,26 @@ type row struct {
 func evaluate(r rule, byKind [3][]comparison) [3]tally {
 	var out [3]tally
 	for k, cs := range byKind {
-		for _, c := range cs {
-			v := r.judge(c.base, c.head)
+		vs := make([]verdict, len(cs))
+		// Comparisons are independent and the gate is pure: judge them in
+		// parallel, tally in order.
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range runtime.NumCPU() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					vs[i] = r.judge(cs[i].base, cs[i].head)
+				}
+			}()
+		}
+		for i := range cs {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		for _, v := range vs {
 			out[k].n++
 			if v.work {
 				out[k].work++
@@ -267,20 +286,17 @@ func realSet(source string, singles map[string][]*results.File, pairs map[string
 			}
 		}
 	}
-	// 3-run baselines: every 3 A runs, head any run not among them.
+	// 3-run baselines: consecutive A runs (as a baseline file keeps them),
+	// head any run not among them.
 	var three [3][]comparison
-	for a := 0; a < len(A); a++ {
-		for b := a + 1; b < len(A); b++ {
-			for c := b + 1; c < len(A); c++ {
-				base := []*results.File{A[a], A[b], A[c]}
-				for k := range kinds {
-					for j, h := range heads[k] {
-						if k == 0 && (j == a || j == b || j == c) {
-							continue
-						}
-						three[k] = append(three[k], comparison{base, h})
-					}
+	for a := 0; a+3 <= len(A); a++ {
+		base := A[a : a+3]
+		for k := range kinds {
+			for j, h := range heads[k] {
+				if k == 0 && j >= a && j < a+3 {
+					continue
 				}
+				three[k] = append(three[k], comparison{base, h})
 			}
 		}
 	}
