@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,12 +54,30 @@ func goldenCases() []goldenCase {
 	}
 }
 
+// imported memoises the golden cases' imports: several tests read them, and
+// under -race an import with many windows costs seconds. Callers must not
+// modify the returned file.
+var imported sync.Map // name → *importResult
+
+type importResult struct {
+	once sync.Once
+	f    *results.File
+	err  error
+}
+
+func importCase(c goldenCase) (*results.File, error) {
+	v, _ := imported.LoadOrStore(c.name, &importResult{})
+	r := v.(*importResult)
+	r.once.Do(func() { r.f, r.err = Import(context.Background(), c.format, c.files, c.opts) })
+	return r.f, r.err
+}
+
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	for _, c := range goldenCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := Import(context.Background(), c.format, c.files, c.opts)
+			f, err := importCase(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +167,7 @@ func TestPrecision(t *testing.T) {
 		FormatVegetaJSON: true, FormatVegetaCSV: true, FormatGatling: true,
 	}
 	for _, c := range goldenCases() {
-		f, err := Import(context.Background(), c.format, c.files, c.opts)
+		f, err := importCase(c)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
