@@ -64,7 +64,11 @@ type builder struct {
 	total          *results.Endpoint // the tool's own all-requests row
 	model          string
 	loc            *locustState
-	toolVersion    string
+	// dropped counts what the tool itself says it could not start on time
+	// (k6's dropped_iterations); droppedBy names the tool.
+	dropped     int64
+	droppedBy   string
+	toolVersion string
 
 	skipped  map[string]int64
 	skipList []string // file names in first-skip order
@@ -423,6 +427,12 @@ func (b *builder) file(runner, planName string) *results.File {
 	f.Validity.Sent = sent
 	// An import cannot know what the tool meant to send; it records what it sent.
 	f.Validity.Scheduled = sent
+	if b.dropped > 0 {
+		f.Validity.Valid = false
+		f.Validity.Dropped = b.dropped
+		f.Validity.Reasons = append(f.Validity.Reasons, fmt.Sprintf(
+			"%s dropped %d iterations: its executor could not start them on schedule (generator saturated or too few VUs)", b.droppedBy, b.dropped))
+	}
 	for _, file := range b.skipList {
 		f.Validity.Reasons = append(f.Validity.Reasons, fmt.Sprintf("skipped %d malformed line(s) in %s", b.skipped[file], file))
 	}

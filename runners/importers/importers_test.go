@@ -346,3 +346,28 @@ func TestLocustHistoryAggregatedOnly(t *testing.T) {
 		t.Errorf("requests %d errors %d windows %d total %d", e.Requests, e.Errors, reqs, f.Total.Requests)
 	}
 }
+
+// TestK6DroppedIterations: k6 says when its arrival-rate executor could not
+// start iterations; such a run is invalid, as loadgate's own would be.
+func TestK6DroppedIterations(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(peer("k6-synthetic/out.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte(`{"type":"Metric","data":{"name":"dropped_iterations","type":"counter","contains":"default","thresholds":[],"submetrics":null},"metric":"dropped_iterations"}
+{"metric":"dropped_iterations","type":"Point","data":{"time":"2026-11-26T01:27:00.5+00:00","value":3,"tags":{"scenario":"default"}}}
+{"metric":"dropped_iterations","type":"Point","data":{"time":"2026-11-26T01:27:00.9+00:00","value":2,"tags":{"scenario":"default"}}}
+`)...)
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Import(context.Background(), FormatK6JSON, []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Validity.Valid || f.Validity.Dropped != 5 || !strings.Contains(strings.Join(f.Validity.Reasons, ";"), "k6 dropped 5 iterations") {
+		t.Errorf("validity %+v", f.Validity)
+	}
+}

@@ -36,7 +36,10 @@ type k6Tags struct {
 	Error            string `json:"error"`
 }
 
-var k6DurationMetric = []byte(`"http_req_duration"`)
+var (
+	k6DurationMetric = []byte(`"http_req_duration"`)
+	k6DroppedMetric  = []byte(`"dropped_iterations"`)
+)
 
 // parseK6JSON reads k6's NDJSON output. Only http_req_duration points are
 // samples (one per HTTP request, value in ms); other lines are recognised by a
@@ -50,7 +53,7 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}
-		if n > 1 && !bytes.Contains(line, k6DurationMetric) {
+		if n > 1 && !bytes.Contains(line, k6DurationMetric) && !bytes.Contains(line, k6DroppedMetric) {
 			return nil
 		}
 		var l k6Line
@@ -59,6 +62,11 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		}
 		if l.Type != "Point" && l.Type != "Metric" {
 			return b.bad(in.errorf(n, "field \"type\": want Point or Metric, got %q", l.Type))
+		}
+		if l.Type == "Point" && l.Metric == "dropped_iterations" && l.Data.Value != nil && *l.Data.Value > 0 {
+			b.dropped += int64(*l.Data.Value)
+			b.droppedBy = "k6"
+			return nil
 		}
 		if l.Type != "Point" || l.Metric != "http_req_duration" {
 			return nil
@@ -225,6 +233,12 @@ func parseK6Summary(_ context.Context, in *input, b *builder) error {
 	for _, e := range append([]*results.Endpoint{total}, b.aggregates()...) {
 		if e.Requests < 0 || e.Errors < 0 || e.Errors > e.Requests {
 			return in.errorf(0, "inconsistent counts for %q: %d requests, %d failed", e.Name, e.Requests, e.Errors)
+		}
+	}
+	if m, ok := sum.Metrics["dropped_iterations"]; ok {
+		if n := int64(m.values()["count"]); n > 0 {
+			b.dropped += n
+			b.droppedBy = "k6"
 		}
 	}
 	b.total = total

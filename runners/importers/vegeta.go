@@ -148,7 +148,6 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -159,6 +158,7 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 			}
 			return fmt.Errorf("%s: %w", in.name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) < vcMinFields {
 			if err := b.bad(in.errorf(int64(line), "want at least %d columns, got %d", vcMinFields, len(rec))); err != nil {
 				return err
