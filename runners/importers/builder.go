@@ -312,6 +312,12 @@ func (b *builder) aggregate(name string) (*results.Endpoint, error) {
 	return &a.ep, nil
 }
 
+// toolOf is the tool a format belongs to: "k6-json" → "k6".
+func toolOf(format string) string {
+	tool, _, _ := strings.Cut(format, "-")
+	return tool
+}
+
 // aggregates returns the aggregate endpoints built so far.
 func (b *builder) aggregates() []*results.Endpoint {
 	var out []*results.Endpoint
@@ -327,7 +333,9 @@ func (b *builder) aggregates() []*results.Endpoint {
 func (b *builder) file(runner, planName string) *results.File {
 	f := &results.File{
 		Schema: results.Schema,
-		Plan:   results.PlanRef{Name: planName, Hash: "import:" + runner + ":" + planName},
+		// The hash names the tool, not its output format, so a baseline from
+		// `vegeta-gob` compares with a run imported from `vegeta-json`.
+		Plan: results.PlanRef{Name: planName, Hash: "import:" + toolOf(runner) + ":" + planName},
 		Run: results.Run{
 			Runner:  "import:" + runner,
 			Workers: 1,
