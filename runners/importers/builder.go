@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -196,9 +197,57 @@ func (b *builder) endpoint(name string) (*acc, error) {
 	return a, nil
 }
 
+// Sample times must fit time.Time.UnixNano (years 1678–2262); anything before
+// the Unix epoch is a corrupt timestamp, not a load test.
+var (
+	minSampleTime = time.Unix(0, 0)
+	maxSampleTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// maxLatencyUS rejects latencies no request has (a day); histograms clamp at
+// results.MaxTrackable anyway, this only keeps time arithmetic from overflowing.
+const maxLatencyUS = int64(24 * time.Hour / time.Microsecond)
+
+// sampleError is a record that parsed but cannot be a request; it is skippable.
+type sampleError struct{ msg string }
+
+func (e *sampleError) Error() string { return e.msg }
+
+// addLine records s, read from line of in: a record that cannot be a request
+// is a bad line (skippable), a limit reached is fatal.
+func (b *builder) addLine(in *input, line int64, s *sample) error {
+	err := b.add(s)
+	var se *sampleError
+	if errors.As(err, &se) {
+		return b.bad(in.errorf(line, "%s", se.msg))
+	}
+	if err != nil {
+		return in.errorf(line, "%v", err)
+	}
+	return nil
+}
+
+// checkTime rejects a timestamp outside what a results file can hold.
+func checkTime(t time.Time) error {
+	if t.Before(minSampleTime) || !t.Before(maxSampleTime) {
+		return &sampleError{fmt.Sprintf("timestamp %s out of range", t.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
 // add records one request exactly.
 func (b *builder) add(s *sample) error {
-	a, err := b.endpoint(b.name(s.label, s.method, s.url))
+	name := b.name(s.label, s.method, s.url)
+	if name == "" {
+		return &sampleError{"no request name, label or URL"}
+	}
+	if s.latencyUS < 0 || s.latencyUS > maxLatencyUS {
+		return &sampleError{fmt.Sprintf("latency %d µs out of range", s.latencyUS)}
+	}
+	if s.t < 0 {
+		return &sampleError{"timestamp before 1970"}
+	}
+	a, err := b.endpoint(name)
 	if err != nil {
 		return err
 	}

@@ -74,8 +74,8 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if l.Data.Value == nil || *l.Data.Value < 0 {
 			return b.bad(in.errorf(n, "field \"data.value\": missing or negative"))
 		}
-		if l.Data.Time.IsZero() {
-			return b.bad(in.errorf(n, "field \"data.time\": missing"))
+		if err := checkTime(l.Data.Time); err != nil {
+			return b.bad(in.errorf(n, "field \"data.time\": %v", err))
 		}
 		tg := &l.Data.Tags
 		lat := msToUS(*l.Data.Value)
@@ -98,10 +98,7 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if failed {
 			s.errKind = k6ErrorKind(tg.ErrorCode, tg.Error, code)
 		}
-		if err := b.add(&s); err != nil {
-			return in.errorf(n, "%v", err)
-		}
-		return nil
+		return b.addLine(in, n, &s)
 	})
 }
 
