@@ -311,6 +311,9 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	if err != nil {
 		return in.errorf(0, "%v", err)
 	}
+	if *rep.Requests > 1<<53 { // beyond float64's exact integers: not a real count
+		return in.errorf(0, "field \"requests\": %d is not a plausible count", *rep.Requests)
+	}
 	if rep.Success < 0 || rep.Success > 1 {
 		return in.errorf(0, "field \"success\": %v is not a fraction 0..1", rep.Success)
 	}
@@ -320,7 +323,7 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
 	e.Requests += int64(*rep.Requests)
 	// success is the fraction of 2xx/3xx responses; the rest are errors.
-	e.Errors += int64(float64(*rep.Requests)*(1-rep.Success) + 0.5)
+	e.Errors += min(e.Requests, max(0, int64(float64(*rep.Requests)*(1-rep.Success)+0.5))) // float rounding must not exceed requests
 	e.Bytes += rep.BytesIn.Total
 	e.BytesSent += rep.BytesOut.Total
 	if len(rep.StatusCodes) > 0 {
