@@ -231,7 +231,7 @@ gate:
 `
 
 // ysq quotes s as a YAML single-quoted scalar, which keeps JSON bodies
-// readable (only ' is escaped, as ”); strings with line breaks or control
+// readable (only a single quote is escaped, by doubling it); strings with line breaks or control
 // characters fall back to yq.
 func ysq(s string) string {
 	if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
