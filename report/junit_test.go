@@ -238,3 +238,18 @@ func extractXSDs(t *testing.T, tgz, dir string) map[string]string {
 	}
 	return out
 }
+
+func TestJUnitControlCharacters(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	in.Verdict.Endpoints[1].Name = "evil\x1b\x00name ]]> end"
+	in.Verdict.Endpoints[1].Checks[0].Warnings = []string{"bad \x07 warning ]]>"}
+	out := render(t, "junit", in, Options{})
+	var doc JUnitSuites
+	if err := xml.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("control characters broke the XML: %v", err)
+	}
+	if !strings.Contains(string(out), "bad \uFFFD warning") {
+		t.Error("control character not replaced")
+	}
+}
