@@ -24,7 +24,7 @@ func TestDependencyDirection(t *testing.T) {
 		"baselines":       {"results"},
 		"report":          {"gate", "results", "report"},
 		"runners":         {"plan", "results", "runners", "internal"},
-		"internal/target": {},
+		"internal/target": {"results"},
 	}
 	sdkOwners := map[string]string{
 		"github.com/aws/aws-sdk-go-v2":          "runners/aws",
