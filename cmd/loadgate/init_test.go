@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,12 @@ import (
 	"github.com/loadgate/loadgate/plan"
 )
 
-var updateInit = flag.Bool("update", false, "rewrite golden files under testdata/")
+// The package's -update flag is declared once, in action_test.go.
 
 func goldenInit(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", "init", name)
-	if *updateInit {
+	if *updateAction {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -111,6 +111,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newWorkerCmd(a),
 		newMCPCmd(a),
 		newInitCmd(a),
+		newSchemaCmd(a),
 	)
 	return root
 }
