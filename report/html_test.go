@@ -99,3 +99,12 @@ func TestNinesLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainTicks(t *testing.T) {
+	t.Parallel()
+	for _, tk := range (plainTicks{}).Ticks(0, 0.7) {
+		if len(tk.Label) > 4 {
+			t.Errorf("tick label %q", tk.Label)
+		}
+	}
+}

@@ -176,6 +176,9 @@ func yq(s string) string {
 }
 
 const planHeader = `# yaml-language-server: $schema=` + planSchemaURL + `
+# (editors fetch the plan's JSON Schema from there; for an offline copy pinned
+# to your loadgate version: loadgate schema -o plan.schema.json, and point the
+# line above at it)
 #
 # loadgate plan. Reference: https://github.com/loadgate/loadgate/blob/main/docs/plan.md
 # Check it:   loadgate validate loadgate.yaml
