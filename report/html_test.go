@@ -62,7 +62,7 @@ func TestHTMLVerdictPage(t *testing.T) {
 func TestHTMLProfiles(t *testing.T) {
 	t.Parallel()
 	for kind, wants := range map[string][]string{
-		"stress":    {"knee: 210/s sustainable", "broke at 280/s", "offered = achieved", "task-c <x>", "⛔ missing", "task stopped: OutOfMemory", "highest sustainable rate (knee)", "33%"},
+		"stress":    {"knee: 210/s sustainable", "broke at 280/s", "offered = achieved", "task-c <x>", "⛔ missing", "task stopped: OutOfMemory", "highest sustainable rate (knee)", "33%", `id="regions"`, "us-east-1"},
 		"spike":     {"recovered after 2.0 s", "pre-spike p95", ">spike</text>", "spike recovery time"},
 		"endurance": {"drift +1080.00 ms/h", "p95 drift", "+1080.00 ms/hour"},
 		"volume":    {"payload (KiB)", "Latency vs request payload size"},
