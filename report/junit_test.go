@@ -135,9 +135,9 @@ func TestJUnitXSD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the schema check (needs npm and xmllint)")
 	}
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Skip("xmllint not installed (apt-get install libxml2-utils); the structural test still ran")
+	xmllint, why := findXmllint()
+	if xmllint == "" {
+		t.Skip(why + "; the structural test still ran")
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
