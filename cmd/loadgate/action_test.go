@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -738,4 +741,151 @@ func TestActionMasksPlanSecrets(t *testing.T) {
 	if !strings.Contains(e.stdout.String(), "::add-mask::very-secret-value") {
 		t.Errorf("secret not masked:\n%s", e.stdout.String())
 	}
+}
+
+// TestActionInEmptyRoot runs the static binary as the container action would
+// run, in an empty root holding only what the image holds (the binary, the CA
+// bundle, /tmp) plus what the runner mounts (/github/workspace,
+// /github/workflow/event.json, /github/file_commands): no shell, no libc, no
+// /etc/passwd, no zoneinfo. `unshare -r -m --root --wd` is chroot + chdir in a
+// user and mount namespace; the network namespace is shared, so the loopback
+// target and the fake GitHub (over TLS, its certificate only trusted through
+// the root's CA bundle) are reachable.
+func TestActionInEmptyRoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for ~6 s")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not available")
+	}
+	if out, err := exec.Command(unshare, "-r", "-m", "true").CombinedOutput(); err != nil {
+		t.Skipf("unshare -r -m not permitted here: %v %s", err, out)
+	}
+	t.Parallel()
+	root := t.TempDir()
+	mk := func(dir string, mode os.FileMode) string {
+		p := filepath.Join(root, dir)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mk("tmp", 0o1777)
+	mk("etc/ssl/certs", 0o755)
+	ws := mk("github/workspace", 0o755)
+	fc := mk("github/file_commands", 0o755)
+	mk("github/workflow", 0o755)
+
+	// The image's binary: static, trimmed, stripped, version stamped.
+	bin := filepath.Join(root, "loadgate")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/loadgate/loadgate/internal/version.Version=v0.0.0-chroot", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("static binary: %.1f MB (image ≈ binary + %d kB CA bundle)", float64(fi.Size())/(1<<20), caBundleSize()/1024)
+
+	gh := fakegithub.NewTLS(t, fakegithub.SpecPath, actionToken)
+	// The root's CA bundle: the host's plus the fake GitHub's certificate.
+	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gh.Certificate().Raw})...)
+	if err := os.WriteFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt"), bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	event, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "github", "events", "pull_request.opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "github/workflow/event.json"), event, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	demo := setUpDemoRepo(t, ws)
+	if err := demo.Regress("/orders", 4); err != nil {
+		t.Fatal(err)
+	}
+
+	env := []string{
+		"GITHUB_ACTIONS=true",
+		"GITHUB_WORKSPACE=/github/workspace",
+		"GITHUB_EVENT_NAME=pull_request",
+		"GITHUB_EVENT_PATH=/github/workflow/event.json",
+		"GITHUB_OUTPUT=/github/file_commands/set_output_1",
+		"GITHUB_STEP_SUMMARY=/github/file_commands/step_summary_1",
+		"GITHUB_REPOSITORY=Codertocat/Hello-World",
+		"GITHUB_SHA=" + headSHA,
+		"GITHUB_RUN_ID=99",
+		"GITHUB_SERVER_URL=https://github.com",
+		"GITHUB_API_URL=" + gh.URL,
+		"HOME=/github/home",
+		"TZ=Europe/Paris",
+		"INPUT_PLAN=perf/plan.yaml",
+		"INPUT_BASELINE=perf/baseline.json",
+		"INPUT_EXTRA-ARGS=-q",
+		"INPUT_GITHUB-TOKEN=" + actionToken,
+	}
+	chroot := func(args ...string) (int, string, string) {
+		cmd := exec.Command(unshare, append([]string{"-r", "-m", "--root=" + root, "--wd=/github/workspace", "/loadgate"}, args...)...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("unshare: %v", err)
+		}
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+
+	if code, out, errOut := chroot("version"); code != 0 || !strings.Contains(out, "v0.0.0-chroot") {
+		t.Fatalf("version in the empty root: exit %d %q %q", code, out, errOut)
+	}
+	code, out, errOut := chroot("action")
+	if code != exitFail && code != exitInvalid {
+		t.Fatalf("action in the empty root: exit %d, want 1 (regressed) or 4 (invalid on a busy machine)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	outputs, err := os.ReadFile(filepath.Join(fc, "set_output_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(outputs), "exit-code<<") || !strings.Contains(string(outputs), "\n"+fmt.Sprint(code)+"\n") {
+		t.Errorf("outputs file:\n%s", outputs)
+	}
+	summary, err := os.ReadFile(filepath.Join(fc, "step_summary_1"))
+	if err != nil || !strings.Contains(string(summary), "loadgate · shop") {
+		t.Errorf("summary: %v\n%s", err, summary)
+	}
+	if n := len(gh.Comments(2)); n != 1 {
+		t.Errorf("%d PR comments, want 1", n)
+	}
+	if runs := gh.CheckRuns(); len(runs) != 1 || runs[0].Conclusion != "failure" {
+		t.Errorf("check runs %+v", runs)
+	}
+	if !strings.Contains(out, "::add-mask::"+actionToken) {
+		t.Error("token not masked")
+	}
+	// The results were written by a process with no zoneinfo on disk: the
+	// embedded time/tzdata gave it Paris time.
+	res, err := os.ReadFile(filepath.Join(ws, "loadgate-results", resultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), "+01:00") {
+		t.Errorf("results carry no +01:00 (Europe/Paris, November) timestamp: time/tzdata not in effect?")
+	}
+}
+
+func caBundleSize() int64 {
+	fi, err := os.Stat("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
