@@ -889,3 +889,56 @@ func caBundleSize() int64 {
 	}
 	return fi.Size()
 }
+
+// TestExampleWorkflows keeps examples/workflows honest: valid YAML, and every
+// `with:` key of a loadgate step is an input action.yml declares.
+func TestExampleWorkflows(t *testing.T) {
+	t.Parallel()
+	inputs := map[string]bool{}
+	for _, n := range actionInputNames() {
+		inputs[n] = true
+	}
+	files, err := filepath.Glob(filepath.Join(repoRoot, "examples", "workflows", "*.yml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("%d example workflows (%v), want ≥ 5", len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wf struct {
+			On   any `yaml:"on"`
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string         `yaml:"uses"`
+					With map[string]any `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if wf.On == nil || len(wf.Jobs) == 0 {
+			t.Errorf("%s: no trigger or jobs", f)
+		}
+		used := false
+		for _, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if !strings.HasPrefix(s.Uses, "loadgate/loadgate@") {
+					continue
+				}
+				used = true
+				for k := range s.With {
+					if !inputs[k] {
+						t.Errorf("%s: input %q is not in action.yml", filepath.Base(f), k)
+					}
+				}
+			}
+		}
+		if !used {
+			t.Errorf("%s: no loadgate/loadgate step", filepath.Base(f))
+		}
+	}
+}
