@@ -630,6 +630,7 @@ func TestActionEndToEndPullRequest(t *testing.T) {
 	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
 	e.vars["INPUT_BASELINE"] = "perf/baseline.json"
 	e.vars["INPUT_EXTRA-ARGS"] = "-q --min-windows 3"
+	e.vars["INPUT_UPDATE-BASELINE"] = "true" // never from a PR's own run
 	// The first comment creation meets a 500: retried, not lost.
 	gh.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 500, Times: 1})
 
@@ -682,6 +683,9 @@ func TestActionEndToEndPullRequest(t *testing.T) {
 	}
 	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "```mermaid\nxychart-beta") {
 		t.Error("summary has no chart")
+	}
+	if _, err := os.Stat(filepath.Join(e.ws, "perf", "baseline.json")); err == nil || !strings.Contains(e.stdout.String(), "update-baseline ignored") {
+		t.Errorf("a pull request's run updated the baseline (or did not say it would not): %v", err)
 	}
 
 	// Rerun of the job: the same comment is edited.
@@ -940,5 +944,107 @@ func TestExampleWorkflows(t *testing.T) {
 		if !used {
 			t.Errorf("%s: no loadgate/loadgate step", filepath.Base(f))
 		}
+	}
+}
+
+func TestActionScheduledRegressionOpensIssue(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "workflow_dispatch", "workflow_dispatch.json")
+	e.vars["GITHUB_REPOSITORY"] = "octo-org/octo-repo"
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json", `{"head_sha": "`+headSHA+`", "plan": "checkout-api", "exit_code": 1}`)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	e.vars["INPUT_ISSUE-ON-REGRESSION"] = "true"
+	e.vars["INPUT_ISSUE-LABELS"] = "performance, nightly"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	is := gh.Issues()
+	if len(is) != 1 || !strings.HasPrefix(is[0].Title, "Performance regression: 1 regression") || len(is[0].Labels) != 2 {
+		t.Fatalf("issues %+v", is)
+	}
+	if len(gh.CheckRuns()) != 1 || gh.Calls(fakegithub.OpCreateComment) != 0 {
+		t.Errorf("check runs %d, comment calls %d", len(gh.CheckRuns()), gh.Calls(fakegithub.OpCreateComment))
+	}
+	// With issue-number, the nightly keeps one sticky comment on that issue.
+	e.vars["INPUT_ISSUE-NUMBER"] = fmt.Sprint(is[0].Number)
+	for range 2 {
+		if code := e.run(); code != exitFail {
+			t.Fatalf("exit %d", code)
+		}
+	}
+	if len(gh.Issues()) != 1 || len(gh.Comments(is[0].Number)) != 1 {
+		t.Errorf("issues %d, comments on #%d: %d", len(gh.Issues()), is[0].Number, len(gh.Comments(is[0].Number)))
+	}
+}
+
+func TestActionPushToDefaultBranchOpensBaselinePR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for ~6 s")
+	}
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "push", "push.main.json")
+	setUpDemoRepo(t, e.ws)
+	// A generous SLO: this test is about the baseline PR, not the verdict.
+	planPath := filepath.Join(e.ws, "perf", "plan.yaml")
+	data, _ := os.ReadFile(planPath)
+	if err := os.WriteFile(planPath, []byte(strings.Replace(string(data), "p95: 30ms", "p95: 5s", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
+	e.vars["INPUT_BASELINE"] = "perf/baseline.json"
+	e.vars["INPUT_UPDATE-BASELINE"] = "true"
+	e.vars["INPUT_OPEN-PR"] = "true"
+	e.vars["INPUT_EXTRA-ARGS"] = "-q"
+	code := e.run()
+	if code == exitInvalid {
+		t.Skipf("the run was invalid on this busy machine (generator short of CPU): no baseline to propose\n%s", e.stderr.String())
+	}
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	local, err := os.ReadFile(filepath.Join(e.ws, "perf", "baseline.json"))
+	if err != nil {
+		t.Fatalf("baseline not written: %v", err)
+	}
+	pulls := gh.Pulls()
+	if len(pulls) != 1 || pulls[0].Head != "loadgate/baseline-shop" || pulls[0].Base != "master" {
+		t.Fatalf("pulls %+v\n%s", pulls, e.stderr.String())
+	}
+	if got, ok := gh.File("loadgate/baseline-shop", "perf/baseline.json"); !ok || !bytes.Equal(got, local) {
+		t.Errorf("branch file differs from the updated baseline (%v)", ok)
+	}
+	if _, ok := gh.File("master", "perf/baseline.json"); ok {
+		t.Error("default branch written directly")
+	}
+}
+
+func TestOpenBaselinePRWiring(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "push", "push.main.json")
+	env := actionsenv.New(func(k string) string { return e.vars[k] }, &e.stdout)
+	gctx, err := env.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{ctx: context.Background(), stdout: &e.stdout, stderr: &e.stderr, getenv: func(k string) string { return e.vars[k] }}
+	side := newGitHubSide(a, env, gctx, actionInputs{Token: actionToken})
+	baseline := filepath.Join(e.ws, "perf", "baseline.json")
+	if err := os.MkdirAll(filepath.Dir(baseline), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(baseline, []byte(`{"schema":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := runContext{ws: e.ws, workdir: e.ws, results: filepath.Join(e.ws, "loadgate-results")}
+	side.openBaselinePR(rc, baseline, gctx.Event.DefaultBranch, &gate.Verdict{Plan: "checkout api/v2"})
+	pulls := gh.Pulls()
+	if len(pulls) != 1 || pulls[0].Head != "loadgate/baseline-checkout-api-v2" || pulls[0].Base != "master" {
+		t.Fatalf("pulls %+v\n%s", pulls, e.stderr.String())
+	}
+	if got, ok := gh.File("loadgate/baseline-checkout-api-v2", "perf/baseline.json"); !ok || string(got) != `{"schema":"x"}` {
+		t.Errorf("file %q %v", got, ok)
 	}
 }
