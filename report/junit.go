@@ -144,6 +144,11 @@ func BuildJUnit(in Input) *JUnitSuites {
 		valid.Error = &JUnitProblem{Type: "invalid", Message: msg, Text: strings.Join(append(reasons, v.Warnings...), "\n")}
 	}
 	s.Cases = append(s.Cases, valid)
+	if v.Decision == gate.Incompatible {
+		s.Cases = append(s.Cases, JUnitCase{Name: "baseline compatibility", Classname: plan, Time: "0.000",
+			Error: &JUnitProblem{Type: "incompatible", Message: "the baseline was recorded from a different plan, profile or runner class; no comparison was made",
+				Text: strings.Join(v.Incompatible, "\n")}})
+	}
 
 	for _, e := range v.Endpoints {
 		class := plan + "." + xmlToken(e.Name)

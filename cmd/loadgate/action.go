@@ -234,7 +234,7 @@ func runAction(a *app) error {
 		}
 		end()
 		var docCode int
-		v, docCode, err = readVerdict(filepath.Join(rc.results, verdictFile))
+		v, docCode, err = readActionVerdict(filepath.Join(rc.results, verdictFile))
 		switch {
 		case err != nil && code == exitPass:
 			code = exitInfra
@@ -427,9 +427,9 @@ func applyFailOn(v *gate.Verdict, code int, failOn string) int {
 	return code
 }
 
-// readVerdict reads the JSON verdict document written by `--report json=`:
+// readActionVerdict reads the JSON verdict document written by `--report json=`:
 // the verdict and the exit code the gate gave it.
-func readVerdict(path string) (*gate.Verdict, int, error) {
+func readActionVerdict(path string) (*gate.Verdict, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
@@ -479,7 +479,7 @@ func writeRunContext(rc runContext, p prContext, v *gate.Verdict, code int) {
 }
 
 func readPreviousRun(dir string) (*gate.Verdict, prContext, int, error) {
-	v, _, err := readVerdict(filepath.Join(dir, verdictFile))
+	v, _, err := readActionVerdict(filepath.Join(dir, verdictFile))
 	if err != nil {
 		return nil, prContext{}, 0, fmt.Errorf("verdict-from: %w", err)
 	}

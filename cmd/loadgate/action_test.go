@@ -347,7 +347,7 @@ func TestApplyFailOn(t *testing.T) {
 
 func mustVerdict(t *testing.T, name string) *gateVerdict {
 	t.Helper()
-	v, _, err := readVerdict(filepath.Join(repoRoot, "testdata", "github", name))
+	v, _, err := readActionVerdict(filepath.Join(repoRoot, "testdata", "github", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,11 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newCompareCmd(a),
 		newGateCmd(a),
 		newBaselineCmd(a),
+		newImportCmd(a),
+		newReportCmd(a),
 		newActionCmd(a),
+		newWorkerCmd(a),
+		newMCPCmd(a),
 	)
 	return root
 }

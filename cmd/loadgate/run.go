@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ type runFlags struct {
 	quiet    bool
 	duration time.Duration
 	target   string
+	dist     distributedFlags
 }
 
 func (f *runFlags) bind(cmd *cobra.Command) {
@@ -24,6 +26,7 @@ func (f *runFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().DurationVar(&f.duration, "duration", 0, "override the profile's duration (load and endurance profiles)")
 	cmd.Flags().StringVar(&f.target, "target", "", "override the plan's target URL")
+	f.dist.bind(cmd)
 }
 
 // apply changes the plan according to overrides, before limits are checked.
@@ -80,7 +83,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	if err := p.CheckTargets(); err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v (local runs proceed; distributed and MCP runs refuse)\n", err)
 	}
-	r, err := a.selectRunner(p)
+	r, err := a.selectRunnerWith(p, &f.dist)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +114,19 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	}
 	return res, nil
 }
+
+// cleanup releases a runner's resources with a fresh, bounded context: the
+// run's own context may already be cancelled.
+func (a *app) cleanup(c runners.Cleaner) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), cleanupTimeout)
+	defer cancel()
+	if err := c.Cleanup(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "warning: cleanup: %v\n", err)
+	}
+}
+
+// cleanupTimeout bounds how long releasing workers may take after a run.
+const cleanupTimeout = 2 * time.Minute
 
 func writtenTo(path string) string {
 	if path == "" {

@@ -129,7 +129,7 @@ func newCollector(nEP int, total, warm time.Duration, open bool) *collector {
 }
 
 func (c *collector) newShard() *shard {
-	s := &shard{buf: make([]sample, 0, 256)}
+	s := &shard{buf: make([]sample, 0, 64)}
 	c.mu.Lock()
 	c.shards = append(c.shards, s)
 	c.mu.Unlock()

@@ -39,7 +39,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 	}
 	base := strings.TrimRight(p.Target, "/")
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, redact(p, p.Target))
+		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, p.Redact(p.Target))
 	}
 	var errs []error
 	var out []*endpoint
@@ -74,7 +74,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		}
 		req, err := http.NewRequest(method, raw, nil)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(redact(p, err.Error()))))
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
 			continue
 		}
 		for k, v := range p.Defaults.Headers {
@@ -133,19 +133,19 @@ func newTransport(bound int) *http.Transport {
 }
 
 // redirectPolicy follows redirects only to hosts the plan allows: those in
-// targets.allow, or the target's own host when the list is empty.
+// targets.allow, or only the target's own host when the list is empty (a
+// plan that names no list still does not spread load to other hosts).
 func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
-	allow := p.Targets.Allow
-	if len(allow) == 0 {
+	allowed := p.AllowedHost
+	if len(p.Targets.Allow) == 0 {
+		own := plan.Targets{}
 		if u, err := url.Parse(p.Target); err == nil {
-			allow = []string{u.Hostname()}
+			own.Allow = []string{u.Hostname()}
 		}
+		allowed = own.AllowedHost
 	}
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= maxRedirects {
-			return http.ErrUseLastResponse
-		}
-		if !hostAllowed(allow, req.URL.Hostname()) {
+		if len(via) >= maxRedirects || !allowed(req.URL.Host) {
 			return http.ErrUseLastResponse // the 3xx itself is the response
 		}
 		return nil
@@ -154,46 +154,6 @@ func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
 
 // maxRedirects is net/http's default limit.
 const maxRedirects = 10
-
-// hostAllowed reports whether host matches an entry of allow: a host name
-// (case-insensitive; "*.example.com" matches subdomains), an IP, or a CIDR.
-func hostAllowed(allow []string, host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	ip := net.ParseIP(host)
-	for _, a := range allow {
-		a = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
-		switch {
-		case a == host:
-			return true
-		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
-			return true
-		case ip != nil && strings.Contains(a, "/"):
-			if _, n, err := net.ParseCIDR(a); err == nil && n.Contains(ip) {
-				return true
-			}
-		case ip != nil:
-			if aip := net.ParseIP(a); aip != nil && aip.Equal(ip) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// redact replaces the plan's secrets in s with ***.
-// TODO(after plan lands on main): use p.Redact.
-func redact(p *plan.Plan, s string) string {
-	for _, sec := range p.Secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
-// planHash is p.Hash() once the plan package provides it.
-// TODO(after plan lands on main): return p.Hash().
-func planHash(p *plan.Plan) string { return "" }
 
 // job is one open-model arrival handed to a worker.
 type job struct {
@@ -258,14 +218,18 @@ func (e *engine) runOpen(ctx context.Context) {
 // cannot start within MaxStartDelay, when it is dropped. It reports false
 // for a dropped request; cancellation reports false without counting.
 func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
-	select {
-	case e.jobs <- j:
+	// A worker that is idle (or about to be: it counted itself before
+	// receiving) takes the job at once; only when none is do we add one, so
+	// the pool (and its connections) grows to the real concurrency, not to
+	// every scheduling hiccup.
+	if e.idle.Load() > 0 {
+		e.jobs <- j
 		return true, false
-	default:
 	}
 	if e.nworkers < e.bound {
 		e.nworkers++
 		e.wg.Add(1)
+		e.idle.Add(1)
 		go e.worker()
 		e.jobs <- j
 		return true, false
@@ -295,6 +259,7 @@ func (e *engine) worker() {
 	wctx, cancel := context.WithCancel(e.reqCtx)
 	defer cancel()
 	for j := range e.jobs {
+		e.idle.Add(-1)
 		var body []byte
 		if j.payload > 0 {
 			if v, ok := e.payloads.Load(j.payload); ok {
@@ -302,11 +267,12 @@ func (e *engine) worker() {
 			}
 		}
 		e.do(wctx, sh, buf, int(j.ep), j.at, body, j.payload > 0)
+		e.idle.Add(1)
 	}
 }
 
 // readBufSize is the per-worker buffer response bodies are read into and discarded.
-const readBufSize = 32 << 10
+const readBufSize = 8 << 10
 
 // runClosed runs the closed model: each VU loops request → response while the
 // current stage has at least that many VUs.

@@ -124,7 +124,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if p == nil {
 		return nil, errors.New("local runner: nil plan")
 	}
-	stages := stagesOf(p.Profile)
+	stages := p.Schedule()
 	total := totalDuration(stages)
 	if total <= 0 {
 		return nil, fmt.Errorf("local runner: plan %q: the profile's schedule is empty", p.Name)
@@ -199,6 +199,7 @@ type engine struct {
 	jobs     chan job
 	payloads sync.Map // payload size → body, shared read-only by workers
 	nworkers int
+	idle     atomic.Int32 // workers waiting for (or about to wait for) a job
 	wg       sync.WaitGroup
 	stopReq  context.CancelFunc // aborts in-flight requests after DrainGrace
 	reqCtx   context.Context
@@ -325,7 +326,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 		Run: results.Run{
 			ID: id, Started: e.t0, Ended: e.t0.Add(e.cutoff),
 			Runner: "local", RunnerClass: fmt.Sprintf("local/%dcpu", runtime.NumCPU()),
-			Workers: 1, Target: redact(p, p.Target), Partial: interrupted, Label: e.opts.Label,
+			Workers: 1, Target: p.Redact(p.Target), Partial: interrupted, Label: e.opts.Label,
 			Env: results.Env{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
 		},
 		Profile: e.profile(),
@@ -333,7 +334,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 	if h, err := os.Hostname(); err == nil {
 		f.Run.Env.Host = h
 	}
-	f.Plan.Hash = planHash(p)
+	f.Plan.Hash = p.Hash()
 
 	var wsum int
 	for _, ep := range e.eps {
@@ -354,7 +355,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 			return e.stages[stageAt(e.stages, mid)].PayloadBytes
 		}
 		re := e.col.endpoint(i, e.t0, e.cutoff, offered, payload)
-		re.Name, re.Method, re.URL = ep.name, ep.method, redact(p, ep.rawURL)
+		re.Name, re.Method, re.URL = ep.name, ep.method, p.Redact(ep.rawURL)
 		f.Endpoints = append(f.Endpoints, re)
 	}
 	measured := e.cutoff - e.warm

@@ -1,0 +1,62 @@
+package results
+
+import (
+	"bytes"
+	"testing"
+	"time"
+)
+
+func TestMergerEqualsMerge(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(seed int64) *File {
+		f := &File{Schema: Schema, Plan: PlanRef{Name: "p", Hash: "h"}, Validity: Validity{Valid: true, Sent: seed},
+			Run: Run{Started: t0.Add(time.Duration(seed) * time.Millisecond), Ended: t0.Add(10 * time.Second)}}
+		for _, name := range []string{"a", "b"} {
+			e := Endpoint{Name: name, Histogram: NewHistogram(), Status: map[string]int64{"200": 0}}
+			for w := range 3 {
+				win := Window{Start: t0.Add(time.Duration(w) * time.Second), Histogram: NewHistogram()}
+				for i := range 50 {
+					us := (seed*7919 + int64(i)*104729 + int64(w)) % 90000
+					e.Histogram.RecordMicros(us)
+					win.Histogram.RecordMicros(us)
+					win.Requests++
+					e.Requests++
+				}
+				e.Windows = append(e.Windows, win)
+			}
+			e.Status["200"] = e.Requests
+			f.Endpoints = append(f.Endpoints, e)
+		}
+		return f
+	}
+	files := []*File{mk(1), mk(2), mk(3)}
+	want, err := Merge(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Merger
+	for _, f := range files {
+		if err := m.Add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := m.File()
+	var a, b bytes.Buffer
+	if err := Encode(&a, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := Encode(&b, got); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Fatalf("Merger differs from Merge:\n%s\n%s", a.String(), b.String())
+	}
+	var bad Merger
+	_ = bad.Add(files[0])
+	other := mk(4)
+	other.Plan.Hash = "x"
+	if err := bad.Add(other); err == nil {
+		t.Fatal("different plan hash merged")
+	}
+}

@@ -1,0 +1,619 @@
+package distributed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners"
+)
+
+// Defaults of Options.
+const (
+	DefaultMinLoadShare = 0.9
+	DefaultStartTimeout = 3 * time.Minute
+	DefaultPollInterval = time.Second
+	DefaultResultGrace  = time.Minute
+	// s3GETPerPrefixPerSecond is S3's documented request rate per prefix
+	// ("at least 5,500 GET/HEAD requests per second per partitioned prefix",
+	// Amazon S3 User Guide, "Best practices design patterns: optimizing Amazon
+	// S3 performance"). Workers poll one start object per region, so the poll
+	// interval grows with the workers per region to stay at half of it.
+	s3GETPerPrefixPerSecond = 5500
+)
+
+// Options configure a Coordinator.
+type Options struct {
+	Store    Store
+	Launcher Launcher
+	RunID    string
+	Workers  []WorkerSpec
+	// Runner and RunnerClass are recorded in the merged results ("distributed",
+	// "aws"; e.g. "local/4proc", "aws/1vcpu-2gb/x10").
+	Runner      string
+	RunnerClass string
+	// MinLoadShare is the fraction (0..1) of the intended load that must run
+	// for the run to be valid (default DefaultMinLoadShare). Below it the run
+	// is invalid (exit 4); between it and 1 the run is degraded.
+	MinLoadShare float64
+	// StartTimeout bounds the wait for workers to be ready; late ones are
+	// excluded and reported.
+	StartTimeout time.Duration
+	// StartLead is the time between publishing the start signal and the
+	// start instant (default 3 poll intervals, at least 2s).
+	StartLead time.Duration
+	// PollInterval is the coordinator's and the workers' poll period
+	// (default DefaultPollInterval, raised for many workers per region).
+	PollInterval time.Duration
+	// ResultGrace is how long after the planned end results may arrive.
+	ResultGrace time.Duration
+	// Concurrency bounds parallel result downloads (default 16).
+	Concurrency int
+	// Log receives progress lines (nil: discarded).
+	Log io.Writer
+	Now func() time.Time
+}
+
+// Coordinator runs a plan on distributed workers. It implements
+// runners.Runner and runners.Cleaner.
+type Coordinator struct {
+	o Options
+
+	mu       sync.Mutex
+	launched bool
+	finished bool
+}
+
+var (
+	_ runners.Runner  = (*Coordinator)(nil)
+	_ runners.Cleaner = (*Coordinator)(nil)
+)
+
+// InfraError reports that the distributed machinery failed (store, launcher,
+// no worker at all); the CLI maps it to exit 3.
+type InfraError struct{ Err error }
+
+func (e *InfraError) Error() string { return e.Err.Error() }
+func (e *InfraError) Unwrap() error { return e.Err }
+
+// New returns a coordinator; Options are validated by Run.
+func New(o Options) *Coordinator {
+	if o.MinLoadShare <= 0 {
+		o.MinLoadShare = DefaultMinLoadShare
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	perRegion := map[string]int{}
+	for _, w := range o.Workers {
+		perRegion[w.Region]++
+	}
+	for _, n := range perRegion {
+		// Two GETs (start, abort) per worker per interval at most half the
+		// per-prefix rate.
+		if min := time.Duration(float64(time.Second) * 2 * float64(n) / (s3GETPerPrefixPerSecond / 2)); min > o.PollInterval {
+			o.PollInterval = min
+		}
+	}
+	if o.StartLead <= 0 {
+		o.StartLead = max(2*time.Second, 3*o.PollInterval)
+	}
+	if o.ResultGrace <= 0 {
+		o.ResultGrace = DefaultResultGrace
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Runner == "" {
+		o.Runner = "distributed"
+	}
+	return &Coordinator{o: o}
+}
+
+// workerState is the coordinator's bookkeeping of one worker.
+type workerState struct {
+	spec     WorkerSpec
+	ready    bool
+	included bool
+	done     bool // result merged
+	missing  bool
+	reason   string
+	info     results.Worker
+}
+
+// Run executes the plan on the workers and returns the exact merge of their
+// results, with per-worker figures, start skew and load share.
+func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
+	o := c.o
+	if err := c.check(p); err != nil {
+		return nil, err
+	}
+	pb, err := encodePlan(p)
+	if err != nil {
+		return nil, err
+	}
+	now := o.Now()
+	m := Manifest{RunID: o.RunID, Created: now, PlanHash: p.Hash(), Workers: o.Workers,
+		PollInterval: o.PollInterval, StartBy: now.Add(o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
+	if err := o.Store.Put(ctx, planKey(o.RunID), pb); err != nil {
+		return nil, &InfraError{fmt.Errorf("store plan: %w", err)}
+	}
+	if err := putJSON(ctx, o.Store, manifestKey(o.RunID), m); err != nil {
+		return nil, &InfraError{fmt.Errorf("store manifest: %w", err)}
+	}
+	ws := make(map[string]*workerState, len(o.Workers))
+	var order []*workerState
+	for _, w := range o.Workers {
+		st := &workerState{spec: w, info: results.Worker{ID: w.ID(), Region: w.Region, RateShare: w.RateScale}}
+		ws[w.ID()] = st
+		order = append(order, st)
+	}
+	c.mu.Lock()
+	c.launched = true
+	c.mu.Unlock()
+	fmt.Fprintf(o.Log, "distributed: run %s: launching %d workers\n", o.RunID, len(o.Workers))
+	if err := o.Launcher.Launch(ctx, o.RunID, o.Workers); err != nil {
+		c.abort(ctx, "launch failed")
+		return nil, c.ctxOr(ctx, &InfraError{fmt.Errorf("launch workers: %w", err)})
+	}
+
+	// Phase 1: wait until every worker is ready, dead, or the timeout passes.
+	if err := c.waitReady(ctx, ws, order); err != nil {
+		c.abort(ctx, err.Error())
+		return nil, err
+	}
+	var readyShare, total float64
+	var included []*workerState
+	for _, st := range order {
+		total += st.spec.RateScale
+		if st.ready {
+			st.included = true
+			readyShare += st.spec.RateScale
+			included = append(included, st)
+		} else {
+			st.missing = true
+			if st.reason == "" {
+				st.reason = fmt.Sprintf("not ready within %s", o.StartTimeout)
+			}
+		}
+	}
+	if len(included) == 0 {
+		c.abort(ctx, "no worker ready")
+		return nil, &InfraError{fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))}
+	}
+	if share := readyShare / total; share < o.MinLoadShare {
+		// Not worth starting: no load is sent, and the result says why (exit 4).
+		c.abort(ctx, "too few workers ready")
+		msg := fmt.Sprintf("invalid: only %d of %d workers ready (%.1f%% of the load, minimum %.1f%%); the run was not started",
+			len(included), len(order), 100*share, 100*o.MinLoadShare)
+		fmt.Fprintf(o.Log, "distributed: %s%s\n", msg, reasonsOf(order, 5))
+		return c.notStarted(p, order, msg), nil
+	}
+
+	// Phase 2: release the barrier, one start object per region.
+	startAt := o.Now().Add(o.StartLead)
+	byRegion := map[string][]int{}
+	var regions []string
+	for _, st := range order {
+		r := st.spec.Region
+		if _, ok := byRegion[r]; !ok {
+			regions = append(regions, r)
+			byRegion[r] = []int{}
+		}
+		if st.included {
+			byRegion[r] = append(byRegion[r], st.spec.Index)
+		}
+	}
+	for _, r := range regions {
+		sig := StartSignal{StartAt: startAt, Published: o.Now(), Included: byRegion[r]}
+		if err := putJSON(ctx, o.Store, startKey(o.RunID, r), sig); err != nil {
+			c.abort(ctx, "start signal failed")
+			return nil, c.ctxOr(ctx, &InfraError{fmt.Errorf("publish start: %w", err)})
+		}
+	}
+	fmt.Fprintf(o.Log, "distributed: %d/%d workers ready; start at %s\n", len(included), len(order), startAt.Format(time.RFC3339Nano))
+
+	// Phase 3: collect and merge results as they arrive.
+	var merger results.Merger
+	deadline := startAt.Add(p.TotalDuration() + o.ResultGrace)
+	collectErr := c.collect(ctx, ws, included, &merger, deadline)
+	c.mu.Lock()
+	c.finished = collectErr == nil
+	c.mu.Unlock()
+	if collectErr != nil {
+		c.abort(ctx, collectErr.Error())
+		// Workers got SIGTERM/abort: give them a moment to upload partial results.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_ = c.collect(gctx, ws, included, &merger, o.Now().Add(10*time.Second))
+		cancel()
+	} else {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		_ = o.Launcher.Stop(sctx, "run complete")
+		cancel()
+	}
+	out := c.finish(&merger, order, p)
+	if out == nil {
+		if collectErr != nil {
+			return nil, collectErr
+		}
+		return nil, &InfraError{fmt.Errorf("no worker delivered results%s", reasonsOf(order, 5))}
+	}
+	if collectErr != nil {
+		out.Run.Partial = true
+	}
+	return out, collectErr
+}
+
+func (c *Coordinator) check(p *plan.Plan) error {
+	o := c.o
+	var errs []error
+	if o.Store == nil || o.Launcher == nil {
+		errs = append(errs, errors.New("distributed: store and launcher are required"))
+	}
+	if o.RunID == "" || strings.ContainsAny(o.RunID, "/ ") {
+		errs = append(errs, fmt.Errorf("distributed: bad run id %q", o.RunID))
+	}
+	if len(o.Workers) == 0 {
+		errs = append(errs, errors.New("distributed: no workers"))
+	}
+	seen := map[int]bool{}
+	for _, w := range o.Workers {
+		if seen[w.Index] {
+			errs = append(errs, fmt.Errorf("distributed: duplicate worker index %d", w.Index))
+		}
+		seen[w.Index] = true
+		if w.Region == "" || strings.ContainsAny(w.Region, "/ ") {
+			errs = append(errs, fmt.Errorf("distributed: worker %d: bad region %q", w.Index, w.Region))
+		}
+	}
+	if mw := p.Limits.MaxWorkers; mw > 0 && len(o.Workers) > mw {
+		errs = append(errs, fmt.Errorf("limits.max_workers: %d workers requested, the plan allows %d", len(o.Workers), mw))
+	}
+	if err := CheckTargets(p); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState, order []*workerState) error {
+	o := c.o
+	deadline := o.Now().Add(o.StartTimeout)
+	lastMsg := ""
+	for {
+		keys, err := o.Store.List(ctx, readyPrefix(o.RunID))
+		if err != nil {
+			return c.ctxOr(ctx, &InfraError{fmt.Errorf("list ready workers: %w", err)})
+		}
+		for _, k := range keys {
+			if st := ws[workerIDFromKey(readyPrefix(o.RunID), k)]; st != nil {
+				st.ready = true
+			}
+		}
+		if err := c.noteFailures(ctx, ws); err != nil {
+			return err
+		}
+		states, err := o.Launcher.State(ctx)
+		if err != nil {
+			return c.ctxOr(ctx, &InfraError{fmt.Errorf("worker states: %w", err)})
+		}
+		var ready, pending, running, dead int
+		for _, st := range order {
+			ts := states[st.spec.ID()]
+			switch {
+			case st.ready:
+				ready++
+			case ts.Phase == PhaseStopped || st.reason != "":
+				dead++
+				if st.reason == "" {
+					st.reason = "stopped before ready: " + ts.Reason
+				}
+			case ts.Phase == PhaseRunning:
+				running++
+			default:
+				pending++
+			}
+		}
+		if msg := fmt.Sprintf("distributed: workers ready %d, starting %d, pending %d, lost %d\n", ready, running, pending, dead); msg != lastMsg {
+			fmt.Fprint(o.Log, msg)
+			lastMsg = msg
+		}
+		if ready+dead == len(order) || o.Now().After(deadline) {
+			return nil
+		}
+		if err := sleepCtx(ctx, o.PollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+// noteFailures records the reasons workers uploaded for failing.
+func (c *Coordinator) noteFailures(ctx context.Context, ws map[string]*workerState) error {
+	o := c.o
+	keys, err := o.Store.List(ctx, failedPrefix(o.RunID))
+	if err != nil {
+		return c.ctxOr(ctx, &InfraError{fmt.Errorf("list failed workers: %w", err)})
+	}
+	for _, k := range keys {
+		st := ws[workerIDFromKey(failedPrefix(o.RunID), k)]
+		if st == nil || st.reason != "" || st.done {
+			continue
+		}
+		var f Failure
+		if err := getJSON(ctx, o.Store, k, &f); err != nil {
+			st.reason = "failed (reason unreadable)"
+			continue
+		}
+		st.reason = "failed: " + f.Error
+	}
+	return nil
+}
+
+// collect downloads and merges the included workers' results until each has
+// delivered or is lost, or the deadline passes.
+func (c *Coordinator) collect(ctx context.Context, ws map[string]*workerState, included []*workerState, m *results.Merger, deadline time.Time) error {
+	o := c.o
+	stoppedSeen := map[string]int{}
+	lastMsg := ""
+	for {
+		keys, err := o.Store.List(ctx, resultPrefix(o.RunID))
+		if err != nil {
+			return c.ctxOr(ctx, &InfraError{fmt.Errorf("list results: %w", err)})
+		}
+		var fresh []*workerState
+		for _, k := range keys {
+			if st := ws[workerIDFromKey(resultPrefix(o.RunID), k)]; st != nil && st.included && !st.done && !st.missing {
+				fresh = append(fresh, st)
+			}
+		}
+		c.download(ctx, fresh, m)
+		if err := c.noteFailures(ctx, ws); err != nil {
+			return err
+		}
+		states, err := o.Launcher.State(ctx)
+		if err != nil {
+			return c.ctxOr(ctx, &InfraError{fmt.Errorf("worker states: %w", err)})
+		}
+		open, delivered := 0, 0
+		for _, st := range included {
+			switch {
+			case st.done:
+				delivered++
+			case st.missing:
+			case states[st.spec.ID()].Phase == PhaseStopped:
+				// A worker uploads before it exits; allow one more listing
+				// for the upload to become visible.
+				stoppedSeen[st.spec.ID()]++
+				if stoppedSeen[st.spec.ID()] > 1 {
+					st.missing = true
+					if st.reason == "" {
+						st.reason = "stopped without results: " + states[st.spec.ID()].Reason
+					}
+				} else {
+					open++
+				}
+			default:
+				open++
+			}
+		}
+		if msg := fmt.Sprintf("distributed: results %d/%d\n", delivered, len(included)); msg != lastMsg {
+			fmt.Fprint(o.Log, msg)
+			lastMsg = msg
+		}
+		if open == 0 {
+			return nil
+		}
+		if o.Now().After(deadline) {
+			for _, st := range included {
+				if !st.done && !st.missing {
+					st.missing = true
+					st.reason = "no results by the deadline"
+				}
+			}
+			return nil
+		}
+		if err := sleepCtx(ctx, o.PollInterval); err != nil {
+			return fmt.Errorf("distributed run interrupted: %w", err)
+		}
+	}
+}
+
+// download fetches, decodes and merges results in parallel; the merge itself
+// is serialized (it mutates the accumulated file).
+func (c *Coordinator) download(ctx context.Context, fresh []*workerState, m *results.Merger) {
+	o := c.o
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, o.Concurrency)
+	for _, st := range fresh {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			key := ResultKey(o.RunID, st.spec)
+			b, err := o.Store.Get(ctx, key)
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, ErrNotFound) {
+					mu.Lock()
+					st.missing, st.reason = true, "results unreadable: "+err.Error()
+					mu.Unlock()
+				}
+				return
+			}
+			f, err := results.Decode(bytes.NewReader(b), key)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				st.missing, st.reason = true, "results unreadable: "+err.Error()
+				return
+			}
+			if err := m.Add(f); err != nil {
+				st.missing, st.reason = true, err.Error()
+				return
+			}
+			st.done = true
+			st.info.Requests, st.info.Errors = f.Total.Requests, f.Total.Errors
+			if len(f.Workers) == 1 {
+				st.info.Started = f.Workers[0].Started
+				if f.Workers[0].Reason != "" {
+					st.reason = "partial: " + f.Workers[0].Reason
+				}
+			} else {
+				st.info.Started = f.Run.Started
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// finish builds the merged file with per-worker figures, load share and skew.
+func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Plan) *results.File {
+	o := c.o
+	if m.Len() == 0 {
+		return nil
+	}
+	out := m.File()
+	out.Run.ID = o.RunID
+	out.Run.Runner = o.Runner
+	out.Run.RunnerClass = o.RunnerClass
+	out.Run.Label = ""
+	out.Run.Target = p.Redact(p.Target)
+	out.Plan.Name = p.Name
+	out.Plan.File = p.Source
+	var total, ran float64
+	var first, last time.Time
+	delivered := 0
+	v := &out.Validity
+	for _, st := range order {
+		total += st.spec.RateScale
+		w := st.info
+		if st.done {
+			delivered++
+			ran += st.spec.RateScale
+			if !w.Started.IsZero() {
+				if first.IsZero() || w.Started.Before(first) {
+					first = w.Started
+				}
+				if w.Started.After(last) {
+					last = w.Started
+				}
+			}
+		} else {
+			w.Missing = true
+			v.MissingWorkers = append(v.MissingWorkers, w.ID)
+		}
+		w.Reason = st.reason
+		out.Workers = append(out.Workers, w)
+	}
+	out.Run.Workers = delivered
+	v.LoadShare = ran / total
+	if !first.IsZero() {
+		v.StartSkewMs = float64(last.Sub(first).Microseconds()) / 1000
+	}
+	if delivered < len(order) {
+		v.Degraded = true
+		v.Reasons = append(v.Reasons, fmt.Sprintf("degraded: %d of %d workers delivered no results (%.1f%% of the intended load ran)",
+			len(order)-delivered, len(order), 100*v.LoadShare))
+		if v.LoadShare < o.MinLoadShare {
+			v.Valid = false
+			v.Reasons = append(v.Reasons, fmt.Sprintf("invalid: %.1f%% of the intended load ran, below the minimum %.1f%%", 100*v.LoadShare, 100*o.MinLoadShare))
+		}
+	}
+	return out
+}
+
+// notStarted is the result of a run abandoned at the barrier: no load, every
+// worker listed, invalid.
+func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string) *results.File {
+	now := c.o.Now()
+	f := &results.File{Schema: results.Schema,
+		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
+		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.Redact(p.Target)},
+		Profile:  results.Profile{Type: p.Profile.Type},
+		Validity: results.Validity{Valid: false, Degraded: true, Reasons: []string{msg}},
+		Total:    results.Endpoint{Name: "total"},
+	}
+	for _, st := range order {
+		w := st.info
+		w.Missing, w.Reason = true, st.reason
+		if st.ready {
+			w.Reason = "ready, but the run was not started"
+		}
+		f.Workers = append(f.Workers, w)
+		f.Validity.MissingWorkers = append(f.Validity.MissingWorkers, w.ID)
+	}
+	return f
+}
+
+// abort tells waiting workers to stop and stops every task. Best effort, on a
+// fresh context so it also runs after ctx was cancelled.
+func (c *Coordinator) abort(ctx context.Context, reason string) {
+	o := c.o
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	seen := map[string]bool{}
+	for _, w := range o.Workers {
+		if !seen[w.Region] {
+			seen[w.Region] = true
+			_ = putJSON(actx, o.Store, abortKey(o.RunID, w.Region), AbortSignal{Reason: reason, At: o.Now()})
+		}
+	}
+	if err := o.Launcher.Stop(actx, reason); err != nil {
+		fmt.Fprintf(o.Log, "distributed: stopping workers: %v\n", err)
+	}
+}
+
+// Cleanup stops every task of the run unless the run completed; safe to call
+// more than once.
+func (c *Coordinator) Cleanup(ctx context.Context) error {
+	c.mu.Lock()
+	launched, finished := c.launched, c.finished
+	c.mu.Unlock()
+	if !launched {
+		return nil
+	}
+	if !finished {
+		c.abort(ctx, "cleanup")
+		return nil
+	}
+	return c.o.Launcher.Stop(ctx, "cleanup")
+}
+
+func (c *Coordinator) ctxOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("distributed run interrupted: %w", ctx.Err())
+	}
+	return err
+}
+
+func reasonsOf(order []*workerState, limit int) string {
+	var b strings.Builder
+	n := 0
+	for _, st := range order {
+		if st.reason == "" || st.ready && !st.missing {
+			continue
+		}
+		if n == limit {
+			b.WriteString("; …")
+			break
+		}
+		fmt.Fprintf(&b, "; %s: %s", st.spec.ID(), st.reason)
+		n++
+	}
+	return b.String()
+}

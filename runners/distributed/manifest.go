@@ -1,0 +1,242 @@
+package distributed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loadgate/loadgate/plan"
+)
+
+// Store layout of one run, all under "<run-id>/". Start and abort signals are
+// one object per region so that thousands of polling workers spread their GETs
+// over several keys (S3 serves about 5,500 GET/s per prefix).
+func planKey(run string) string     { return run + "/plan.json" }
+func manifestKey(run string) string { return run + "/manifest.json" }
+func startKey(run, region string) string {
+	return run + "/start/" + region + ".json"
+}
+func abortKey(run, region string) string { return run + "/abort/" + region + ".json" }
+func readyPrefix(run string) string      { return run + "/ready/" }
+func failedPrefix(run string) string     { return run + "/failed/" }
+func resultPrefix(run string) string     { return run + "/workers/" }
+func workerKey(prefix string, w WorkerSpec) string {
+	return prefix + w.Region + "/" + strconv.Itoa(w.Index) + ".json"
+}
+
+// ResultKey is where worker w uploads its results file.
+func ResultKey(run string, w WorkerSpec) string { return workerKey(resultPrefix(run), w) }
+
+// workerIDFromKey turns ".../<region>/<n>.json" under prefix into "<region>/<n>".
+func workerIDFromKey(prefix, key string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(key, prefix), ".json")
+}
+
+// WorkerSpec is one worker of a run.
+type WorkerSpec struct {
+	// Index is unique within the run (0..N-1).
+	Index  int    `json:"index"`
+	Region string `json:"region"`
+	// RateScale is this worker's share (0..1) of every rate of the plan.
+	RateScale float64 `json:"rate_scale"`
+}
+
+// ID names the worker in results and messages: "<region>/<index>".
+func (w WorkerSpec) ID() string { return w.Region + "/" + strconv.Itoa(w.Index) }
+
+// Split assigns n workers to regions in proportion to weights (region → weight;
+// a single region "local" when weights is empty) and gives each the rate share
+// 1/n, so the rates of all workers add up to the plan's.
+func Split(n int, regions []string, weights []float64) ([]WorkerSpec, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("workers: need at least 1, got %d", n)
+	}
+	if len(regions) == 0 {
+		regions, weights = []string{"local"}, []float64{1}
+	}
+	if len(weights) != len(regions) {
+		return nil, fmt.Errorf("workers: %d regions but %d weights", len(regions), len(weights))
+	}
+	var sum float64
+	for i, w := range weights {
+		if w <= 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("workers: region %s: weight must be > 0", regions[i])
+		}
+		sum += w
+	}
+	// Largest-remainder apportionment: exact total, every count within 1 of its quota.
+	counts := make([]int, len(regions))
+	type rem struct {
+		i int
+		r float64
+	}
+	var rems []rem
+	left := n
+	for i, w := range weights {
+		q := float64(n) * w / sum
+		counts[i] = int(q)
+		left -= counts[i]
+		rems = append(rems, rem{i, q - float64(counts[i])})
+	}
+	for left > 0 {
+		best := 0
+		for j := range rems {
+			if rems[j].r > rems[best].r {
+				best = j
+			}
+		}
+		counts[rems[best].i]++
+		rems[best].r = -1
+		left--
+	}
+	specs := make([]WorkerSpec, 0, n)
+	for i, r := range regions {
+		for range counts[i] {
+			specs = append(specs, WorkerSpec{Index: len(specs), Region: r, RateScale: 1 / float64(n)})
+		}
+	}
+	return specs, nil
+}
+
+// Manifest describes a run to its workers.
+type Manifest struct {
+	RunID    string       `json:"run_id"`
+	Created  time.Time    `json:"created"`
+	PlanHash string       `json:"plan_hash"`
+	Workers  []WorkerSpec `json:"workers"`
+	// PollInterval is how often workers poll the start and abort signals.
+	PollInterval time.Duration `json:"poll_interval"`
+	// StartBy is when a worker that has seen no start signal gives up.
+	StartBy time.Time `json:"start_by"`
+	// Runner is the coordinator's runner name, copied into worker results.
+	Runner string `json:"runner"`
+}
+
+// Worker returns the spec with the given index.
+func (m *Manifest) Worker(index int) (WorkerSpec, bool) {
+	for _, w := range m.Workers {
+		if w.Index == index {
+			return w, true
+		}
+	}
+	return WorkerSpec{}, false
+}
+
+// StartSignal is the barrier release of one region.
+type StartSignal struct {
+	StartAt   time.Time `json:"start_at"`
+	Published time.Time `json:"published"`
+	// Included are the indices (of this region) that take part; others exit.
+	Included []int `json:"included"`
+}
+
+// AbortSignal tells a region's workers to stop.
+type AbortSignal struct {
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Failure is what a worker uploads when it cannot deliver results.
+type Failure struct {
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+// Ready is what a worker uploads once it has loaded the plan.
+type Ready struct {
+	At   time.Time `json:"at"`
+	Host string    `json:"host,omitempty"`
+}
+
+// storedPlan is the plan as workers read it: body files inlined (workers do not
+// have the coordinator's files) and the secrets carried so workers redact them.
+type storedPlan struct {
+	Plan    *plan.Plan `json:"plan"`
+	Secrets []string   `json:"secrets,omitempty"`
+	Source  string     `json:"source,omitempty"`
+}
+
+func encodePlan(p *plan.Plan) ([]byte, error) {
+	cp := *p
+	cp.Endpoints = append([]plan.Endpoint(nil), p.Endpoints...)
+	for i := range cp.Endpoints {
+		e := &cp.Endpoints[i]
+		if e.BodyFile == "" {
+			continue
+		}
+		f := e.BodyFile
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(p.Dir, f)
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("endpoints[%d].body_file: %w", i, err)
+		}
+		e.Body, e.BodyFile = string(b), ""
+	}
+	return json.Marshal(storedPlan{Plan: &cp, Secrets: p.Secrets, Source: p.Source})
+}
+
+func decodePlan(b []byte) (*plan.Plan, error) {
+	var sp storedPlan
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, fmt.Errorf("stored plan: %w", err)
+	}
+	if sp.Plan == nil {
+		return nil, errors.New("stored plan: empty")
+	}
+	sp.Plan.Secrets = sp.Secrets
+	sp.Plan.Source = sp.Source
+	return sp.Plan, nil
+}
+
+// TargetError is a distributed run refused because of targets.allow.
+type TargetError struct{ Err error }
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// CheckTargets refuses a plan whose target host is not listed in
+// targets.allow. Distributed runs multiply load, so unlike local CLI runs an
+// empty list refuses too.
+func CheckTargets(p *plan.Plan) error {
+	if len(p.Targets.Allow) == 0 {
+		return &TargetError{fmt.Errorf("%w: distributed runs need the target's host in targets.allow (the plan lists none; target %s)",
+			plan.ErrTargetNotAllowed, p.Redact(p.Target))}
+	}
+	u, err := url.Parse(p.Target)
+	if err != nil || u.Hostname() == "" {
+		return &TargetError{fmt.Errorf("target %q: not an absolute URL", p.Redact(p.Target))}
+	}
+	if err := p.CheckTargets(); err != nil {
+		return &TargetError{err}
+	}
+	return nil
+}
+
+func putJSON(ctx context.Context, s Store, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, key, b)
+}
+
+func getJSON(ctx context.Context, s Store, key string, v any) error {
+	b, err := s.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
