@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -521,27 +520,5 @@ func TestFileAt(t *testing.T) {
 	}
 	if _, err := c.FileAt(context.Background(), repo, "nope.json", "main"); StatusCode(err) != 404 {
 		t.Fatalf("missing file: %v", err)
-	}
-}
-
-// TestSDKsHaveOneImporter keeps each GitHub SDK in one package: go-github in
-// report/github, go-githubactions in internal/actionsenv.
-func TestSDKsHaveOneImporter(t *testing.T) {
-	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "github.com/loadgate/loadgate/...").Output()
-	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
-	owners := map[string]string{
-		"github.com/google/go-github/v62/github": "github.com/loadgate/loadgate/report/github",
-		"github.com/sethvargo/go-githubactions":  "github.com/loadgate/loadgate/internal/actionsenv",
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
-		for _, imp := range f[1:] {
-			if owner, ok := owners[imp]; ok && f[0] != owner {
-				t.Errorf("%s imports %s; only %s may", f[0], imp, owner)
-			}
-		}
 	}
 }
