@@ -106,6 +106,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newGateCmd(a),
 		newBaselineCmd(a),
 		newWorkerCmd(a),
+		newAWSCmd(a),
 	)
 	return root
 }

@@ -23,6 +23,10 @@ type Synthetic struct {
 	// MaxWindows windows are produced.
 	Window     time.Duration
 	MaxWindows int
+	// Hold makes Run last as long as the plan (until StartAt plus its
+	// duration), like a real run; cancelled, it returns no results, like a
+	// killed process.
+	Hold bool
 }
 
 var _ runners.Runner = (*Synthetic)(nil)
@@ -58,6 +62,11 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	start := s.Share.StartAt
 	if start.IsZero() {
 		start = time.Now()
+	}
+	if s.Hold {
+		if err := sleepCtx(ctx, time.Until(start.Add(dur))); err != nil {
+			return nil, err
+		}
 	}
 	f := &results.File{
 		Schema:   results.Schema,
