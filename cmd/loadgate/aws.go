@@ -235,13 +235,14 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 		}
 	}
 	runID := newRunID()
+	log := &syncWriter{w: a.stderr}
 	workerArgs := []string{"--store-region", storeRegion}
 	if f.synthetic > 0 {
 		workerArgs = append(workerArgs, "--synthetic", strconv.Itoa(f.synthetic))
 	}
 	launcher, err := awsrunner.NewECSLauncher(ctx, awsrunner.ECSOptions{
 		Regions: regions, Container: f.container, AssignPublicIP: f.publicIP, Spot: f.spot,
-		StoreURL: store.URL(), Store: store, WorkerArgs: workerArgs, Env: env, Pacing: pacing, Log: a.stderr,
+		StoreURL: store.URL(), Store: store, WorkerArgs: workerArgs, Env: env, Pacing: pacing, Log: log,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -250,7 +251,7 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 	coord := distributed.New(distributed.Options{
 		Store: store, Launcher: launcher, RunID: runID, Workers: specs, Runner: "aws", RunnerClass: class,
 		MinLoadShare: f.minLoadShare, StartTimeout: f.startTimeout, PollInterval: f.pollInterval,
-		LaunchAllowance: launch, Log: a.stderr,
+		LaunchAllowance: launch, Log: log,
 	})
 	fmt.Fprintf(a.stderr, "run %s: %d tasks; stop them with: loadgate aws cleanup --run-id %s --regions %s --cluster %s\n",
 		runID, len(specs), runID, strings.Join(names, ","), f.cluster)
