@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -40,8 +41,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func workerBinary(t *testing.T) string {
-	t.Helper()
+func workerBinary(tb testing.TB) string {
+	tb.Helper()
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "loadgate-bin-")
 		if binErr != nil {
@@ -54,7 +55,7 @@ func workerBinary(t *testing.T) string {
 		}
 	})
 	if binErr != nil {
-		t.Fatal(binErr)
+		tb.Fatal(binErr)
 	}
 	return binPath
 }
@@ -432,4 +433,75 @@ func (l lockedBuf) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+// BenchmarkAWSCoordinator500Tasks runs `loadgate aws run` (the real binary, a
+// separate process, so its time and peak memory are the coordinator's own)
+// over 500 emulated Fargate tasks in two regions. The tasks run `loadgate
+// worker --synthetic` in this test process (500 worker processes would not
+// fit a CI machine) against gofakes3. Run with -benchtime=1x.
+func BenchmarkAWSCoordinator500Tasks(b *testing.B) {
+	const tasks = 500
+	bin := workerBinary(b)
+	for range b.N {
+		b.StopTimer()
+		o := ecsemu.Options{Exec: func(ctx context.Context, args, env []string) error {
+			em := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				em[k] = v
+			}
+			if code := run(ctx, args, io.Discard, io.Discard, func(k string) string { return em[k] }); code != 0 {
+				return fmt.Errorf("worker exit %d", code)
+			}
+			return nil
+		}}
+		be := s3mem.New()
+		if err := be.CreateBucket("lg-bucket"); err != nil {
+			b.Fatal(err)
+		}
+		s3ts := httptest.NewServer(gofakes3.New(be).Server())
+		env := []string{"AWS_ACCESS_KEY_ID=AKIDEMU", "AWS_SECRET_ACCESS_KEY=emu", "AWS_REGION=eu-west-1",
+			"AWS_ENDPOINT_URL_S3=" + s3ts.URL, "AWS_EC2_METADATA_DISABLED=true"}
+		o.Env = env
+		emu := ecsemu.New(o)
+		dir := b.TempDir()
+		planPath := filepath.Join(dir, "plan.yaml")
+		if err := os.WriteFile(planPath, []byte(distPlan("http://127.0.0.1:9", 1000, 2*time.Second)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(bin, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
+			"--regions", fmt.Sprintf("eu-west-1:%d,us-east-1:%d", tasks/2, tasks-tasks/2), "--subnets", "subnet-1",
+			"--synthetic", "200", "--pace-scale", "100", "--max-tasks", fmt.Sprint(tasks), "--max-cost", "100",
+			"--cleanup-older-than", "0", "-o", filepath.Join(dir, "results.json"))
+		cmd.Env = append(env, "AWS_ENDPOINT_URL_ECS="+emu.URL, "PATH="+os.Getenv("PATH"), "HOME="+dir)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b.StartTimer()
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start)
+		b.StopTimer()
+		emu.Close()
+		s3ts.Close()
+		if err != nil {
+			b.Fatalf("aws run: %v\n%s", err, stderr.String())
+		}
+		r, err := results.ReadFile(filepath.Join(dir, "results.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Run.Workers != tasks || r.Total.Requests != int64(tasks*200*2) {
+			b.Fatalf("%d workers, %d requests\n%s", r.Run.Workers, r.Total.Requests, stderr.String())
+		}
+		if testing.Verbose() {
+			b.Logf("coordinator output:\n%s", stderr.String())
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		b.ReportMetric(float64(ru.Maxrss)/1024, "coord-maxrss-MB")
+		b.ReportMetric(float64(ru.Utime.Nano()+ru.Stime.Nano())/1e9, "coord-cpu-s")
+		b.ReportMetric(wall.Seconds(), "coord-wall-s")
+		b.ReportMetric(r.Validity.StartSkewMs, "start-skew-ms")
+		b.StartTimer()
+	}
 }

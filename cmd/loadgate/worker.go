@@ -105,7 +105,7 @@ func runWorker(a *app, f *workerFlags) error {
 func workerRunner(synthetic int) distributed.RunnerFactory {
 	return func(sh distributed.Share) (runners.Runner, error) {
 		if synthetic > 0 {
-			return &distributed.Synthetic{Share: sh, Requests: synthetic, MaxWindows: 10}, nil
+			return &distributed.Synthetic{Share: sh, Requests: synthetic, MaxWindows: 3}, nil
 		}
 		return local.New(local.Options{RateScale: sh.RateScale, StartAt: sh.StartAt, Label: sh.Label}), nil
 	}

@@ -63,10 +63,12 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	if start.IsZero() {
 		start = time.Now()
 	}
+	end := start // like a real runner, begin at the barrier
 	if s.Hold {
-		if err := sleepCtx(ctx, time.Until(start.Add(dur))); err != nil {
-			return nil, err
-		}
+		end = start.Add(dur)
+	}
+	if err := sleepCtx(ctx, time.Until(end)); err != nil {
+		return nil, err
 	}
 	f := &results.File{
 		Schema:   results.Schema,
