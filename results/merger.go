@@ -202,4 +202,3 @@ func (m *Merger) File() *File {
 	m.out, m.eps = nil, nil
 	return out
 }
-
