@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
 	"github.com/loadgate/loadgate/internal/fakegithub"
+	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
 )
 
@@ -565,5 +570,481 @@ func TestActionYAMLMatchesActionGo(t *testing.T) {
 		if !outs[n] {
 			t.Errorf("required output %q missing", n)
 		}
+	}
+}
+
+// shopPlan gates the demo shop's three endpoints on an absolute SLO (p95 under
+// 30 ms); 5 s at 40 req/s, 1 s warm-up. An SLO needs no baseline run, so the
+// test does not depend on two live runs agreeing on this shared machine.
+func shopPlan(url string) string {
+	return `name: shop
+target: ` + url + `
+endpoints:
+  - name: list-products
+    request: GET /products
+    weight: 2
+  - name: get-product
+    request: GET /products/42
+    weight: 2
+  - name: create-order
+    request: POST /orders
+    body: '{"sku":"A1"}'
+    weight: 2
+profile:
+  type: load
+  rate: 40/s
+  duration: 5s
+  warmup: 1s
+gate:
+  slo: { p95: 30ms }
+`
+}
+
+// setUpDemoRepo writes the plan into the workspace and returns the demo target.
+func setUpDemoRepo(t *testing.T, ws string) *target.Demo {
+	t.Helper()
+	demo := target.NewDemo()
+	srv := httptest.NewServer(demo)
+	t.Cleanup(srv.Close)
+	if err := os.MkdirAll(filepath.Join(ws, "perf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws, "perf", "plan.yaml"), []byte(shopPlan(srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return demo
+}
+
+func TestActionEndToEndPullRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for ~15 s")
+	}
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "pull_request", "pull_request.opened.json")
+	demo := setUpDemoRepo(t, e.ws)
+	// create-order (12 ms) becomes 48 ms: over the 30 ms p95 SLO.
+	if err := demo.Regress("/orders", 4); err != nil {
+		t.Fatal(err)
+	}
+	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
+	e.vars["INPUT_BASELINE"] = "perf/baseline.json"
+	e.vars["INPUT_EXTRA-ARGS"] = "-q --min-windows 3"
+	e.vars["INPUT_UPDATE-BASELINE"] = "true" // never from a PR's own run
+	// The first comment creation meets a 500: retried, not lost.
+	gh.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 500, Times: 1})
+
+	// The verdict is "regressed" (exit 1); on a machine too busy for the
+	// generator to hold its schedule the run is "invalid" (exit 4), which the
+	// action must report the same way. Either way it is never a pass.
+	code := e.run()
+	out := e.outputs()
+	regressed := code == exitFail && out["verdict"] == "regressed" && strings.Contains(out["regressions"], "create-order")
+	invalid := code == exitInvalid && out["verdict"] == "invalid"
+	if !regressed && !invalid {
+		t.Fatalf("exit %d outputs %q\nstdout:\n%s\nstderr:\n%s", code, out, e.stdout.String(), e.stderr.String())
+	}
+	if invalid {
+		t.Logf("the head run was invalid on this machine (generator short of CPU); checking the GitHub side with that verdict")
+	}
+	if out["results-path"] != "loadgate-results" || out["report-path"] != "loadgate-results/report.md" || out["exit-code"] != fmt.Sprint(code) {
+		t.Errorf("paths not workspace-relative: %q", out)
+	}
+	for _, f := range []string{resultsFile, verdictFile, reportFile, contextFile} {
+		if _, err := os.Stat(filepath.Join(e.ws, "loadgate-results", f)); err != nil {
+			t.Errorf("results dir: %v", err)
+		}
+	}
+	comments := gh.Comments(2)
+	if len(comments) != 1 || gh.Calls(fakegithub.OpCreateComment) != 2 {
+		t.Fatalf("%d comments after %d create calls, want 1 after 2 (500 then retry)", len(comments), gh.Calls(fakegithub.OpCreateComment))
+	}
+	runs := gh.CheckRuns()
+	if len(runs) != 1 || runs[0].HeadSHA != headSHA || runs[0].Conclusion != "failure" {
+		t.Fatalf("check runs %+v", runs)
+	}
+	// The annotation points at create-order's line in the plan (line 9).
+	var anchored bool
+	for _, a := range runs[0].Annotations {
+		if a["path"] == "perf/plan.yaml" && a["start_line"] == float64(9) && a["annotation_level"] == "failure" {
+			anchored = true
+		}
+	}
+	if regressed && !anchored {
+		t.Errorf("no failure annotation on perf/plan.yaml:9: %v", runs[0].Annotations)
+	}
+	if regressed && !strings.Contains(e.stdout.String(), "::warning file=perf/plan.yaml,line=9,") {
+		t.Errorf("no log annotation on the plan line:\n%s", e.stdout.String())
+	}
+	// The baseline is looked up at the PR's base commit first (none there
+	// yet, nor in the workspace: the verdict is SLO-only).
+	if gh.Calls(fakegithub.OpGetContent) != 1 {
+		t.Errorf("baseline not looked up at the PR's base commit (%d calls)", gh.Calls(fakegithub.OpGetContent))
+	}
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "```mermaid\nxychart-beta") {
+		t.Error("summary has no chart")
+	}
+	if _, err := os.Stat(filepath.Join(e.ws, "perf", "baseline.json")); err == nil || !strings.Contains(e.stdout.String(), "update-baseline ignored") {
+		t.Errorf("a pull request's run updated the baseline (or did not say it would not): %v", err)
+	}
+
+	// Rerun of the job: the same comment is edited.
+	if code := e.run(); code != exitFail && code != exitInvalid {
+		t.Fatalf("rerun exit %d\n%s", code, e.stderr.String())
+	}
+	if c := gh.Comments(2); len(c) != 1 || c[0].Edits != 1 || c[0].ID != comments[0].ID {
+		t.Fatalf("rerun comments %+v", c)
+	}
+
+	// A read-only token: comments are refused; exit code and summary stay.
+	gh.Fail(fakegithub.OpListComments, fakegithub.Fault{Status: 403})
+	before := len(e.file("GITHUB_STEP_SUMMARY"))
+	if code := e.run(); code != exitFail && code != exitInvalid {
+		t.Fatalf("403 run exit %d", code)
+	}
+	sum := e.file("GITHUB_STEP_SUMMARY")[before:]
+	if !strings.Contains(sum, "create-order") || !strings.Contains(sum, "pull-requests: write") || !strings.Contains(sum, "loadgate · shop") {
+		t.Errorf("summary after 403:\n%s", sum)
+	}
+}
+
+func TestActionInvalidPlanAnnotatesAndExits2(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "pull_request", "pull_request.opened.json")
+	delete(e.vars, "INPUT_GITHUB-TOKEN")
+	plan := "name: bad\ntarget: http://127.0.0.1:1\nendpoints:\n  - name: a\n    request: GET /\n    weight: 0\nprofile:\n  type: load\n  rate: 10/s\n  duration: 1s\n"
+	if err := os.WriteFile(filepath.Join(e.ws, "loadgate.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := e.run(); code != exitUsage {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	if !strings.Contains(e.stdout.String(), "::error col=") || !strings.Contains(e.stdout.String(), "file=loadgate.yaml,line=6") {
+		t.Errorf("no positioned annotation:\n%s", e.stdout.String())
+	}
+	if out := e.outputs(); out["verdict"] != "error" || out["exit-code"] != "2" {
+		t.Errorf("outputs %q", out)
+	}
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "no verdict (exit 2)") {
+		t.Error("summary does not say why")
+	}
+}
+
+func TestActionMasksPlanSecrets(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "pull_request", "pull_request.opened.json")
+	delete(e.vars, "INPUT_GITHUB-TOKEN")
+	e.vars["API_TOKEN"] = "very-secret-value"
+	plan := "name: s\ntarget: http://127.0.0.1:1\ndefaults:\n  headers: { Authorization: \"Bearer ${API_TOKEN}\" }\nendpoints:\n  - name: a\n    request: GET /\nprofile:\n  type: load\n  rate: 10/s\n  duration: 1s\n"
+	if err := os.WriteFile(filepath.Join(e.ws, "loadgate.yaml"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// (The exit code of an unreachable target is the gate's business; this
+	// test is about the mask being issued before the gate runs.)
+	e.run()
+	if !strings.Contains(e.stdout.String(), "::add-mask::very-secret-value") {
+		t.Errorf("secret not masked:\n%s", e.stdout.String())
+	}
+}
+
+// TestActionInEmptyRoot runs the static binary as the container action would
+// run, in an empty root holding only what the image holds (the binary, the CA
+// bundle, /tmp) plus what the runner mounts (/github/workspace,
+// /github/workflow/event.json, /github/file_commands): no shell, no libc, no
+// /etc/passwd, no zoneinfo. `unshare -r -m --root --wd` is chroot + chdir in a
+// user and mount namespace; the network namespace is shared, so the loopback
+// target and the fake GitHub (over TLS, its certificate only trusted through
+// the root's CA bundle) are reachable.
+func TestActionInEmptyRoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs load for ~6 s")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare not available")
+	}
+	if out, err := exec.Command(unshare, "-r", "-m", "true").CombinedOutput(); err != nil {
+		t.Skipf("unshare -r -m not permitted here: %v %s", err, out)
+	}
+	t.Parallel()
+	root := t.TempDir()
+	mk := func(dir string, mode os.FileMode) string {
+		p := filepath.Join(root, dir)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	mk("tmp", 0o1777)
+	mk("etc/ssl/certs", 0o755)
+	ws := mk("github/workspace", 0o755)
+	fc := mk("github/file_commands", 0o755)
+	mk("github/workflow", 0o755)
+
+	// The image's binary: static, trimmed, stripped, version stamped.
+	bin := filepath.Join(root, "loadgate")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/loadgate/loadgate/internal/version.Version=v0.0.0-chroot", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	fi, err := os.Stat(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("static binary: %.1f MB (image ≈ binary + %d kB CA bundle)", float64(fi.Size())/(1<<20), caBundleSize()/1024)
+
+	gh := fakegithub.NewTLS(t, fakegithub.SpecPath, actionToken)
+	// The root's CA bundle: the host's plus the fake GitHub's certificate.
+	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
+	bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gh.Certificate().Raw})...)
+	if err := os.WriteFile(filepath.Join(root, "etc/ssl/certs/ca-certificates.crt"), bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	event, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "github", "events", "pull_request.opened.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "github/workflow/event.json"), event, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	demo := setUpDemoRepo(t, ws)
+	if err := demo.Regress("/orders", 4); err != nil {
+		t.Fatal(err)
+	}
+
+	env := []string{
+		"GITHUB_ACTIONS=true",
+		"GITHUB_WORKSPACE=/github/workspace",
+		"GITHUB_EVENT_NAME=pull_request",
+		"GITHUB_EVENT_PATH=/github/workflow/event.json",
+		"GITHUB_OUTPUT=/github/file_commands/set_output_1",
+		"GITHUB_STEP_SUMMARY=/github/file_commands/step_summary_1",
+		"GITHUB_REPOSITORY=Codertocat/Hello-World",
+		"GITHUB_SHA=" + headSHA,
+		"GITHUB_RUN_ID=99",
+		"GITHUB_SERVER_URL=https://github.com",
+		"GITHUB_API_URL=" + gh.URL,
+		"HOME=/github/home",
+		"TZ=Europe/Paris",
+		"INPUT_PLAN=perf/plan.yaml",
+		"INPUT_BASELINE=perf/baseline.json",
+		"INPUT_EXTRA-ARGS=-q",
+		"INPUT_GITHUB-TOKEN=" + actionToken,
+	}
+	chroot := func(args ...string) (int, string, string) {
+		cmd := exec.Command(unshare, append([]string{"-r", "-m", "--root=" + root, "--wd=/github/workspace", "/loadgate"}, args...)...)
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("unshare: %v", err)
+		}
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+
+	if code, out, errOut := chroot("version"); code != 0 || !strings.Contains(out, "v0.0.0-chroot") {
+		t.Fatalf("version in the empty root: exit %d %q %q", code, out, errOut)
+	}
+	code, out, errOut := chroot("action")
+	if code != exitFail && code != exitInvalid {
+		t.Fatalf("action in the empty root: exit %d, want 1 (regressed) or 4 (invalid on a busy machine)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	outputs, err := os.ReadFile(filepath.Join(fc, "set_output_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(outputs), "exit-code<<") || !strings.Contains(string(outputs), "\n"+fmt.Sprint(code)+"\n") {
+		t.Errorf("outputs file:\n%s", outputs)
+	}
+	summary, err := os.ReadFile(filepath.Join(fc, "step_summary_1"))
+	if err != nil || !strings.Contains(string(summary), "loadgate · shop") {
+		t.Errorf("summary: %v\n%s", err, summary)
+	}
+	if n := len(gh.Comments(2)); n != 1 {
+		t.Errorf("%d PR comments, want 1", n)
+	}
+	if runs := gh.CheckRuns(); len(runs) != 1 || runs[0].Conclusion != "failure" {
+		t.Errorf("check runs %+v", runs)
+	}
+	if !strings.Contains(out, "::add-mask::"+actionToken) {
+		t.Error("token not masked")
+	}
+	// The results were written by a process with no zoneinfo on disk: the
+	// embedded time/tzdata gave it Paris time.
+	res, err := os.ReadFile(filepath.Join(ws, "loadgate-results", resultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res), "+01:00") {
+		t.Errorf("results carry no +01:00 (Europe/Paris, November) timestamp: time/tzdata not in effect?")
+	}
+}
+
+func caBundleSize() int64 {
+	fi, err := os.Stat("/etc/ssl/certs/ca-certificates.crt")
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// TestExampleWorkflows keeps examples/workflows honest: valid YAML, and every
+// `with:` key of a loadgate step is an input action.yml declares.
+func TestExampleWorkflows(t *testing.T) {
+	t.Parallel()
+	inputs := map[string]bool{}
+	for _, n := range actionInputNames() {
+		inputs[n] = true
+	}
+	files, err := filepath.Glob(filepath.Join(repoRoot, "examples", "workflows", "*.yml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("%d example workflows (%v), want ≥ 5", len(files), err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wf struct {
+			On   any `yaml:"on"`
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string         `yaml:"uses"`
+					With map[string]any `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if wf.On == nil || len(wf.Jobs) == 0 {
+			t.Errorf("%s: no trigger or jobs", f)
+		}
+		used := false
+		for _, j := range wf.Jobs {
+			for _, s := range j.Steps {
+				if !strings.HasPrefix(s.Uses, "loadgate/loadgate@") {
+					continue
+				}
+				used = true
+				for k := range s.With {
+					if !inputs[k] {
+						t.Errorf("%s: input %q is not in action.yml", filepath.Base(f), k)
+					}
+				}
+			}
+		}
+		if !used {
+			t.Errorf("%s: no loadgate/loadgate step", filepath.Base(f))
+		}
+	}
+}
+
+func TestActionScheduledRegressionOpensIssue(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "workflow_dispatch", "workflow_dispatch.json")
+	e.vars["GITHUB_REPOSITORY"] = "octo-org/octo-repo"
+	writePreviousRun(t, filepath.Join(e.ws, "artifact"), "verdict.regressed.json", `{"head_sha": "`+headSHA+`", "plan": "checkout-api", "exit_code": 1}`)
+	e.vars["INPUT_VERDICT-FROM"] = "artifact"
+	e.vars["INPUT_ISSUE-ON-REGRESSION"] = "true"
+	e.vars["INPUT_ISSUE-LABELS"] = "performance, nightly"
+	if code := e.run(); code != exitFail {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	is := gh.Issues()
+	if len(is) != 1 || !strings.HasPrefix(is[0].Title, "Performance regression: 1 regression") || len(is[0].Labels) != 2 {
+		t.Fatalf("issues %+v", is)
+	}
+	if len(gh.CheckRuns()) != 1 || gh.Calls(fakegithub.OpCreateComment) != 0 {
+		t.Errorf("check runs %d, comment calls %d", len(gh.CheckRuns()), gh.Calls(fakegithub.OpCreateComment))
+	}
+	// With issue-number, the nightly keeps one sticky comment on that issue.
+	e.vars["INPUT_ISSUE-NUMBER"] = fmt.Sprint(is[0].Number)
+	for range 2 {
+		if code := e.run(); code != exitFail {
+			t.Fatalf("exit %d", code)
+		}
+	}
+	if len(gh.Issues()) != 1 || len(gh.Comments(is[0].Number)) != 1 {
+		t.Errorf("issues %d, comments on #%d: %d", len(gh.Issues()), is[0].Number, len(gh.Comments(is[0].Number)))
+	}
+}
+
+func TestActionPushToDefaultBranchOpensBaselinePR(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for ~6 s")
+	}
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "push", "push.main.json")
+	setUpDemoRepo(t, e.ws)
+	// A generous SLO: this test is about the baseline PR, not the verdict.
+	planPath := filepath.Join(e.ws, "perf", "plan.yaml")
+	data, _ := os.ReadFile(planPath)
+	if err := os.WriteFile(planPath, []byte(strings.Replace(string(data), "p95: 30ms", "p95: 5s", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
+	e.vars["INPUT_BASELINE"] = "perf/baseline.json"
+	e.vars["INPUT_UPDATE-BASELINE"] = "true"
+	e.vars["INPUT_OPEN-PR"] = "true"
+	e.vars["INPUT_EXTRA-ARGS"] = "-q"
+	code := e.run()
+	if code == exitInvalid {
+		t.Skipf("the run was invalid on this busy machine (generator short of CPU): no baseline to propose\n%s", e.stderr.String())
+	}
+	if code != exitPass {
+		t.Fatalf("exit %d\n%s", code, e.stderr.String())
+	}
+	local, err := os.ReadFile(filepath.Join(e.ws, "perf", "baseline.json"))
+	if err != nil {
+		t.Fatalf("baseline not written: %v", err)
+	}
+	pulls := gh.Pulls()
+	if len(pulls) != 1 || pulls[0].Head != "loadgate/baseline-shop" || pulls[0].Base != "master" {
+		t.Fatalf("pulls %+v\n%s", pulls, e.stderr.String())
+	}
+	if got, ok := gh.File("loadgate/baseline-shop", "perf/baseline.json"); !ok || !bytes.Equal(got, local) {
+		t.Errorf("branch file differs from the updated baseline (%v)", ok)
+	}
+	if _, ok := gh.File("master", "perf/baseline.json"); ok {
+		t.Error("default branch written directly")
+	}
+}
+
+func TestOpenBaselinePRWiring(t *testing.T) {
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "push", "push.main.json")
+	env := actionsenv.New(func(k string) string { return e.vars[k] }, &e.stdout)
+	gctx, err := env.Context()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{ctx: context.Background(), stdout: &e.stdout, stderr: &e.stderr, getenv: func(k string) string { return e.vars[k] }}
+	side := newGitHubSide(a, env, gctx, actionInputs{Token: actionToken})
+	baseline := filepath.Join(e.ws, "perf", "baseline.json")
+	if err := os.MkdirAll(filepath.Dir(baseline), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(baseline, []byte(`{"schema":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc := runContext{ws: e.ws, workdir: e.ws, results: filepath.Join(e.ws, "loadgate-results")}
+	side.openBaselinePR(rc, baseline, gctx.Event.DefaultBranch, &gate.Verdict{Plan: "checkout api/v2"})
+	pulls := gh.Pulls()
+	if len(pulls) != 1 || pulls[0].Head != "loadgate/baseline-checkout-api-v2" || pulls[0].Base != "master" {
+		t.Fatalf("pulls %+v\n%s", pulls, e.stderr.String())
+	}
+	if got, ok := gh.File("loadgate/baseline-checkout-api-v2", "perf/baseline.json"); !ok || string(got) != `{"schema":"x"}` {
+		t.Errorf("file %q %v", got, ok)
 	}
 }

@@ -93,10 +93,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if spec.Import == nil || spec.Import.From == "" {
 		return nil, errors.New("exec runner: runner.import.from is required (the format of the file the command writes)")
 	}
-	files := spec.Import.Files
+	var files []string // a copy: the plan's slice must not change
 	if spec.Import.File != "" {
-		files = append([]string{spec.Import.File}, files...)
+		files = append(files, spec.Import.File)
 	}
+	files = append(files, spec.Import.Files...)
 	if len(files) == 0 {
 		return nil, errors.New("exec runner: runner.import.file is required (the file the command writes)")
 	}

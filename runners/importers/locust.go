@@ -32,6 +32,10 @@ const locustAggregated = "Aggregated"
 type locustState struct {
 	fromStats map[string]bool
 	hist      map[string]*locustHist
+	// totalWin holds the Aggregated rows' windows of a history written without
+	// --csv-full-history, which has no per-name rows.
+	totalWin []results.Window
+	sawNamed bool
 }
 
 type locustHist struct {
@@ -178,7 +182,7 @@ func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int)
 		if p50 == 0 {
 			p50 = med
 		}
-		if count < 0 || fails < 0 || fails > count {
+		if count < 0 || fails < 0 || fails > count || count > 1<<53 {
 			return in.errorf(r.line, "inconsistent counts (requests %v, failures %v)", count, fails)
 		}
 		e := &results.Endpoint{}
@@ -206,8 +210,9 @@ func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int)
 
 func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
 	st := b.locust()
+	st.sawNamed = false
 	n := 0
-	return readLocustRows(in, b, cr, idx, func(r *locustRow) error {
+	err := readLocustRows(in, b, cr, idx, func(r *locustRow) error {
 		if n++; n%checkEvery == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -227,7 +232,7 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 		if name == "" {
 			return in.errorf(r.line, "column \"Name\": empty")
 		}
-		if req < 0 || ko < 0 || ko > req {
+		if req < 0 || ko < 0 || ko > req || req > 1<<53 {
 			return in.errorf(r.line, "inconsistent counts (requests %v, failures %v)", req, ko)
 		}
 		t := time.Unix(ts, 0).UTC()
@@ -260,8 +265,12 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 			if !st.fromStats["\x00"] {
 				setLocustTotals(b.total, req, ko, tmed, tavg, tmin, tmax, tsize)
 			}
+			if dReq > 0 {
+				st.totalWin = append(st.totalWin, locustWindow(h.prevTS-width, width, dReq, dKO, p50, p90, p95, p99, maxv))
+			}
 			return nil
 		}
+		st.sawNamed = true
 		e, err := b.aggregate(key)
 		if err != nil {
 			return err
@@ -274,15 +283,43 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 		if dReq == 0 {
 			return nil
 		}
-		start := time.Unix(h.prevTS-width, 0).UTC()
-		a.windows[start.UnixNano()] = &results.Window{
-			Start: start, Width: results.Duration(time.Duration(width) * time.Second),
-			Requests: dReq, Errors: dKO,
-			// Locust's "current" percentiles: a sliding window over the last 10 s.
-			P50: p50, P90: p90, P95: p95, P99: p99, Max: maxv,
-		}
+		w := locustWindow(h.prevTS-width, width, dReq, dKO, p50, p90, p95, p99, maxv)
+		a.windows[w.Start.UnixNano()] = &w
 		return nil
 	})
+	if err != nil || st.sawNamed || len(st.totalWin) == 0 || b.total == nil {
+		return err
+	}
+	// Without --csv-full-history there are only Aggregated rows: they become
+	// one endpoint so the results still hold windows.
+	e, err := b.aggregate(LocustAllEndpoint)
+	if err != nil {
+		return in.errorf(0, "%v", err)
+	}
+	name := e.Name
+	*e = *b.total
+	e.Name = name
+	a := b.eps[name]
+	for i := range st.totalWin {
+		w := st.totalWin[i]
+		a.windows[w.Start.UnixNano()] = &w
+	}
+	st.totalWin = nil
+	return nil
+}
+
+// LocustAllEndpoint names the endpoint made from a Locust history that has
+// only "Aggregated" rows (written without --csv-full-history).
+const LocustAllEndpoint = "all"
+
+// locustWindow is the interval (start, start+width] of a history row, in
+// seconds. Its percentiles are Locust's "current" ones: a sliding window over
+// the last 10 s, not this window alone.
+func locustWindow(start, width, reqs, fails int64, p50, p90, p95, p99, maxv float64) results.Window {
+	return results.Window{
+		Start: time.Unix(start, 0).UTC(), Width: results.Duration(time.Duration(width) * time.Second),
+		Requests: reqs, Errors: fails, P50: p50, P90: p90, P95: p95, P99: p99, Max: maxv,
+	}
 }
 
 func setLocustTotals(e *results.Endpoint, req, ko, med, avg, minv, maxv, size float64) {
