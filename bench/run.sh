@@ -139,8 +139,9 @@ errors_of() {
     hey) awk '/Status code distribution/ {s=1; next} /Error distribution/ {s=0; e=1; next}
       s && /\[[0-9]+\]/ {gsub(/[][]/, "", $1); if ($1 !~ /^2/) n+=$2}
       e && /\[[0-9]+\]/ {gsub(/[][]/, "", $1); n+=$1} END {print n+0}' "$f.out" ;;
-    bombardier) grep -o '[13-5]xx - [0-9]*\|others - [0-9]*' "$f.out" | awk '{n+=$3} END {print n+0}' ;;
-    vegeta) awk -F'"status_codes":' '{print $2}' "$f.json" | grep -o '"[0-9]*":[0-9]*' | grep -v '"2[0-9][0-9]"' | cut -d: -f2 | awk '{n+=$1} END {print n+0}' ;;
+    bombardier) { grep -o '[13-5]xx - [0-9]*\|others - [0-9]*' "$f.out" || true; } | awk '{n+=$3} END {print n+0}' ;;
+    vegeta) awk -F'"status_codes":' '{print $2}' "$f.json" | grep -o '"[0-9]*":[0-9]*' |
+      awk -F: '$1 !~ /^"2/ {gsub(/"/, "", $2); n+=$2} END {print n+0}' ;;
   esac
 }
 
