@@ -32,7 +32,7 @@ func Text(w io.Writer, in Input, opt Options) error {
 	ew := &errWriter{w: w}
 	t := buildTable(v)
 
-	ew.printf("%s — %s\n", in.title(), modeLine(v))
+	ew.printf("%s — %s\n", textSafe(in.title()), modeLine(v))
 	if len(t.Overall) > 0 {
 		ew.printf("warnings: %s\n", noteRefs(t.Overall))
 	}
