@@ -112,6 +112,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newMCPCmd(a),
 		newInitCmd(a),
 		newSchemaCmd(a),
+		newAWSCmd(a),
 	)
 	return root
 }

@@ -174,6 +174,18 @@ const SpecPath = "../../testdata/github/api.github.com.subset.json"
 // is closed when the test ends.
 func New(t testing.TB, specPath, token string) *Server {
 	t.Helper()
+	return newServer(t, specPath, token, false)
+}
+
+// NewTLS is New over HTTPS with httptest's self-signed certificate (see
+// Certificate), for clients that must verify it through a CA bundle.
+func NewTLS(t testing.TB, specPath, token string) *Server {
+	t.Helper()
+	return newServer(t, specPath, token, true)
+}
+
+func newServer(t testing.TB, specPath, token string, useTLS bool) *Server {
+	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(specPath)
 	if err != nil {
@@ -209,7 +221,11 @@ func New(t testing.TB, specPath, token string) *Server {
 			}
 		}
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	if useTLS {
+		s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	t.Cleanup(s.Close)
 	return s
 }
