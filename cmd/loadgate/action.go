@@ -401,13 +401,24 @@ func runPaired(a *app, in actionInputs, rc runContext, baseline string, stderr i
 		append([]string{"run", rc.planPath, "--target", in.BaseTarget, "-o", basePath}, extra...),
 		append([]string{"run", rc.planPath, "-o", headPath}, extra...),
 	}
+	invalid := false
 	for _, args := range steps {
-		if code := run(a.ctx, args, a.stdout, stderr, a.getenv); code != exitPass {
+		switch code := run(a.ctx, args, a.stdout, stderr, a.getenv); code {
+		case exitPass:
+		case exitInvalid:
+			// The results were written, marked invalid: the comparison says
+			// so in the verdict and the reports.
+			invalid = true
+		default:
 			return code
 		}
 	}
 	args := append([]string{"compare", "--plan", rc.planPath}, reportArgs(in, rc)...)
-	return run(a.ctx, append(args, basePath, headPath), a.stdout, stderr, a.getenv)
+	code := run(a.ctx, append(args, basePath, headPath), a.stdout, stderr, a.getenv)
+	if invalid && code == exitPass {
+		return exitInvalid
+	}
+	return code
 }
 
 // applyFailOn applies fail-on: never reports regressions without failing

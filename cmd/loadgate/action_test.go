@@ -1048,3 +1048,39 @@ func TestOpenBaselinePRWiring(t *testing.T) {
 		t.Errorf("file %q %v", got, ok)
 	}
 }
+
+func TestActionPairedMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs load for ~12 s")
+	}
+	t.Parallel()
+	gh := fakegithub.New(t, fakegithub.SpecPath, actionToken)
+	e := newActionEnv(t, gh, "pull_request", "pull_request.opened.json")
+	head := setUpDemoRepo(t, e.ws) // the plan's target: the head build
+	if err := head.Regress("/orders", 4); err != nil {
+		t.Fatal(err)
+	}
+	base := httptest.NewServer(target.NewDemo())
+	t.Cleanup(base.Close)
+	e.vars["INPUT_PLAN"] = "perf/plan.yaml"
+	e.vars["INPUT_MODE"] = "paired"
+	e.vars["INPUT_BASE-TARGET"] = base.URL
+	e.vars["INPUT_EXTRA-ARGS"] = "-q"
+	code := e.run()
+	out := e.outputs()
+	switch {
+	case code == exitFail && strings.Contains(out["regressions"], "create-order"):
+	case code == exitInvalid && out["verdict"] == "invalid":
+		t.Logf("a run was invalid on this busy machine; the paired plumbing still ran")
+	default:
+		t.Fatalf("exit %d outputs %q\n%s", code, out, e.stderr.String())
+	}
+	for _, f := range []string{"base.json", resultsFile, verdictFile} {
+		if _, err := os.Stat(filepath.Join(e.ws, "loadgate-results", f)); err != nil && code == exitFail {
+			t.Errorf("paired results: %v", err)
+		}
+	}
+	if len(gh.Comments(2)) != 1 || len(gh.CheckRuns()) != 1 {
+		t.Errorf("comments %d check runs %d", len(gh.Comments(2)), len(gh.CheckRuns()))
+	}
+}
