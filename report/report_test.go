@@ -297,3 +297,20 @@ func TestIncompatibleVerdict(t *testing.T) {
 		t.Errorf("junit errors = %d, want 1 for the incompatible baseline", doc.Errors)
 	}
 }
+
+func BenchmarkRender(b *testing.B) {
+	in := fixtureInput()
+	for _, f := range Formats() {
+		b.Run(f, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := Write(f, &buf, in); err != nil {
+					b.Fatal(err)
+				}
+				n = buf.Len()
+			}
+			b.ReportMetric(float64(n), "bytes")
+		})
+	}
+}

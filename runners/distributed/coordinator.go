@@ -52,6 +52,9 @@ type Options struct {
 	// PollInterval is the coordinator's and the workers' poll period
 	// (default DefaultPollInterval, raised for many workers per region).
 	PollInterval time.Duration
+	// LaunchAllowance is how long Launcher.Launch may take (paced launches of
+	// many tasks); workers wait that much longer for the start signal.
+	LaunchAllowance time.Duration
 	// ResultGrace is how long after the planned end results may arrive.
 	ResultGrace time.Duration
 	// Concurrency bounds parallel result downloads (default 16).
@@ -150,7 +153,7 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	}
 	now := o.Now()
 	m := Manifest{RunID: o.RunID, Created: now, PlanHash: p.Hash(), Workers: o.Workers,
-		PollInterval: o.PollInterval, StartBy: now.Add(o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
+		PollInterval: o.PollInterval, StartBy: now.Add(o.LaunchAllowance + o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
 	if err := o.Store.Put(ctx, planKey(o.RunID), pb); err != nil {
 		return nil, &InfraError{fmt.Errorf("store plan: %w", err)}
 	}

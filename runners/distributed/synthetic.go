@@ -23,6 +23,10 @@ type Synthetic struct {
 	// MaxWindows windows are produced.
 	Window     time.Duration
 	MaxWindows int
+	// Hold makes Run last as long as the plan (until StartAt plus its
+	// duration), like a real run; cancelled, it returns no results, like a
+	// killed process.
+	Hold bool
 }
 
 var _ runners.Runner = (*Synthetic)(nil)
@@ -58,6 +62,13 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	start := s.Share.StartAt
 	if start.IsZero() {
 		start = time.Now()
+	}
+	end := start // like a real runner, begin at the barrier
+	if s.Hold {
+		end = start.Add(dur)
+	}
+	if err := sleepCtx(ctx, time.Until(end)); err != nil {
+		return nil, err
 	}
 	f := &results.File{
 		Schema:   results.Schema,
