@@ -542,8 +542,8 @@ func TestActionYAMLMatchesActionGo(t *testing.T) {
 		if in.Description == "" || in.Default == nil {
 			t.Errorf("input %q needs a description and a default", n)
 		}
-		if strings.HasPrefix(n, "aws-") && !strings.Contains(in.Description, "requires the AWS runner") {
-			t.Errorf("input %q must say it requires the AWS runner", n)
+		if strings.HasPrefix(n, "aws-") && !strings.Contains(in.Description, "mode aws") {
+			t.Errorf("input %q must say it is for mode aws", n)
 		}
 	}
 	for n := range meta.Inputs {
@@ -1075,12 +1075,60 @@ func TestActionPairedMode(t *testing.T) {
 	default:
 		t.Fatalf("exit %d outputs %q\n%s", code, out, e.stderr.String())
 	}
-	for _, f := range []string{"base.json", resultsFile, verdictFile} {
+	for _, f := range []string{"results.base.json", resultsFile, verdictFile} {
 		if _, err := os.Stat(filepath.Join(e.ws, "loadgate-results", f)); err != nil && code == exitFail {
 			t.Errorf("paired results: %v", err)
 		}
 	}
 	if len(gh.Comments(2)) != 1 || len(gh.CheckRuns()) != 1 {
 		t.Errorf("comments %d check runs %d", len(gh.Comments(2)), len(gh.CheckRuns()))
+	}
+}
+
+func TestAWSModeArgs(t *testing.T) {
+	t.Parallel()
+	in := actionInputs{Mode: "aws", ExtraArgs: []string{"--spot"}, AWS: map[string]string{
+		"aws-region": "eu-west-1", "aws-workers": "10", "aws-bucket": "my-bucket",
+		"aws-subnets": "subnet-1,subnet-2", "aws-security-groups": "sg-1", "aws-cluster": "lg",
+		"aws-task-definition": "lg-worker:3", "aws-max-cost": "5",
+	}}
+	rc := runContext{planPath: "/ws/perf/plan.yaml", results: "/ws/loadgate-results"}
+	got := strings.Join(awsArgs(in, rc), " ")
+	want := "aws run /ws/perf/plan.yaml -o /ws/loadgate-results/results.json --store s3://my-bucket/loadgate --regions eu-west-1:10 " +
+		"--cluster lg --task-definition lg-worker:3 --subnets subnet-1,subnet-2 --security-groups sg-1 --max-cost 5 --spot"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// Every flag the action passes exists on `loadgate aws run`.
+	cmd := newAWSRunCmd(&app{})
+	for _, a := range awsArgs(in, rc) {
+		if name, ok := strings.CutPrefix(a, "--"); ok && cmd.Flags().Lookup(name) == nil {
+			t.Errorf("aws run has no flag --%s", name)
+		}
+	}
+	gcmd := newGateCmd(&app{})
+	for _, a := range gateArgs(actionInputs{Mode: "paired", BaseTarget: "http://b", FailOn: "inconclusive", Reports: []string{"junit"}}, rc, "", false) {
+		if name, ok := strings.CutPrefix(a, "--"); ok && gcmd.Flags().Lookup(name) == nil {
+			t.Errorf("gate has no flag --%s", name)
+		}
+	}
+	for _, a := range gateArgs(actionInputs{Mode: "local"}, rc, "/ws/b.json", true) {
+		if name, ok := strings.CutPrefix(a, "--"); ok && gcmd.Flags().Lookup(name) == nil {
+			t.Errorf("gate has no flag --%s", name)
+		}
+	}
+}
+
+func TestAWSModeNeedsItsInputs(t *testing.T) {
+	t.Parallel()
+	e := newActionEnv(t, nil, "workflow_dispatch", "workflow_dispatch.json")
+	e.vars["INPUT_MODE"] = "aws"
+	if code := e.run(); code != exitUsage {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"input baseline", "input aws-region", "input aws-bucket", "input aws-subnets"} {
+		if !strings.Contains(e.stdout.String(), want) {
+			t.Errorf("no %q in:\n%s", want, e.stdout.String())
+		}
 	}
 }
