@@ -401,3 +401,18 @@ func TestParseS3URL(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseS3URL(f *testing.F) {
+	for _, s := range []string{"s3://b/p", "s3://b", "s3:///", "http://x", "s3://b/a/../b", "s3://b?x=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, p, err := ParseS3URL(s)
+		if err != nil {
+			return
+		}
+		if b == "" || strings.HasPrefix(p, "/") || p != "" && !strings.HasSuffix(p, "/") {
+			t.Fatalf("%q → bucket %q prefix %q", s, b, p)
+		}
+	})
+}
