@@ -97,9 +97,10 @@ func profileDiff(a, b results.Profile) string {
 // Compare decides a verdict for head against the runs of a committed baseline
 // (any number, oldest first; none gives an SLO-only verdict). See
 // docs/statistics.md for the model: per-window samples pooled across baseline
-// runs, a bootstrap interval for each relative change, a Mann-Whitney U test,
-// and — with two or more baseline runs — a prediction interval that makes the
-// change exceed the spread between baseline runs.
+// runs, a bootstrap interval for each relative change, a Mann-Whitney U test
+// on per-window values, and a prediction interval that makes the change exceed
+// the spread between runs (estimated from the baseline's runs, floored by
+// Policy.MinRunSpread).
 func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 	pol = pol.normalized()
 	v := &Verdict{Mode: ModeBaseline, Confidence: pol.Confidence, FailOnInconclusive: pol.FailOnInconclusive}
@@ -137,6 +138,14 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 		v.Warnings = append(v.Warnings, "the baseline holds 1 run: run-to-run variance is unknown and not in the intervals; keep ≥ 3 runs (baseline keep) or use paired mode")
 	}
 	c := &comparer{pol: pol, paired: false}
+	c.alpha = familyAlpha(pol, len(valid) > 0, head, func(name string) bool {
+		for _, b := range valid {
+			if b.Endpoint(name) != nil {
+				return true
+			}
+		}
+		return false
+	})
 	seen := map[string]bool{}
 	for i := range head.Endpoints {
 		he := &head.Endpoints[i]
@@ -171,9 +180,10 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 
 // ComparePaired decides a verdict from base and head measured interleaved in
 // the same job (runners/paired): window i of base and window i of head ran in
-// the same slot pair, so machine drift cancels in their ratio. The test is a
-// Wilcoxon signed-rank test on per-pair log ratios; intervals come from a
-// bootstrap over pairs.
+// the same slot pair, so machine drift cancels in their ratio. Intervals and
+// p-values come from a bootstrap over pairs (both sides resampled with the same
+// indexes); p99 and max also need a Wilcoxon signed-rank test on per-pair log
+// ratios to agree.
 func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	pol = pol.normalized()
 	v := &Verdict{Mode: ModePaired, Confidence: pol.Confidence, FailOnInconclusive: pol.FailOnInconclusive, BaseRuns: 1}
@@ -187,6 +197,7 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
 	}
 	c := &comparer{pol: pol, paired: true}
+	c.alpha = familyAlpha(pol, true, head, func(name string) bool { return base.Endpoint(name) != nil })
 	seen := map[string]bool{}
 	for i := range head.Endpoints {
 		he := &head.Endpoints[i]
@@ -266,6 +277,27 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 type comparer struct {
 	pol    Policy
 	paired bool
+	// alpha is each check's significance level (family-wise adjusted).
+	alpha float64
+}
+
+// familyAlpha is the per-check alpha: 1 - Confidence, divided by the number
+// of baseline checks the verdict will test when the policy is family-wise.
+func familyAlpha(pol Policy, hasBase bool, head *results.File, inBase func(string) bool) float64 {
+	alpha := 1 - pol.Confidence
+	if !pol.FamilyWise || !hasBase {
+		return alpha
+	}
+	m := 0
+	for _, e := range head.Endpoints {
+		if inBase(e.Name) {
+			m += len(pol.thresholds(e.Name))
+		}
+	}
+	if m > 1 {
+		alpha /= float64(m)
+	}
+	return alpha
 }
 
 // missing is a baseline endpoint the run did not contain.

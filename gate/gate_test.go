@@ -450,3 +450,53 @@ func TestHistQuantilesMatchHistogram(t *testing.T) {
 		t.Errorf("side quantiles p50 %g p95 %g p99 %g, histogram %g %g %g", st[0], st[2], st[3], want.P50, want.P95, want.P99)
 	}
 }
+
+func TestRunSpreadFloor(t *testing.T) {
+	t.Parallel()
+	// A +12 % shift measured precisely within each run: against one baseline
+	// run, the default 5 % run-to-run floor says a new job alone could explain
+	// it; on dedicated hardware (floor 0) the windows decide and flag it.
+	dense := fast
+	dense.rps = 1000
+	base, head := synth(t, 80, dense), synth(t, 81, dense.withScale(1.12))
+	v := Compare([]*results.File{base}, head, testPolicy())
+	if c := check(t, endpoint(t, v, "fast"), P95, "baseline"); c.Decision != Pass || !hasWarning(c.Warnings, "within noise") {
+		t.Errorf("default floor: %+v, want pass within noise", c)
+	}
+	pol := testPolicy()
+	pol.MinRunSpread = 0
+	v = Compare([]*results.File{base}, head, pol)
+	if c := check(t, endpoint(t, v, "fast"), P95, "baseline"); c.Decision != Regressed {
+		t.Errorf("no floor: %+v, want regressed", c)
+	}
+}
+
+func TestFamilyWiseWidensIntervals(t *testing.T) {
+	t.Parallel()
+	base, head := synth(t, 82, fast, slow), synth(t, 83, fast, slow)
+	pol := testPolicy()
+	pol.MinRunSpread = 0
+	fw := check(t, endpoint(t, Compare([]*results.File{base}, head, pol), "fast"), P95, "baseline")
+	pol.FamilyWise = false
+	single := check(t, endpoint(t, Compare([]*results.File{base}, head, pol), "fast"), P95, "baseline")
+	if fw.CIHigh-fw.CILow <= single.CIHigh-single.CILow {
+		t.Errorf("family-wise interval [%g, %g] not wider than per-check [%g, %g]", fw.CILow, fw.CIHigh, single.CILow, single.CIHigh)
+	}
+}
+
+func TestBootP(t *testing.T) {
+	t.Parallel()
+	all := make([]float64, 99)
+	for i := range all {
+		all[i] = float64(i + 1)
+	}
+	if p := bootP(all); p > 0.03 {
+		t.Errorf("all replicates positive: p = %g", p)
+	}
+	for i := range all {
+		all[i] -= 50
+	}
+	if p := bootP(all); p < 0.9 {
+		t.Errorf("replicates centred on 0: p = %g", p)
+	}
+}

@@ -51,8 +51,21 @@ type Policy struct {
 	// Endpoints overrides thresholds and SLOs per endpoint name.
 	Endpoints map[string]EndpointPolicy `json:"endpoints,omitempty"`
 
-	// Confidence is the level of every interval and test (alpha = 1 - Confidence).
+	// Confidence is the level of the verdict's tests and intervals (alpha =
+	// 1 - Confidence). With FamilyWise it holds for the whole verdict.
 	Confidence float64 `json:"confidence"`
+	// FamilyWise spreads alpha over every baseline check of the verdict
+	// (Bonferroni): with 2 endpoints × 4 metrics each check is tested at
+	// alpha/8, so the chance that *any* check of an unchanged service is
+	// flagged stays below alpha. Intervals are widened to match.
+	FamilyWise bool `json:"family_wise"`
+	// MinRunSpread is the smallest run-to-run spread of a metric assumed in
+	// committed-baseline mode, as a fraction (0.05: a run's level varies by
+	// ±5 % (1 sd) from job to job on a shared runner). It floors the spread
+	// estimated from the baseline's runs — or stands in for it when the
+	// baseline has one run. 0 trusts the windows alone (dedicated hardware).
+	// Paired mode does not need it: both sides share the job.
+	MinRunSpread float64 `json:"min_run_spread"`
 	// MinWindows is the fewest measured windows per side (and pairs in paired
 	// mode) for a significance claim; fewer makes a check inconclusive.
 	MinWindows int `json:"min_windows"`
@@ -83,6 +96,7 @@ const (
 	DefaultMinTailSamples = 10
 	DefaultBootstrapReps  = 1000
 	DefaultSeed           = 0x10adda7e
+	DefaultMinRunSpread   = 0.05
 )
 
 // DefaultPolicy returns the default thresholds: p95 +10 %, p99 +20 %,
@@ -96,6 +110,8 @@ func DefaultPolicy() Policy {
 			ErrorRate:  {Kind: KindPP, Value: 0.5, Raw: "+0.5pp"},
 		},
 		Confidence:     DefaultConfidence,
+		FamilyWise:     true,
+		MinRunSpread:   DefaultMinRunSpread,
 		MinWindows:     DefaultMinWindows,
 		MinRequests:    DefaultMinRequests,
 		MinTailSamples: DefaultMinTailSamples,

@@ -15,7 +15,7 @@ type boot struct {
 // statChecks evaluates an endpoint whose sides have per-window data.
 func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *results.Endpoint) {
 	pol := c.pol
-	alpha := 1 - pol.Confidence
+	alpha := c.alpha
 	head := newSide([]*results.Endpoint{he}, pol.WarmupExcluded)
 	var base *side
 	if len(bes) > 0 {
@@ -195,47 +195,36 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	for r := range bt.head {
 		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
 	}
-	lo, hi, ok := percentileCI(effs, pol.Confidence)
+	lo, hi, ok := percentileCI(effs, 1-alpha)
 	point := effect(m, b, h)
 
-	// Significance test on per-window samples.
+	// Significance test on per-window samples. p-values are reported
+	// adjusted for the verdict's number of checks (Bonferroni: p × checks),
+	// so every p is read against the same 1 - Confidence.
+	level := 1 - pol.Confidence
+	adj := func(p float64) float64 { return math.Min(1, p*level/alpha) }
 	var p float64
 	var testWarn []string
 	if c.paired {
-		p = signedRank(pairedEffects(m, si, base, head))
+		// The bootstrap over pairs tests the figure itself (the run's p95);
+		// for tail metrics, which a stall in one or two windows can dominate,
+		// the signed-rank test on per-pair ratios must agree too.
+		p = bootP(effs)
+		if m == P99 || m == Max {
+			p = math.Max(p, signedRank(pairedEffects(m, si, base, head)))
+		}
+		p = adj(p)
 	} else {
-		p, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
+		var pw float64
+		pw, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
+		p = adj(pw)
 		// Between-run spread: a prediction interval for one new run's value.
-		if R := len(base.runs); R >= 2 && !math.IsNaN(point) {
-			var per []float64
-			var st [nStats]float64
-			sc := &scratch{}
-			for r := range base.runs {
-				base.stats(base.runWeights(r), sc, &st)
-				if v := st[si]; !math.IsNaN(v) && (m == ErrorRate || v > 0) {
-					if m == ErrorRate {
-						per = append(per, v)
-					} else {
-						per = append(per, math.Log(v))
-					}
-				}
-			}
-			if len(per) >= 2 {
-				mean, sd := meanSD(per)
-				hv := h
-				if m != ErrorRate {
-					hv = math.Log(h)
-				}
-				scale := sd * math.Sqrt(1+1/float64(len(per)))
-				df := len(per) - 1
-				if scale > 0 {
-					pb := tTwoSidedP((hv-mean)/scale, df)
-					p = math.Max(p, pb)
-					half := tQuantile(1-alpha/2, df) * scale
-					if ok {
-						lo, hi = math.Min(lo, point-half), math.Max(hi, point+half)
-					}
-				}
+		// It is not divided among the checks: a job-level shift moves every
+		// check at once, so it is one event, not one per check.
+		if lo2, hi2, pb, okb := c.betweenRuns(m, si, base, h, point, level); okb {
+			p = math.Max(p, pb)
+			if ok {
+				lo, hi = math.Min(lo, lo2), math.Max(hi, hi2)
 			}
 		}
 	}
@@ -243,7 +232,7 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	if ok {
 		ch.CILow, ch.CIHigh, ch.HasCI = round6(fromEffect(m, lo)), round6(fromEffect(m, hi)), true
 	}
-	ch.Significant = ok && p < alpha && (lo > 0 || hi < 0)
+	ch.Significant = ok && p < level && (lo > 0 || hi < 0)
 	if len(short) > 0 {
 		ch.Decision = Inconclusive
 		ch.Significant = false
@@ -301,4 +290,94 @@ func pairedEffects(m Metric, si int, base, head *side) []float64 {
 		}
 	}
 	return d
+}
+
+// runSpreadPriorRuns is the weight, in runs, of Policy.MinRunSpread when it is
+// pooled with the spread the baseline's runs show.
+const runSpreadPriorRuns = 4
+
+// betweenRuns is the run-to-run part of committed-baseline mode: the head run
+// is one new draw from the population of runs, so its value must lie outside
+// the prediction interval built from the baseline runs' own values (on the log
+// scale; pp for the error rate). The spread is the baseline runs' standard
+// deviation, floored by Policy.MinRunSpread (which alone stands in for it with
+// a one-run baseline). Returns the interval for the effect, centred on point,
+// and the test's p-value.
+func (c *comparer) betweenRuns(m Metric, si int, base *side, h, point, alpha float64) (lo, hi, p float64, ok bool) {
+	if math.IsNaN(point) {
+		return 0, 0, 0, false
+	}
+	var per []float64
+	var st [nStats]float64
+	sc := &scratch{}
+	for r := range base.runs {
+		base.stats(base.runWeights(r), sc, &st)
+		v := st[si]
+		switch {
+		case math.IsNaN(v):
+		case m == ErrorRate:
+			per = append(per, v)
+		case v > 0:
+			per = append(per, math.Log(v))
+		}
+	}
+	if len(per) == 0 {
+		return 0, 0, 0, false
+	}
+	mean, sd := meanSD(per)
+	R := len(per)
+	// The spread: the baseline runs' own standard deviation pooled with the
+	// assumed floor as if runSpreadPriorRuns more runs had shown exactly the
+	// floor (so 2 or 3 runs that happen to agree cannot make it tiny, and
+	// one wild run cannot make it huge), never below the floor; Student's t
+	// with the pooled degrees of freedom.
+	floor := 0.0
+	if m != ErrorRate {
+		floor = math.Log1p(c.pol.MinRunSpread)
+	}
+	var df int
+	switch {
+	case floor > 0:
+		df = runSpreadPriorRuns + R - 1
+		s2 := (runSpreadPriorRuns*floor*floor + float64(R-1)*sd*sd) / float64(df)
+		sd = math.Sqrt(math.Max(s2, floor*floor))
+	case R >= 2:
+		df = R - 1
+	default:
+		return 0, 0, 0, false
+	}
+	if sd <= 0 {
+		return 0, 0, 0, false
+	}
+	q := tQuantile(1-alpha/2, df)
+	pf := func(t float64) float64 { return tTwoSidedP(t, df) }
+	hv := h
+	if m != ErrorRate {
+		hv = math.Log(h)
+	}
+	scale := sd * math.Sqrt(1+1/float64(R))
+	half := q * scale
+	return point - half, point + half, pf((hv - mean) / scale), true
+}
+
+// bootP is the two-sided bootstrap p-value of "no change": twice the share of
+// replicates on the far side of zero.
+func bootP(effs []float64) float64 {
+	var below, above, n int
+	for _, e := range effs {
+		if math.IsNaN(e) {
+			continue
+		}
+		n++
+		if e <= 0 {
+			below++
+		}
+		if e >= 0 {
+			above++
+		}
+	}
+	if n == 0 {
+		return 1
+	}
+	return math.Min(1, 2*float64(min(below, above)+1)/float64(n+1))
 }

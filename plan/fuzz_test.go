@@ -23,7 +23,8 @@ func FuzzParse(f *testing.F) {
 	}
 	env := envOf(map[string]string{"API_TOKEN": "t", "TARGET_URL": "http://127.0.0.1:1"})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse(data, "f.yaml", t.TempDir(), env)
+		// A directory that does not exist: body_file never reads real files.
+		p, err := Parse(data, "f.yaml", "/nonexistent-loadgate-fuzz", env)
 		if err == nil {
 			if p == nil {
 				t.Fatal("nil plan without error")
@@ -43,4 +44,17 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkParseCheckout(b *testing.B) {
+	data, err := os.ReadFile("../examples/plans/checkout.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data, "checkout.yaml", "../examples/plans", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -167,7 +167,7 @@ func (p *parser) parse(data []byte) *Plan {
 	if m == nil {
 		return nil
 	}
-	pl.Name = p.str(m.get("name"), "name", false)
+	pl.Name = p.text(m.get("name"), "name", false)
 	if pl.Name == "" && m.get("name") == nil {
 		base := filepath.Base(p.file)
 		pl.Name = strings.TrimSuffix(base, filepath.Ext(base))
@@ -181,7 +181,7 @@ func (p *parser) parse(data []byte) *Plan {
 	usesLocal := m.get("runner") == nil
 
 	if n := m.get("target"); n != nil {
-		pl.Target = p.str(n, "target", true)
+		pl.Target = p.text(n, "target", true)
 		if pl.Target != "" {
 			if err := checkTargetURL(pl.Target); err != nil {
 				p.errorf(n, "target", "%s", p.redactMsg(err.Error()))
@@ -385,6 +385,15 @@ func (p *parser) str(n *yaml.Node, path string, secret bool) string {
 	return s
 }
 
+// text is str for values that must not be empty.
+func (p *parser) text(n *yaml.Node, path string, secret bool) string {
+	s, ok := p.scalar(n, path, "a string", secret)
+	if ok && s == "" {
+		p.errorf(n, path, "must not be empty")
+	}
+	return s
+}
+
 func (p *parser) scalar(n *yaml.Node, path, what string, secret bool) (string, bool) {
 	if n == nil {
 		return "", false
@@ -540,7 +549,7 @@ func (p *parser) targets(n *yaml.Node) Targets {
 	}
 	for i, it := range p.sequence(m.get("allow"), "targets.allow", "hosts, IPs or CIDRs") {
 		path := fmt.Sprintf("targets.allow[%d]", i)
-		s := p.str(it, path, false)
+		s := p.text(it, path, false)
 		if s == "" {
 			continue
 		}
@@ -695,21 +704,19 @@ func (p *parser) endpoints(n *yaml.Node, d Defaults, required bool, root *yaml.N
 		}
 		e := Endpoint{Line: m.node.Line, Weight: DefaultWeight, Timeout: d.Timeout, Expect: d.Expect}
 		if v := m.get("name"); v != nil {
-			e.Name = p.str(v, path+".name", false)
+			e.Name = p.text(v, path+".name", false)
 			if e.Name != "" {
 				p.checkName(v, path+".name", e.Name)
 				if prev, dup := names[e.Name]; dup {
 					p.errorf(v, path+".name", "duplicate endpoint name %q (also endpoints[%d])", e.Name, prev)
 				}
 				names[e.Name] = i
-			} else {
-				p.errorf(v, path+".name", "must not be empty")
 			}
 		} else {
 			p.errorf(m.node, path+".name", "required")
 		}
 		if v := m.get("request"); v != nil {
-			if s := p.str(v, path+".request", true); s != "" {
+			if s := p.text(v, path+".request", true); s != "" {
 				method, rpath, err := parseRequest(s)
 				if err != nil {
 					p.errorf(v, path+".request", "%s", p.redactMsg(err.Error()))
@@ -727,7 +734,7 @@ func (p *parser) endpoints(n *yaml.Node, d Defaults, required bool, root *yaml.N
 		if v := m.get("body_file"); v != nil {
 			if m.get("body") != nil {
 				p.errorf(m.keyNode("body_file"), path+".body_file", "body and body_file are mutually exclusive")
-			} else if f := p.str(v, path+".body_file", false); f != "" {
+			} else if f := p.text(v, path+".body_file", false); f != "" {
 				e.BodyFile = f
 				body, err := p.readBodyFile(f)
 				if err != nil {
@@ -896,10 +903,7 @@ func (p *parser) runner(n *yaml.Node) RunnerSpec {
 		return r
 	}
 	if v := m.get("exec"); v != nil {
-		r.Exec = p.str(v, "runner.exec", true)
-		if r.Exec == "" {
-			p.errorf(v, "runner.exec", "must not be empty")
-		}
+		r.Exec = p.text(v, "runner.exec", true)
 	}
 	if v := m.get("timeout"); v != nil {
 		r.Timeout = p.duration(v, "runner.timeout", false)
@@ -908,7 +912,7 @@ func (p *parser) runner(n *yaml.Node) RunnerSpec {
 	if im != nil {
 		spec := &ImportSpec{}
 		if v := im.get("from"); v != nil {
-			spec.From = p.str(v, "runner.import.from", false)
+			spec.From = p.text(v, "runner.import.from", false)
 			if spec.From != "" && !slices.Contains(ImportFormats, spec.From) {
 				p.errorf(v, "runner.import.from", "unknown format %q%s; one of %s", spec.From, suggest(spec.From, ImportFormats), strings.Join(ImportFormats, ", "))
 			}
@@ -916,20 +920,20 @@ func (p *parser) runner(n *yaml.Node) RunnerSpec {
 			p.errorf(im.node, "runner.import.from", "required (one of %s)", strings.Join(ImportFormats, ", "))
 		}
 		if v := im.get("file"); v != nil {
-			spec.File = p.str(v, "runner.import.file", false)
+			spec.File = p.text(v, "runner.import.file", false)
 		}
 		if v := im.get("files"); v != nil {
 			if im.get("file") != nil {
 				p.errorf(im.keyNode("files"), "runner.import.files", "file and files are mutually exclusive")
 			}
 			for i, it := range p.sequence(v, "runner.import.files", "paths") {
-				if s := p.str(it, fmt.Sprintf("runner.import.files[%d]", i), false); s != "" {
+				if s := p.text(it, fmt.Sprintf("runner.import.files[%d]", i), false); s != "" {
 					spec.Files = append(spec.Files, s)
 				}
 			}
 		}
 		for i, it := range p.sequence(im.get("rename"), "runner.import.rename", "URL patterns") {
-			if s := p.str(it, fmt.Sprintf("runner.import.rename[%d]", i), false); s != "" {
+			if s := p.text(it, fmt.Sprintf("runner.import.rename[%d]", i), false); s != "" {
 				spec.Rename = append(spec.Rename, s)
 			}
 		}

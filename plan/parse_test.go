@@ -174,6 +174,14 @@ func TestParseErrors(t *testing.T) {
 			[]string{`p.yaml:9:28: profile.stages[0].ramp: want a ramp like 10/s -> 100/s, got "10/s to 20/s"`}},
 		{"runner import format", "name: x\nrunner: {import: {from: k6json, file: out.json}}\n", nil,
 			[]string{`p.yaml:2:25: runner.import.from: unknown format "k6json" (did you mean "k6-json"?); one of k6-json, k6-summary, jmeter-csv, jmeter-xml, locust-stats, locust-history, vegeta-gob, vegeta-json, vegeta-csv, vegeta-report, gatling`}},
+		{"empty strings", "name: \"\"\ntarget: ${T:-}\nendpoints:\n  - {name: '', request: ''}\nprofile: {type: ''}\n", nil, []string{
+			`p.yaml:1:7: name: must not be empty`,
+			`p.yaml:2:9: target: must not be empty`,
+			`p.yaml:4:12: endpoints[0].name: must not be empty`,
+			`p.yaml:4:25: endpoints[0].request: must not be empty`,
+			`p.yaml:5:17: profile.type: must not be empty`}},
+		{"max_in_flight closed", rep(minimal, "rate: 10/s", "vus: 10, max_in_flight: 5"), nil,
+			[]string{`p.yaml:6:32: profile.max_in_flight: applies to the open model (rate); with vus the number of users bounds concurrency`}},
 		{"many problems sorted", "name: x\ntarget: nope\nendpoints:\n  - name: a\n    request: GET /a\n    weight: -1\nprofile: {type: load, rate: 0, duration: 1s}\n", nil, []string{
 			`p.yaml:2:9: target: URL "nope" must start with http:// or https://`,
 			`p.yaml:6:13: endpoints[0].weight: must be > 0`,

@@ -57,14 +57,19 @@ type Defaults struct {
 type Endpoint struct {
 	Name string `yaml:"name" json:"name"`
 	// Method and Path come from `request: "GET /path?q=1"`.
-	Method   string            `yaml:"-" json:"method"`
-	Path     string            `yaml:"-" json:"path"`
-	Headers  map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	Body     string            `yaml:"body,omitempty" json:"body,omitempty"`
-	BodyFile string            `yaml:"body_file,omitempty" json:"body_file,omitempty"`
-	Weight   int               `yaml:"weight,omitempty" json:"weight"`
-	Timeout  time.Duration     `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Expect   Expect            `yaml:"expect,omitempty" json:"expect,omitempty"`
+	Method string `yaml:"-" json:"method"`
+	Path   string `yaml:"-" json:"path"`
+	// Headers are defaults.headers merged with the endpoint's own (which win,
+	// compared case-insensitively).
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Body is the request body; when BodyFile is set, Parse has read the
+	// file's content into Body.
+	Body     string `yaml:"body,omitempty" json:"body,omitempty"`
+	BodyFile string `yaml:"body_file,omitempty" json:"body_file,omitempty"`
+	Weight   int    `yaml:"weight,omitempty" json:"weight"`
+	// Timeout and Expect are filled from defaults when the endpoint has none.
+	Timeout time.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Expect  Expect        `yaml:"expect,omitempty" json:"expect,omitempty"`
 	// Line is the endpoint's line in the plan file, for annotations.
 	Line int `yaml:"-" json:"-"`
 }

@@ -30,7 +30,7 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		p.errorf(m.node, "profile.type", "required (one of %s)", strings.Join(ProfileTypes, ", "))
 		return pr
 	}
-	pr.Type = p.str(tn, "profile.type", false)
+	pr.Type = p.text(tn, "profile.type", false)
 	keys, ok := profileKeys[pr.Type]
 	if !ok {
 		if pr.Type != "" {
@@ -186,6 +186,9 @@ func (p *parser) profile(n *yaml.Node) Profile {
 	case ProfileStages:
 		pr.Stages = p.stages(get("stages"), m.node)
 	}
+	if pr.MaxInFlight > 0 && pr.Closed() {
+		p.errorf(m.keyNode("max_in_flight"), "profile.max_in_flight", "applies to the open model (rate); with vus the number of users bounds concurrency")
+	}
 	return pr
 }
 
@@ -285,7 +288,7 @@ func (p *parser) stages(n *yaml.Node, profileNode *yaml.Node) []Stage {
 //   - load, endurance: one stage at rate (or vus) for duration.
 //   - stress, scalability: one stage per step: start_rate, +step_rate, …, up
 //     to rate (the last step is rate itself), each step_duration long.
-//   - spike: base rate for spike_at, rate×multiplier for spike_duration, base
+//   - spike: base rate for spike_at ("pre-spike"), rate×multiplier for spike_duration, base
 //     rate for the rest of duration (vus×multiplier in the closed model).
 //   - volume: one stage per payload size, each step_duration long, carrying
 //     PayloadBytes.
@@ -295,7 +298,7 @@ func (p *Plan) Schedule() []Stage {
 	var out []Stage
 	switch pr.Type {
 	case ProfileLoad, ProfileEndurance:
-		out = append(out, Stage{Name: pr.Type, Duration: pr.Duration, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs})
+		out = append(out, Stage{Name: "steady", Duration: pr.Duration, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs})
 	case ProfileStress, ProfileScalability:
 		if pr.StepRate <= 0 || pr.Rate <= 0 {
 			break
@@ -303,7 +306,7 @@ func (p *Plan) Schedule() []Stage {
 		k := stepCount(pr.StartRate, pr.StepRate, pr.Rate)
 		for i := 0; i < k && i < MaxSteps; i++ {
 			r := math.Min(pr.StartRate+float64(i)*pr.StepRate, pr.Rate)
-			out = append(out, Stage{Name: fmt.Sprintf("step %d (%s)", i+1, FormatRate(r)), Duration: pr.StepDuration, StartRate: r, EndRate: r})
+			out = append(out, Stage{Name: "step " + FormatRate(r), Duration: pr.StepDuration, StartRate: r, EndRate: r})
 		}
 	case ProfileSpike:
 		vus := 0
@@ -312,9 +315,9 @@ func (p *Plan) Schedule() []Stage {
 		}
 		rest := pr.Duration - pr.SpikeAt - pr.SpikeDuration
 		out = append(out,
-			Stage{Name: "base", Duration: pr.SpikeAt, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs},
+			Stage{Name: "pre-spike", Duration: pr.SpikeAt, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs},
 			Stage{Name: "spike", Duration: pr.SpikeDuration, StartRate: pr.Rate * pr.Multiplier, EndRate: pr.Rate * pr.Multiplier, VUs: vus},
-			Stage{Name: "recovery", Duration: rest, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs})
+			Stage{Name: "post-spike", Duration: rest, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs})
 	case ProfileVolume:
 		for _, b := range pr.Payloads {
 			out = append(out, Stage{Name: fmt.Sprintf("payload %s", FormatSize(b)), Duration: pr.StepDuration, StartRate: pr.Rate, EndRate: pr.Rate, VUs: pr.VUs, PayloadBytes: b})
@@ -327,6 +330,9 @@ func (p *Plan) Schedule() []Stage {
 			out = append(out, s)
 		}
 	}
+	// Plans changed after parsing (e.g. a --duration override shorter than a
+	// spike) can leave empty stages; they carry no load.
+	out = slices.DeleteFunc(out, func(s Stage) bool { return s.Duration <= 0 })
 	if pr.Warmup > 0 && len(out) > 0 {
 		first := out[0]
 		w := Stage{Name: "warmup", Duration: pr.Warmup, StartRate: first.StartRate, EndRate: first.StartRate, VUs: first.VUs, PayloadBytes: first.PayloadBytes, Warmup: true}

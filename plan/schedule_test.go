@@ -30,35 +30,35 @@ func TestSchedule(t *testing.T) {
 		{"load with warmup", "  type: load\n  rate: 12000/m\n  duration: 60s\n  warmup: 10s\n",
 			[]Stage{
 				{Name: "warmup", Duration: 10 * s, StartRate: 200, EndRate: 200, Warmup: true},
-				{Name: "load", Duration: 60 * s, StartRate: 200, EndRate: 200},
+				{Name: "steady", Duration: 60 * s, StartRate: 200, EndRate: 200},
 			}, 70 * s, 200},
 		{"endurance closed", "  type: endurance\n  vus: 8\n  duration: 2h\n",
-			[]Stage{{Name: "endurance", Duration: 2 * time.Hour, VUs: 8}}, 2 * time.Hour, 0},
+			[]Stage{{Name: "steady", Duration: 2 * time.Hour, VUs: 8}}, 2 * time.Hour, 0},
 		{"stress defaults", "  type: stress\n  rate: 40/s\n  step_rate: 10/s\n  step_duration: 5s\n",
 			[]Stage{
-				{Name: "step 1 (10/s)", Duration: 5 * s, StartRate: 10, EndRate: 10},
-				{Name: "step 2 (20/s)", Duration: 5 * s, StartRate: 20, EndRate: 20},
-				{Name: "step 3 (30/s)", Duration: 5 * s, StartRate: 30, EndRate: 30},
-				{Name: "step 4 (40/s)", Duration: 5 * s, StartRate: 40, EndRate: 40},
+				{Name: "step 10/s", Duration: 5 * s, StartRate: 10, EndRate: 10},
+				{Name: "step 20/s", Duration: 5 * s, StartRate: 20, EndRate: 20},
+				{Name: "step 30/s", Duration: 5 * s, StartRate: 30, EndRate: 30},
+				{Name: "step 40/s", Duration: 5 * s, StartRate: 40, EndRate: 40},
 			}, 20 * s, 40},
 		{"scalability uneven top", "  type: scalability\n  rate: 25/s\n  start_rate: 5/s\n  step_rate: 10/s\n  warmup: 2s\n",
 			[]Stage{
 				{Name: "warmup", Duration: 2 * s, StartRate: 5, EndRate: 5, Warmup: true},
-				{Name: "step 1 (5/s)", Duration: 10 * s, StartRate: 5, EndRate: 5},
-				{Name: "step 2 (15/s)", Duration: 10 * s, StartRate: 15, EndRate: 15},
-				{Name: "step 3 (25/s)", Duration: 10 * s, StartRate: 25, EndRate: 25},
+				{Name: "step 5/s", Duration: 10 * s, StartRate: 5, EndRate: 5},
+				{Name: "step 15/s", Duration: 10 * s, StartRate: 15, EndRate: 15},
+				{Name: "step 25/s", Duration: 10 * s, StartRate: 25, EndRate: 25},
 			}, 32 * s, 25},
 		{"spike", "  type: spike\n  rate: 10/s\n  multiplier: 5\n  duration: 60s\n  spike_at: 20s\n  spike_duration: 10s\n",
 			[]Stage{
-				{Name: "base", Duration: 20 * s, StartRate: 10, EndRate: 10},
+				{Name: "pre-spike", Duration: 20 * s, StartRate: 10, EndRate: 10},
 				{Name: "spike", Duration: 10 * s, StartRate: 50, EndRate: 50},
-				{Name: "recovery", Duration: 30 * s, StartRate: 10, EndRate: 10},
+				{Name: "post-spike", Duration: 30 * s, StartRate: 10, EndRate: 10},
 			}, 60 * s, 50},
 		{"spike defaults closed", "  type: spike\n  vus: 2\n  duration: 30s\n",
 			[]Stage{
-				{Name: "base", Duration: 10 * s, VUs: 2},
+				{Name: "pre-spike", Duration: 10 * s, VUs: 2},
 				{Name: "spike", Duration: 3 * s, VUs: 20},
-				{Name: "recovery", Duration: 17 * s, VUs: 2},
+				{Name: "post-spike", Duration: 17 * s, VUs: 2},
 			}, 30 * s, 0},
 		{"volume", "  type: volume\n  rate: 5/s\n  payloads: [1KB, 64KiB, 1MiB]\n  step_duration: 4s\n",
 			[]Stage{
@@ -106,5 +106,19 @@ func TestStressBreakDefaults(t *testing.T) {
 	p = plan(t, "  type: stress\n  rate: 100/s\n  break_error_rate: 1%\n  break_p95: 250ms\n")
 	if p.Profile.BreakErrorRate != 0.01 || p.Profile.BreakP95 != 250*time.Millisecond {
 		t.Errorf("stress limits: %+v", p.Profile)
+	}
+}
+
+func TestScheduleDropsEmptyStages(t *testing.T) {
+	t.Parallel()
+	p := plan(t, "  type: spike\n  rate: 10/s\n  duration: 60s\n  spike_at: 20s\n  spike_duration: 10s\n")
+	p.Profile.Duration = 25 * s // an override shorter than the spike's end
+	got := p.Schedule()
+	want := []Stage{
+		{Name: "pre-spike", Duration: 20 * s, StartRate: 10, EndRate: 10},
+		{Name: "spike", Duration: 10 * s, StartRate: 100, EndRate: 100},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Schedule = %+v", got)
 	}
 }

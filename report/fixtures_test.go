@@ -214,3 +214,55 @@ func resultsInvalid() results.Validity {
 	return results.Validity{Valid: false, Reasons: []string{"dropped 312 of 12000 scheduled requests (2.6% > 0.1% tolerance)"},
 		Scheduled: 12000, Sent: 11688, Dropped: 312, LagP99Ms: 180, LagMaxMs: 950, GeneratorCPU: 0.97}
 }
+
+func stages(specs ...results.Stage) []results.Stage { return specs }
+
+func stage(name string, d time.Duration, start, end float64, warm bool) results.Stage {
+	return results.Stage{Name: name, Duration: results.Duration(d), StartRate: start, EndRate: end, Warmup: warm}
+}
+
+// profileInput is a run of the given profile type with its derived figures,
+// and for stress a distributed run with one missing worker.
+func profileInput(kind string) Input {
+	specs := []epSpec{{"browse", 10, 0.3, 50, 0.001}, {"checkout", 30, 0.3, 20, 0.002}}
+	var f *results.File
+	switch kind {
+	case "stress":
+		pr := results.Profile{Type: "stress", Model: "open", Rate: 420, Duration: results.Duration(24 * time.Second),
+			Stages: stages(stage("warmup", 2*time.Second, 70, 70, true), stage("step 1", 4*time.Second, 70, 70, false),
+				stage("step 2", 4*time.Second, 140, 140, false), stage("step 3", 4*time.Second, 210, 210, false),
+				stage("step 4", 4*time.Second, 280, 280, false), stage("step 5", 4*time.Second, 350, 350, false),
+				stage("step 6", 2*time.Second, 420, 420, false))}
+		f = buildFile("head", 21, pr, 24, 2, specs)
+		f.Derived = &results.Derived{MaxSustainableRPS: 210, BreakingRPS: 280, Curve: []results.CurvePoint{
+			{OfferedRPS: 70, AchievedRPS: 70, P95Ms: 24, ErrorRate: 0.001}, {OfferedRPS: 140, AchievedRPS: 139.8, P95Ms: 25},
+			{OfferedRPS: 210, AchievedRPS: 209, P95Ms: 31}, {OfferedRPS: 280, AchievedRPS: 251, P95Ms: 88, ErrorRate: 0.02},
+			{OfferedRPS: 350, AchievedRPS: 262, P95Ms: 240, ErrorRate: 0.09}, {OfferedRPS: 420, AchievedRPS: 259, P95Ms: 610, ErrorRate: 0.2}}}
+		f.Run.Runner, f.Run.RunnerClass, f.Run.Workers = "aws", "aws/1vcpu-2gb/x3/eu-west-1", 3
+		f.Workers = []results.Worker{
+			{ID: "task-a", Region: "eu-west-1", Started: fixtureStart, Requests: 4100, Errors: 40, RateShare: 1.0 / 3},
+			{ID: "task-b", Region: "eu-west-1", Started: fixtureStart.Add(40 * time.Millisecond), Requests: 4080, Errors: 38, RateShare: 1.0 / 3},
+			{ID: "task-c <x>", Region: "us-east-1", RateShare: 1.0 / 3, Missing: true, Reason: "task stopped: OutOfMemory"},
+		}
+		f.Validity.Degraded, f.Validity.LoadShare, f.Validity.MissingWorkers, f.Validity.StartSkewMs = true, 2.0/3, []string{"task-c <x>"}, 40
+	case "spike":
+		pr := results.Profile{Type: "spike", Model: "open", Rate: 70, Duration: results.Duration(20 * time.Second),
+			Stages: stages(stage("warmup", 3*time.Second, 70, 70, true), stage("base", 5*time.Second, 70, 70, false),
+				stage("spike", 3*time.Second, 280, 280, false), stage("after", 9*time.Second, 70, 70, false))}
+		f = buildFile("head", 31, pr, 20, 3, specs)
+		rec := true
+		f.Derived = &results.Derived{RecoveryMs: 2000, PreSpikeP95Ms: 40, Recovered: &rec}
+	case "endurance":
+		pr := results.Profile{Type: "endurance", Model: "open", Rate: 70, Duration: results.Duration(40 * time.Second), Warmup: results.Duration(4 * time.Second)}
+		f = buildFile("head", 41, pr, 40, 4, specs)
+		f.Derived = &results.Derived{P95DriftMsPerHour: 1080, ErrorRateDriftPPPerHour: 0.01}
+	case "volume":
+		pr := results.Profile{Type: "volume", Model: "open", Rate: 70, Duration: results.Duration(12 * time.Second)}
+		f = buildFile("head", 51, pr, 12, 0, specs)
+		f.Derived = &results.Derived{Payloads: []results.PayloadPoint{
+			{PayloadBytes: 1 << 10, BytesPerSec: 70 << 10, P50Ms: 9, P95Ms: 15, Requests: 280},
+			{PayloadBytes: 64 << 10, BytesPerSec: 70 << 16, P50Ms: 12, P95Ms: 21, Requests: 280},
+			{PayloadBytes: 1 << 20, BytesPerSec: 70 << 20, P50Ms: 41, P95Ms: 77, Requests: 280}}}
+	}
+	return Input{Head: f}
+}

@@ -155,6 +155,8 @@ func mdSymbol(d gate.Decision) string {
 		return "❌ regressed"
 	case gate.Invalid:
 		return "⛔ invalid"
+	case gate.Incompatible:
+		return "⛔ incompatible"
 	case gate.Inconclusive:
 		return "❔ inconclusive"
 	case gate.Missing:
@@ -173,7 +175,7 @@ func mdHeadline(d gate.Decision) string {
 	switch d {
 	case gate.Regressed:
 		return "❌"
-	case gate.Invalid:
+	case gate.Invalid, gate.Incompatible:
 		return "⛔"
 	case gate.Inconclusive:
 		return "❔"

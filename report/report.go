@@ -46,7 +46,7 @@ const (
 
 // Formats lists the formats Write accepts, in a stable order.
 func Formats() []string {
-	return []string{FormatText, FormatMarkdown, FormatJSON, FormatJUnit}
+	return []string{FormatText, FormatMarkdown, FormatJSON, FormatJUnit, FormatHTML}
 }
 
 // ErrUnknownFormat is returned (wrapped) by Write for a format it does not know.
@@ -75,6 +75,8 @@ func WriteOptions(format string, w io.Writer, in Input, opt Options) error {
 		return JSON(w, in)
 	case FormatJUnit, "xml":
 		return JUnit(w, in)
+	case FormatHTML, "htm":
+		return HTML(w, in)
 	}
 	return fmt.Errorf("%w %q (want one of %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
 }
@@ -220,6 +222,9 @@ func buildTable(v *gate.Verdict) table {
 	var t table
 	var fn notes
 	t.Overall = fn.addAll(v.Warnings)
+	for _, r := range v.Incompatible {
+		t.Overall = append(t.Overall, fn.add("incompatible baseline: "+r))
+	}
 	eps := make([]gate.EndpointVerdict, len(v.Endpoints))
 	copy(eps, v.Endpoints)
 	sort.SliceStable(eps, func(i, j int) bool { return decisionRank(eps[i].Decision) < decisionRank(eps[j].Decision) })
@@ -248,10 +253,12 @@ func buildTable(v *gate.Verdict) table {
 			r := row{Metric: string(m), check: c}
 			r.Base, r.Head = figure(e.Base, m), figure(e.Head, m)
 			if c != nil {
-				if e.Base == nil && c.Base != 0 {
+				// The check's own values are what its change was computed
+				// from (e.g. pooled per-window figures), so show those.
+				if e.Base != nil || c.Base != 0 {
 					r.Base = formatValue(c.Base, c.Unit)
 				}
-				if e.Head == nil && c.Head != 0 {
+				if e.Head != nil || c.Head != 0 {
 					r.Head = formatValue(c.Head, c.Unit)
 				}
 				r.Change = checkChange(c)
@@ -430,6 +437,8 @@ func overallWord(d gate.Decision) string {
 	switch d {
 	case gate.Regressed:
 		return "FAIL"
+	case gate.Incompatible:
+		return "INCOMPATIBLE BASELINE"
 	case gate.Invalid:
 		return "INVALID"
 	case gate.Inconclusive:
@@ -448,6 +457,8 @@ func decisionWord(d gate.Decision) string {
 		return "REGRESSED"
 	case gate.Invalid:
 		return "INVALID"
+	case gate.Incompatible:
+		return "INCOMPATIBLE"
 	case gate.Pass:
 		return "ok"
 	case "":

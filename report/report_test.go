@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -280,4 +281,36 @@ func FuzzDecodeVerdict(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestIncompatibleVerdict(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "p", Decision: gate.Incompatible, Mode: "baseline", Incompatible: []string{"plan hash sha256:1 ≠ sha256:2"}}
+	in := Input{Verdict: v}
+	for _, f := range []string{"text", "markdown", "junit", "json"} {
+		out := html.UnescapeString(string(render(t, f, in, Options{})))
+		if !strings.Contains(strings.ToLower(out), "incompatible") || !strings.Contains(out, "sha256:1") {
+			t.Errorf("%s does not explain the incompatible baseline:\n%s", f, out)
+		}
+	}
+	if doc := BuildJUnit(in); doc.Errors != 1 {
+		t.Errorf("junit errors = %d, want 1 for the incompatible baseline", doc.Errors)
+	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	in := fixtureInput()
+	for _, f := range Formats() {
+		b.Run(f, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := Write(f, &buf, in); err != nil {
+					b.Fatal(err)
+				}
+				n = buf.Len()
+			}
+			b.ReportMetric(float64(n), "bytes")
+		})
+	}
 }

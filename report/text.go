@@ -101,7 +101,7 @@ func colorize(s string, d gate.Decision, on bool) string {
 		return s
 	}
 	switch d {
-	case gate.Regressed, gate.Invalid:
+	case gate.Regressed, gate.Invalid, gate.Incompatible:
 		return ansiBold + ansiRed + s + ansiReset
 	case gate.Improved:
 		return ansiGreen + s + ansiReset

@@ -64,6 +64,23 @@ type Run struct {
 	Env   Env    `json:"env"`
 	// StartedBy records who or what launched the run (cli, action, mcp).
 	StartedBy *Launch `json:"started_by,omitempty"`
+	// Pairing is set on both files of a paired run (runners/paired).
+	Pairing *Pairing `json:"pairing,omitempty"`
+	// ToolExitCode is the exit code of the command an exec runner ran (k6 exits
+	// 99 on failed thresholds, Locust 1 on failed requests); nil when none ran.
+	// It is reported, never turned into loadgate's verdict.
+	ToolExitCode *int `json:"tool_exit_code,omitempty"`
+}
+
+// Pairing describes a paired run: base and head ran interleaved in alternating
+// slots, window i of each in slot pair i, the order within each pair drawn
+// from Seed.
+type Pairing struct {
+	Seed  uint64   `json:"seed,string"`
+	Slot  Duration `json:"slot"`
+	Pairs int      `json:"pairs"`
+	// Order says, per measured pair, which side ran first: B (base) or H (head).
+	Order string `json:"order,omitempty"`
 }
 
 // Env is where the run happened.

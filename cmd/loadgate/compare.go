@@ -86,6 +86,7 @@ func newGateCmd(a *app) *cobra.Command {
 		update          bool
 		keep            int
 		requireBaseline bool
+		pf              pairedFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "gate PLAN --baseline BASELINE",
@@ -99,7 +100,8 @@ Without an existing baseline file the verdict uses the plan's SLOs only and
 says so (use --require-baseline to make that an error).`,
 		Example: `  loadgate gate plan.yaml --baseline baselines/checkout.json
   loadgate gate plan.yaml -b baselines/checkout.json -o results.json --report markdown=summary.md --report junit=junit.xml
-  loadgate gate plan.yaml -b baselines/checkout.json --fail-on inconclusive`,
+  loadgate gate plan.yaml -b baselines/checkout.json --fail-on inconclusive
+  loadgate gate plan.yaml --paired --base-target http://127.0.0.1:8081 --target http://127.0.0.1:8082`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := gf.validate(); err != nil {
@@ -112,6 +114,12 @@ says so (use --require-baseline to make that an error).`,
 			p, err := a.loadPlan(args[0])
 			if err != nil {
 				return err
+			}
+			if pf.on {
+				if update {
+					return withCode(exitUsage, errors.New("--update-baseline does not apply to --paired runs (there is no committed baseline)"))
+				}
+				return a.runPaired(p, &f, &pf, gf, reports)
 			}
 			if baselinePath == "" {
 				baselinePath = defaultBaselinePath(p)
@@ -139,6 +147,10 @@ says so (use --require-baseline to make that an error).`,
 	cmd.Flags().BoolVar(&update, "update-baseline", false, "append this run to the baseline when the verdict passes")
 	cmd.Flags().IntVar(&keep, "keep", baselines.DefaultKeep, "runs kept in the baseline file by --update-baseline")
 	cmd.Flags().BoolVar(&requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
+	cmd.Flags().BoolVar(&pf.on, "paired", false, "paired mode: measure --base-target and the plan's target interleaved in this job and compare the pairs (no baseline file)")
+	cmd.Flags().StringVar(&pf.baseTarget, "base-target", "", "with --paired: URL of the base build (the plan's target, or --target, is the head build)")
+	cmd.Flags().DurationVar(&pf.slot, "slot", 0, "with --paired: length of each side's turn (default 1s)")
+	cmd.Flags().Uint64Var(&pf.seed, "seed", 0, "with --paired: seed of the A/B order (0: from the clock; recorded in the results)")
 	f.bind(cmd)
 	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -234,5 +235,59 @@ func TestInterruptWritesPartialResults(t *testing.T) {
 	}
 	if !r.Run.Partial || r.Total.Requests == 0 {
 		t.Fatalf("partial=%v requests=%d", r.Run.Partial, r.Total.Requests)
+	}
+}
+
+func TestPairedGateFlagsRegressionOnlyOnSlowerEndpoint(t *testing.T) {
+	t.Parallel()
+	base := httptest.NewServer(target.New(target.Options{}))
+	defer base.Close()
+	slow := target.New(target.Options{})
+	head := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/delay" {
+			time.Sleep(4 * time.Millisecond) // 8 ms → 12 ms: +50 %
+		}
+		slow.ServeHTTP(w, r)
+	}))
+	defer head.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", `name: paired
+target: `+head.URL+`
+endpoints:
+  - name: fast
+    request: GET /fast
+  - name: slow
+    request: GET /delay?ms=8
+profile:
+  type: load
+  rate: 60/s
+  duration: 8s
+gate:
+  p50: +20%
+`)
+	out := filepath.Join(dir, "head.json")
+	code, stdout, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", "7")
+	if code != exitFail {
+		t.Fatalf("paired gate: exit %d, want %d\n%s\n%s", code, exitFail, stdout, stderr)
+	}
+	var slowLine, fastLine string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.Contains(l, "slow") && slowLine == "" {
+			slowLine = l
+		}
+		if strings.Contains(l, "fast") && fastLine == "" {
+			fastLine = l
+		}
+	}
+	if !strings.Contains(strings.ToLower(slowLine), "regress") || strings.Contains(strings.ToLower(fastLine), "regress") {
+		t.Errorf("want only slow regressed:\n%s", stdout)
+	}
+	for _, p := range []string{out, filepath.Join(dir, "head.base.json")} {
+		if _, err := results.ReadFile(p); err != nil {
+			t.Errorf("paired results %s: %v", p, err)
+		}
+	}
+	if code, _, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired"); code != exitUsage || !strings.Contains(stderr, "--base-target") {
+		t.Errorf("--paired without --base-target: exit %d, %s", code, stderr)
 	}
 }

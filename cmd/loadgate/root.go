@@ -105,7 +105,13 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newCompareCmd(a),
 		newGateCmd(a),
 		newBaselineCmd(a),
+		newImportCmd(a),
+		newReportCmd(a),
+		newActionCmd(a),
 		newWorkerCmd(a),
+		newMCPCmd(a),
+		newInitCmd(a),
+		newSchemaCmd(a),
 		newAWSCmd(a),
 	)
 	return root

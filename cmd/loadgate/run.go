@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -113,6 +114,19 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	}
 	return res, nil
 }
+
+// cleanup releases a runner's resources with a fresh, bounded context: the
+// run's own context may already be cancelled.
+func (a *app) cleanup(c runners.Cleaner) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), cleanupTimeout)
+	defer cancel()
+	if err := c.Cleanup(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "warning: cleanup: %v\n", err)
+	}
+}
+
+// cleanupTimeout bounds how long releasing workers may take after a run.
+const cleanupTimeout = 2 * time.Minute
 
 func writtenTo(path string) string {
 	if path == "" {

@@ -8,5 +8,8 @@ import (
 
 // selectRunner picks the runner a plan asks for.
 func (a *app) selectRunner(p *plan.Plan) (runners.Runner, error) {
+	if p.Runner.Exec != "" || p.Runner.Import != nil {
+		return a.execRunner(p), nil // import.go
+	}
 	return local.New(local.Options{}), nil
 }

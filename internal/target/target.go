@@ -241,21 +241,33 @@ func drain(r *http.Request) {
 // (handler entry to the last byte written).
 type Recorder struct {
 	mu    sync.Mutex
-	hists map[string]*results.Histogram
+	hists map[string]*routeRec
+}
+
+type routeRec struct {
+	hist        *results.Histogram
+	first, last time.Time // arrivals, for the rate the server saw
 }
 
 // NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder { return &Recorder{hists: map[string]*results.Histogram{}} }
+func NewRecorder() *Recorder { return &Recorder{hists: map[string]*routeRec{}} }
 
-// Record adds one latency for route.
+// Record adds one latency for route, for a request that arrived d ago.
 func (r *Recorder) Record(route string, d time.Duration) {
+	arrived := time.Now().Add(-d)
 	r.mu.Lock()
-	h := r.hists[route]
-	if h == nil {
-		h = results.NewHistogram()
-		r.hists[route] = h
+	rr := r.hists[route]
+	if rr == nil {
+		rr = &routeRec{hist: results.NewHistogram(), first: arrived}
+		r.hists[route] = rr
 	}
-	h.Record(d)
+	rr.hist.Record(d)
+	if arrived.Before(rr.first) {
+		rr.first = arrived
+	}
+	if arrived.After(rr.last) {
+		rr.last = arrived
+	}
 	r.mu.Unlock()
 }
 
@@ -263,8 +275,8 @@ func (r *Recorder) Record(route string, d time.Duration) {
 func (r *Recorder) Histogram(route string) *results.Histogram {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if h := r.hists[route]; h != nil {
-		return h.Clone()
+	if rr := r.hists[route]; rr != nil {
+		return rr.hist.Clone()
 	}
 	return results.NewHistogram()
 }
@@ -272,7 +284,7 @@ func (r *Recorder) Histogram(route string) *results.Histogram {
 // Reset clears every histogram.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
-	r.hists = map[string]*results.Histogram{}
+	r.hists = map[string]*routeRec{}
 	r.mu.Unlock()
 }
 
@@ -281,6 +293,9 @@ type RouteStats struct {
 	Route    string          `json:"route"`
 	Requests int64           `json:"requests"`
 	Latency  results.Summary `json:"latency_ms"`
+	// RateRPS is the arrival rate the server saw: requests between the first
+	// and the last arrival over that time.
+	RateRPS float64 `json:"rate_rps"`
 }
 
 // Stats returns a summary per route, sorted by route.
@@ -288,8 +303,12 @@ func (r *Recorder) Stats() []RouteStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]RouteStats, 0, len(r.hists))
-	for route, h := range r.hists {
-		out = append(out, RouteStats{Route: route, Requests: h.Count(), Latency: h.Summary()})
+	for route, rr := range r.hists {
+		s := RouteStats{Route: route, Requests: rr.hist.Count(), Latency: rr.hist.Summary()}
+		if span := rr.last.Sub(rr.first).Seconds(); span > 0 {
+			s.RateRPS = math.Round(float64(s.Requests-1)/span*1000) / 1000
+		}
+		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
 	return out

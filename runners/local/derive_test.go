@@ -9,6 +9,8 @@ import (
 	"github.com/loadgate/loadgate/results"
 )
 
+func sched(pr plan.Profile) []plan.Stage { return (&plan.Plan{Profile: pr}).Schedule() }
+
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // win is a synthetic one-second window at offset sec with n requests of
@@ -26,7 +28,7 @@ func TestDeriveStress(t *testing.T) {
 	t.Parallel()
 	pr := plan.Profile{Type: plan.ProfileStress, StartRate: 100, StepRate: 100, Rate: 400,
 		StepDuration: 2 * time.Second, BreakP95: 50 * time.Millisecond, BreakErrorRate: 0.05}
-	stages := stagesOf(pr)
+	stages := sched(pr)
 	if len(stages) != 4 {
 		t.Fatalf("stages: %+v", stages)
 	}
@@ -58,7 +60,7 @@ func TestDeriveSpike(t *testing.T) {
 	t.Parallel()
 	pr := plan.Profile{Type: plan.ProfileSpike, Rate: 100, Duration: 10 * time.Second,
 		SpikeAt: 3 * time.Second, SpikeDuration: 2 * time.Second, Multiplier: 5}
-	stages := stagesOf(pr)
+	stages := sched(pr)
 	lat := []float64{10, 10, 10, 200, 300, 150, 40, 10.5, 10, 10} // back within 10 % at second 7
 	var ws []results.Window
 	for i, l := range lat {
@@ -88,7 +90,7 @@ func TestDeriveEndurance(t *testing.T) {
 		w.Width = results.Duration(time.Second)
 		ws = append(ws, w)
 	}
-	d := derive(pr, stagesOf(pr), t0, ws)
+	d := derive(pr, sched(pr), t0, ws)
 	if math.Abs(d.P95DriftMsPerHour-60) > 1 || math.Abs(d.ErrorRateDriftPPPerHour-6) > 0.01 {
 		t.Errorf("drift %+v, want 60 ms/h and 6 pp/h", d)
 	}
@@ -100,7 +102,7 @@ func TestDeriveEndurance(t *testing.T) {
 func TestDeriveScalabilityAndVolume(t *testing.T) {
 	t.Parallel()
 	sc := plan.Profile{Type: plan.ProfileScalability, StartRate: 50, StepRate: 50, Rate: 100, StepDuration: time.Second}
-	d := derive(sc, stagesOf(sc), t0, []results.Window{win(0, 50, 0, 5, 50), win(1, 90, 0, 8, 100)})
+	d := derive(sc, sched(sc), t0, []results.Window{win(0, 50, 0, 5, 50), win(1, 90, 0, 8, 100)})
 	if len(d.Curve) != 2 || d.Curve[1].AchievedRPS != 90 || d.Curve[1].OfferedRPS != 100 {
 		t.Errorf("scalability curve %+v", d.Curve)
 	}
@@ -108,7 +110,7 @@ func TestDeriveScalabilityAndVolume(t *testing.T) {
 	vol := plan.Profile{Type: plan.ProfileVolume, Rate: 10, StepDuration: time.Second, Payloads: []int64{1000, 1 << 20}}
 	w0, w1 := win(0, 10, 0, 2, 10), win(1, 10, 0, 40, 10)
 	w0.Bytes, w1.Bytes = 30, 30
-	d = derive(vol, stagesOf(vol), t0, []results.Window{w0, w1})
+	d = derive(vol, sched(vol), t0, []results.Window{w0, w1})
 	if len(d.Payloads) != 2 || d.Payloads[0].BytesPerSec != 10*1000+30 || d.Payloads[1].PayloadBytes != 1<<20 ||
 		math.Abs(d.Payloads[1].P95Ms-40) > 0.1 || d.Payloads[1].Requests != 10 {
 		t.Errorf("volume %+v", d.Payloads)

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,7 +31,11 @@ type endpoint struct {
 	timeout      time.Duration
 	expect       []int // nil: 2xx and 3xx
 	weight       int
-	payload      bool // a volume stage's payload replaces the body
+	payload      bool   // a volume stage's payload replaces the body
+	head         []byte // the fast path's prebuilt request head (nil: net/http only)
+	// viaClient is set once the endpoint answered with a redirect: from then
+	// on it goes through net/http, which follows redirects to allowed hosts.
+	viaClient atomic.Bool
 }
 
 func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
@@ -39,7 +44,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 	}
 	base := strings.TrimRight(p.Target, "/")
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, redact(p, p.Target))
+		return nil, fmt.Errorf("plan %q: target %q is not an http(s) URL", p.Name, p.Redact(p.Target))
 	}
 	var errs []error
 	var out []*endpoint
@@ -74,7 +79,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		}
 		req, err := http.NewRequest(method, raw, nil)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(redact(p, err.Error()))))
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
 			continue
 		}
 		for k, v := range p.Defaults.Headers {
@@ -102,10 +107,19 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		if w <= 0 {
 			w = 1
 		}
+		head, err := h1Head(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, err))
+			continue
+		}
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", userAgent) // the same on both paths
+		}
 		out = append(out, &endpoint{
 			name: pe.Name, method: method, rawURL: raw, tmpl: req, body: body,
 			timeout: timeout, expect: slices.Clone(expect), weight: w,
 			payload: !anyBody || pe.Body != "" || pe.BodyFile != "" || hasBodyMethod(method),
+			head:    head,
 		})
 	}
 	return out, errors.Join(errs...)
@@ -133,19 +147,19 @@ func newTransport(bound int) *http.Transport {
 }
 
 // redirectPolicy follows redirects only to hosts the plan allows: those in
-// targets.allow, or the target's own host when the list is empty.
+// targets.allow, or only the target's own host when the list is empty (a
+// plan that names no list still does not spread load to other hosts).
 func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
-	allow := p.Targets.Allow
-	if len(allow) == 0 {
+	allowed := p.AllowedHost
+	if len(p.Targets.Allow) == 0 {
+		own := plan.Targets{}
 		if u, err := url.Parse(p.Target); err == nil {
-			allow = []string{u.Hostname()}
+			own.Allow = []string{u.Hostname()}
 		}
+		allowed = own.AllowedHost
 	}
 	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= maxRedirects {
-			return http.ErrUseLastResponse
-		}
-		if !hostAllowed(allow, req.URL.Hostname()) {
+		if len(via) >= maxRedirects || !allowed(req.URL.Host) {
 			return http.ErrUseLastResponse // the 3xx itself is the response
 		}
 		return nil
@@ -154,46 +168,6 @@ func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
 
 // maxRedirects is net/http's default limit.
 const maxRedirects = 10
-
-// hostAllowed reports whether host matches an entry of allow: a host name
-// (case-insensitive; "*.example.com" matches subdomains), an IP, or a CIDR.
-func hostAllowed(allow []string, host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	ip := net.ParseIP(host)
-	for _, a := range allow {
-		a = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(a)), ".")
-		switch {
-		case a == host:
-			return true
-		case strings.HasPrefix(a, "*.") && strings.HasSuffix(host, a[1:]):
-			return true
-		case ip != nil && strings.Contains(a, "/"):
-			if _, n, err := net.ParseCIDR(a); err == nil && n.Contains(ip) {
-				return true
-			}
-		case ip != nil:
-			if aip := net.ParseIP(a); aip != nil && aip.Equal(ip) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// redact replaces the plan's secrets in s with ***.
-// TODO(after plan lands on main): use p.Redact.
-func redact(p *plan.Plan, s string) string {
-	for _, sec := range p.Secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "***")
-		}
-	}
-	return s
-}
-
-// planHash is p.Hash() once the plan package provides it.
-// TODO(after plan lands on main): return p.Hash().
-func planHash(p *plan.Plan) string { return "" }
 
 // job is one open-model arrival handed to a worker.
 type job struct {
@@ -258,14 +232,18 @@ func (e *engine) runOpen(ctx context.Context) {
 // cannot start within MaxStartDelay, when it is dropped. It reports false
 // for a dropped request; cancellation reports false without counting.
 func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
-	select {
-	case e.jobs <- j:
+	// A worker that is idle (or about to be: it counted itself before
+	// receiving) takes the job at once; only when none is do we add one, so
+	// the pool (and its connections) grows to the real concurrency, not to
+	// every scheduling hiccup.
+	if e.idle.Load() > 0 {
+		e.jobs <- j
 		return true, false
-	default:
 	}
 	if e.nworkers < e.bound {
 		e.nworkers++
 		e.wg.Add(1)
+		e.idle.Add(1)
 		go e.worker()
 		e.jobs <- j
 		return true, false
@@ -286,27 +264,52 @@ func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
 	}
 }
 
+// wstate is one worker's (or VU's) private state.
+type wstate struct {
+	// ctx is worker-private: per-request timeouts register with it, not with
+	// one context shared by every worker.
+	ctx context.Context
+	sh  *shard
+	buf []byte
+	h1  *h1conn // nil when the fast path is off
+}
+
+func (e *engine) newWorker() (*wstate, func()) {
+	ctx, cancel := context.WithCancel(e.reqCtx)
+	w := &wstate{ctx: ctx, sh: e.col.newShard(), buf: make([]byte, readBufSize)}
+	stop := func() bool { return false }
+	if e.fastAddr != "" {
+		w.h1 = newH1(e.fastAddr)
+		stop = context.AfterFunc(ctx, w.h1.abort)
+	}
+	return w, func() {
+		stop()
+		cancel()
+		if w.h1 != nil {
+			w.h1.close()
+		}
+	}
+}
+
 func (e *engine) worker() {
 	defer e.wg.Done()
-	sh := e.col.newShard()
-	buf := make([]byte, readBufSize)
-	// A worker-private parent context: per-request timeouts register with it,
-	// not with one context shared by every worker.
-	wctx, cancel := context.WithCancel(e.reqCtx)
-	defer cancel()
+	w, done := e.newWorker()
+	defer done()
 	for j := range e.jobs {
+		e.idle.Add(-1)
 		var body []byte
 		if j.payload > 0 {
 			if v, ok := e.payloads.Load(j.payload); ok {
 				body = v.([]byte)
 			}
 		}
-		e.do(wctx, sh, buf, int(j.ep), j.at, body, j.payload > 0)
+		e.do(w, int(j.ep), j.at, body, j.payload > 0)
+		e.idle.Add(1)
 	}
 }
 
 // readBufSize is the per-worker buffer response bodies are read into and discarded.
-const readBufSize = 32 << 10
+const readBufSize = 8 << 10
 
 // runClosed runs the closed model: each VU loops request → response while the
 // current stage has at least that many VUs.
@@ -327,10 +330,8 @@ func (e *engine) runClosed(ctx context.Context) {
 	for v := range n {
 		go func() {
 			defer e.wg.Done()
-			sh := e.col.newShard()
-			buf := make([]byte, readBufSize)
-			wctx, cancel := context.WithCancel(e.reqCtx)
-			defer cancel()
+			w, done := e.newWorker()
+			defer done()
 			pick := newPicker(e.eps)
 			for i := 0; i < v; i++ { // stagger the VUs' endpoint sequences
 				pick.next()
@@ -368,7 +369,7 @@ func (e *engine) runClosed(ctx context.Context) {
 					}
 					body = payloads[st.PayloadBytes]
 				}
-				e.do(wctx, sh, buf, ep, -1, body, payload)
+				e.do(w, ep, -1, body, payload)
 			}
 		}()
 	}
@@ -376,9 +377,9 @@ func (e *engine) runClosed(ctx context.Context) {
 }
 
 // do sends one request and records it. at < 0 means "now" (closed model).
-func (e *engine) do(wctx context.Context, sh *shard, buf []byte, epi int, at int64, payload []byte, usePayload bool) {
+func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload bool) {
 	ep := e.eps[epi]
-	sh.busy.Store(true)
+	w.sh.busy.Store(true)
 	start := time.Since(e.t0)
 	if at < 0 {
 		at = int64(start)
@@ -387,38 +388,65 @@ func (e *engine) do(wctx context.Context, sh *shard, buf []byte, epi int, at int
 	if usePayload {
 		body = payload
 	}
-	ctx, cancel := context.WithTimeout(wctx, ep.timeout)
+	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
+	var err error
+	if w.h1 != nil && !ep.viaClient.Load() {
+		var r h1Response
+		r, err = w.h1.do(w.ctx, ep.head, ep.method, body, time.Now().Add(ep.timeout), e.maxBody)
+		switch {
+		case err == nil && r.location:
+			ep.viaClient.Store(true)
+			err = e.doClient(w, ep, body, &x)
+		case err == nil || errors.Is(err, errBodyTooLarge):
+			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
+			if err != nil {
+				x.kind, err = kindBodyTooLarge, nil
+			} else if !expected(ep.expect, r.status) {
+				x.kind = kindStatus
+			}
+		default:
+			x.kind = classify(err)
+			x.timed = x.kind == kindTimeout
+		}
+	} else {
+		err = e.doClient(w, ep, body, &x)
+	}
+	end := time.Since(e.t0)
+	w.sh.busy.Store(false)
+	if err != nil && e.reqCtx.Err() != nil {
+		return // aborted by our own shutdown: not the target's doing
+	}
+	x.lat = int64(end) - at
+	x.svc = int64(end - start)
+	w.sh.add(x)
+}
+
+// doClient sends one request through net/http and fills x.
+func (e *engine) doClient(w *wstate, ep *endpoint, body []byte, x *sample) error {
+	ctx, cancel := context.WithTimeout(w.ctx, ep.timeout)
+	defer cancel()
 	req := ep.tmpl.WithContext(ctx)
 	if len(body) > 0 {
 		req.ContentLength = int64(len(body))
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
 	resp, err := e.client.Do(req)
-	if err == nil {
-		x.status = int32(resp.StatusCode)
-		x.timed = true
-		n, kind := readBody(resp.Body, buf, e.maxBody)
-		x.bytes = n
-		_ = resp.Body.Close()
-		x.kind = kind
-		if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
-			x.kind = kindStatus
-		}
-	} else {
+	if err != nil {
 		x.kind = classify(err)
 		x.timed = x.kind == kindTimeout
+		return err
 	}
-	end := time.Since(e.t0)
-	cancel()
-	sh.busy.Store(false)
-	if err != nil && e.reqCtx.Err() != nil {
-		return // aborted by our own shutdown: not the target's doing
+	x.status = int32(resp.StatusCode)
+	x.timed = true
+	n, kind := readBody(resp.Body, w.buf, e.maxBody)
+	x.bytes = n
+	_ = resp.Body.Close()
+	x.kind = kind
+	if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
+		x.kind = kindStatus
 	}
-	x.lat = int64(end) - at
-	x.svc = int64(end - start)
-	sh.add(x)
+	return nil
 }
 
 // readBody reads and discards r up to limit bytes, counting them.

@@ -50,10 +50,12 @@ const (
 	// MaxDroppedFraction of scheduled requests may be dropped before the run is invalid.
 	MaxDroppedFraction = 0.01
 	// MaxLagP99 is the largest acceptable 99th percentile of schedule lag
-	// (actual − intended send time) before the run is invalid. It is above
-	// LateThreshold because shared CI runners routinely deschedule a process
-	// for 10–20 ms; latency is measured from the intended time either way.
-	MaxLagP99 = 25 * time.Millisecond
+	// (actual − intended send time) before the run is invalid. It is well
+	// above LateThreshold because shared CI runners (and this project's own
+	// 2-core test host) routinely deschedule a process for 20–40 ms; latency
+	// is measured from the intended time either way, so lag below it shows
+	// up in the figures rather than hiding.
+	MaxLagP99 = 50 * time.Millisecond
 	// HighGeneratorCPU is the generator CPU share above which the run carries
 	// a warning that the generator competed with the target for CPU.
 	HighGeneratorCPU = 0.9
@@ -63,10 +65,12 @@ const (
 	// DefaultMaxBodyBytes bounds response bodies when the plan sets no bound.
 	DefaultMaxBodyBytes = 10 << 20
 	// MinInFlight and MaxDerivedInFlight clamp the in-flight bound derived
-	// from rate × timeout; the upper one keeps well inside the usual 64k
-	// ephemeral ports and file-descriptor limits.
+	// from rate × timeout. Each request in flight holds a connection and a
+	// worker (≈30–40 KiB); past 2000 an overloaded target would make the
+	// generator's memory balloon, so such a run drops requests and is
+	// reported invalid instead (profile.max_in_flight raises the bound).
 	MinInFlight        = 16
-	MaxDerivedInFlight = 10000
+	MaxDerivedInFlight = 2000
 	// DrainGrace is how long an interrupted run waits for in-flight requests.
 	DrainGrace = 2 * time.Second
 	// ProgressInterval is how often progress is reported and samples collected.
@@ -89,6 +93,9 @@ type Options struct {
 	MaxInFlight int
 	// ID is the run id; empty means a random one.
 	ID string
+	// NoFastPath sends every request through net/http instead of the built-in
+	// HTTP/1.1 client (for comparison and as an escape hatch).
+	NoFastPath bool
 }
 
 // Runner is the local load generator.
@@ -124,7 +131,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if p == nil {
 		return nil, errors.New("local runner: nil plan")
 	}
-	stages := stagesOf(p.Profile)
+	stages := p.Schedule()
 	total := totalDuration(stages)
 	if total <= 0 {
 		return nil, fmt.Errorf("local runner: plan %q: the profile's schedule is empty", p.Name)
@@ -149,6 +156,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e.bound = r.inFlightBound(p, stages, eps)
 	e.client = r.opts.Client
 	if e.client == nil {
+		// The fast path serves plain-http targets; https and a caller's own
+		// client go through net/http.
+		if addr, ok := fastPathOK(p.Target); ok && !r.opts.NoFastPath {
+			e.fastAddr = addr
+		}
 		tr := newTransport(e.bound)
 		defer tr.CloseIdleConnections()
 		e.client = &http.Client{Transport: tr}
@@ -190,6 +202,7 @@ type engine struct {
 	bound    int
 	maxBody  int64
 	client   *http.Client
+	fastAddr string // host:port of the fast HTTP/1.1 path; "" = net/http only
 	progress runners.ProgressFunc
 
 	t0  time.Time
@@ -199,6 +212,7 @@ type engine struct {
 	jobs     chan job
 	payloads sync.Map // payload size → body, shared read-only by workers
 	nworkers int
+	idle     atomic.Int32 // workers waiting for (or about to wait for) a job
 	wg       sync.WaitGroup
 	stopReq  context.CancelFunc // aborts in-flight requests after DrainGrace
 	reqCtx   context.Context
@@ -325,7 +339,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 		Run: results.Run{
 			ID: id, Started: e.t0, Ended: e.t0.Add(e.cutoff),
 			Runner: "local", RunnerClass: fmt.Sprintf("local/%dcpu", runtime.NumCPU()),
-			Workers: 1, Target: redact(p, p.Target), Partial: interrupted, Label: e.opts.Label,
+			Workers: 1, Target: p.Redact(p.Target), Partial: interrupted, Label: e.opts.Label,
 			Env: results.Env{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
 		},
 		Profile: e.profile(),
@@ -333,7 +347,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 	if h, err := os.Hostname(); err == nil {
 		f.Run.Env.Host = h
 	}
-	f.Plan.Hash = planHash(p)
+	f.Plan.Hash = p.Hash()
 
 	var wsum int
 	for _, ep := range e.eps {
@@ -354,7 +368,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 			return e.stages[stageAt(e.stages, mid)].PayloadBytes
 		}
 		re := e.col.endpoint(i, e.t0, e.cutoff, offered, payload)
-		re.Name, re.Method, re.URL = ep.name, ep.method, redact(p, ep.rawURL)
+		re.Name, re.Method, re.URL = ep.name, ep.method, p.Redact(ep.rawURL)
 		f.Endpoints = append(f.Endpoints, re)
 	}
 	measured := e.cutoff - e.warm

@@ -2,88 +2,10 @@ package local
 
 import (
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/loadgate/loadgate/plan"
 )
-
-// stagesOf expands a plan's profile into linear-ramp stages, warm-up first.
-// It follows the semantics of (*plan.Plan).Schedule.
-// TODO(after plan lands on main): replace with p.Schedule(), keeping the tests.
-func stagesOf(pr plan.Profile) []plan.Stage {
-	var out []plan.Stage
-	closed := pr.VUs > 0
-	warm := func(rate float64) {
-		if pr.Warmup > 0 {
-			s := plan.Stage{Name: "warmup", Duration: pr.Warmup, StartRate: rate, EndRate: rate, Warmup: true}
-			if closed {
-				s = plan.Stage{Name: "warmup", Duration: pr.Warmup, VUs: pr.VUs, Warmup: true}
-			}
-			out = append(out, s)
-		}
-	}
-	steady := func(name string, d time.Duration) plan.Stage {
-		if closed {
-			return plan.Stage{Name: name, Duration: d, VUs: pr.VUs}
-		}
-		return plan.Stage{Name: name, Duration: d, StartRate: pr.Rate, EndRate: pr.Rate}
-	}
-	switch pr.Type {
-	case plan.ProfileStages:
-		out = append(out, pr.Stages...)
-	case plan.ProfileStress, plan.ProfileScalability:
-		start, step, sd := pr.StartRate, pr.StepRate, pr.StepDuration
-		if start <= 0 {
-			start = step
-		}
-		if step <= 0 || sd <= 0 || start <= 0 {
-			warm(pr.Rate)
-			out = append(out, steady("steady", pr.Duration))
-			break
-		}
-		warm(start)
-		for r := start; r <= pr.Rate+1e-9; r += step {
-			out = append(out, plan.Stage{Name: "step " + ftoa(r) + "/s", Duration: sd, StartRate: r, EndRate: r})
-		}
-	case plan.ProfileSpike:
-		warm(pr.Rate)
-		at, sd := pr.SpikeAt, pr.SpikeDuration
-		if at <= 0 || sd <= 0 || pr.Multiplier <= 0 || at+sd > pr.Duration {
-			out = append(out, steady("steady", pr.Duration))
-			break
-		}
-		peak := pr.Rate * pr.Multiplier
-		out = append(out,
-			plan.Stage{Name: "pre-spike", Duration: at, StartRate: pr.Rate, EndRate: pr.Rate},
-			plan.Stage{Name: "spike", Duration: sd, StartRate: peak, EndRate: peak})
-		if rest := pr.Duration - at - sd; rest > 0 {
-			out = append(out, plan.Stage{Name: "post-spike", Duration: rest, StartRate: pr.Rate, EndRate: pr.Rate})
-		}
-	case plan.ProfileVolume:
-		sd := pr.StepDuration
-		if sd <= 0 && len(pr.Payloads) > 0 {
-			sd = pr.Duration / time.Duration(len(pr.Payloads))
-		}
-		warm(pr.Rate)
-		if len(pr.Payloads) == 0 || sd <= 0 {
-			out = append(out, steady("steady", pr.Duration))
-			break
-		}
-		for _, b := range pr.Payloads {
-			s := steady("payload "+itoa(b)+"B", sd)
-			s.PayloadBytes = b
-			out = append(out, s)
-		}
-	default: // load, endurance
-		warm(pr.Rate)
-		out = append(out, steady("steady", pr.Duration))
-	}
-	return out
-}
-
-func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-func itoa(i int64) string   { return strconv.FormatInt(i, 10) }
 
 // arrivals generates the intended send times of an open-model schedule. The
 // k-th arrival (k = 0, 1, …) happens when the cumulative offered count

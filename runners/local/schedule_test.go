@@ -8,43 +8,6 @@ import (
 	"github.com/loadgate/loadgate/plan"
 )
 
-func TestStagesOf(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name  string
-		pr    plan.Profile
-		want  []plan.Stage
-		total time.Duration
-	}{
-		{"load+warmup", plan.Profile{Type: "load", Rate: 10, Duration: 5 * time.Second, Warmup: time.Second},
-			[]plan.Stage{{Name: "warmup", Duration: time.Second, StartRate: 10, EndRate: 10, Warmup: true},
-				{Name: "steady", Duration: 5 * time.Second, StartRate: 10, EndRate: 10}}, 6 * time.Second},
-		{"closed", plan.Profile{Type: "load", VUs: 3, Duration: time.Second},
-			[]plan.Stage{{Name: "steady", Duration: time.Second, VUs: 3}}, time.Second},
-		{"spike", plan.Profile{Type: "spike", Rate: 10, Multiplier: 3, Duration: 10 * time.Second, SpikeAt: 4 * time.Second, SpikeDuration: time.Second},
-			[]plan.Stage{{Name: "pre-spike", Duration: 4 * time.Second, StartRate: 10, EndRate: 10},
-				{Name: "spike", Duration: time.Second, StartRate: 30, EndRate: 30},
-				{Name: "post-spike", Duration: 5 * time.Second, StartRate: 10, EndRate: 10}}, 10 * time.Second},
-		{"volume", plan.Profile{Type: "volume", Rate: 5, Payloads: []int64{10, 20}, StepDuration: time.Second},
-			[]plan.Stage{{Name: "payload 10B", Duration: time.Second, StartRate: 5, EndRate: 5, PayloadBytes: 10},
-				{Name: "payload 20B", Duration: time.Second, StartRate: 5, EndRate: 5, PayloadBytes: 20}}, 2 * time.Second},
-	} {
-		got := stagesOf(tc.pr)
-		if len(got) != len(tc.want) {
-			t.Errorf("%s: %+v", tc.name, got)
-			continue
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%s: stage %d = %+v, want %+v", tc.name, i, got[i], tc.want[i])
-			}
-		}
-		if d := totalDuration(got); d != tc.total {
-			t.Errorf("%s: total %v, want %v", tc.name, d, tc.total)
-		}
-	}
-}
-
 func TestArrivalsRamp(t *testing.T) {
 	t.Parallel()
 	// 0 → 100/s over 2 s, then 100/s for 1 s, ×0.5: 50 + 50 = 100 arrivals.

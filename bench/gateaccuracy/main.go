@@ -1,0 +1,70 @@
+// Command gateaccuracy measures how often loadgate's gate is wrong: the
+// false-positive rate on A/A comparisons (same build on both sides) and the
+// power on A/B comparisons (one endpoint's latency ×1.1 or ×1.2), for the
+// committed-baseline mode, the paired mode, and the naive rule "fail if p95
+// grew more than X %", on the same runs. It prints one Markdown table
+// (committed as RESULTS.md).
+//
+//	go run ./bench/gateaccuracy                    # simulation only (≈ 1–2 min)
+//	go run ./bench/gateaccuracy -record out/real   # record real load (≈ 20 min)
+//	go run ./bench/gateaccuracy -real out/real     # simulation + recorded runs
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	var (
+		serveMode = flag.Bool("serve", false, "internal: run one bench target build and print its URL")
+		mult      = flag.Float64("mult", 1, "internal (-serve): latency multiplier of /work")
+		recordDir = flag.String("record", "", "record real load runs into this directory, then exit")
+		realDir   = flag.String("real", "", "also analyze real runs recorded in this directory")
+		rate      = flag.Float64("rate", 200, "real load: total arrival rate (requests/s, split over 2 endpoints)")
+		simRates  = flag.String("sim-rates", "200,400", "simulation: total arrival rates to simulate, comma-separated")
+		dur       = flag.Duration("duration", 20*time.Second, "measured duration of each run (per side in paired mode)")
+		singles   = flag.Int("singles", 8, "real: committed-mode runs per build (A, B10, B20)")
+		pairsN    = flag.Int("pairs", 5, "real: paired runs per comparison kind (A/A, A/B10, A/B20)")
+		simN      = flag.Int("sim", 300, "simulated comparisons per row (0: skip the simulation)")
+	)
+	flag.Parse()
+	if *serveMode {
+		if err := serve(*mult); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+	}
+	if *recordDir != "" {
+		if err := record(ctx, *recordDir, *rate, *dur, *singles, *pairsN, logf); err != nil {
+			fmt.Fprintln(os.Stderr, "record:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var rates []float64
+	for _, f := range strings.Split(*simRates, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			fmt.Fprintf(os.Stderr, "-sim-rates: bad rate %q\n", f)
+			os.Exit(2)
+		}
+		rates = append(rates, r)
+	}
+	if err := report(os.Stdout, *simN, rates, *dur, *realDir, *rate, logf); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

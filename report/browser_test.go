@@ -1,0 +1,201 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// screenshotDir keeps the browser test's screenshots as build artifacts, e.g.
+// go test ./report -run Browser -screenshot-dir=$PWD/artifacts. They are
+// always written under the test's temp dir as well.
+var screenshotDir = flag.String("screenshot-dir", "", "also copy browser-test screenshots to this directory")
+
+// ensureTool returns the path of the first of bins found, installing Debian
+// package pkg when none is (the CI machine runs as root with apt). It returns
+// "" and a reason when the tool cannot be had; callers skip with that reason.
+func ensureTool(pkg string, bins ...string) (string, string) {
+	look := func() string {
+		for _, n := range bins {
+			if p, err := exec.LookPath(n); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	if p := look(); p != "" {
+		return p, ""
+	}
+	apt, err := exec.LookPath("apt-get")
+	if err != nil || os.Geteuid() != 0 {
+		return "", fmt.Sprintf("%s is not installed and cannot be installed here (needs apt-get as root): apt-get install -y %s", bins[0], pkg)
+	}
+	install := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, apt, "install", "-y", "--no-install-recommends", pkg)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	out, err := install()
+	if err != nil {
+		// A fresh machine may have no package lists yet.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		_ = exec.CommandContext(ctx, apt, "update").Run()
+		cancel()
+		out, err = install()
+	}
+	if err != nil {
+		return "", fmt.Sprintf("apt-get install %s failed: %v\n%s", pkg, err, lastLines(string(out), 5))
+	}
+	if p := look(); p != "" {
+		return p, ""
+	}
+	return "", pkg + " installed but " + bins[0] + " not found on PATH"
+}
+
+// findChromium returns a headless-capable Chromium (Debian's chromium).
+var findChromium = sync.OnceValues(func() (string, string) {
+	return ensureTool("chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+})
+
+// findXmllint returns xmllint (Debian's libxml2-utils).
+var findXmllint = sync.OnceValues(func() (string, string) {
+	return ensureTool("libxml2-utils", "xmllint")
+})
+
+func lastLines(s string, n int) string {
+	l := strings.Split(strings.TrimSpace(s), "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// headless runs Chromium on a local file with every network-using feature
+// off; extra adds the action (--dump-dom or --screenshot=…).
+func headless(t *testing.T, bin, page string, extra ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := append([]string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+		"--user-data-dir=" + t.TempDir(), "--enable-logging=stderr", "--v=0",
+	}, extra...)
+	args = append(args, "file://"+page)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chromium %v: %v\n%s", extra, err, lastLines(errb.String(), 20))
+	}
+	return out.String(), errb.String()
+}
+
+// consoleProblems finds console messages and blocked loads in Chromium's log:
+// the page has no script, so any console line or CSP refusal is a defect.
+var reConsole = regexp.MustCompile(`(?m)^.*(:CONSOLE[:(]|Refused to|Uncaught|net::ERR_).*$`)
+
+func TestBrowserRendersHTMLReport(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("-short: skipping the headless-browser test")
+	}
+	bin, why := findChromium()
+	if bin == "" {
+		t.Skip(why)
+	}
+	dir := t.TempDir()
+
+	// The detector must see a console error on a page that makes one, or its
+	// silence below would prove nothing.
+	bad := filepath.Join(dir, "console-error.html")
+	if err := os.WriteFile(bad, []byte(`<!DOCTYPE html><title>x</title><script>console.error("boom")</script>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, log := headless(t, bin, bad, "--dump-dom"); !reConsole.MatchString(log) {
+		t.Fatalf("console detector missed a console.error; chromium log:\n%s", lastLines(log, 20))
+	}
+
+	for name, in := range map[string]Input{"verdict": fixtureInput(), "stress": profileInput("stress")} {
+		page := filepath.Join(dir, name+".html")
+		if err := os.WriteFile(page, render(t, "html", in, Options{}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dom, log := headless(t, bin, page, "--dump-dom")
+		if m := reConsole.FindAllString(log, -1); len(m) > 0 {
+			t.Errorf("%s: console errors or blocked loads:\n%s", name, strings.Join(m, "\n"))
+		}
+		nSVG := strings.Count(dom, "<svg")
+		if nSVG < 3 {
+			t.Errorf("%s: rendered DOM has %d charts", name, nSVG)
+		}
+		if !strings.Contains(dom, "<path") || !strings.Contains(dom, "</figure>") {
+			t.Errorf("%s: charts have no drawn paths", name)
+		}
+		if name == "verdict" && (!strings.Contains(dom, `id="verdict-table"`) || !strings.Contains(dom, "▲ regressed")) {
+			t.Errorf("verdict table missing from the rendered DOM")
+		}
+
+		shot := filepath.Join(dir, name+".png")
+		headless(t, bin, page, "--window-size=1280,2400", "--screenshot="+shot)
+		assertNotBlank(t, shot)
+		t.Logf("screenshot: %s", shot)
+		if *screenshotDir != "" {
+			data, err := os.ReadFile(shot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(*screenshotDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(*screenshotDir, "report-"+name+".png"), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// assertNotBlank checks the screenshot decodes and has enough non-white
+// pixels to hold text and charts (a blank or error page would not).
+func assertNotBlank(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	b := img.Bounds()
+	var ink, colour, total int
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			total++
+			if r < 0xe000 || g < 0xe000 || bl < 0xe000 {
+				ink++
+			}
+			if max(r, g, bl)-min(r, g, bl) > 0x3000 {
+				colour++
+			}
+		}
+	}
+	if b.Dx() < 1000 || ink*100 < total*2 || colour == 0 {
+		t.Errorf("screenshot %s looks blank: %dx%d, %d of %d sampled pixels inked, %d coloured", path, b.Dx(), b.Dy(), ink, total, colour)
+	}
+}

@@ -1,0 +1,524 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/fakegithub"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+const token = "ghs_testtoken"
+
+var repo = Repo{"Codertocat", "Hello-World"}
+
+// fakeClock records sleeps and advances with them.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *fakeClock) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}
+
+func newClient(t *testing.T, s *fakegithub.Server, apiURL string) (*Client, *fakeClock) {
+	t.Helper()
+	clk := &fakeClock{now: time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)}
+	if apiURL == "" {
+		apiURL = s.URL
+	}
+	c, err := New(Options{Token: token, APIURL: apiURL, HTTPClient: s.Client(), Sleep: clk.Sleep, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, clk
+}
+
+func loadVerdict(t testing.TB, name string) *gate.Verdict {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "github", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fixtures are JSON verdict documents (report.VerdictDoc).
+	var doc struct {
+		Verdict *gate.Verdict `json:"verdict"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Verdict == nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return doc.Verdict
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./report/github -update to accept):\n%s", name, diff(string(want), got))
+	}
+}
+
+// diff is a minimal line diff for golden mismatches.
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"regressed", "pass", "inconclusive"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v := loadVerdict(t, "verdict."+name+".json")
+			got := Render(v, RenderOptions{RunURL: "https://github.com/Codertocat/Hello-World/actions/runs/1"})
+			golden(t, "render."+name+".md", got)
+		})
+	}
+}
+
+func TestRenderEscapesUserStrings(t *testing.T) {
+	t.Parallel()
+	v := loadVerdict(t, "verdict.regressed.json")
+	v.Endpoints[0].Name = "a|b <img src=x onerror=alert(1)> [click](https://evil.example) @octocat `x`\n# h"
+	v.Endpoints[0].Decision = gate.Regressed
+	v.Warnings = append(v.Warnings, "</details><script>")
+	got := Render(v, RenderOptions{})
+	for _, bad := range []string{"<img", "<script", "[click](", "@octocat", "a|b", "\n# h", "</details><script>"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("rendered Markdown contains %q", bad)
+		}
+	}
+	if !strings.Contains(got, "```mermaid\nxychart-beta") {
+		t.Error("no Mermaid chart")
+	}
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(line, "    x-axis") && strings.Count(line, `"`)%2 != 0 {
+			t.Errorf("unbalanced quotes in chart labels: %s", line)
+		}
+	}
+}
+
+func TestRenderOrdersRegressionsFirst(t *testing.T) {
+	t.Parallel()
+	got := Render(loadVerdict(t, "verdict.regressed.json"), RenderOptions{})
+	reg := strings.Index(got, "create-order")
+	inc := strings.Index(got, "search")
+	det := strings.Index(got, "<details>")
+	pass := strings.Index(got, "list-products")
+	if !(reg >= 0 && reg < inc && inc < det && det < pass) {
+		t.Errorf("order: regressed@%d inconclusive@%d details@%d unchanged@%d", reg, inc, det, pass)
+	}
+}
+
+func TestConclusionAndTitle(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file, want, title string
+		exit              int
+	}{
+		{"verdict.regressed.json", ConclusionFailure, "1 regression: create-order p95 +26.0%", 1},
+		{"verdict.pass.json", ConclusionSuccess, "No regression in 4 endpoints", 0},
+		{"verdict.inconclusive.json", ConclusionNeutral, "Inconclusive: no regression proven in 4 endpoints", 0},
+		{"verdict.inconclusive.json", ConclusionFailure, "Inconclusive: no regression proven in 4 endpoints", 1},
+	}
+	for _, tt := range tests {
+		v := loadVerdict(t, tt.file)
+		if got := Conclusion(v, tt.exit); got != tt.want {
+			t.Errorf("%s exit %d: conclusion %s, want %s", tt.file, tt.exit, got, tt.want)
+		}
+		if got := Title(v); got != tt.title {
+			t.Errorf("%s: title %q, want %q", tt.file, got, tt.title)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	body := "head\n<details>\n```mermaid\n" + strings.Repeat("ééé line\n", 20000)
+	got := Truncate(body, MaxCommentBody, truncationNote)
+	if len(got) > MaxCommentBody || utf8.RuneCountInString(got) > MaxCommentBody {
+		t.Fatalf("len %d > %d", len(got), MaxCommentBody)
+	}
+	if !utf8.ValidString(got) {
+		t.Fatal("invalid UTF-8")
+	}
+	if strings.Count(got, "```")%2 != 0 || strings.Count(got, "<details>") != strings.Count(got, "</details>") {
+		t.Error("open fence or details left")
+	}
+	if !strings.HasSuffix(got, truncationNote) {
+		t.Error("no truncation note")
+	}
+	if Truncate("short", 10, "x") != "short" {
+		t.Error("short string changed")
+	}
+}
+
+func FuzzTruncate(f *testing.F) {
+	f.Add("hello ```world``` <details>x", 12)
+	f.Add(strings.Repeat("é", 100), 7)
+	f.Add("", 0)
+	f.Fuzz(func(t *testing.T, s string, limit int) {
+		if limit < 0 || limit > 1<<16 || !utf8.ValidString(s) {
+			return
+		}
+		got := Truncate(s, limit, "\n[truncated]")
+		if len(got) > limit && len(s) > limit {
+			t.Fatalf("len %d > limit %d", len(got), limit)
+		}
+		if !utf8.ValidString(got) {
+			t.Fatal("invalid UTF-8")
+		}
+	})
+}
+
+func TestMarkerCannotCloseEarly(t *testing.T) {
+	t.Parallel()
+	m := Marker("a-->b\nc")
+	if strings.Count(m, "-->") != 1 || strings.Contains(m, "\n") {
+		t.Fatalf("marker %q", m)
+	}
+}
+
+func TestUpsertCommentStickyAcrossPages(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	for i := range 150 { // more than one page of others' comments
+		s.AddComment(2, fmt.Sprintf("comment %d", i))
+	}
+	c, _ := newClient(t, s, "")
+	ctx := context.Background()
+	r1, err := c.UpsertComment(ctx, repo, 2, "checkout-api", "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r1.Created || r1.URL == "" {
+		t.Fatalf("first upsert: %+v", r1)
+	}
+	r2, err := c.UpsertComment(ctx, repo, 2, "checkout-api", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Created || r2.ID != r1.ID {
+		t.Fatalf("rerun made a new comment: %+v then %+v", r1, r2)
+	}
+	if _, err := c.UpsertComment(ctx, repo, 2, "other-plan", "x"); err != nil {
+		t.Fatal(err)
+	}
+	var ours []fakegithub.Comment
+	for _, cm := range s.Comments(2) {
+		if strings.Contains(cm.Body, "<!-- loadgate:plan=") {
+			ours = append(ours, cm)
+		}
+	}
+	if len(ours) != 2 {
+		t.Fatalf("%d loadgate comments, want 2 (one per plan)", len(ours))
+	}
+	if !strings.HasSuffix(ours[0].Body, "second") || ours[0].Edits != 1 {
+		t.Errorf("sticky comment: %+v", ours[0])
+	}
+	if got := s.Calls(fakegithub.OpCreateComment); got != 2 {
+		t.Errorf("create calls %d, want 2", got)
+	}
+}
+
+func TestUpsertCommentTruncates(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c, _ := newClient(t, s, "")
+	if _, err := c.UpsertComment(context.Background(), repo, 2, "p", strings.Repeat("x", 200000)); err != nil {
+		t.Fatal(err)
+	}
+	cs := s.Comments(2)
+	if len(cs) != 1 || utf8.RuneCountInString(cs[0].Body) > MaxCommentBody || !strings.Contains(cs[0].Body, "Truncated") {
+		t.Fatalf("body of %d chars", utf8.RuneCountInString(cs[0].Body))
+	}
+}
+
+func TestCheckRunAnnotationsBatched(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c, _ := newClient(t, s, "")
+	var as []Annotation
+	for i := range 120 {
+		as = append(as, Annotation{Path: "plan.yaml", StartLine: i + 1, Level: LevelWarning, Title: "t", Message: fmt.Sprint("m", i)})
+	}
+	res, err := c.CreateCheckRun(context.Background(), repo, CheckRun{
+		Name: "loadgate / checkout-api", HeadSHA: "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+		Conclusion: ConclusionFailure, Title: "1 regression", Summary: "sum", Annotations: as,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := s.CheckRuns()
+	if len(runs) != 1 || runs[0].ID != res.ID || res.URL == "" {
+		t.Fatalf("runs %+v res %+v", runs, res)
+	}
+	if got := len(runs[0].Annotations); got != 120 {
+		t.Errorf("%d annotations stored, want 120", got)
+	}
+	if s.Calls(fakegithub.OpCreateCheckRun) != 1 || s.Calls(fakegithub.OpUpdateCheckRun) != 2 {
+		t.Errorf("create %d update %d, want 1 and 2", s.Calls(fakegithub.OpCreateCheckRun), s.Calls(fakegithub.OpUpdateCheckRun))
+	}
+	if runs[0].Conclusion != "failure" || runs[0].Status != "completed" {
+		t.Errorf("run %+v", runs[0])
+	}
+}
+
+func TestRetriesServerErrorsWithBackoff(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 500, Times: 2})
+	c, clk := newClient(t, s, "")
+	if _, err := c.UpsertComment(context.Background(), repo, 2, "p", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.Sleeps(); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Second {
+		t.Errorf("sleeps %v, want [1s 2s]", got)
+	}
+	if s.Calls(fakegithub.OpCreateComment) != 3 || len(s.Comments(2)) != 1 {
+		t.Errorf("calls %d comments %d", s.Calls(fakegithub.OpCreateComment), len(s.Comments(2)))
+	}
+}
+
+func TestGivesUpAfterAttempts(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.Fail(fakegithub.OpCreateStatus, fakegithub.Fault{Status: 502})
+	c, _ := newClient(t, s, "")
+	err := c.CreateStatus(context.Background(), repo, "abc", StateSuccess, "loadgate", "d", "")
+	if err == nil || StatusCode(err) != 502 || IsPermission(err) {
+		t.Fatalf("err %v (status %d)", err, StatusCode(err))
+	}
+	if got := s.Calls(fakegithub.OpCreateStatus); got != defaultAttempts {
+		t.Errorf("%d calls, want %d", got, defaultAttempts)
+	}
+}
+
+func TestHonoursRateLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("primary reset", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		c, clk := newClient(t, s, "")
+		s.Fail(fakegithub.OpCreateCheckRun, fakegithub.Fault{Status: fakegithub.RateLimitPrimary, Times: 1, Reset: clk.Now().Add(42 * time.Second)})
+		if _, err := c.CreateCheckRun(context.Background(), repo, CheckRun{Name: "n", HeadSHA: "abc", Conclusion: ConclusionSuccess, Title: "t", Summary: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := clk.Sleeps(); len(got) != 1 || got[0] != 42*time.Second {
+			t.Errorf("sleeps %v, want [42s]", got)
+		}
+	})
+	t.Run("secondary retry-after", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: fakegithub.RateLimitSecondary, Times: 1, RetryAfter: 7})
+		c, clk := newClient(t, s, "")
+		if _, err := c.UpsertComment(context.Background(), repo, 2, "p", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if got := clk.Sleeps(); len(got) != 1 || got[0] != 7*time.Second {
+			t.Errorf("sleeps %v, want [7s]", got)
+		}
+	})
+	t.Run("reset too far", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		c, clk := newClient(t, s, "")
+		s.Fail(fakegithub.OpCreateStatus, fakegithub.Fault{Status: fakegithub.RateLimitPrimary, Reset: clk.Now().Add(time.Hour)})
+		err := c.CreateStatus(context.Background(), repo, "abc", StateSuccess, "loadgate", "d", "")
+		if err == nil || !strings.Contains(err.Error(), "rate limited") {
+			t.Fatalf("err %v", err)
+		}
+		if len(clk.Sleeps()) != 0 || s.Calls(fakegithub.OpCreateStatus) != 1 {
+			t.Errorf("slept %v, calls %d", clk.Sleeps(), s.Calls(fakegithub.OpCreateStatus))
+		}
+	})
+}
+
+func TestPermissionErrorsAreNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{403, 404} {
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: code})
+		c, clk := newClient(t, s, "")
+		_, err := c.UpsertComment(context.Background(), repo, 2, "p", "b")
+		if !IsPermission(err) {
+			t.Errorf("%d: IsPermission(%v) = false", code, err)
+		}
+		if len(clk.Sleeps()) != 0 || s.Calls(fakegithub.OpCreateComment) != 1 {
+			t.Errorf("%d: retried", code)
+		}
+	}
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 422})
+	c, _ := newClient(t, s, "")
+	if _, err := c.UpsertComment(context.Background(), repo, 2, "p", "b"); err == nil || IsPermission(err) || StatusCode(err) != 422 {
+		t.Errorf("422: %v", err)
+	}
+}
+
+func TestEnterpriseServerURL(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c, _ := newClient(t, s, strings.TrimSuffix(s.GHESURL(), "/"))
+	if err := c.CreateStatus(context.Background(), repo, "abc", StateFailure, "loadgate/p", "1 regression", "https://ghes.example/run"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := s.Requests()
+	if len(reqs) != 1 || !strings.HasPrefix(reqs[0].Path, "/api/v3/repos/") {
+		t.Fatalf("requests %+v", reqs)
+	}
+	if st := s.Statuses(); len(st) != 1 || st[0].State != "failure" || st[0].Context != "loadgate/p" {
+		t.Fatalf("statuses %+v", st)
+	}
+}
+
+func TestReportIssue(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c, _ := newClient(t, s, "")
+	ctx := context.Background()
+	r, err := c.ReportIssue(ctx, repo, 0, "nightly", "Performance regression in nightly", "body", []string{"performance"})
+	if err != nil || !r.Created || r.Number == 0 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	is := s.Issues()
+	if len(is) != 1 || !strings.Contains(is[0].Body, Marker("nightly")) || is[0].Labels[0] != "performance" {
+		t.Fatalf("issues %+v", is)
+	}
+	// With a known issue number the report is one sticky comment on it.
+	for range 2 {
+		if _, err := c.ReportIssue(ctx, repo, r.Number, "nightly", "t", "again", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.Issues()) != 1 || len(s.Comments(r.Number)) != 1 {
+		t.Fatalf("issues %d comments %d", len(s.Issues()), len(s.Comments(r.Number)))
+	}
+}
+
+func TestOpenBaselinePR(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.PutFile("main", "baselines/api.json", []byte(`{"old":true}`))
+	c, _ := newClient(t, s, "")
+	u := BaselineUpdate{Base: "main", Branch: "loadgate/baseline-api", Path: "baselines/api.json",
+		Content: []byte(`{"new":1}`), Message: "loadgate: update baseline", Title: "Update baseline", Body: "b"}
+	ctx := context.Background()
+	r1, err := c.OpenBaselinePR(ctx, repo, u)
+	if err != nil || !r1.Created {
+		t.Fatalf("%+v %v", r1, err)
+	}
+	if got, _ := s.File("loadgate/baseline-api", "baselines/api.json"); string(got) != `{"new":1}` {
+		t.Fatalf("branch file %q", got)
+	}
+	if got, _ := s.File("main", "baselines/api.json"); string(got) != `{"old":true}` {
+		t.Fatalf("main changed: %q", got)
+	}
+	u.Content = []byte(`{"new":2}`)
+	r2, err := c.OpenBaselinePR(ctx, repo, u)
+	if err != nil || r2.Created || r2.Number != r1.Number {
+		t.Fatalf("second update: %+v %v", r2, err)
+	}
+	if got, _ := s.File("loadgate/baseline-api", "baselines/api.json"); string(got) != `{"new":2}` {
+		t.Fatalf("branch file %q", got)
+	}
+	if len(s.Pulls()) != 1 {
+		t.Fatalf("%d pulls", len(s.Pulls()))
+	}
+}
+
+func TestPullRequestHeadCheck(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.AddPull(fakegithub.Pull{Number: 2, Head: "changes", Base: "master", HeadSHA: "ec26c3e57ca3a959ca5aad62de7213c562f8c821"})
+	c, _ := newClient(t, s, "")
+	ctx := context.Background()
+	if err := c.PullRequest(ctx, repo, 2, "ec26c3e57ca3a959ca5aad62de7213c562f8c821"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PullRequest(ctx, repo, 2, "0000000000000000000000000000000000000000"); err == nil {
+		t.Fatal("mismatched head accepted")
+	}
+}
+
+func TestParseRepo(t *testing.T) {
+	t.Parallel()
+	if r, err := ParseRepo("a/b"); err != nil || r != (Repo{"a", "b"}) {
+		t.Fatal(r, err)
+	}
+	for _, bad := range []string{"", "a", "a/", "/b", "a/b/c"} {
+		if _, err := ParseRepo(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestFileAt(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	s.PutFile("f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "perf/baseline.json", []byte(`{"runs":[]}`))
+	c, _ := newClient(t, s, "")
+	got, err := c.FileAt(context.Background(), repo, "perf/baseline.json", "f95f852bd8fca8fcc58a9a2d6c842781e32a215e")
+	if err != nil || string(got) != `{"runs":[]}` {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := c.FileAt(context.Background(), repo, "nope.json", "main"); StatusCode(err) != 404 {
+		t.Fatalf("missing file: %v", err)
+	}
+}

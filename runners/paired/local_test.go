@@ -1,0 +1,91 @@
+package paired_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/target"
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/local"
+	"github.com/loadgate/loadgate/runners/paired"
+)
+
+// build is one "build" of a service: /work has a log-normal latency with the
+// given median, /other a fixed one.
+func build(workMedianMs float64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/work":
+			time.Sleep(target.LogNormal(workMedianMs, 0.3))
+		default:
+			time.Sleep(target.LogNormal(3, 0.3))
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// TestLocalRunnerHeadSlower sends real load, interleaved, to two loopback
+// builds that differ only in a 20 % slower /work, and expects the paired gate
+// to flag that endpoint and only it.
+func TestLocalRunnerHeadSlower(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("sends real load for about 20 s")
+	}
+	base := httptest.NewServer(build(5))
+	defer base.Close()
+	head := httptest.NewServer(build(6))
+	defer head.Close()
+	p, err := plan.Parse([]byte(`name: paired-test
+target: http://127.0.0.1:1
+endpoints:
+  - name: work
+    request: GET /work
+  - name: other
+    request: GET /other
+profile:
+  type: load
+  rate: 100/s
+  duration: 9s
+  warmup: 1s
+`), "paired.yaml", ".", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := map[string]*http.Client{paired.Base: base.Client(), paired.Head: head.Client()}
+	r := &paired.Runner{
+		BaseTarget: base.URL, HeadTarget: head.URL, Seed: 11,
+		New: func(side string) runners.Runner {
+			return local.New(local.Options{Label: side, Client: clients[side]})
+		},
+	}
+	b, h, err := r.Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := gate.DefaultPolicy()
+	pol.Thresholds = map[gate.Metric]gate.Tolerance{gate.P50: gate.Rel(0.05), gate.P95: gate.Rel(0.05)}
+	v := gate.ComparePaired(b, h, pol)
+	for _, e := range v.Endpoints {
+		for _, c := range e.Checks {
+			t.Logf("%s %s: %.3f → %.3f ms %+.1f%% [%+.1f, %+.1f] p=%.4f %s", e.Name, c.Metric, c.Base, c.Head, 100*c.Delta, 100*c.CILow, 100*c.CIHigh, c.PValue, c.Decision)
+		}
+	}
+	if !b.Validity.Valid || !h.Validity.Valid {
+		// A machine too busy to hold 100 rps (shared CI, -race) must give an
+		// invalid verdict, never a pass or a regression.
+		t.Logf("run invalid on this machine: base %q head %q", b.Validity.Reasons, h.Validity.Reasons)
+		if v.Decision != gate.Invalid || v.ExitCode() != gate.ExitInvalid {
+			t.Errorf("invalid run judged %s", v.Decision)
+		}
+		return
+	}
+	if got := v.Regressions(); len(got) != 1 || got[0] != "work" {
+		t.Errorf("regressed endpoints %v, want [work]; verdict %s", got, v.Decision)
+	}
+}

@@ -1,0 +1,346 @@
+// Package paired runs a plan against two targets — the base build and the head
+// build — interleaved in short alternating slots (A B, B A, … with the order of
+// each pair drawn from a recorded seed), so that whatever the machine does
+// meanwhile (CPU steal, thermal throttling, a neighbour's burst) hits both
+// equally. It returns one results file per side whose window i of base and
+// window i of head ran in the same slot pair; gate.ComparePaired pairs them.
+package paired
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners"
+)
+
+// Sides of a paired run, also the results' Run.Label.
+const (
+	Base = "base"
+	Head = "head"
+)
+
+// DefaultSlot is the length of one side's turn: one results window, short
+// enough that drift within a pair is small, long enough that a slot's start-up
+// (connection reuse, scheduler) is a small part of it.
+const DefaultSlot = time.Second
+
+// Factory returns the runner for one slot of one side ("base" or "head").
+// It is called once per slot; runners that keep connections warm across slots
+// should share an http.Client per side (see the local runner's Options.Client).
+type Factory func(side string) runners.Runner
+
+// Runner runs a plan against BaseTarget and HeadTarget interleaved.
+type Runner struct {
+	// New builds each slot's runner.
+	New Factory
+	// BaseTarget and HeadTarget replace the plan's target for each side.
+	BaseTarget, HeadTarget string
+	// Slot is the length of one side's turn (default DefaultSlot).
+	Slot time.Duration
+	// Seed draws the order within each pair; 0 picks one from the clock. The
+	// seed used is recorded in both results (Run.Pairing).
+	Seed uint64
+}
+
+// Run executes the plan's warm-up and then its duration as pairs of slots and
+// returns the base and head results. Only steady profiles (load, endurance)
+// can be paired: a ramp or spike would put the two sides at different rates.
+// If ctx is cancelled, the pairs completed so far come back marked partial
+// together with an error wrapping ctx.Err().
+func (r *Runner) Run(ctx context.Context, p *plan.Plan) (base, head *results.File, err error) {
+	if r.New == nil {
+		return nil, nil, errors.New("paired runner: no runner factory")
+	}
+	if r.BaseTarget == "" || r.HeadTarget == "" {
+		return nil, nil, errors.New("paired runner: both a base and a head target are needed")
+	}
+	switch p.Profile.Type {
+	case "", plan.ProfileLoad, plan.ProfileEndurance:
+	default:
+		return nil, nil, fmt.Errorf("paired mode needs a steady profile (load or endurance); plan %q has %s", p.Name, p.Profile.Type)
+	}
+	slot := r.Slot
+	if slot <= 0 {
+		slot = DefaultSlot
+	}
+	seed := r.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x9a1ed))
+	warmPairs := slotsFor(p.Profile.Warmup, slot)
+	pairs := slotsFor(p.Profile.Duration, slot)
+	if pairs == 0 {
+		return nil, nil, fmt.Errorf("paired runner: plan %q has no duration to measure", p.Name)
+	}
+	acc := map[string]*assembly{
+		Base: newAssembly(p, Base, slot, seed),
+		Head: newAssembly(p, Head, slot, seed),
+	}
+	targets := map[string]string{Base: r.BaseTarget, Head: r.HeadTarget}
+	var runErr error
+loop:
+	for i := 0; i < warmPairs+pairs; i++ {
+		warm := i < warmPairs
+		order := [2]string{Base, Head}
+		if rng.IntN(2) == 1 {
+			order = [2]string{Head, Base}
+		}
+		for _, side := range order {
+			if err := ctx.Err(); err != nil {
+				runErr = fmt.Errorf("paired run interrupted: %w", err)
+				break loop
+			}
+			f, err := r.New(side).Run(ctx, slotPlan(p, targets[side], slot))
+			if err != nil && f == nil {
+				runErr = fmt.Errorf("paired run, %s slot %d: %w", side, i+1, err)
+				break loop
+			}
+			if err != nil {
+				runErr = fmt.Errorf("paired run, %s slot %d: %w", side, i+1, err)
+			}
+			if err := acc[side].add(f, warm); err != nil {
+				return nil, nil, err
+			}
+			if runErr != nil {
+				break loop
+			}
+		}
+		if !warm {
+			acc[Base].order = append(acc[Base].order, order[0][0])
+			acc[Head].order = acc[Base].order
+		}
+	}
+	// A cancelled run may end with the second slot of a pair missing: drop the
+	// unmatched window so indexes stay paired.
+	acc[Base].balance(acc[Head])
+	base, head = acc[Base].finish(runErr != nil), acc[Head].finish(runErr != nil)
+	return base, head, runErr
+}
+
+func slotsFor(d, slot time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int((d + slot - 1) / slot)
+}
+
+// slotPlan is the plan of one slot: the same endpoints at the same steady rate
+// (or VUs) for one slot, against one side's target, without warm-up (the
+// paired warm-up is made of whole slots).
+func slotPlan(p *plan.Plan, target string, slot time.Duration) *plan.Plan {
+	q := *p
+	q.Target = target
+	q.Profile = plan.Profile{
+		Type: plan.ProfileLoad, Rate: p.Profile.Rate, VUs: p.Profile.VUs,
+		Duration: slot, MaxInFlight: p.Profile.MaxInFlight,
+	}
+	return &q
+}
+
+// assembly accumulates one side's slots into a results file.
+type assembly struct {
+	f       *results.File
+	slot    time.Duration
+	byName  map[string]*results.Endpoint
+	names   []string
+	pairing *results.Pairing
+	order   []byte // 'b' or 'h' per measured pair: which side went first
+	slots   int
+	first   bool
+}
+
+func newAssembly(p *plan.Plan, side string, slot time.Duration, seed uint64) *assembly {
+	pr := results.Profile{Type: p.Profile.Type, Model: "open", Rate: p.Profile.Rate, VUs: p.Profile.VUs,
+		Duration: results.Duration(p.Profile.Duration), Warmup: results.Duration(p.Profile.Warmup)}
+	if pr.Type == "" {
+		pr.Type = plan.ProfileLoad
+	}
+	if p.Profile.VUs > 0 {
+		pr.Model = "closed"
+		pr.Rate = 0
+	}
+	return &assembly{
+		f: &results.File{
+			Schema:   results.Schema,
+			Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
+			Run:      results.Run{Label: side},
+			Profile:  pr,
+			Validity: results.Validity{Valid: true},
+		},
+		slot:    slot,
+		byName:  map[string]*results.Endpoint{},
+		pairing: &results.Pairing{Seed: seed, Slot: results.Duration(slot)},
+		first:   true,
+	}
+}
+
+// add folds one slot's results into the side: its windows collapse into one
+// window (window i = slot pair i), its counts and histograms are summed.
+func (a *assembly) add(f *results.File, warm bool) error {
+	if f == nil {
+		return nil
+	}
+	if a.first {
+		a.f.Run.ID = f.Run.ID
+		a.f.Run.Started = f.Run.Started
+		a.f.Run.Runner = "paired:" + f.Run.Runner
+		a.f.Run.RunnerClass = f.Run.RunnerClass
+		a.f.Run.Workers = max(f.Run.Workers, 1)
+		a.f.Run.Target = f.Run.Target
+		a.f.Run.Env = f.Run.Env
+		a.first = false
+	}
+	a.f.Run.Ended = f.Run.Ended
+	a.f.Run.Partial = a.f.Run.Partial || f.Run.Partial
+	a.slots++
+	mergeValidity(&a.f.Validity, &f.Validity, a.slots)
+	start := f.Run.Started
+	for i := range f.Endpoints {
+		src := &f.Endpoints[i]
+		dst, ok := a.byName[src.Name]
+		if !ok {
+			dst = &results.Endpoint{Name: src.Name, Method: src.Method, URL: src.URL, Precision: src.Precision, Histogram: results.NewHistogram()}
+			a.byName[src.Name] = dst
+			a.names = append(a.names, src.Name)
+		}
+		w := results.Window{Start: start, Width: results.Duration(a.slot), Warmup: warm, Histogram: results.NewHistogram()}
+		var offered float64
+		for _, sw := range src.Windows {
+			w.Requests += sw.Requests
+			w.Errors += sw.Errors
+			w.Bytes += sw.Bytes
+			offered += sw.OfferedRPS * sw.Width.D().Seconds()
+			if sw.Histogram != nil {
+				if err := w.Histogram.Merge(sw.Histogram); err != nil {
+					return fmt.Errorf("paired run: endpoint %s: %w", src.Name, err)
+				}
+			}
+		}
+		w.OfferedRPS = offered / a.slot.Seconds()
+		dst.Windows = append(dst.Windows, w)
+		if warm {
+			continue
+		}
+		dst.Requests += src.Requests
+		dst.Errors += src.Errors
+		dst.Bytes += src.Bytes
+		dst.BytesSent += src.BytesSent
+		addCounts(&dst.Status, src.Status)
+		addCounts(&dst.ErrorKinds, src.ErrorKinds)
+		if err := dst.Histogram.Merge(w.Histogram); err != nil {
+			return fmt.Errorf("paired run: endpoint %s: %w", src.Name, err)
+		}
+		if src.ServiceHistogram != nil {
+			if dst.ServiceHistogram == nil {
+				dst.ServiceHistogram = results.NewHistogram()
+			}
+			if err := dst.ServiceHistogram.Merge(src.ServiceHistogram); err != nil {
+				return fmt.Errorf("paired run: endpoint %s: %w", src.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// balance trims both sides to the same number of measured windows.
+func (a *assembly) balance(b *assembly) {
+	n := min(a.measured(), b.measured())
+	a.trim(n)
+	b.trim(n)
+	if len(a.order) > n {
+		a.order = a.order[:n]
+		b.order = a.order
+	}
+}
+
+func (a *assembly) measured() int {
+	n := -1
+	for _, e := range a.byName {
+		m := 0
+		for _, w := range e.Windows {
+			if !w.Warmup {
+				m++
+			}
+		}
+		if n < 0 || m < n {
+			n = m
+		}
+	}
+	return max(n, 0)
+}
+
+// trim drops measured windows beyond n (their counts leave the totals too).
+func (a *assembly) trim(n int) {
+	for _, e := range a.byName {
+		m := 0
+		kept := e.Windows[:0]
+		for _, w := range e.Windows {
+			if !w.Warmup {
+				m++
+				if m > n {
+					e.Requests -= w.Requests
+					e.Errors -= w.Errors
+					continue
+				}
+			}
+			kept = append(kept, w)
+		}
+		e.Windows = kept
+	}
+}
+
+func (a *assembly) finish(partial bool) *results.File {
+	f := a.f
+	f.Run.Partial = f.Run.Partial || partial
+	measured := a.measured()
+	for _, n := range a.names {
+		e := a.byName[n]
+		// Totals from the kept measured windows (exact after a trim).
+		h := results.NewHistogram()
+		for _, w := range e.Windows {
+			if !w.Warmup {
+				_ = h.Merge(w.Histogram)
+			}
+		}
+		e.Histogram = h
+		f.Endpoints = append(f.Endpoints, *e)
+	}
+	a.pairing.Pairs = measured
+	a.pairing.Order = strings.ToUpper(string(a.order))
+	f.Run.Pairing = a.pairing
+	f.Finalize(time.Duration(measured) * a.slot)
+	return f
+}
+
+func mergeValidity(dst, src *results.Validity, n int) {
+	dst.Valid = dst.Valid && src.Valid
+	for _, r := range src.Reasons {
+		dst.Reasons = append(dst.Reasons, fmt.Sprintf("slot %d: %s", n, r))
+	}
+	dst.Scheduled += src.Scheduled
+	dst.Sent += src.Sent
+	dst.Dropped += src.Dropped
+	dst.Late += src.Late
+	dst.LagP99Ms = max(dst.LagP99Ms, src.LagP99Ms)
+	dst.LagMaxMs = max(dst.LagMaxMs, src.LagMaxMs)
+	dst.GeneratorCPU = max(dst.GeneratorCPU, src.GeneratorCPU)
+}
+
+func addCounts(dst *map[string]int64, src map[string]int64) {
+	if len(src) == 0 {
+		return
+	}
+	if *dst == nil {
+		*dst = map[string]int64{}
+	}
+	for k, v := range src {
+		(*dst)[k] += v
+	}
+}

@@ -1,0 +1,184 @@
+package paired
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners"
+)
+
+// fake is a runner that does not send anything: it returns one slot's results
+// with log-normal latencies whose median depends on the target, and records
+// the order in which slots ran.
+type fake struct {
+	side   string
+	median map[string]float64
+	log    *slotLog
+	fail   error
+}
+
+type slotLog struct {
+	mu    sync.Mutex
+	sides []string
+	clock time.Time
+	rng   *rand.Rand
+}
+
+func (f *fake) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	f.log.sides = append(f.log.sides, f.side)
+	start := f.log.clock
+	f.log.clock = start.Add(p.Profile.Duration)
+	r := &results.File{Schema: results.Schema, Plan: results.PlanRef{Name: p.Name},
+		Run:      results.Run{ID: "slot", Started: start, Ended: f.log.clock, Runner: "fake", RunnerClass: "fake/1cpu", Target: p.Target},
+		Validity: results.Validity{Valid: true, Scheduled: 100, Sent: 100}}
+	e := results.Endpoint{Name: "ep", Precision: results.PrecisionExact}
+	w := results.Window{Start: start, Width: results.Duration(p.Profile.Duration), Histogram: results.NewHistogram()}
+	med := f.median[p.Target]
+	for range int(p.Profile.Rate * p.Profile.Duration.Seconds()) {
+		w.Histogram.RecordMicros(int64(1000 * med * math.Exp(0.4*f.log.rng.NormFloat64())))
+		w.Requests++
+	}
+	e.Windows = []results.Window{w}
+	e.Requests = w.Requests
+	e.Histogram = w.Histogram.Clone()
+	r.Endpoints = []results.Endpoint{e}
+	r.Finalize(p.Profile.Duration)
+	return r, nil
+}
+
+func testPlan(rate float64, d, warm time.Duration) *plan.Plan {
+	return &plan.Plan{Name: "p", Target: "http://original",
+		Endpoints: []plan.Endpoint{{Name: "ep", Method: "GET", Path: "/", Weight: 1}},
+		Profile:   plan.Profile{Type: plan.ProfileLoad, Rate: rate, Duration: d, Warmup: warm}}
+}
+
+func fakeFactory(log *slotLog, median map[string]float64) Factory {
+	return func(side string) runners.Runner { return &fake{side: side, median: median, log: log} }
+}
+
+func TestInterleavedAndAligned(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rng: rand.New(rand.NewPCG(1, 2))}
+	r := &Runner{New: fakeFactory(log, map[string]float64{"http://a": 5, "http://b": 5}),
+		BaseTarget: "http://a", HeadTarget: "http://b", Seed: 42}
+	base, head, err := r.Run(context.Background(), testPlan(200, 10*time.Second, 2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log.sides) != 24 {
+		t.Fatalf("%d slots ran, want 2 × (2 warm-up + 10)", len(log.sides))
+	}
+	firsts := map[string]int{}
+	for i := 0; i < len(log.sides); i += 2 {
+		if log.sides[i] == log.sides[i+1] {
+			t.Fatalf("pair %d ran %s twice", i/2, log.sides[i])
+		}
+		firsts[log.sides[i]]++
+	}
+	if firsts[Base] == 0 || firsts[Head] == 0 {
+		t.Errorf("order never varied: %v", log.sides)
+	}
+	for _, f := range []*results.File{base, head} {
+		e := f.Endpoint("ep")
+		if len(e.Windows) != 12 || len(e.MeasuredWindows()) != 10 || !e.Windows[1].Warmup || e.Windows[2].Warmup {
+			t.Fatalf("%s: %d windows (%d measured)", f.Run.Label, len(e.Windows), len(e.MeasuredWindows()))
+		}
+		if e.Requests != 2000 || f.Run.Pairing == nil || f.Run.Pairing.Seed != 42 || f.Run.Pairing.Pairs != 10 || len(f.Run.Pairing.Order) != 10 {
+			t.Errorf("%s: requests %d pairing %+v", f.Run.Label, e.Requests, f.Run.Pairing)
+		}
+		if f.Plan.Hash == "" || f.Profile.Duration.D() != 10*time.Second || f.Run.Runner != "paired:fake" {
+			t.Errorf("%s: plan %+v profile %+v runner %s", f.Run.Label, f.Plan, f.Profile, f.Run.Runner)
+		}
+	}
+	if base.Run.Label != Base || head.Run.Label != Head || base.Run.Target != "http://a" || head.Run.Target != "http://b" {
+		t.Errorf("labels/targets: %s %s %s %s", base.Run.Label, head.Run.Label, base.Run.Target, head.Run.Target)
+	}
+	// Window i of both sides belongs to pair i: their starts differ by one slot at most.
+	bw, hw := base.Endpoints[0].Windows, head.Endpoints[0].Windows
+	for i := range bw {
+		if d := bw[i].Start.Sub(hw[i].Start); d != time.Second && d != -time.Second {
+			t.Fatalf("pair %d: base at %v, head at %v", i, bw[i].Start, hw[i].Start)
+		}
+	}
+	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision != gate.Pass {
+		t.Errorf("same medians: %s %+v", v.Decision, v.Endpoints)
+	}
+}
+
+func TestSlowerHeadRegresses(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rng: rand.New(rand.NewPCG(3, 4))}
+	r := &Runner{New: fakeFactory(log, map[string]float64{"http://a": 5, "http://b": 6}),
+		BaseTarget: "http://a", HeadTarget: "http://b", Seed: 7}
+	base, head, err := r.Run(context.Background(), testPlan(200, 12*time.Second, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision != gate.Regressed {
+		t.Errorf("head 20 %% slower: %s %+v", v.Decision, v.Endpoints)
+	}
+}
+
+func TestCancelledRunIsPartialAndBalanced(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rng: rand.New(rand.NewPCG(5, 6))}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	inner := fakeFactory(log, map[string]float64{"http://a": 5, "http://b": 5})
+	r := &Runner{BaseTarget: "http://a", HeadTarget: "http://b", Seed: 1,
+		New: func(side string) runners.Runner {
+			n++
+			if n == 7 { // cancel after the first slot of pair 4
+				cancel()
+			}
+			return inner(side)
+		}}
+	base, head, err := r.Run(ctx, testPlan(100, 10*time.Second, 0))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if !base.Run.Partial || !head.Run.Partial {
+		t.Error("interrupted run not marked partial")
+	}
+	if nb, nh := len(base.Endpoints[0].Windows), len(head.Endpoints[0].Windows); nb != nh || nb != 3 {
+		t.Errorf("windows base %d head %d, want 3 complete pairs each", nb, nh)
+	}
+	if base.Endpoints[0].Requests != 300 {
+		t.Errorf("base requests %d, want 300 (unmatched slot dropped)", base.Endpoints[0].Requests)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{rng: rand.New(rand.NewPCG(1, 1))}
+	ok := fakeFactory(log, map[string]float64{})
+	p := testPlan(10, time.Second, 0)
+	p.Profile.Type = plan.ProfileSpike
+	for name, r := range map[string]*Runner{
+		"no factory": {BaseTarget: "a", HeadTarget: "b"},
+		"no target":  {New: ok, BaseTarget: "a"},
+		"spike":      {New: ok, BaseTarget: "a", HeadTarget: "b"},
+		"slot fails": {New: func(string) runners.Runner { return &fake{fail: errors.New("boom")} }, BaseTarget: "a", HeadTarget: "b"},
+	} {
+		q := testPlan(10, time.Second, 0)
+		if name == "spike" {
+			q = p
+		}
+		if _, _, err := r.Run(context.Background(), q); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
