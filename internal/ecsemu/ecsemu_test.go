@@ -33,7 +33,7 @@ func call(t *testing.T, s *Server, op string, body any, signed bool) (int, map[s
 func runInput(count int) map[string]any {
 	return map[string]any{"cluster": "lg", "taskDefinition": "td", "count": count, "startedBy": "run-1",
 		"networkConfiguration": map[string]any{"awsvpcConfiguration": map[string]any{"subnets": []string{"s"}}},
-		"overrides": map[string]any{"containerOverrides": []any{map[string]any{"name": "loadgate", "command": []string{"worker"}}}}}
+		"overrides":            map[string]any{"containerOverrides": []any{map[string]any{"name": "loadgate", "command": []string{"worker"}}}}}
 }
 
 func TestValidationLikeECS(t *testing.T) {
