@@ -43,7 +43,7 @@ func newFixture(t *testing.T, o ecsemu.Options) *fixture {
 	s3ts := httptest.NewServer(gofakes3.New(be).Server())
 	f := &fixture{s3ts: s3ts, env: map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
-		"AWS_ENDPOINT_URL_S3": s3ts.URL,
+		"AWS_ENDPOINT_URL_S3": s3ts.URL, "AWS_EC2_METADATA_DISABLED": "true",
 	}}
 	o.Exec = f.inProcessWorker
 	for k, v := range f.env {
