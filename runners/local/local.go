@@ -250,7 +250,10 @@ func (e *engine) run(ctx context.Context) (*results.File, error) {
 			t.Stop()
 			return nil, fmt.Errorf("local runner: interrupted before the start: %w", ctx.Err())
 		}
-		e.t0 = e.opts.StartAt
+		// The barrier instant on this process's monotonic clock, so windows
+		// of distributed workers align exactly on StartAt.
+		now := time.Now()
+		e.t0 = now.Add(e.opts.StartAt.Sub(now))
 	}
 	cpu0 := cpuTime()
 	wall0 := time.Now()
