@@ -21,6 +21,7 @@ type Merger struct {
 	eps   map[string]*accEndpoint
 	order []string
 	n     int
+	dec   v2decoder
 }
 
 type accEndpoint struct {
@@ -93,6 +94,21 @@ func (a *accHist) histogram() *Histogram {
 
 // Add folds f into the merge. f is not modified and may be discarded afterwards.
 func (m *Merger) Add(f *File) error {
+	if err := m.begin(f); err != nil {
+		return err
+	}
+	for i := range f.Endpoints {
+		e := &f.Endpoints[i]
+		if err := m.endpoint(e.Name, e.Method, e.URL, e.Precision).add(e); err != nil {
+			return fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
+		}
+	}
+	m.n++
+	return nil
+}
+
+// begin merges f's header (plan, run, validity).
+func (m *Merger) begin(f *File) error {
 	if m.out == nil {
 		m.out = &File{Schema: Schema, Plan: f.Plan, Profile: f.Profile, Run: f.Run}
 		m.out.Run.Runner = "merge"
@@ -116,20 +132,17 @@ func (m *Merger) Add(f *File) error {
 	}
 	m.out.Run.Workers += w
 	mergeValidity(&m.out.Validity, &f.Validity, m.n == 0)
-	for i := range f.Endpoints {
-		e := &f.Endpoints[i]
-		dst, ok := m.eps[e.Name]
-		if !ok {
-			dst = &accEndpoint{e: Endpoint{Name: e.Name, Method: e.Method, URL: e.URL, Precision: e.Precision}, windows: map[int64]*accHist{}}
-			m.eps[e.Name] = dst
-			m.order = append(m.order, e.Name)
-		}
-		if err := dst.add(e); err != nil {
-			return fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
-		}
-	}
-	m.n++
 	return nil
+}
+
+func (m *Merger) endpoint(name, method, url, precision string) *accEndpoint {
+	dst, ok := m.eps[name]
+	if !ok {
+		dst = &accEndpoint{e: Endpoint{Name: name, Method: method, URL: url, Precision: precision}, windows: map[int64]*accHist{}}
+		m.eps[name] = dst
+		m.order = append(m.order, name)
+	}
+	return dst
 }
 
 func (a *accEndpoint) add(src *Endpoint) error {
@@ -150,28 +163,36 @@ func (a *accEndpoint) add(src *Endpoint) error {
 		return err
 	}
 	for _, w := range src.Windows {
-		key := w.Start.UnixNano()
-		i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
-		if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
-			d := &dst.Windows[i]
-			d.Requests += w.Requests
-			d.Errors += w.Errors
-			d.Bytes += w.Bytes
-			d.OfferedRPS += w.OfferedRPS
-			d.Warmup = d.Warmup && w.Warmup
-		} else {
-			nw := w
-			nw.Histogram = nil
-			dst.Windows = append(dst.Windows, Window{})
-			copy(dst.Windows[i+1:], dst.Windows[i:])
-			dst.Windows[i] = nw
-			a.windows[key] = &accHist{}
-		}
-		if err := a.windows[key].add(w.Histogram); err != nil {
+		if err := a.window(w).add(w.Histogram); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// window merges w's counts into the window with the same start (aligned by
+// absolute time) and returns that window's histogram accumulator.
+func (a *accEndpoint) window(w Window) *accHist {
+	dst := &a.e
+	key := w.Start.UnixNano()
+	i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
+	if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
+		d := &dst.Windows[i]
+		d.Requests += w.Requests
+		d.Errors += w.Errors
+		d.Bytes += w.Bytes
+		d.OfferedRPS += w.OfferedRPS
+		d.Warmup = d.Warmup && w.Warmup
+		return a.windows[key]
+	}
+	nw := w
+	nw.Histogram = nil
+	dst.Windows = append(dst.Windows, Window{})
+	copy(dst.Windows[i+1:], dst.Windows[i:])
+	dst.Windows[i] = nw
+	acc := &accHist{}
+	a.windows[key] = acc
+	return acc
 }
 
 // Len is the number of files added.
