@@ -128,8 +128,8 @@ func (a *accHist) addEncoded(s *string, d *v2decoder) error {
 	if s == nil {
 		return nil
 	}
-	a.present = true
 	if *s == "" {
+		a.adopt(SignificantDigits) // DecodeHistogram("") is a NewHistogram
 		return nil
 	}
 	body, err := d.inflate(*s)
@@ -142,17 +142,19 @@ func (a *accHist) addEncoded(s *string, d *v2decoder) error {
 	be := binary.BigEndian
 	// The normalizing index offset (body[8:12]) is ignored, as
 	// hdrhistogram-go's own decoder does (it writes 1 and never shifts).
+	digits := int64(int32(be.Uint32(body[12:16])))
 	if int32(be.Uint32(body[0:4]))&^0xf0 != v2EncodingCookieBase ||
 		int64(be.Uint64(body[16:24])) != LowestTrackable || int64(be.Uint64(body[24:32])) != MaxTrackable ||
-		int32(be.Uint32(body[12:16])) != SignificantDigits {
+		(digits != SignificantDigits && digits != WindowSignificantDigits) || a.present && digits != a.digits {
 		return a.addSlow(*s)
 	}
+	a.adopt(digits)
 	payload := body[v2HeaderSize:]
 	if int(be.Uint32(body[4:8])) != len(payload) {
 		return fmt.Errorf("decode histogram: payload length mismatch")
 	}
 	if a.counts == nil {
-		a.counts = make([]int64, countsLen())
+		a.counts = make([]int64, countsLen(digits))
 	}
 	idx := 0
 	for len(payload) > 0 {
@@ -183,8 +185,19 @@ func (a *accHist) addSlow(s string) error {
 	return a.add(h)
 }
 
-// countsLen is the length of loadgate's HdrHistogram counts array.
-var countsLen = sync.OnceValue(func() int { return len(NewHistogram().h.Export().Counts) })
+// countsLen is the length of the counts array of loadgate's histograms of
+// the given precision.
+func countsLen(digits int64) int {
+	if digits == WindowSignificantDigits {
+		return windowCountsLen()
+	}
+	return fullCountsLen()
+}
+
+var (
+	fullCountsLen   = sync.OnceValue(func() int { return len(NewHistogram().h.Export().Counts) })
+	windowCountsLen = sync.OnceValue(func() int { return len(NewWindowHistogram().h.Export().Counts) })
+)
 
 // zigzagLEB128 decodes HdrHistogram's ZigZag LEB128-64b9B varint: up to 8
 // bytes of 7 bits, then a ninth byte of 8 bits. It returns the value and the

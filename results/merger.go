@@ -31,27 +31,53 @@ type accEndpoint struct {
 	windows map[int64]*accHist // by window start, UnixNano
 }
 
-// accHist is a histogram being merged: the summed counts array.
+// accHist is a histogram being merged: the summed counts array, at the
+// precision of the first histogram added (as Merge's emptyLike does).
 type accHist struct {
 	counts  []int64
 	total   int64
 	clamped int64
 	present bool
+	digits  int64
+}
+
+// newWithDigits returns an empty histogram of loadgate's range with the given
+// precision (SignificantDigits or WindowSignificantDigits).
+func newWithDigits(d int64) *Histogram {
+	if d == WindowSignificantDigits {
+		return NewWindowHistogram()
+	}
+	return NewHistogram()
+}
+
+func (a *accHist) adopt(digits int64) {
+	if !a.present {
+		a.present, a.digits = true, digits
+	}
 }
 
 func (a *accHist) add(h *Histogram) error {
 	if h == nil || h.h == nil {
 		return nil
 	}
-	a.present = true
+	a.adopt(h.h.SignificantFigures())
 	a.clamped += h.Clamped
 	n := h.Count()
 	if n == 0 {
 		return nil
 	}
+	if h.h.SignificantFigures() != a.digits {
+		// Another precision: re-record at the accumulator's, as
+		// Histogram.Merge into a histogram of that precision would.
+		tmp := newWithDigits(a.digits)
+		if dropped := tmp.h.Merge(h.h); dropped != 0 {
+			return fmt.Errorf("histogram merge dropped %d values outside the trackable range", dropped)
+		}
+		h = tmp
+	}
 	s := h.h.Export()
-	if s.LowestTrackableValue != LowestTrackable || s.HighestTrackableValue != MaxTrackable || s.SignificantFigures != SignificantDigits {
-		return fmt.Errorf("histogram merge: unexpected configuration %d..%d/%d", s.LowestTrackableValue, s.HighestTrackableValue, s.SignificantFigures)
+	if s.LowestTrackableValue != LowestTrackable || s.HighestTrackableValue != MaxTrackable {
+		return fmt.Errorf("histogram merge: unexpected range %d..%d", s.LowestTrackableValue, s.HighestTrackableValue)
 	}
 	if a.counts == nil {
 		a.counts = s.Counts
@@ -76,10 +102,10 @@ func (a *accHist) histogram() *Histogram {
 	if !a.present {
 		return nil
 	}
-	h := NewHistogram()
+	h := newWithDigits(a.digits)
 	if a.total > 0 {
 		imported := hdr.Import(&hdr.Snapshot{LowestTrackableValue: LowestTrackable, HighestTrackableValue: MaxTrackable,
-			SignificantFigures: SignificantDigits, Counts: a.counts})
+			SignificantFigures: a.digits, Counts: a.counts})
 		for _, b := range imported.Distribution() {
 			if b.Count > 0 {
 				// Recording at the bucket's highest equivalent value lands

@@ -15,7 +15,10 @@ func TestMergerEqualsMerge(t *testing.T) {
 		for _, name := range []string{"a", "b"} {
 			e := Endpoint{Name: name, Histogram: NewHistogram(), Status: map[string]int64{"200": 0}}
 			for w := range 3 {
-				win := Window{Start: t0.Add(time.Duration(w) * time.Second), Histogram: NewHistogram()}
+				win := Window{Start: t0.Add(time.Duration(w) * time.Second), Histogram: NewWindowHistogram()}
+				if seed == 2 {
+					win.Histogram = NewHistogram()
+				}
 				for i := range 50 {
 					us := (seed*7919 + int64(i)*104729 + int64(w)) % 90000
 					e.Histogram.RecordMicros(us)
@@ -70,7 +73,10 @@ func TestMergerAddJSONEqualsAdd(t *testing.T) {
 			Run: Run{Started: t0, Ended: t0.Add(3 * time.Second)}, Workers: []Worker{{ID: "w", Requests: 1}}}
 		e := Endpoint{Name: "a", Histogram: NewHistogram(), ServiceHistogram: NewHistogram()}
 		for w := range 3 {
-			win := Window{Start: t0.Add(time.Duration(w+int(seed)%2) * time.Second), Histogram: NewHistogram()}
+			win := Window{Start: t0.Add(time.Duration(w+int(seed)%2) * time.Second), Histogram: NewWindowHistogram()}
+			if seed == 3 {
+				win.Histogram = NewHistogram() // mixed precisions merge like Merge does
+			}
 			for i := range 300 {
 				// Values across the whole range, including clamped ones.
 				us := (seed*7919 + int64(i)*104729*int64(i)) % (MaxTrackable + 5000)
