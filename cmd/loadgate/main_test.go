@@ -210,9 +210,12 @@ func TestUnreachableTargetIsInfraError(t *testing.T) {
 	ln.Close() // nothing listens here now: connections are refused
 	dir := t.TempDir()
 	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(shortPlan("http://"+addr), "duration: 3s", "duration: 2s", 1))
-	code, _, errOut := cli(t, context.Background(), nil, "run", planPath, "-q")
-	if code != exitInfra || !strings.Contains(errOut, "unreachable") {
-		t.Fatalf("exit %d, %s; want %d (target unreachable)", code, errOut, exitInfra)
+	for _, args := range [][]string{{"run"}, {"gate", "-b", filepath.Join(dir, "none.json")}} {
+		cmd := args[0]
+		code, _, errOut := cli(t, context.Background(), nil, append(args, planPath, "-q")...)
+		if code != exitInfra || !strings.Contains(errOut, "unreachable") {
+			t.Errorf("%s: exit %d, %s; want %d (target unreachable)", cmd, code, errOut, exitInfra)
+		}
 	}
 }
 

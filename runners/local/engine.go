@@ -233,14 +233,34 @@ func (e *engine) runOpen(ctx context.Context) {
 // for a dropped request; cancellation reports false without counting.
 func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
 	// A worker that is idle (or about to be: it counted itself before
-	// receiving) takes the job at once; only when none is do we add one, so
-	// the pool (and its connections) grows to the real concurrency, not to
-	// every scheduling hiccup.
+	// receiving) takes the job at once.
 	if e.idle.Load() > 0 {
 		e.jobs <- j
 		return true, false
 	}
+	// Otherwise add a worker. For an arrival that is already late, first
+	// give the existing workers LateSpawnWait to free up: a backlog after the
+	// generator itself was descheduled is drained by them (the wait counts in
+	// each request's latency, and as lag), rather than the pool and the
+	// target's connection count ballooning with every hiccup. A slow target
+	// still gets its workers: on-time arrivals, and late ones no worker takes.
 	if e.nworkers < e.bound {
+		if time.Since(e.t0)-time.Duration(j.at) > LateThreshold && e.nworkers > 0 {
+			if e.spawnTimer == nil {
+				e.spawnTimer = time.NewTimer(LateSpawnWait)
+			} else {
+				e.spawnTimer.Reset(LateSpawnWait)
+			}
+			select {
+			case e.jobs <- j:
+				e.spawnTimer.Stop()
+				return true, false
+			case <-e.spawnTimer.C:
+			case <-ctx.Done():
+				e.spawnTimer.Stop()
+				return false, true
+			}
+		}
 		e.nworkers++
 		e.wg.Add(1)
 		e.idle.Add(1)
@@ -276,7 +296,7 @@ type wstate struct {
 
 func (e *engine) newWorker() (*wstate, func()) {
 	ctx, cancel := context.WithCancel(e.reqCtx)
-	w := &wstate{ctx: ctx, sh: e.col.newShard(), buf: make([]byte, readBufSize)}
+	w := &wstate{ctx: ctx, sh: e.col.newShard()}
 	stop := func() bool { return false }
 	if e.fastAddr != "" {
 		w.h1 = newH1(e.fastAddr)
@@ -439,6 +459,9 @@ func (e *engine) doClient(w *wstate, ep *endpoint, body []byte, x *sample) error
 	}
 	x.status = int32(resp.StatusCode)
 	x.timed = true
+	if w.buf == nil {
+		w.buf = make([]byte, readBufSize) // only workers that use net/http need it
+	}
 	n, kind := readBody(resp.Body, w.buf, e.maxBody)
 	x.bytes = n
 	_ = resp.Body.Close()

@@ -85,7 +85,7 @@ type h1conn struct {
 }
 
 // h1BufSize is the read buffer of a fast-path connection (headers must fit).
-const h1BufSize = 8 << 10
+const h1BufSize = 4 << 10
 
 func newH1(addr string) *h1conn {
 	return &h1conn{addr: addr, dialer: &net.Dialer{KeepAlive: 30 * time.Second}}

@@ -3,12 +3,17 @@ package local
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +149,26 @@ func TestFastPathAbort(t *testing.T) {
 		t.Errorf("err %v after %v, want an error soon after the cancel", err, time.Since(start))
 	}
 	c.close()
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want uint8
+	}{
+		{context.DeadlineExceeded, kindTimeout},
+		{&net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}, kindTimeout},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, kindDNS},
+		{&net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, kindRefused},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, kindReset},
+		{io.ErrUnexpectedEOF, kindReset},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, kindTLS},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, kindTLS},
+		{errors.New("something else"), kindOther},
+	} {
+		if got := classify(tc.err); got != tc.want {
+			t.Errorf("classify(%v) = %s, want %s", tc.err, kindNames[got], kindNames[tc.want])
+		}
+	}
 }
