@@ -66,7 +66,7 @@ type rawFile struct {
 func (m *Merger) AddJSON(data []byte, name string) (*File, error) {
 	var rf rawFile
 	if err := json.Unmarshal(data, &rf); err != nil {
-		return nil, positioned(data, name, err)
+		return nil, PositionJSONError(data, name, err)
 	}
 	if rf.Schema != Schema {
 		return nil, &SchemaError{File: name, Got: rf.Schema}
