@@ -193,12 +193,15 @@ func percentileSeries(h *results.Histogram, maxN float64) plotter.XYs {
 	return pts
 }
 
-// ninesFor is how far the x axis goes for n samples: log10(n) nines, the
-// last quantile with at least one sample beyond it, capped at maxNines.
+// ninesFor is how far the x axis goes: log10(n) nines for the smaller
+// non-empty side's n samples (the last quantile both sides have at least one
+// sample beyond), in half-nine steps, capped at maxNines.
 func ninesFor(counts ...int64) float64 {
 	var n int64
 	for _, c := range counts {
-		n = max(n, c)
+		if c > 0 && (n == 0 || c < n) {
+			n = c
+		}
 	}
 	if n < 10 {
 		return 1

@@ -21,6 +21,7 @@ type Merger struct {
 	eps   map[string]*accEndpoint
 	order []string
 	n     int
+	dec   v2decoder
 }
 
 type accEndpoint struct {
@@ -30,27 +31,53 @@ type accEndpoint struct {
 	windows map[int64]*accHist // by window start, UnixNano
 }
 
-// accHist is a histogram being merged: the summed counts array.
+// accHist is a histogram being merged: the summed counts array, at the
+// precision of the first histogram added (as Merge's emptyLike does).
 type accHist struct {
 	counts  []int64
 	total   int64
 	clamped int64
 	present bool
+	digits  int64
+}
+
+// newWithDigits returns an empty histogram of loadgate's range with the given
+// precision (SignificantDigits or WindowSignificantDigits).
+func newWithDigits(d int64) *Histogram {
+	if d == WindowSignificantDigits {
+		return NewWindowHistogram()
+	}
+	return NewHistogram()
+}
+
+func (a *accHist) adopt(digits int64) {
+	if !a.present {
+		a.present, a.digits = true, digits
+	}
 }
 
 func (a *accHist) add(h *Histogram) error {
 	if h == nil || h.h == nil {
 		return nil
 	}
-	a.present = true
+	a.adopt(h.h.SignificantFigures())
 	a.clamped += h.Clamped
 	n := h.Count()
 	if n == 0 {
 		return nil
 	}
+	if h.h.SignificantFigures() != a.digits {
+		// Another precision: re-record at the accumulator's, as
+		// Histogram.Merge into a histogram of that precision would.
+		tmp := newWithDigits(a.digits)
+		if dropped := tmp.h.Merge(h.h); dropped != 0 {
+			return fmt.Errorf("histogram merge dropped %d values outside the trackable range", dropped)
+		}
+		h = tmp
+	}
 	s := h.h.Export()
-	if s.LowestTrackableValue != LowestTrackable || s.HighestTrackableValue != MaxTrackable || s.SignificantFigures != SignificantDigits {
-		return fmt.Errorf("histogram merge: unexpected configuration %d..%d/%d", s.LowestTrackableValue, s.HighestTrackableValue, s.SignificantFigures)
+	if s.LowestTrackableValue != LowestTrackable || s.HighestTrackableValue != MaxTrackable {
+		return fmt.Errorf("histogram merge: unexpected range %d..%d", s.LowestTrackableValue, s.HighestTrackableValue)
 	}
 	if a.counts == nil {
 		a.counts = s.Counts
@@ -75,10 +102,10 @@ func (a *accHist) histogram() *Histogram {
 	if !a.present {
 		return nil
 	}
-	h := NewHistogram()
+	h := newWithDigits(a.digits)
 	if a.total > 0 {
 		imported := hdr.Import(&hdr.Snapshot{LowestTrackableValue: LowestTrackable, HighestTrackableValue: MaxTrackable,
-			SignificantFigures: SignificantDigits, Counts: a.counts})
+			SignificantFigures: a.digits, Counts: a.counts})
 		for _, b := range imported.Distribution() {
 			if b.Count > 0 {
 				// Recording at the bucket's highest equivalent value lands
@@ -93,6 +120,21 @@ func (a *accHist) histogram() *Histogram {
 
 // Add folds f into the merge. f is not modified and may be discarded afterwards.
 func (m *Merger) Add(f *File) error {
+	if err := m.begin(f); err != nil {
+		return err
+	}
+	for i := range f.Endpoints {
+		e := &f.Endpoints[i]
+		if err := m.endpoint(e.Name, e.Method, e.URL, e.Precision).add(e); err != nil {
+			return fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
+		}
+	}
+	m.n++
+	return nil
+}
+
+// begin merges f's header (plan, run, validity).
+func (m *Merger) begin(f *File) error {
 	if m.out == nil {
 		m.out = &File{Schema: Schema, Plan: f.Plan, Profile: f.Profile, Run: f.Run}
 		m.out.Run.Runner = "merge"
@@ -116,20 +158,17 @@ func (m *Merger) Add(f *File) error {
 	}
 	m.out.Run.Workers += w
 	mergeValidity(&m.out.Validity, &f.Validity, m.n == 0)
-	for i := range f.Endpoints {
-		e := &f.Endpoints[i]
-		dst, ok := m.eps[e.Name]
-		if !ok {
-			dst = &accEndpoint{e: Endpoint{Name: e.Name, Method: e.Method, URL: e.URL, Precision: e.Precision}, windows: map[int64]*accHist{}}
-			m.eps[e.Name] = dst
-			m.order = append(m.order, e.Name)
-		}
-		if err := dst.add(e); err != nil {
-			return fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
-		}
-	}
-	m.n++
 	return nil
+}
+
+func (m *Merger) endpoint(name, method, url, precision string) *accEndpoint {
+	dst, ok := m.eps[name]
+	if !ok {
+		dst = &accEndpoint{e: Endpoint{Name: name, Method: method, URL: url, Precision: precision}, windows: map[int64]*accHist{}}
+		m.eps[name] = dst
+		m.order = append(m.order, name)
+	}
+	return dst
 }
 
 func (a *accEndpoint) add(src *Endpoint) error {
@@ -150,28 +189,36 @@ func (a *accEndpoint) add(src *Endpoint) error {
 		return err
 	}
 	for _, w := range src.Windows {
-		key := w.Start.UnixNano()
-		i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
-		if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
-			d := &dst.Windows[i]
-			d.Requests += w.Requests
-			d.Errors += w.Errors
-			d.Bytes += w.Bytes
-			d.OfferedRPS += w.OfferedRPS
-			d.Warmup = d.Warmup && w.Warmup
-		} else {
-			nw := w
-			nw.Histogram = nil
-			dst.Windows = append(dst.Windows, Window{})
-			copy(dst.Windows[i+1:], dst.Windows[i:])
-			dst.Windows[i] = nw
-			a.windows[key] = &accHist{}
-		}
-		if err := a.windows[key].add(w.Histogram); err != nil {
+		if err := a.window(w).add(w.Histogram); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// window merges w's counts into the window with the same start (aligned by
+// absolute time) and returns that window's histogram accumulator.
+func (a *accEndpoint) window(w Window) *accHist {
+	dst := &a.e
+	key := w.Start.UnixNano()
+	i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
+	if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
+		d := &dst.Windows[i]
+		d.Requests += w.Requests
+		d.Errors += w.Errors
+		d.Bytes += w.Bytes
+		d.OfferedRPS += w.OfferedRPS
+		d.Warmup = d.Warmup && w.Warmup
+		return a.windows[key]
+	}
+	nw := w
+	nw.Histogram = nil
+	dst.Windows = append(dst.Windows, Window{})
+	copy(dst.Windows[i+1:], dst.Windows[i:])
+	dst.Windows[i] = nw
+	acc := &accHist{}
+	a.windows[key] = acc
+	return acc
 }
 
 // Len is the number of files added.

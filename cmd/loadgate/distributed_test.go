@@ -60,6 +60,15 @@ func workerBinary(tb testing.TB) string {
 	return binPath
 }
 
+// heavyMu runs the tests that start worker processes one at a time, so they
+// do not starve the package's other (timing-sensitive) tests of CPU.
+var heavyMu sync.Mutex
+
+func serializeHeavy(t *testing.T) {
+	heavyMu.Lock()
+	t.Cleanup(heavyMu.Unlock)
+}
+
 // distPlan is a plan against url that allows loopback targets.
 func distPlan(url string, rate int, duration time.Duration) string {
 	return fmt.Sprintf(`name: dist
@@ -129,6 +138,7 @@ func checkExactMerge(t *testing.T, merged *results.File, workers []*results.File
 
 func TestWorkersLocalEndToEnd(t *testing.T) {
 	t.Parallel()
+	serializeHeavy(t)
 	bin := workerBinary(t)
 	srv := httptest.NewServer(target.New(target.Options{}))
 	defer srv.Close()
@@ -163,6 +173,7 @@ func TestWorkersLocalEndToEnd(t *testing.T) {
 
 func TestWorkersSyntheticMergeIsExact(t *testing.T) {
 	t.Parallel()
+	serializeHeavy(t)
 	bin := workerBinary(t)
 	dir := t.TempDir()
 	planPath := writeFile(t, dir, "plan.yaml", distPlan("http://127.0.0.1:9", 100, time.Second))
@@ -233,6 +244,7 @@ func started(store string) bool {
 
 func TestWorkersCancelStopsEveryProcess(t *testing.T) {
 	t.Parallel()
+	serializeHeavy(t)
 	bin := workerBinary(t)
 	srv := httptest.NewServer(target.New(target.Options{}))
 	defer srv.Close()
@@ -267,6 +279,7 @@ func TestWorkersCancelStopsEveryProcess(t *testing.T) {
 
 func TestWorkersDeadWorkerMakesRunInvalid(t *testing.T) {
 	t.Parallel()
+	serializeHeavy(t)
 	bin := workerBinary(t)
 	srv := httptest.NewServer(target.New(target.Options{}))
 	defer srv.Close()
@@ -340,6 +353,7 @@ func newAWSFixture(t *testing.T, o ecsemu.Options) *awsFixture {
 
 func TestAWSRunAgainstEmulators(t *testing.T) {
 	t.Parallel()
+	serializeHeavy(t)
 	bin := workerBinary(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex

@@ -43,7 +43,7 @@ func newFixture(t *testing.T, o ecsemu.Options) *fixture {
 	s3ts := httptest.NewServer(gofakes3.New(be).Server())
 	f := &fixture{s3ts: s3ts, env: map[string]string{
 		"AWS_ACCESS_KEY_ID": "AKIDTEST", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1",
-		"AWS_ENDPOINT_URL_S3": s3ts.URL,
+		"AWS_ENDPOINT_URL_S3": s3ts.URL, "AWS_EC2_METADATA_DISABLED": "true",
 	}}
 	o.Exec = f.inProcessWorker
 	for k, v := range f.env {
@@ -400,4 +400,19 @@ func TestParseS3URL(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+func FuzzParseS3URL(f *testing.F) {
+	for _, s := range []string{"s3://b/p", "s3://b", "s3:///", "http://x", "s3://b/a/../b", "s3://b?x=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, p, err := ParseS3URL(s)
+		if err != nil {
+			return
+		}
+		if b == "" || strings.HasPrefix(p, "/") || p != "" && !strings.HasSuffix(p, "/") {
+			t.Fatalf("%q → bucket %q prefix %q", s, b, p)
+		}
+	})
 }

@@ -1,7 +1,6 @@
 package distributed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -458,15 +457,13 @@ func (c *Coordinator) download(ctx context.Context, fresh []*workerState, m *res
 				}
 				return
 			}
-			f, err := results.Decode(bytes.NewReader(b), key)
 			mu.Lock()
 			defer mu.Unlock()
+			// AddJSON adds the encoded histograms' counts directly: no
+			// per-histogram 170 kB arrays for thousands of worker files.
+			f, err := m.AddJSON(b, key)
 			if err != nil {
-				st.missing, st.reason = true, "results unreadable: "+err.Error()
-				return
-			}
-			if err := m.Add(f); err != nil {
-				st.missing, st.reason = true, err.Error()
+				st.missing, st.reason = true, "results unusable: "+err.Error()
 				return
 			}
 			st.done = true

@@ -85,7 +85,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 			Histogram: results.NewHistogram(), Status: map[string]int64{}}
 		ws := make([]results.Window, nw)
 		for i := range ws {
-			ws[i] = results.Window{Start: start.Add(time.Duration(i) * width), Width: results.Duration(width), Histogram: results.NewHistogram()}
+			ws[i] = results.Window{Start: start.Add(time.Duration(i) * width), Width: results.Duration(width), Histogram: results.NewWindowHistogram()}
 		}
 		for i, us := range SyntheticLatencies(SyntheticSeed(s.Share.Index, j), s.Requests) {
 			ep.Histogram.RecordMicros(us)

@@ -53,6 +53,7 @@ type builder struct {
 	opts     Options
 	ren      *Renamer
 	window   time.Duration
+	maxWins  int // MaxWindows; lower in tests
 	eps      map[string]*acc
 	names    map[string]string
 	nwindows int
@@ -85,6 +86,7 @@ func newBuilder(opts Options, ren *Renamer) *builder {
 		opts:    opts,
 		ren:     ren,
 		window:  w,
+		maxWins: MaxWindows,
 		eps:     map[string]*acc{},
 		names:   map[string]string{},
 		skipped: map[string]int64{},
@@ -290,7 +292,7 @@ func (b *builder) add(s *sample) error {
 	ws := floorDiv(s.t, int64(b.window)) * int64(b.window)
 	w := a.windows[ws]
 	if w == nil {
-		if b.nwindows >= MaxWindows {
+		if b.nwindows >= b.maxWins {
 			b.widen()
 			ws = floorDiv(s.t, int64(b.window)) * int64(b.window)
 			w = a.windows[ws]
@@ -321,7 +323,7 @@ func floorDiv(a, b int64) int64 {
 // widen doubles the window width and merges existing windows pairwise. Starts
 // are multiples of the width since the Unix epoch, so the merge is exact.
 func (b *builder) widen() {
-	for b.nwindows >= MaxWindows {
+	for b.nwindows >= b.maxWins {
 		b.window *= 2
 		b.nwindows = 0
 		for _, a := range b.eps {
@@ -347,7 +349,7 @@ func (b *builder) widen() {
 			b.nwindows += len(merged)
 		}
 	}
-	b.warn("windows widened to %s to keep at most %d windows in memory (pass a wider --window to choose the width)", b.window, MaxWindows)
+	b.warn("windows widened to %s to keep at most %d windows in memory (pass a wider --window to choose the width)", b.window, b.maxWins)
 }
 
 // aggregate returns the endpoint for name, marked as holding only the tool's
