@@ -271,10 +271,7 @@ func buildTable(v *gate.Verdict) table {
 		}
 		for _, c := range slos {
 			r := row{Metric: string(c.Metric) + " SLO", check: c, Decision: c.Decision}
-			r.Base = "≤ " + c.Tolerance
-			if c.Metric == gate.Throughput {
-				r.Base = "≥ " + c.Tolerance
-			}
+			r.Base = sloLimit(*c)
 			r.Head = formatValue(c.Head, c.Unit)
 			switch c.Decision {
 			case gate.Regressed:
@@ -497,4 +494,16 @@ func noteRefs(ns []int) string {
 		fmt.Fprintf(&b, "[%d]", n)
 	}
 	return b.String()
+}
+
+// sloLimit shows an SLO check's limit with its direction, once: the gate
+// writes "≤ 300 ms" itself, hand-built checks may carry only "300 ms".
+func sloLimit(c gate.Check) string {
+	if strings.HasPrefix(c.Tolerance, "≤") || strings.HasPrefix(c.Tolerance, "≥") {
+		return c.Tolerance
+	}
+	if c.Metric == gate.Throughput {
+		return "≥ " + c.Tolerance
+	}
+	return "≤ " + c.Tolerance
 }

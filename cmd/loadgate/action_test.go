@@ -663,17 +663,17 @@ func TestActionEndToEndPullRequest(t *testing.T) {
 	if len(runs) != 1 || runs[0].HeadSHA != headSHA || runs[0].Conclusion != "failure" {
 		t.Fatalf("check runs %+v", runs)
 	}
-	// The annotation points at create-order's line in the plan (line 9).
+	// The annotation points at create-order's line in the plan (line 10).
 	var anchored bool
 	for _, a := range runs[0].Annotations {
-		if a["path"] == "perf/plan.yaml" && a["start_line"] == float64(9) && a["annotation_level"] == "failure" {
+		if a["path"] == "perf/plan.yaml" && a["start_line"] == float64(10) && a["annotation_level"] == "failure" {
 			anchored = true
 		}
 	}
 	if regressed && !anchored {
-		t.Errorf("no failure annotation on perf/plan.yaml:9: %v", runs[0].Annotations)
+		t.Errorf("no failure annotation on perf/plan.yaml:10: %v", runs[0].Annotations)
 	}
-	if regressed && !strings.Contains(e.stdout.String(), "::warning file=perf/plan.yaml,line=9,") {
+	if regressed && !strings.Contains(e.stdout.String(), "::warning file=perf/plan.yaml,line=10,") {
 		t.Errorf("no log annotation on the plan line:\n%s", e.stdout.String())
 	}
 	// The baseline is looked up at the PR's base commit first (none there

@@ -115,7 +115,7 @@ func TestRunGateBaselineRoundTrip(t *testing.T) {
 	res := filepath.Join(dir, "results.json")
 	ctx := context.Background()
 
-	code, out, errOut := cli(t, ctx, nil, "run", planPath, "-o", res, "-q")
+	code, out, errOut := cli(t, ctx, nil, "run", planPath, "-o", res, "-q", "--max-schedule-lag", "5s")
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -147,7 +147,7 @@ func TestRunGateBaselineRoundTrip(t *testing.T) {
 	// gate runs again and writes reports.
 	md := filepath.Join(dir, "summary.md")
 	js := filepath.Join(dir, "verdict.json")
-	code, out, errOut = cli(t, ctx, nil, "gate", planPath, "-b", base, "-q", "--report", "markdown="+md, "--report", "json="+js)
+	code, out, errOut = cli(t, ctx, nil, "gate", planPath, "-b", base, "-q", "--max-schedule-lag", "5s", "--report", "markdown="+md, "--report", "json="+js)
 	if code != 0 && code != exitFail {
 		t.Fatalf("gate: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -269,7 +269,13 @@ gate:
   p50: +20%
 `)
 	out := filepath.Join(dir, "head.json")
-	code, stdout, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", "7")
+	// The test is about the pairing and the verdict, not this machine's
+	// scheduling: a generous lag limit keeps a busy CI host's stalls from
+	// making the run invalid.
+	code, stdout, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", "7", "--max-schedule-lag", "2s")
+	if code == exitInvalid && strings.Contains(stdout, "generator fell behind") {
+		t.Skipf("machine too starved for a valid paired run even at 2s lag:\n%s", stdout)
+	}
 	if code != exitFail {
 		t.Fatalf("paired gate: exit %d, want %d\n%s\n%s", code, exitFail, stdout, stderr)
 	}

@@ -42,7 +42,11 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 		return withCode(exitUsage, errors.New("--paired runs the built-in generator; this plan uses runner.exec/import"))
 	}
 	pr := &paired.Runner{
-		New:        func(side string) runners.Runner { return local.New(local.Options{Label: side}) },
+		New: func(side string) runners.Runner {
+			lo := f.localOptions()
+			lo.Label = side
+			return local.New(lo)
+		},
 		BaseTarget: pf.baseTarget,
 		HeadTarget: p.Target,
 		Slot:       pf.slot,

@@ -12,6 +12,7 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/local"
 )
 
 // runFlags are the load-producing options shared by run, gate and baseline update.
@@ -20,7 +21,13 @@ type runFlags struct {
 	quiet    bool
 	duration time.Duration
 	target   string
-	dist     distributedFlags
+	maxLag   time.Duration
+	dist     distributedFlags // worker.go: --workers N
+}
+
+// localOptions configures the built-in generator from the flags.
+func (f *runFlags) localOptions() local.Options {
+	return local.Options{MaxLagP99: f.maxLag}
 }
 
 func (f *runFlags) bind(cmd *cobra.Command) {
@@ -28,6 +35,7 @@ func (f *runFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().DurationVar(&f.duration, "duration", 0, "override the profile's duration (load and endurance profiles)")
 	cmd.Flags().StringVar(&f.target, "target", "", "override the plan's target URL")
+	cmd.Flags().DurationVar(&f.maxLag, "max-schedule-lag", 0, "largest p99 schedule lag of a valid run (default 50ms); raise it only on hosts known to be oversubscribed")
 	f.dist.bind(cmd)
 }
 
@@ -85,7 +93,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	if err := p.CheckTargets(); err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v (local runs proceed; distributed and MCP runs refuse)\n", err)
 	}
-	r, err := a.selectRunnerWith(p, &f.dist)
+	r, err := a.selectRunnerWith(p, &f.dist, f.localOptions())
 	if err != nil {
 		return nil, err
 	}

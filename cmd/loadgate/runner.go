@@ -6,10 +6,11 @@ import (
 	"github.com/loadgate/loadgate/runners/local"
 )
 
-// selectRunner picks the runner a plan asks for.
-func (a *app) selectRunner(p *plan.Plan) (runners.Runner, error) {
+// selectRunner picks the runner a plan asks for; lo configures the built-in
+// generator.
+func (a *app) selectRunner(p *plan.Plan, lo local.Options) (runners.Runner, error) {
 	if p.Runner.Exec != "" || p.Runner.Import != nil {
 		return a.execRunner(p), nil // import.go
 	}
-	return local.New(local.Options{}), nil
+	return local.New(lo), nil
 }

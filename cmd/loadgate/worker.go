@@ -155,9 +155,9 @@ func (f *distributedFlags) bind(cmd *cobra.Command) {
 
 // selectRunnerWith is selectRunner, or the local multi-process coordinator
 // when --workers asks for more than one worker.
-func (a *app) selectRunnerWith(p *plan.Plan, f *distributedFlags) (runners.Runner, error) {
+func (a *app) selectRunnerWith(p *plan.Plan, f *distributedFlags, lo local.Options) (runners.Runner, error) {
 	if f == nil || f.workers <= 1 {
-		return a.selectRunner(p)
+		return a.selectRunner(p, lo)
 	}
 	return distributedRunner(a, p, *f)
 }
