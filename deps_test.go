@@ -27,9 +27,10 @@ func TestDependencyDirection(t *testing.T) {
 		"internal/target": {"results"},
 	}
 	sdkOwners := map[string]string{
-		"github.com/aws/aws-sdk-go-v2":          "runners/aws",
-		"github.com/google/go-github":           "report/github",
-		"github.com/sethvargo/go-githubactions": "internal/actionsenv",
+		"github.com/aws/aws-sdk-go-v2":           "runners/aws",
+		"github.com/google/go-github":            "report/github",
+		"github.com/sethvargo/go-githubactions":  "internal/actionsenv",
+		"github.com/modelcontextprotocol/go-sdk": "internal/mcpserver",
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, "|")

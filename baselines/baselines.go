@@ -57,15 +57,7 @@ func (e *SchemaError) Error() string {
 }
 
 // SyntaxError is malformed JSON, positioned by line and column.
-type SyntaxError struct {
-	File         string
-	Line, Column int
-	Msg          string
-}
-
-func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-}
+type SyntaxError = results.SyntaxError
 
 // Load reads the baseline at path. A results file is accepted as a one-run
 // baseline (with a note saying so). Every error names the file.
@@ -83,7 +75,7 @@ func Decode(data []byte, name string) (*File, error) {
 		Schema string `json:"schema"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, positioned(data, name, err)
+		return nil, results.PositionJSONError(data, name, err)
 	}
 	if head.Schema == results.Schema {
 		r, err := results.DecodeBytes(data, name)
@@ -107,7 +99,7 @@ func Decode(data []byte, name string) (*File, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return nil, positioned(data, name, err)
+		return nil, results.PositionJSONError(data, name, err)
 	}
 	f := &File{Schema: raw.Schema, Plan: raw.Plan, Profile: raw.Profile, Keep: raw.Keep}
 	var errs []error
@@ -248,37 +240,4 @@ func WriteFile(path string, f *File) error {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
 	return nil
-}
-
-// positioned turns a JSON error into one that names line and column.
-func positioned(data []byte, name string, err error) error {
-	var off int64 = -1
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	msg := err.Error()
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-		if strings.Contains(msg, "unexpected end of JSON input") {
-			msg = "truncated file (unexpected end of JSON)"
-		}
-	case errors.As(err, &te):
-		off = te.Offset
-		msg = fmt.Sprintf("%s: cannot use %s as %s", te.Field, te.Value, te.Type)
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		off = int64(len(data))
-		msg = "truncated file (unexpected end of JSON)"
-	case strings.HasPrefix(msg, "json: unknown field"):
-		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(msg, "json: "))
-	}
-	if off < 0 {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := int(off) - bytes.LastIndexByte(before, '\n')
-	return &SyntaxError{File: name, Line: line, Column: col, Msg: strings.TrimPrefix(msg, "json: ")}
 }

@@ -73,19 +73,13 @@ func Check(b *File, head *results.File, mode Mode) (warnings []string, err error
 	return mm, nil
 }
 
+// profileDiff is the profile's shape difference plus its timing: a baseline
+// keeps runs of one plan as written, so a changed duration or warm-up is worth
+// saying too.
 func profileDiff(a, b results.Profile) string {
-	var d []string
-	if a.Type != b.Type {
-		d = append(d, fmt.Sprintf("type %s vs %s", a.Type, b.Type))
-	}
-	if a.Model != b.Model {
-		d = append(d, fmt.Sprintf("model %s vs %s", a.Model, b.Model))
-	}
-	if a.Rate != b.Rate {
-		d = append(d, fmt.Sprintf("rate %g/s vs %g/s", a.Rate, b.Rate))
-	}
-	if a.VUs != b.VUs {
-		d = append(d, fmt.Sprintf("vus %d vs %d", a.VUs, b.VUs))
+	d := []string{}
+	if s := a.ShapeDiff(b); s != "" {
+		d = append(d, s)
 	}
 	if a.Duration != b.Duration {
 		d = append(d, fmt.Sprintf("duration %s vs %s", a.Duration, b.Duration))

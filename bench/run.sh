@@ -28,9 +28,11 @@ OUT=${OUT:-$ROOT/bench/RESULTS.md}
 WORK=$(mktemp -d)
 BIN=$WORK/bin
 PIDS=()
+KEEP=${KEEP:-}           # a directory to keep every run's raw output in
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp "$WORK"/*.out "$WORK"/*.time "$KEEP"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -128,6 +130,21 @@ requests_of() {
   esac
 }
 
+# failed requests a tool reported (non-2xx and transport errors)
+errors_of() {
+  local tool=$1 f=$2
+  case $tool in
+    loadgate) json_num "$f.out" errors ;;
+    wrk) awk '/Non-2xx|Socket errors/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) n+=$i} END {print n+0}' "$f.out" ;;
+    hey) awk '/Status code distribution/ {s=1; next} /Error distribution/ {s=0; e=1; next}
+      s && /\[[0-9]+\]/ {gsub(/[][]/, "", $1); if ($1 !~ /^2/) n+=$2}
+      e && /\[[0-9]+\]/ {gsub(/[][]/, "", $1); n+=$1} END {print n+0}' "$f.out" ;;
+    bombardier) { grep -o '[13-5]xx - [0-9]*\|others - [0-9]*' "$f.out" || true; } | awk '{n+=$3} END {print n+0}' ;;
+    vegeta) awk -F'"status_codes":' '{print $2}' "$f.json" | grep -o '"[0-9]*":[0-9]*' |
+      awk -F: '$1 !~ /^"2/ {gsub(/"/, "", $2); n+=$2} END {print n+0}' ;;
+  esac
+}
+
 run_closed() { # tool url seconds file
   local tool=$1 url=$2 s=$3 f=$4
   case $tool in
@@ -148,12 +165,12 @@ efficiency() { # label addr path seconds
     echo
     echo "### Efficiency — $label, closed model, $CONNS connections, ${s} s, $REPS runs"
     echo
-    echo "| tool | requests / generator CPU-second | requests/s | peak RSS MiB |"
-    echo "|---|---:|---:|---:|"
+    echo "| tool | requests / generator CPU-second | requests/s | peak RSS MiB | errors |"
+    echo "|---|---:|---:|---:|---:|"
   } >>"$WORK/table.md"
   local tool
   for tool in "${TOOLS[@]}"; do
-    local eff=() rps=() rss=()
+    local eff=() rps=() rss=() errs=()
     for r in $(seq "$REPS"); do
       local f=$WORK/eff-$label-$tool-$r
       log "efficiency $label $tool run $r"
@@ -162,8 +179,9 @@ efficiency() { # label addr path seconds
       eff+=("$(awk -v n="$n" -v c="$c" 'BEGIN{print (c>0)? n/c : 0}')")
       rps+=("$(awk -v n="$n" -v s="$s" 'BEGIN{print n/s}')")
       rss+=("$(rss_of "$f")")
+      errs+=("$(errors_of "$tool" "$f")")
     done
-    printf '| %s | %s | %s | %s |\n' "$tool" "$(stat "${eff[@]}")" "$(stat "${rps[@]}")" "$(stat "${rss[@]}")" >>"$WORK/table.md"
+    printf '| %s | %s | %s | %s | %s |\n' "$tool" "$(stat "${eff[@]}")" "$(stat "${rps[@]}")" "$(stat "${rss[@]}")" "$(stat "${errs[@]}")" >>"$WORK/table.md"
     eval "EFF_${label//[^a-z]/}_$tool=$(median "${eff[@]}")"
   done
 }

@@ -39,7 +39,7 @@ func Compatible(base []*results.File, head *results.File, pol Policy) (warnings 
 			reasons = append(reasons, fmt.Sprintf("%s is from plan %q hash %s, this run from plan %q hash %s",
 				label, b.Plan.Name, short(b.Plan.Hash), head.Plan.Name, short(head.Plan.Hash)))
 		}
-		if d := profileDiff(b.Profile, head.Profile); d != "" {
+		if d := b.Profile.ShapeDiff(head.Profile); d != "" {
 			reasons = append(reasons, fmt.Sprintf("%s used a different profile (%s)", label, d))
 		}
 		if b.Run.RunnerClass != "" && head.Run.RunnerClass != "" && b.Run.RunnerClass != head.Run.RunnerClass {
@@ -74,24 +74,6 @@ func short(h string) string {
 		return "(none)"
 	}
 	return h
-}
-
-// profileDiff names the load-shape differences that make numbers incomparable.
-func profileDiff(a, b results.Profile) string {
-	var d []string
-	if a.Type != b.Type {
-		d = append(d, fmt.Sprintf("type %s vs %s", a.Type, b.Type))
-	}
-	if a.Model != b.Model {
-		d = append(d, fmt.Sprintf("model %s vs %s", a.Model, b.Model))
-	}
-	if a.Rate != b.Rate {
-		d = append(d, fmt.Sprintf("rate %g/s vs %g/s", a.Rate, b.Rate))
-	}
-	if a.VUs != b.VUs {
-		d = append(d, fmt.Sprintf("vus %d vs %d", a.VUs, b.VUs))
-	}
-	return strings.Join(d, ", ")
 }
 
 // Compare decides a verdict for head against the runs of a committed baseline

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -20,13 +21,12 @@ import (
 // always written under the test's temp dir as well.
 var screenshotDir = flag.String("screenshot-dir", "", "also copy browser-test screenshots to this directory")
 
-// findChromium returns a headless-capable Chromium, installing Debian's
-// package when it is missing and apt-get is usable (the CI machine runs as
-// root). It returns "" and a reason when no browser can be had.
-var findChromium = sync.OnceValues(func() (string, string) {
-	names := []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+// ensureTool returns the path of the first of bins found, installing Debian
+// package pkg when none is (the CI machine runs as root with apt). It returns
+// "" and a reason when the tool cannot be had; callers skip with that reason.
+func ensureTool(pkg string, bins ...string) (string, string) {
 	look := func() string {
-		for _, n := range names {
+		for _, n := range bins {
 			if p, err := exec.LookPath(n); err == nil {
 				return p
 			}
@@ -38,19 +38,40 @@ var findChromium = sync.OnceValues(func() (string, string) {
 	}
 	apt, err := exec.LookPath("apt-get")
 	if err != nil || os.Geteuid() != 0 {
-		return "", "chromium is not installed and cannot be installed here (needs apt-get as root): apt-get install -y chromium"
+		return "", fmt.Sprintf("%s is not installed and cannot be installed here (needs apt-get as root): apt-get install -y %s", bins[0], pkg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, apt, "install", "-y", "--no-install-recommends", "chromium")
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "apt-get install chromium failed: " + err.Error() + "\n" + lastLines(string(out), 5)
+	install := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, apt, "install", "-y", "--no-install-recommends", pkg)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	out, err := install()
+	if err != nil {
+		// A fresh machine may have no package lists yet.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		_ = exec.CommandContext(ctx, apt, "update").Run()
+		cancel()
+		out, err = install()
+	}
+	if err != nil {
+		return "", fmt.Sprintf("apt-get install %s failed: %v\n%s", pkg, err, lastLines(string(out), 5))
 	}
 	if p := look(); p != "" {
 		return p, ""
 	}
-	return "", "chromium installed but not found on PATH"
+	return "", pkg + " installed but " + bins[0] + " not found on PATH"
+}
+
+// findChromium returns a headless-capable Chromium (Debian's chromium).
+var findChromium = sync.OnceValues(func() (string, string) {
+	return ensureTool("chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+})
+
+// findXmllint returns xmllint (Debian's libxml2-utils).
+var findXmllint = sync.OnceValues(func() (string, string) {
+	return ensureTool("libxml2-utils", "xmllint")
 })
 
 func lastLines(s string, n int) string {

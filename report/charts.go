@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +78,25 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 	g.Horizontal.Color = color.Gray{0xe8}
 	p.Add(g)
 	p.Y.Min = 0
+	p.X.Tick.Marker = plainTicks{}
+	p.Y.Tick.Marker = plainTicks{}
 	return p
+}
+
+// plainTicks are gonum's default ticks with labels in the shortest exact
+// form ("25", not "25.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			// Round away float noise (0.30000000000000004) before printing.
+			v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 10, 64), 64)
+			ts[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 // svgOf renders p as an inline SVG element (no XML prolog).
@@ -174,12 +193,15 @@ func percentileSeries(h *results.Histogram, maxN float64) plotter.XYs {
 	return pts
 }
 
-// ninesFor is how far the x axis goes for n samples: log10(n) nines, the
-// last quantile with at least one sample beyond it, capped at maxNines.
+// ninesFor is how far the x axis goes: log10(n) nines for the smaller
+// non-empty side's n samples (the last quantile both sides have at least one
+// sample beyond), in half-nine steps, capped at maxNines.
 func ninesFor(counts ...int64) float64 {
 	var n int64
 	for _, c := range counts {
-		n = max(n, c)
+		if c > 0 && (n == 0 || c < n) {
+			n = c
+		}
 	}
 	if n < 10 {
 		return 1

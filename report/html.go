@@ -72,6 +72,41 @@ type htmlEndpoint struct {
 
 type kv struct{ K, V string }
 
+// htmlRegion aggregates the workers of one region of a distributed run.
+type htmlRegion struct {
+	Region           string
+	Workers, Missing int
+	Requests, Errors int64
+	RateShare        float64
+}
+
+// regionsOf groups workers by region; nil unless the run spans two or more.
+func regionsOf(ws []results.Worker) []htmlRegion {
+	idx := map[string]int{}
+	var out []htmlRegion
+	for _, w := range ws {
+		i, ok := idx[w.Region]
+		if !ok {
+			i = len(out)
+			idx[w.Region] = i
+			out = append(out, htmlRegion{Region: w.Region})
+		}
+		r := &out[i]
+		r.Workers++
+		if w.Missing {
+			r.Missing++
+		}
+		r.Requests += w.Requests
+		r.Errors += w.Errors
+		r.RateShare += w.RateShare
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
+	return out
+}
+
 type htmlRun struct {
 	Role  string
 	Items []kv
@@ -90,6 +125,7 @@ type htmlPage struct {
 	ProfileFacts []kv
 	Endpoints    []htmlEndpoint
 	Workers      []results.Worker
+	Regions      []htmlRegion
 	Runs         []htmlRun
 	Validity     []kv
 	Invalid      bool
@@ -187,6 +223,7 @@ func buildPage(in Input) (*htmlPage, error) {
 			return nil, err
 		}
 		pg.Workers = head.Workers
+		pg.Regions = regionsOf(head.Workers)
 		pg.Runs = append(pg.Runs, runFacts("current run", head))
 		pg.Validity, pg.Invalid, pg.Reasons = validityFacts(head.Validity)
 	}
@@ -546,6 +583,10 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 <thead><tr><th scope="col">Worker</th><th scope="col">Region</th><th scope="col">Started</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Rate share</th><th scope="col">Status</th></tr></thead>
 <tbody>{{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Region}}</td><td>{{ts .Started}}</td><td class="num">{{.Requests}}</td><td class="num">{{.Errors}}</td><td class="num">{{pct .RateShare}}</td><td>{{if .Missing}}<span class="badge bad">⛔ missing</span> {{.Reason}}{{else}}ok{{end}}</td></tr>{{end}}</tbody>
 </table>
+{{if .Regions}}<table id="regions">
+<thead><tr><th scope="col">Region</th><th scope="col">Workers</th><th scope="col">Missing</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Rate share</th></tr></thead>
+<tbody>{{range .Regions}}<tr><td>{{.Region}}</td><td class="num">{{.Workers}}</td><td class="num">{{if .Missing}}<span class="badge bad">⛔ {{.Missing}}</span>{{else}}0{{end}}</td><td class="num">{{.Requests}}</td><td class="num">{{.Errors}}</td><td class="num">{{pct .RateShare}}</td></tr>{{end}}</tbody>
+</table>{{end}}
 </section>
 {{end}}
 <section aria-labelledby="h-runs">

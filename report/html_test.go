@@ -62,7 +62,7 @@ func TestHTMLVerdictPage(t *testing.T) {
 func TestHTMLProfiles(t *testing.T) {
 	t.Parallel()
 	for kind, wants := range map[string][]string{
-		"stress":    {"knee: 210/s sustainable", "broke at 280/s", "offered = achieved", "task-c <x>", "⛔ missing", "task stopped: OutOfMemory", "highest sustainable rate (knee)", "33%"},
+		"stress":    {"knee: 210/s sustainable", "broke at 280/s", "offered = achieved", "task-c <x>", "⛔ missing", "task stopped: OutOfMemory", "highest sustainable rate (knee)", "33%", `id="regions"`, "us-east-1"},
 		"spike":     {"recovered after 2.0 s", "pre-spike p95", ">spike</text>", "spike recovery time"},
 		"endurance": {"drift +1080.00 ms/h", "p95 drift", "+1080.00 ms/hour"},
 		"volume":    {"payload (KiB)", "Latency vs request payload size"},
@@ -96,6 +96,15 @@ func TestNinesLabels(t *testing.T) {
 	for n, want := range map[float64]string{0: "0%", 1: "90%", 2: "99%", 3: "99.9%", 4: "99.99%", 5: "99.999%"} {
 		if got := ninesLabel(n); got != want {
 			t.Errorf("ninesLabel(%g) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestPlainTicks(t *testing.T) {
+	t.Parallel()
+	for _, tk := range (plainTicks{}).Ticks(0, 0.7) {
+		if len(tk.Label) > 4 {
+			t.Errorf("tick label %q", tk.Label)
 		}
 	}
 }

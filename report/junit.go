@@ -42,8 +42,14 @@ type JUnitSuite struct {
 	ID         int             `xml:"id,attr"`
 	Properties []JUnitProperty `xml:"properties>property"`
 	Cases      []JUnitCase     `xml:"testcase"`
-	SystemOut  string          `xml:"system-out"`
-	SystemErr  string          `xml:"system-err"`
+	SystemOut  JUnitText       `xml:"system-out"`
+	SystemErr  JUnitText       `xml:"system-err"`
+}
+
+// JUnitText is element text written as CDATA, so multi-line text stays
+// readable in the file.
+type JUnitText struct {
+	Text string `xml:",cdata"`
 }
 
 // JUnitProperty is a name/value pair of run metadata.
@@ -66,7 +72,7 @@ type JUnitCase struct {
 type JUnitProblem struct {
 	Type    string `xml:"type,attr"`
 	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
 }
 
 // junitTimestamp is the Ant schema's ISO 8601 pattern (no zone; UTC).
@@ -141,13 +147,13 @@ func BuildJUnit(in Input) *JUnitSuites {
 		if in.Head != nil {
 			reasons = in.Head.Validity.Reasons
 		}
-		valid.Error = &JUnitProblem{Type: "invalid", Message: msg, Text: strings.Join(append(reasons, v.Warnings...), "\n")}
+		valid.Error = &JUnitProblem{Type: "invalid", Message: msg, Text: xmlSafe(strings.Join(append(reasons, v.Warnings...), "\n"))}
 	}
 	s.Cases = append(s.Cases, valid)
 	if v.Decision == gate.Incompatible {
 		s.Cases = append(s.Cases, JUnitCase{Name: "baseline compatibility", Classname: plan, Time: "0.000",
 			Error: &JUnitProblem{Type: "incompatible", Message: "the baseline was recorded from a different plan, profile or runner class; no comparison was made",
-				Text: strings.Join(v.Incompatible, "\n")}})
+				Text: xmlSafe(strings.Join(v.Incompatible, "\n"))}})
 	}
 
 	for _, e := range v.Endpoints {
@@ -178,7 +184,7 @@ func BuildJUnit(in Input) *JUnitSuites {
 			}
 			c := JUnitCase{Name: xmlToken(name), Classname: class, Time: "0.000"}
 			msg := checkMessage(ch)
-			detail := checkDetail(ch, e.Warnings)
+			detail := xmlSafe(checkDetail(ch, e.Warnings))
 			switch ch.Decision {
 			case gate.Regressed:
 				c.Failure = &JUnitProblem{Type: "regressed", Message: msg, Text: detail}
@@ -207,7 +213,7 @@ func BuildJUnit(in Input) *JUnitSuites {
 	}
 	var out strings.Builder
 	_ = Text(&out, in, Options{}) // the human table, for CI systems that show system-out
-	s.SystemOut = out.String()
+	s.SystemOut = JUnitText{xmlSafe(out.String())}
 	return &JUnitSuites{Name: "loadgate", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Time: s.Time, Suites: []JUnitSuite{s}}
 }
 
@@ -251,6 +257,20 @@ func checkDetail(c *gate.Check, endpointWarnings []string) string {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	return b.String()
+}
+
+// xmlSafe replaces characters XML 1.0 cannot carry (CDATA is not escaped by
+// encoding/xml, so text from a results file must be cleaned first).
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return r
+		case r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			return '\uFFFD'
+		}
+		return r
+	}, s)
 }
 
 // xmlToken makes s a valid xs:token (no line breaks or tabs, no leading,

@@ -135,9 +135,9 @@ func TestJUnitXSD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the schema check (needs npm and xmllint)")
 	}
-	xmllint, err := exec.LookPath("xmllint")
-	if err != nil {
-		t.Skip("xmllint not installed (apt-get install libxml2-utils); the structural test still ran")
+	xmllint, why := findXmllint()
+	if xmllint == "" {
+		t.Skip(why + "; the structural test still ran")
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
@@ -237,4 +237,19 @@ func extractXSDs(t *testing.T, tgz, dir string) map[string]string {
 		out[filepath.Base(h.Name)] = p
 	}
 	return out
+}
+
+func TestJUnitControlCharacters(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	in.Verdict.Endpoints[1].Name = "evil\x1b\x00name ]]> end"
+	in.Verdict.Endpoints[1].Checks[0].Warnings = []string{"bad \x07 warning ]]>"}
+	out := render(t, "junit", in, Options{})
+	var doc JUnitSuites
+	if err := xml.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("control characters broke the XML: %v", err)
+	}
+	if !strings.Contains(string(out), "bad \uFFFD warning") {
+		t.Error("control character not replaced")
+	}
 }

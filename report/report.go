@@ -253,10 +253,12 @@ func buildTable(v *gate.Verdict) table {
 			r := row{Metric: string(m), check: c}
 			r.Base, r.Head = figure(e.Base, m), figure(e.Head, m)
 			if c != nil {
-				if e.Base == nil && c.Base != 0 {
+				// The check's own values are what its change was computed
+				// from (e.g. pooled per-window figures), so show those.
+				if e.Base != nil || c.Base != 0 {
 					r.Base = formatValue(c.Base, c.Unit)
 				}
-				if e.Head == nil && c.Head != 0 {
+				if e.Head != nil || c.Head != 0 {
 					r.Head = formatValue(c.Head, c.Unit)
 				}
 				r.Change = checkChange(c)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"html"
@@ -296,4 +297,64 @@ func TestIncompatibleVerdict(t *testing.T) {
 	if doc := BuildJUnit(in); doc.Errors != 1 {
 		t.Errorf("junit errors = %d, want 1 for the incompatible baseline", doc.Errors)
 	}
+}
+
+func BenchmarkRender(b *testing.B) {
+	in := fixtureInput()
+	for _, f := range Formats() {
+		b.Run(f, func(b *testing.B) {
+			var n int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := Write(f, &buf, in); err != nil {
+					b.Fatal(err)
+				}
+				n = buf.Len()
+			}
+			b.ReportMetric(float64(n), "bytes")
+		})
+	}
+}
+
+// FuzzReportNames renders a verdict whose endpoint name and warning are
+// arbitrary: Markdown rows keep their six cells, no markup character escapes,
+// the text report carries no control character, and the JUnit XML parses.
+func FuzzReportNames(f *testing.F) {
+	for _, s := range []string{trickyName, "a|b", "<script>alert(1)</script>", "@team #12 :smile: http://x", "\x1b[31mred", "line\nbreak", "]]>", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		v := &gate.Verdict{Plan: name, Decision: gate.Regressed, Mode: "baseline", BaseRuns: 3, Confidence: 0.95, Warnings: []string{name},
+			Endpoints: []gate.EndpointVerdict{{Name: name, Decision: gate.Regressed, Warnings: []string{name},
+				Base: &gate.Figures{P95: 1}, Head: &gate.Figures{P95: 2},
+				Checks: []gate.Check{{Metric: gate.P95, Kind: "baseline", Unit: "ms", Base: 1, Head: 2, Delta: 1, PValue: 0.01, Significant: true, Decision: gate.Regressed, Warnings: []string{name}}}}}}
+		in := Input{Verdict: v}
+		var md, txt, xmlOut bytes.Buffer
+		if err := Markdown(&md, in); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(md.String(), "\n") {
+			if strings.HasPrefix(l, "| ") && strings.Count(l, "|") != 7 {
+				t.Fatalf("row split by the name: %q", l)
+			}
+		}
+		body := md.String()
+		body = strings.NewReplacer("<br>", "", "<sup>", "", "</sup>", "", "<details>", "", "</details>", "", "<summary>", "", "</summary>", "").Replace(body)
+		if i := strings.IndexAny(body, "<>@`"); i >= 0 && !strings.HasPrefix(body[i:], "```") {
+			t.Fatalf("unescaped markup %q in markdown:\n%s", body[i], md.String())
+		}
+		if err := Text(&txt, in, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.ContainsFunc(txt.String(), func(r rune) bool { return r < 0x20 && r != '\n' }) {
+			t.Fatalf("control character in text report: %q", txt.String())
+		}
+		if err := JUnit(&xmlOut, in); err != nil {
+			t.Fatal(err)
+		}
+		var doc JUnitSuites
+		if err := xml.Unmarshal(xmlOut.Bytes(), &doc); err != nil {
+			t.Fatalf("junit does not parse: %v", err)
+		}
+	})
 }

@@ -32,16 +32,21 @@ func Text(w io.Writer, in Input, opt Options) error {
 	ew := &errWriter{w: w}
 	t := buildTable(v)
 
-	ew.printf("%s — %s\n", in.title(), modeLine(v))
+	ew.printf("%s — %s\n", textSafe(in.title()), modeLine(v))
 	if len(t.Overall) > 0 {
 		ew.printf("warnings: %s\n", noteRefs(t.Overall))
 	}
 	ew.printf("\n")
 
+	if len(t.Endpoints) == 0 {
+		ew.printf("no endpoints were compared\n")
+	}
 	// tabwriter pads empty trailing cells; the buffer lets us trim them.
 	var tbl bytes.Buffer
 	tw := tabwriter.NewWriter(&tbl, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ENDPOINT\tMETRIC\tBASELINE\tCURRENT\tCHANGE\tCHECK\n")
+	if len(t.Endpoints) > 0 {
+		fmt.Fprintf(tw, "ENDPOINT\tMETRIC\tBASELINE\tCURRENT\tCHANGE\tCHECK\n")
+	}
 	for i, e := range t.Endpoints {
 		if i > 0 {
 			// A line of empty cells keeps one column block across endpoints.

@@ -63,7 +63,7 @@ func DecodeBytes(data []byte, name string) (*File, error) {
 		Schema string `json:"schema"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, positioned(data, name, err)
+		return nil, PositionJSONError(data, name, err)
 	}
 	if head.Schema != Schema {
 		return nil, &SchemaError{File: name, Got: head.Schema}
@@ -71,7 +71,7 @@ func DecodeBytes(data []byte, name string) (*File, error) {
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
-		return nil, positioned(data, name, err)
+		return nil, PositionJSONError(data, name, err)
 	}
 	if err := f.check(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -120,8 +120,11 @@ func (f *File) check() error {
 	return errors.Join(errs...)
 }
 
-// positioned turns a JSON error into one that names line and column.
-func positioned(data []byte, name string, err error) error {
+// PositionJSONError turns an encoding/json error on data into a
+// *SyntaxError naming file, line and column where the error has an offset;
+// other errors are wrapped with the file name. Every loadgate JSON format
+// (results, baselines, verdicts) reports its errors this way.
+func PositionJSONError(data []byte, name string, err error) error {
 	var off int64 = -1
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
@@ -129,15 +132,17 @@ func positioned(data []byte, name string, err error) error {
 	switch {
 	case errors.As(err, &se):
 		off = max(se.Offset-1, 0) // Offset is just past the offending byte
-		if strings.Contains(se.Error(), "unexpected end") {
+		if strings.Contains(msg, "unexpected end") {
 			msg = "truncated file (unexpected end of JSON input)"
 		}
 	case errors.As(err, &te):
 		off = te.Offset
 		msg = fmt.Sprintf("%s: cannot use %s as %s", te.Field, te.Value, te.Type)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		off = int64(len(data))
-		msg = "truncated file (unexpected end of JSON)"
+		msg = "truncated file (unexpected end of JSON input)"
+	case strings.HasPrefix(msg, "json: unknown field"):
+		return fmt.Errorf("%s: %s", name, strings.TrimPrefix(msg, "json: "))
 	}
 	if off < 0 {
 		return fmt.Errorf("%s: %w", name, err)

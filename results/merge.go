@@ -125,7 +125,7 @@ func mergeHist(dst **Histogram, src *Histogram) error {
 		return nil
 	}
 	if *dst == nil {
-		*dst = NewHistogram()
+		*dst = src.emptyLike()
 	}
 	return (*dst).Merge(src)
 }

@@ -15,7 +15,10 @@ func TestMergerEqualsMerge(t *testing.T) {
 		for _, name := range []string{"a", "b"} {
 			e := Endpoint{Name: name, Histogram: NewHistogram(), Status: map[string]int64{"200": 0}}
 			for w := range 3 {
-				win := Window{Start: t0.Add(time.Duration(w) * time.Second), Histogram: NewHistogram()}
+				win := Window{Start: t0.Add(time.Duration(w) * time.Second), Histogram: NewWindowHistogram()}
+				if seed == 2 {
+					win.Histogram = NewHistogram()
+				}
 				for i := range 50 {
 					us := (seed*7919 + int64(i)*104729 + int64(w)) % 90000
 					e.Histogram.RecordMicros(us)
@@ -59,4 +62,82 @@ func TestMergerEqualsMerge(t *testing.T) {
 	if err := bad.Add(other); err == nil {
 		t.Fatal("different plan hash merged")
 	}
+}
+
+func TestMergerAddJSONEqualsAdd(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var viaFiles, viaJSON Merger
+	for seed := int64(1); seed <= 4; seed++ {
+		f := &File{Schema: Schema, Plan: PlanRef{Name: "p", Hash: "h"}, Validity: Validity{Valid: true},
+			Run: Run{Started: t0, Ended: t0.Add(3 * time.Second)}, Workers: []Worker{{ID: "w", Requests: 1}}}
+		e := Endpoint{Name: "a", Histogram: NewHistogram(), ServiceHistogram: NewHistogram()}
+		for w := range 3 {
+			win := Window{Start: t0.Add(time.Duration(w+int(seed)%2) * time.Second), Histogram: NewWindowHistogram()}
+			if seed == 3 {
+				win.Histogram = NewHistogram() // mixed precisions merge like Merge does
+			}
+			for i := range 300 {
+				// Values across the whole range, including clamped ones.
+				us := (seed*7919 + int64(i)*104729*int64(i)) % (MaxTrackable + 5000)
+				e.Histogram.RecordMicros(us)
+				e.ServiceHistogram.RecordMicros(us / 2)
+				win.Histogram.RecordMicros(us)
+				win.Requests++
+				e.Requests++
+			}
+			e.Windows = append(e.Windows, win)
+		}
+		f.Endpoints = []Endpoint{e}
+		var buf bytes.Buffer
+		if err := Encode(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		dec, err := DecodeBytes(buf.Bytes(), "w.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := viaFiles.Add(dec); err != nil {
+			t.Fatal(err)
+		}
+		head, err := viaJSON.AddJSON(buf.Bytes(), "w.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Total.Requests != 900 || len(head.Workers) != 1 {
+			t.Fatalf("header %+v", head.Total)
+		}
+	}
+	var a, b bytes.Buffer
+	if err := Encode(&a, viaFiles.File()); err != nil {
+		t.Fatal(err)
+	}
+	if err := Encode(&b, viaJSON.File()); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Fatalf("AddJSON differs from Add:\n%s\n%s", a.String(), b.String())
+	}
+	var bad Merger
+	if _, err := bad.AddJSON([]byte(`{"schema":"x"}`), "x.json"); err == nil {
+		t.Fatal("wrong schema accepted")
+	}
+	if _, err := bad.AddJSON([]byte(`{"schema":"loadgate/results/v1","endpoints":[{"name":"a","requests":1,"histogram":"!!"}]}`), "x.json"); err == nil {
+		t.Fatal("corrupt histogram accepted")
+	}
+}
+
+func FuzzMergerAddJSON(f *testing.F) {
+	f.Add([]byte(`{"schema":"loadgate/results/v1","endpoints":[{"name":"a","requests":1}]}`))
+	h := NewHistogram()
+	h.RecordMicros(1234)
+	s, _ := h.Encode()
+	f.Add([]byte(`{"schema":"loadgate/results/v1","endpoints":[{"name":"a","requests":1,"histogram":"` + s + `"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m Merger
+		if _, err := m.AddJSON(data, "f.json"); err != nil {
+			return
+		}
+		_ = m.File()
+	})
 }

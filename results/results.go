@@ -4,7 +4,9 @@
 package results
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -324,3 +326,24 @@ func (w *Window) summarize() {
 
 // ErrorRatePct is the error rate in percent.
 func (e *Endpoint) ErrorRatePct() float64 { return e.ErrorRate * 100 }
+
+// ShapeDiff names the load-shape differences between p and q (type, model,
+// rate, VUs) that make their latencies incomparable; "" when there are none.
+// Duration and warm-up are left out: a shorter run of the same shape measures
+// the same thing with less data.
+func (p Profile) ShapeDiff(q Profile) string {
+	var d []string
+	if p.Type != q.Type {
+		d = append(d, fmt.Sprintf("type %s vs %s", p.Type, q.Type))
+	}
+	if p.Model != q.Model {
+		d = append(d, fmt.Sprintf("model %s vs %s", p.Model, q.Model))
+	}
+	if p.Rate != q.Rate {
+		d = append(d, fmt.Sprintf("rate %g/s vs %g/s", p.Rate, q.Rate))
+	}
+	if p.VUs != q.VUs {
+		d = append(d, fmt.Sprintf("vus %d vs %d", p.VUs, q.VUs))
+	}
+	return strings.Join(d, ", ")
+}

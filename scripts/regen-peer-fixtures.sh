@@ -59,7 +59,7 @@ s = S(("127.0.0.1", 0), H)
 open(sys.argv[1], "w").write(str(s.server_address[1]))
 s.serve_forever()
 PY
-/usr/bin/python3 "$work/server.py" "$work/port" &
+/usr/bin/python3 "$work/server.py" "$work/port" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
@@ -116,6 +116,8 @@ PY
 jmeter)
   out="$peers/jmeter-2.13/regen"; mkdir -p "$out"
   cp "$peers/jmeter-2.13/plan.jmx" "$out/plan.jmx"
+  # JMeter appends to an existing -l file: start from nothing.
+  rm -f "$out"/results-noheader.jtl "$out"/results-header.jtl "$out"/results.xml "$out"/*.summary.txt
   # 2.13 defaults: CSV without a header line, summariser on.
   (cd "$work" && "$JMETER" -n -t "$out/plan.jmx" -Jport="$port" -l "$out/results-noheader.jtl" -j jmeter-csv.log > jmeter-csv.out 2>&1)
   grep -h 'summary =' "$work/jmeter-csv.out" "$work/jmeter-csv.log" | tail -1 > "$out/results-noheader.summary.txt" || true

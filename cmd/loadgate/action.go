@@ -49,8 +49,8 @@ type actionInputs struct {
 	AWS                              map[string]string
 }
 
-// awsInputs are forwarded as --aws-* flags to the AWS runner.
-var awsInputs = []string{"aws-region", "aws-cluster", "aws-subnets", "aws-security-groups", "aws-task-definition", "aws-bucket", "aws-workers", "aws-role-arn"}
+// awsInputs configure `loadgate aws run` in mode aws (see awsArgs).
+var awsInputs = []string{"aws-region", "aws-cluster", "aws-subnets", "aws-security-groups", "aws-task-definition", "aws-bucket", "aws-workers", "aws-max-cost"}
 
 // actionInputNames lists every input action.go reads; a test keeps action.yml
 // in step with it.
@@ -119,6 +119,16 @@ func readActionInputs(env *actionsenv.Env) (actionInputs, error) {
 	}
 	if in.Mode == "paired" && in.BaseTarget == "" && in.VerdictFrom == "" {
 		errs = append(errs, errors.New("input base-target: required with mode: paired (the URL of the base build)"))
+	}
+	if in.Mode == "aws" && in.VerdictFrom == "" {
+		if in.Baseline == "" {
+			errs = append(errs, errors.New("input baseline: required with mode: aws (the AWS run is compared with it)"))
+		}
+		for _, k := range []string{"aws-region", "aws-bucket", "aws-subnets"} {
+			if env.Input(k) == "" {
+				errs = append(errs, fmt.Errorf("input %s: required with mode: aws", k))
+			}
+		}
 	}
 	switch in.FailOn {
 	case "regression", "inconclusive", "never":
@@ -219,7 +229,10 @@ func runAction(a *app) error {
 			gh.notice("update-baseline ignored", "baselines are updated on pushes to the default branch only (event "+gctx.EventName+").")
 		}
 		baseline := ""
-		if in.Baseline != "" {
+		if in.Mode == "paired" {
+			// Paired mode compares with the base build measured in this job.
+			updating = false
+		} else if in.Baseline != "" {
 			baseline = filepath.Join(rc.workdir, in.Baseline)
 			if pr := gctx.Event.PullRequest; pr != nil {
 				baseline = gh.baseBaseline(rc, baseline, pr.BaseSHA)
@@ -227,8 +240,8 @@ func runAction(a *app) error {
 		}
 		end := env.Group("loadgate " + in.Mode + " " + rc.planRel)
 		errw := io.MultiWriter(a.stderr, &stderr)
-		if in.Mode == "paired" {
-			code = runPaired(a, in, rc, baseline, errw)
+		if in.Mode == "aws" {
+			code = runAWS(a, in, rc, baseline, errw)
 		} else {
 			code = run(a.ctx, gateArgs(in, rc, baseline, updating), a.stdout, errw, a.getenv)
 		}
@@ -348,26 +361,60 @@ func relTo(base, p string) string {
 	return filepath.ToSlash(r)
 }
 
-// gateArgs is the `loadgate gate` command line for the inputs.
+// gateArgs is the `loadgate gate` command line for the inputs (modes local
+// and paired).
 func gateArgs(in actionInputs, rc runContext, baseline string, updateBaseline bool) []string {
 	args := []string{"gate", rc.planPath}
 	args = append(args, reportArgs(in, rc)...)
 	args = append(args, "-o", filepath.Join(rc.results, resultsFile))
-	if baseline != "" {
+	switch {
+	case in.Mode == "paired":
+		args = append(args, "--paired", "--base-target", in.BaseTarget)
+	case baseline != "":
 		args = append(args, "--baseline", baseline)
 	}
 	if updateBaseline {
 		args = append(args, "--update-baseline")
 	}
-	if in.Mode == "aws" {
-		args = append(args, "--runner", "aws")
-		for _, k := range awsInputs {
-			if v := in.AWS[k]; v != "" {
-				args = append(args, "--"+k, v)
-			}
+	return append(args, in.ExtraArgs...)
+}
+
+// awsArgs is the `loadgate aws run` command line for the aws-* inputs.
+func awsArgs(in actionInputs, rc runContext) []string {
+	store := in.AWS["aws-bucket"]
+	if !strings.HasPrefix(store, "s3://") {
+		store = "s3://" + store + "/loadgate"
+	}
+	workers := in.AWS["aws-workers"]
+	if workers == "" {
+		workers = "1"
+	}
+	args := []string{"aws", "run", rc.planPath, "-o", filepath.Join(rc.results, resultsFile),
+		"--store", store, "--regions", in.AWS["aws-region"] + ":" + workers}
+	for _, f := range []struct{ input, flag string }{
+		{"aws-cluster", "--cluster"}, {"aws-task-definition", "--task-definition"},
+		{"aws-subnets", "--subnets"}, {"aws-security-groups", "--security-groups"}, {"aws-max-cost", "--max-cost"},
+	} {
+		if v := in.AWS[f.input]; v != "" {
+			args = append(args, f.flag, v)
 		}
 	}
 	return append(args, in.ExtraArgs...)
+}
+
+// runAWS runs the plan on ECS Fargate (`loadgate aws run`), then compares the
+// merged results with the baseline (`loadgate compare`).
+func runAWS(a *app, in actionInputs, rc runContext, baseline string, stderr io.Writer) int {
+	code := run(a.ctx, awsArgs(in, rc), a.stdout, stderr, a.getenv)
+	if code != exitPass && code != exitInvalid {
+		return code // refused or AWS failure: no results to judge
+	}
+	args := append([]string{"compare", "--plan", rc.planPath, "--baseline", baseline}, reportArgs(in, rc)...)
+	ccode := run(a.ctx, append(args, filepath.Join(rc.results, resultsFile)), a.stdout, stderr, a.getenv)
+	if code == exitInvalid && ccode == exitPass {
+		return exitInvalid
+	}
+	return ccode
 }
 
 // reportArgs are the --report flags (verdict JSON and Markdown always, plus
@@ -388,26 +435,6 @@ func reportArgs(in actionInputs, rc runContext) []string {
 		args = append(args, "--fail-on", "inconclusive")
 	}
 	return args
-}
-
-// runPaired measures the base build (base-target) and then the head build
-// (the plan's target) in the same job, on the same runner, and compares the
-// two runs: runner-to-runner variance drops out of the comparison.
-func runPaired(a *app, in actionInputs, rc runContext, baseline string, stderr io.Writer) int {
-	basePath := filepath.Join(rc.results, "base.json")
-	headPath := filepath.Join(rc.results, resultsFile)
-	extra := in.ExtraArgs
-	steps := [][]string{
-		append([]string{"run", rc.planPath, "--target", in.BaseTarget, "-o", basePath}, extra...),
-		append([]string{"run", rc.planPath, "-o", headPath}, extra...),
-	}
-	for _, args := range steps {
-		if code := run(a.ctx, args, a.stdout, stderr, a.getenv); code != exitPass {
-			return code
-		}
-	}
-	args := append([]string{"compare", "--plan", rc.planPath}, reportArgs(in, rc)...)
-	return run(a.ctx, append(args, basePath, headPath), a.stdout, stderr, a.getenv)
 }
 
 // applyFailOn applies fail-on: never reports regressions without failing

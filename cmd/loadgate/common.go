@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/loadgate/loadgate/internal/provenance"
 	"github.com/loadgate/loadgate/internal/version"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
@@ -88,6 +89,11 @@ func (a *app) stampEnv(r *results.File) {
 	}
 	if env.GitSHA == "" {
 		env.GitSHA, env.Ref = gitHead()
+	}
+	if r.Run.StartedBy == nil {
+		// Detect says "action" (with repository, run id, actor) inside GitHub
+		// Actions and "cli" elsewhere.
+		provenance.Stamp(r, provenance.Detect(provenance.ViaCLI, a.getenv))
 	}
 }
 

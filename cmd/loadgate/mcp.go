@@ -23,6 +23,7 @@ func newMCPCmd(a *app) *cobra.Command {
 	var (
 		dir         string
 		maxDuration time.Duration
+		allow       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "mcp",
@@ -35,9 +36,11 @@ Every path a client names must lie inside the working directory (--dir).
 A run starts only if the plan's targets.allow lists its target (an empty list
 is refused), its load is within the plan's limits, and its total duration is
 within --max-duration; results go to .loadgate/runs/<id>/results.json and
-record the MCP client as who started the run (docs/safety.md).`,
+record the MCP client as who started the run (docs/safety.md). With
+--allow-target, the plan's target and targets.allow must also lie within the
+operator's list, so editing a plan cannot widen where load goes.`,
 		Example: `  loadgate mcp
-  loadgate mcp --dir ./perf --max-duration 2m`,
+  loadgate mcp --dir ./perf --max-duration 2m --allow-target 127.0.0.1 --allow-target staging.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
@@ -57,8 +60,9 @@ record the MCP client as who started the run (docs/safety.md).`,
 				Policy: func(p *plan.Plan) gate.Policy {
 					return policyFromPlan(p, policyOptions{})
 				},
-				MaxDuration: maxDuration,
-				Version:     version.String(),
+				MaxDuration:  maxDuration,
+				AllowTargets: allow,
+				Version:      version.String(),
 				// stdout carries the protocol; diagnostics go to stderr.
 				Logger: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			})
@@ -74,6 +78,7 @@ record the MCP client as who started the run (docs/safety.md).`,
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "working directory: every path must lie inside it; results go to DIR/.loadgate/runs (default: the current directory)")
+	cmd.Flags().StringSliceVar(&allow, "allow-target", nil, "operator's allow list (hosts, *.domain, IPs, CIDRs; repeatable): a plan's target and targets.allow must lie within it")
 	cmd.Flags().DurationVar(&maxDuration, "max-duration", mcpserver.DefaultMaxDuration, "longest total duration of a run an MCP client may start")
 	return cmd
 }

@@ -19,6 +19,7 @@ func TestMCPFlags(t *testing.T) {
 		{"mcp", "--max-duration", "0s"},
 		{"mcp", "--dir", filepath.Join(t.TempDir(), "missing")},
 		{"mcp", "extra-arg"},
+		{"mcp", "--allow-target", "http://example.com"},
 	} {
 		if code, _, errOut := cli(t, context.Background(), nil, args...); code != exitUsage {
 			t.Errorf("%v: exit %d (%s), want %d", args, code, errOut, exitUsage)

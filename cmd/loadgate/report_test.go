@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,29 @@ func TestReportCommandBadInput(t *testing.T) {
 	out := filepath.Join(dir, "no-such-dir", "r.html")
 	if code, _, _ := cli(t, ctx, nil, "report", res, "-o", out); code != exitInfra {
 		t.Errorf("unwritable -o: exit %d, want 3", code)
+	}
+}
+
+// TestReportsDocCommands keeps docs/reports.md's command lines real.
+func TestReportsDocCommands(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "docs", "reports.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(data), -1) {
+		for _, line := range strings.Split(m[1], "\n") {
+			if i := strings.Index(line, "#"); i >= 0 {
+				line = line[:i]
+			}
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "loadgate" {
+				n++
+				checkCommandLine(t, f[1:])
+			}
+		}
+	}
+	if n < 4 {
+		t.Fatalf("found %d loadgate commands in docs/reports.md", n)
 	}
 }

@@ -110,6 +110,9 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		newActionCmd(a),
 		newWorkerCmd(a),
 		newMCPCmd(a),
+		newInitCmd(a),
+		newSchemaCmd(a),
+		newAWSCmd(a),
 	)
 	return root
 }

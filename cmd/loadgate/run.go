@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -112,6 +114,12 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	if err := a.writeResults(f.out, res); err != nil {
 		return nil, err
 	}
+	if unreachable(res) {
+		// No request reached the target: there is nothing to judge, and the
+		// cause is the environment (service not started, wrong port).
+		return nil, withCode(exitInfra, fmt.Errorf("target %s unreachable: all %d requests failed to connect (%s)",
+			p.Redact(p.Target), res.Total.Requests, errorKindsText(res.Total.ErrorKinds)))
+	}
 	return res, nil
 }
 
@@ -135,27 +143,41 @@ func writtenTo(path string) string {
 	return " written to " + path
 }
 
-// runValidityExit turns an invalid run into exit 4, and a run that reached
-// nothing at all into exit 3.
+// runValidityExit turns an invalid run into exit 4.
 func runValidityExit(r *results.File) error {
-	if r.Total.Requests > 0 && r.Total.Errors == r.Total.Requests && onlyConnectErrors(r) {
-		return withCode(exitInfra, fmt.Errorf("target unreachable: all %d requests failed to connect", r.Total.Requests))
-	}
 	if !r.Validity.Valid {
 		return withCode(exitInvalid, fmt.Errorf("run invalid: %v", r.Validity.Reasons))
 	}
 	return nil
 }
 
-func onlyConnectErrors(r *results.File) bool {
+// unreachable reports a run in which every request failed before reaching
+// the target (connection refused or name not resolved).
+func unreachable(r *results.File) bool {
+	if r.Total.Requests == 0 || r.Total.Errors != r.Total.Requests {
+		return false
+	}
 	var n int64
 	for k, v := range r.Total.ErrorKinds {
 		switch k {
-		case "refused", "dns":
+		case runners.ErrRefused, runners.ErrDNS:
 			n += v
 		}
 	}
 	return n == r.Total.Errors
+}
+
+func errorKindsText(kinds map[string]int64) string {
+	keys := make([]string, 0, len(kinds))
+	for k := range kinds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, kinds[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printRunSummary(a *app, r *results.File) {

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,7 +105,7 @@ func runWorker(a *app, f *workerFlags) error {
 func workerRunner(synthetic int) distributed.RunnerFactory {
 	return func(sh distributed.Share) (runners.Runner, error) {
 		if synthetic > 0 {
-			return &distributed.Synthetic{Share: sh, Requests: synthetic, MaxWindows: 10}, nil
+			return &distributed.Synthetic{Share: sh, Requests: synthetic, MaxWindows: 3}, nil
 		}
 		return local.New(local.Options{RateScale: sh.RateScale, StartAt: sh.StartAt, Label: sh.Label}), nil
 	}
@@ -210,13 +212,15 @@ func (l *localDistributed) Run(ctx context.Context, p *plan.Plan) (*results.File
 	if l.f.synthetic > 0 {
 		extra = []string{"--synthetic", fmt.Sprint(l.f.synthetic)}
 	}
-	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: l.a.stderr}
+	// Workers' output and the coordinator's progress share stderr.
+	log := &syncWriter{w: l.a.stderr}
+	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log}
 	l.coord = distributed.New(distributed.Options{
 		Store: &distributed.DirStore{Root: dir}, Launcher: launcher, RunID: newRunID(), Workers: l.specs,
 		Runner: "local", RunnerClass: fmt.Sprintf("local/%dproc", len(l.specs)),
 		MinLoadShare: l.f.minLoadShare, StartTimeout: l.f.startTimeout,
 		PollInterval: 100 * time.Millisecond, StartLead: time.Second, ResultGrace: 30 * time.Second,
-		Log: l.a.stderr,
+		Log: log,
 	})
 	return l.coord.Run(ctx, p)
 }
@@ -234,4 +238,16 @@ func newRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return "lg-" + time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// syncWriter serializes writes from several goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

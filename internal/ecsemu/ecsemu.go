@@ -449,7 +449,13 @@ func (s *Server) lifecycle(t *task) {
 		// In-process containers: SIGTERM is a context cancellation.
 		tctx, tcancel := context.WithCancel(ctx)
 		term = tcancel
-		go func() { done <- o.Exec(tctx, t.cmd, env) }()
+		go func() {
+			err := o.Exec(tctx, t.cmd, env)
+			if err != nil {
+				fmt.Fprintf(o.Output, "ecsemu: task %d: %v\n", t.ordinal, err)
+			}
+			done <- err
+		}()
 	} else {
 		c := exec.CommandContext(ctx, o.Binary, t.cmd...)
 		c.Env = env

@@ -174,6 +174,18 @@ const SpecPath = "../../testdata/github/api.github.com.subset.json"
 // is closed when the test ends.
 func New(t testing.TB, specPath, token string) *Server {
 	t.Helper()
+	return newServer(t, specPath, token, false)
+}
+
+// NewTLS is New over HTTPS with httptest's self-signed certificate (see
+// Certificate), for clients that must verify it through a CA bundle.
+func NewTLS(t testing.TB, specPath, token string) *Server {
+	t.Helper()
+	return newServer(t, specPath, token, true)
+}
+
+func newServer(t testing.TB, specPath, token string, useTLS bool) *Server {
+	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(specPath)
 	if err != nil {
@@ -209,7 +221,11 @@ func New(t testing.TB, specPath, token string) *Server {
 			}
 		}
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	if useTLS {
+		s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -430,7 +446,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h(s, w, r, &call{params: params, body: in2, query: r.URL.Query(), base: s.baseURL(r)})
+	// The fake's own answers are checked against the description too, so its
+	// shapes cannot drift from what GitHub documents.
+	rec := httptest.NewRecorder()
+	h(s, rec, r, &call{params: params, body: in2, query: r.URL.Query(), base: s.baseURL(r)})
+	if rec.Code < 300 {
+		rv := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+		}
+		rv.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), rv); err != nil {
+			s.t.Errorf("fakegithub: %s answer does not match the API description: %v", op, err)
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 func (s *Server) baseURL(r *http.Request) string {
@@ -907,6 +941,9 @@ func (s *Server) putContent(w http.ResponseWriter, _ *http.Request, c *call) {
 
 func (s *Server) pullJSON(p *Pull, base string) map[string]any {
 	m := s.example(OpGetPull, 200, "")
+	// The description's example lists a team without the "type" its own
+	// schema requires; a PR with no requested teams is valid and enough here.
+	m["requested_teams"] = []any{}
 	m["number"] = p.Number
 	m["title"] = p.Title
 	m["body"] = p.Body

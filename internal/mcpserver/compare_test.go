@@ -18,16 +18,16 @@ import (
 	"github.com/loadgate/loadgate/results"
 )
 
-// syntheticRun is a results file of one endpoint: 20 one-second windows of
-// 100 requests with latencies around medianMs (deterministic per seed).
+// syntheticRun is a results file of one endpoint: 10 one-second windows of
+// 60 requests with latencies around medianMs (deterministic per seed).
 func syntheticRun(t *testing.T, seed uint64, medianMs float64) *results.File {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	start := time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)
 	ep := results.Endpoint{Name: "list", Method: "GET", Precision: results.PrecisionExact, Histogram: results.NewHistogram(), Status: map[string]int64{}}
-	for w := 0; w < 20; w++ {
-		win := results.Window{Start: start.Add(time.Duration(w) * time.Second), Width: results.Duration(time.Second), Histogram: results.NewHistogram(), OfferedRPS: 100}
-		for i := 0; i < 100; i++ {
+	for w := 0; w < 10; w++ {
+		win := results.Window{Start: start.Add(time.Duration(w) * time.Second), Width: results.Duration(time.Second), Histogram: results.NewHistogram(), OfferedRPS: 60}
+		for i := 0; i < 60; i++ {
 			d := time.Duration(medianMs * (0.9 + 0.2*rng.Float64()) * float64(time.Millisecond))
 			win.Histogram.Record(d)
 			ep.Histogram.Record(d)
@@ -40,12 +40,12 @@ func syntheticRun(t *testing.T, seed uint64, medianMs float64) *results.File {
 	f := &results.File{
 		Schema:    results.Schema,
 		Plan:      results.PlanRef{Name: "api", Hash: "h1"},
-		Run:       results.Run{ID: "r", Started: start, Ended: start.Add(20 * time.Second), Runner: "local", RunnerClass: "local/test", Workers: 1},
-		Profile:   results.Profile{Type: "load", Model: "open", Rate: 100, Duration: results.Duration(20 * time.Second)},
+		Run:       results.Run{ID: "r", Started: start, Ended: start.Add(10 * time.Second), Runner: "local", RunnerClass: "local/test", Workers: 1},
+		Profile:   results.Profile{Type: "load", Model: "open", Rate: 60, Duration: results.Duration(10 * time.Second)},
 		Validity:  results.Validity{Valid: true, Scheduled: ep.Requests, Sent: ep.Requests},
 		Endpoints: []results.Endpoint{ep},
 	}
-	f.Finalize(20 * time.Second)
+	f.Finalize(10 * time.Second)
 	return f
 }
 

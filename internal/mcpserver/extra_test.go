@@ -82,8 +82,16 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lr.Resources) != 1 || lr.Resources[0].URI != "loadgate://results/.loadgate/runs/20261125T000000Z-aaaaaa/results.json" {
-		t.Fatalf("resources at start-up = %+v", lr.Resources)
+	uris := map[string]bool{}
+	for _, r := range lr.Resources {
+		uris[r.URI] = true
+	}
+	if len(lr.Resources) != 2 || !uris["loadgate://results/.loadgate/runs/20261125T000000Z-aaaaaa/results.json"] || !uris[planSchemaURI] {
+		t.Fatalf("resources at start-up = %v", uris)
+	}
+	sch, err := te.client.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: planSchemaURI})
+	if err != nil || !strings.Contains(sch.Contents[0].Text, "targets") {
+		t.Errorf("plan schema resource: %v", err)
 	}
 
 	pl := te.write(t, "p.yaml", planYAML(ts.URL, "targets: {allow: [127.0.0.1]}", ""))
@@ -107,8 +115,8 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lr.Resources) != 2 {
-		t.Errorf("resources after a run = %d, want 2", len(lr.Resources))
+	if len(lr.Resources) != 3 {
+		t.Errorf("resources after a run = %d, want 3", len(lr.Resources))
 	}
 	rr, err := te.client.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "loadgate://runs/" + st.ID})
 	if err != nil || !strings.Contains(rr.Contents[0].Text, `"status": "finished"`) {
@@ -117,4 +125,38 @@ func TestRunPlanWaitWithBaselineAndRecentResources(t *testing.T) {
 
 	// A baseline path outside the working directory is refused before the run.
 	wantToolError(t, te.call(t, ToolRunPlan, map[string]any{"plan": pl, "baseline": "../b.json"}, nil), "outside the working directory")
+}
+
+func TestServerAllowList(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Options{Dir: t.TempDir(), AllowTargets: []string{"http://x"}}); err == nil {
+		t.Error("a URL in --allow-target accepted")
+	}
+	if _, err := New(Options{Dir: t.TempDir(), AllowTargets: []string{"10.0.0.0/33"}}); err == nil {
+		t.Error("a bad CIDR in --allow-target accepted")
+	}
+	te := newTestEnv(t, newHTTPRunner, func(o *Options) { o.AllowTargets = []string{"127.0.0.0/8", "staging.example.com"} })
+	for _, tt := range []struct {
+		target, allow string
+		ok            bool
+		want          string
+	}{
+		{"http://127.0.0.1:9", "[127.0.0.1]", true, ""},
+		{"http://127.0.0.1:9", "[127.0.0.0/8]", true, ""},
+		{"http://127.0.0.1:9", "[127.0.0.1, 10.0.0.0/8]", false, `entry "10.0.0.0/8" is wider`},
+		{"http://127.0.0.1:9", "[127.0.0.0/7]", false, `entry "127.0.0.0/7" is wider`},
+		{"http://staging.example.com", "[staging.example.com]", true, ""},
+		{"http://api.example.com", "[api.example.com]", false, "target host api.example.com is not in the server's --allow-target list"},
+		{"http://a.staging.example.com", "['*.staging.example.com']", false, "is wider"},
+	} {
+		var out ValidatePlanOutput
+		te.call(t, ToolValidatePlan, map[string]any{"yaml": planYAML(tt.target, "targets: {allow: "+tt.allow+"}", "")}, &out)
+		if out.Plan == nil {
+			t.Errorf("%s %s: invalid plan %+v", tt.target, tt.allow, out.Problems)
+			continue
+		}
+		if out.Plan.RunnableViaMCP != tt.ok || !strings.Contains(out.Plan.Refusal, tt.want) {
+			t.Errorf("%s allow %s: runnable %v refusal %q; want %v %q", tt.target, tt.allow, out.Plan.RunnableViaMCP, out.Plan.Refusal, tt.ok, tt.want)
+		}
+	}
 }

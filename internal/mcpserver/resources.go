@@ -17,6 +17,7 @@ import (
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/internal/provenance"
+	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -248,8 +249,8 @@ func depth(base, p string) int {
 // baselineInfo loads abs as a baseline (confined again: the walk does not
 // follow symlinks, but the check is cheap and keeps one rule everywhere).
 func (s *Server) baselineInfo(abs string) (BaselineInfo, bool) {
-	abs, rel, err := s.root.Resolve(abs)
-	if err != nil || !looksLikeBaseline(abs) {
+	_, rel, err := s.root.Resolve(abs)
+	if err != nil || !s.looksLikeBaseline(rel) {
 		return BaselineInfo{}, false
 	}
 	bf, err := s.readBaseline(rel)
@@ -277,8 +278,8 @@ func (s *Server) baselineInfo(abs string) (BaselineInfo, bool) {
 
 // looksLikeBaseline peeks at a file's start for a loadgate schema tag, so the
 // search does not fully decode every JSON file of a repository.
-func looksLikeBaseline(abs string) bool {
-	f, err := os.Open(abs)
+func (s *Server) looksLikeBaseline(rel string) bool {
+	f, err := s.root.fs.Open(filepath.FromSlash(rel))
 	if err != nil {
 		return false
 	}
@@ -348,8 +349,20 @@ func (s *Server) addResources() {
 		MIMEType:    "application/json",
 		URITemplate: runsScheme + "{id}",
 	}, s.readRunResource)
+	s.srv.AddResource(&mcp.Resource{
+		URI:         planSchemaURI,
+		Name:        "plan-schema",
+		Title:       "loadgate plan JSON Schema",
+		Description: "JSON Schema of loadgate plan files (YAML), for writing and checking plans.",
+		MIMEType:    "application/schema+json",
+	}, func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: planSchemaURI, MIMEType: "application/schema+json", Text: string(plan.JSONSchema())}}}, nil
+	})
 	s.addRecentResults()
 }
+
+// planSchemaURI serves plan.JSONSchema.
+const planSchemaURI = "loadgate://schema/plan.json"
 
 func (s *Server) readResultsResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	uri := req.Params.URI

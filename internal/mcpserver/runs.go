@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,16 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 	)
 	if f != nil {
 		f.Run.ID = r.id
+		// The plan reference keys baselines; fill what the runner left out.
+		if f.Plan.Name == "" {
+			f.Plan.Name = p.Name
+		}
+		if f.Plan.Hash == "" {
+			f.Plan.Hash = p.Hash()
+		}
+		if f.Plan.File == "" {
+			f.Plan.File = r.planPath
+		}
 		if f.Run.Target == "" {
 			f.Run.Target = r.target
 		}
@@ -213,8 +224,11 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 			msgs = append(msgs, p.Redact(e.Error()))
 		}
 	}
+	if f == nil && runErr == nil {
+		msgs = append(msgs, "the runner returned no results")
+	}
 	if len(msgs) > 0 {
-		r.err = joinLines(msgs)
+		r.err = strings.Join(msgs, "; ")
 	}
 	if f != nil {
 		v := f.Validity.Valid
@@ -239,14 +253,6 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 		s.addResultsResource(s.root.Display(resultsPath), r.id)
 	}
 	close(r.done)
-}
-
-func joinLines(msgs []string) string {
-	out := msgs[0]
-	for _, m := range msgs[1:] {
-		out += "; " + m
-	}
-	return out
 }
 
 // cancel stops r; it reports false if r had already ended.

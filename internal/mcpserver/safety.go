@@ -3,6 +3,8 @@ package mcpserver
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ func (s *Server) admit(p *plan.Plan, ov Overrides) error {
 	} else {
 		add(p.CheckTargets())
 	}
+	reasons = append(reasons, s.withinServerAllow(p)...)
 	if p.Runner.Exec != "" || p.Runner.Import != nil {
 		// An exec plan runs an arbitrary command line; an assistant that can
 		// write plan files must not be able to run commands through loadgate.
@@ -125,4 +128,57 @@ func scaleRates(p *plan.Plan, k float64) {
 		pr.Stages[i].StartRate *= k
 		pr.Stages[i].EndRate *= k
 	}
+}
+
+// withinServerAllow checks p against the operator's --allow-target list: the
+// target's host must be allowed by it, and every targets.allow entry covered
+// (a host or IP the list allows, or an entry the list contains verbatim, for
+// wildcards and CIDRs), because the plan's list also governs redirects.
+func (s *Server) withinServerAllow(p *plan.Plan) []string {
+	if len(s.opts.AllowTargets) == 0 {
+		return nil
+	}
+	server := plan.Targets{Allow: s.opts.AllowTargets}
+	list := strings.Join(s.opts.AllowTargets, ", ")
+	var reasons []string
+	if u, err := url.Parse(p.Target); err == nil && !server.AllowedHost(u.Host) {
+		reasons = append(reasons, fmt.Sprintf("target host %s is not in the server's --allow-target list [%s]", p.Redact(u.Hostname()), list))
+	}
+	for _, e := range p.Targets.Allow {
+		if !covered(server, e) {
+			reasons = append(reasons, fmt.Sprintf("targets.allow entry %q is wider than the server's --allow-target list [%s]", e, list))
+		}
+	}
+	return reasons
+}
+
+// covered reports whether allow-list entry e permits nothing server does not.
+func covered(server plan.Targets, e string) bool {
+	for _, a := range server.Allow {
+		if strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(e, ".")) {
+			return true
+		}
+	}
+	if strings.Contains(e, "/") || strings.HasPrefix(e, "*.") {
+		return false // a range is covered only verbatim (conservative)
+	}
+	return server.AllowedHost(e)
+}
+
+// checkAllowList validates the operator's --allow-target entries.
+func checkAllowList(list []string) error {
+	var errs []error
+	for _, e := range list {
+		switch {
+		case strings.TrimSpace(e) == "":
+			errs = append(errs, errors.New("--allow-target: empty entry"))
+		case strings.Contains(e, "://"):
+			errs = append(errs, fmt.Errorf("--allow-target %q: list a host, IP or CIDR, not a URL", e))
+		case strings.Contains(e, "/"):
+			if _, err := netip.ParsePrefix(e); err != nil {
+				errs = append(errs, fmt.Errorf("--allow-target %q: bad CIDR", e))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -42,6 +42,11 @@ type Options struct {
 	// MaxDuration caps every MCP-started run's total duration; 0 means
 	// DefaultMaxDuration.
 	MaxDuration time.Duration
+	// AllowTargets, when set, is the operator's own allow list (`loadgate mcp
+	// --allow-target`): a plan's target and every targets.allow entry must lie
+	// within it, so an assistant that edits a plan cannot widen where load goes.
+	// Entries as in targets.allow: host names, *.domain, IPs, CIDRs.
+	AllowTargets []string
 	// Version is reported in the server's implementation info.
 	Version string
 	// Logger receives the SDK's and the server's diagnostics; nil discards them.
@@ -78,6 +83,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := checkAllowList(opts.AllowTargets); err != nil {
+		return nil, err
 	}
 	root, err := OpenRoot(opts.Dir)
 	if err != nil {

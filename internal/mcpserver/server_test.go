@@ -371,6 +371,9 @@ func TestRunPlan(t *testing.T) {
 	if f.Run.StartedBy == nil || f.Run.StartedBy.Via != "mcp" || f.Run.StartedBy.Actor != "mcp-client:test-client/1.0" || f.Run.ID != st.ID {
 		t.Errorf("results provenance = %+v id %q", f.Run.StartedBy, f.Run.ID)
 	}
+	if f.Plan.Hash == "" || f.Plan.Name != "mcp-test" {
+		t.Errorf("results plan ref = %+v", f.Plan)
+	}
 	if hits.Load() == 0 {
 		t.Error("target received no requests")
 	}

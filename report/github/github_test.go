@@ -522,3 +522,21 @@ func TestFileAt(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+func TestRenderEscapesEveryVerdictField(t *testing.T) {
+	t.Parallel()
+	// A verdict read back from an artifact written by an untrusted run.
+	v := loadVerdict(t, "verdict.regressed.json")
+	v.Decision = "<i>x</i>"
+	v.Mode = "<b>m</b>"
+	v.Endpoints[1].Checks[0].Metric = "<script>m</script>"
+	v.Endpoints[1].Checks[0].Unit = "<u>ms</u>"
+	v.Endpoints[1].Checks[0].Tolerance = "<a href=x>t</a>"
+	v.Endpoints[1].Checks[0].Kind = "slo"
+	got := Render(v, RenderOptions{RunURL: "javascript:alert(1)) <x>"})
+	for _, bad := range []string{"<i>", "<b>", "<script", "<u>", "<a href", "<x>"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("rendered Markdown contains %q", bad)
+		}
+	}
+}

@@ -245,7 +245,7 @@ func Render(v *gate.Verdict, o RenderOptions) string {
 	if icon == "" {
 		icon = "•"
 	}
-	fmt.Fprintf(&b, "### %s loadgate · %s · %s\n\n", icon, Esc(v.Plan), v.Decision)
+	fmt.Fprintf(&b, "### %s loadgate · %s · %s\n\n", icon, Esc(v.Plan), Esc(string(v.Decision)))
 	fmt.Fprintf(&b, "**%s**\n\n", Esc(Title(v)))
 	counts := map[gate.Decision]int{}
 	for _, e := range v.Endpoints {
@@ -304,9 +304,11 @@ func Render(v *gate.Verdict, o RenderOptions) string {
 				if c.Decision == gate.Pass && e.Decision != gate.Pass {
 					continue
 				}
+				// Verdicts can come from an artifact an untrusted run wrote:
+				// every string field is escaped, not only names.
 				fmt.Fprintf(&b, "| %s | %s%s | %s | %s %s | %s %s | %s | %s | %s | %s |\n",
-					decisionIcon[c.Decision], Esc(e.Name), footnote(c.Warnings), c.Metric,
-					fmtNum(c.Base), c.Unit, fmtNum(c.Head), c.Unit, fmtDelta(c), fmtCI(c), fmtP(c.PValue), Esc(c.Tolerance))
+					decisionIcon[c.Decision], Esc(e.Name), footnote(c.Warnings), Esc(string(c.Metric)),
+					fmtNum(c.Base), Esc(c.Unit), fmtNum(c.Head), Esc(c.Unit), Esc(fmtDelta(c)), fmtCI(c), fmtP(c.PValue), Esc(c.Tolerance))
 				shown++
 			}
 			if shown == 0 {

@@ -7,6 +7,7 @@
 // GitHub Actions), container and instance roles. The SDK reads the process
 // environment itself; Env.Getenv additionally applies the standard variables
 // (AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN,
+// AWS_EC2_METADATA_DISABLED,
 // AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_S3) from an injected
 // environment, so in-process callers and tests behave like a process started
 // with that environment.
@@ -15,6 +16,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -77,6 +80,9 @@ func (e Env) Config(ctx context.Context, region string) (aws.Config, error) {
 	}
 	if id, secret := e.getenv("AWS_ACCESS_KEY_ID"), e.getenv("AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, secret, e.getenv("AWS_SESSION_TOKEN"))))
+	}
+	if strings.EqualFold(e.getenv("AWS_EC2_METADATA_DISABLED"), "true") {
+		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
 	}
 	if u := e.getenv("AWS_ENDPOINT_URL"); u != "" {
 		opts = append(opts, config.WithBaseEndpoint(u))

@@ -1,7 +1,6 @@
 package distributed
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +51,9 @@ type Options struct {
 	// PollInterval is the coordinator's and the workers' poll period
 	// (default DefaultPollInterval, raised for many workers per region).
 	PollInterval time.Duration
+	// LaunchAllowance is how long Launcher.Launch may take (paced launches of
+	// many tasks); workers wait that much longer for the start signal.
+	LaunchAllowance time.Duration
 	// ResultGrace is how long after the planned end results may arrive.
 	ResultGrace time.Duration
 	// Concurrency bounds parallel result downloads (default 16).
@@ -150,7 +152,7 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	}
 	now := o.Now()
 	m := Manifest{RunID: o.RunID, Created: now, PlanHash: p.Hash(), Workers: o.Workers,
-		PollInterval: o.PollInterval, StartBy: now.Add(o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
+		PollInterval: o.PollInterval, StartBy: now.Add(o.LaunchAllowance + o.StartTimeout + o.StartLead + 30*time.Second), Runner: o.Runner}
 	if err := o.Store.Put(ctx, planKey(o.RunID), pb); err != nil {
 		return nil, &InfraError{fmt.Errorf("store plan: %w", err)}
 	}
@@ -455,15 +457,13 @@ func (c *Coordinator) download(ctx context.Context, fresh []*workerState, m *res
 				}
 				return
 			}
-			f, err := results.Decode(bytes.NewReader(b), key)
 			mu.Lock()
 			defer mu.Unlock()
+			// AddJSON adds the encoded histograms' counts directly: no
+			// per-histogram 170 kB arrays for thousands of worker files.
+			f, err := m.AddJSON(b, key)
 			if err != nil {
-				st.missing, st.reason = true, "results unreadable: "+err.Error()
-				return
-			}
-			if err := m.Add(f); err != nil {
-				st.missing, st.reason = true, err.Error()
+				st.missing, st.reason = true, "results unusable: "+err.Error()
 				return
 			}
 			st.done = true

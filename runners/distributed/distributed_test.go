@@ -364,3 +364,25 @@ func TestPlanRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v", q)
 	}
 }
+
+func FuzzDecodePlan(f *testing.F) {
+	b, _ := encodePlan(testPlan())
+	f.Add(b)
+	f.Add([]byte(`{"plan":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := decodePlan(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes re-encodes and decodes to the same hash.
+		b, err := encodePlan(p)
+		if err != nil {
+			return // body_file that cannot be read
+		}
+		q, err := decodePlan(b)
+		if err != nil || q.Hash() != p.Hash() {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

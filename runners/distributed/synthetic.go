@@ -23,6 +23,10 @@ type Synthetic struct {
 	// MaxWindows windows are produced.
 	Window     time.Duration
 	MaxWindows int
+	// Hold makes Run last as long as the plan (until StartAt plus its
+	// duration), like a real run; cancelled, it returns no results, like a
+	// killed process.
+	Hold bool
 }
 
 var _ runners.Runner = (*Synthetic)(nil)
@@ -59,6 +63,13 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	if start.IsZero() {
 		start = time.Now()
 	}
+	end := start // like a real runner, begin at the barrier
+	if s.Hold {
+		end = start.Add(dur)
+	}
+	if err := sleepCtx(ctx, time.Until(end)); err != nil {
+		return nil, err
+	}
 	f := &results.File{
 		Schema:   results.Schema,
 		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
@@ -74,7 +85,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 			Histogram: results.NewHistogram(), Status: map[string]int64{}}
 		ws := make([]results.Window, nw)
 		for i := range ws {
-			ws[i] = results.Window{Start: start.Add(time.Duration(i) * width), Width: results.Duration(width), Histogram: results.NewHistogram()}
+			ws[i] = results.Window{Start: start.Add(time.Duration(i) * width), Width: results.Duration(width), Histogram: results.NewWindowHistogram()}
 		}
 		for i, us := range SyntheticLatencies(SyntheticSeed(s.Share.Index, j), s.Requests) {
 			ep.Histogram.RecordMicros(us)

@@ -140,7 +140,11 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	var started time.Time
 	select {
 	case started = <-startedCh:
-	default: // cancelled before the start
+	default:
+		select {
+		case started = <-startedCh:
+		case <-runCtx.Done(): // cancelled before the start
+		}
 	}
 	if res == nil {
 		if runErr == nil {

@@ -7,7 +7,8 @@
 // redirections. Write `sh -c '…'` to get a shell. The command runs in the
 // plan's directory, in its own process group, with its output streamed to
 // Options.Output; on timeout or cancellation the whole group gets SIGTERM, then
-// SIGKILL after KillGrace.
+// SIGKILL after KillGrace. The files to import are the command's outputs: they
+// are removed before it starts, so a stale or appended-to file is never imported.
 package exec
 
 import (
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -116,7 +118,16 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("runner.exec: %w", err)
 		}
-		before := statAll(files)
+		// The import files are the command's outputs. Old ones go first: JMeter
+		// appends to an existing -l file, and a tool that fails early would
+		// otherwise leave the last run's results to be imported as this one's.
+		for _, f := range files {
+			if err := os.Remove(f); err == nil {
+				r.logf("removed %s from an earlier run", f)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("exec runner: %w", err)
+			}
+		}
 		code, err := r.command(ctx, p, args, spec.Timeout)
 		if code >= 0 {
 			exitCode = &code
@@ -130,12 +141,9 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 			return nil, &ToolError{Command: p.Redact(args[0]), ExitCode: -1, Err: err}
 		}
 		for _, f := range files {
-			if st, err := os.Stat(f); err != nil {
+			if _, err := os.Stat(f); err != nil {
 				return nil, errors.Join(runErr, &ToolError{Command: p.Redact(args[0]), ExitCode: deref(exitCode),
 					Err: fmt.Errorf("wrote no %s: %w", f, err)})
-			} else if b, ok := before[f]; ok && b.ModTime().Equal(st.ModTime()) && b.Size() == st.Size() {
-				return nil, errors.Join(runErr, &ToolError{Command: p.Redact(args[0]), ExitCode: deref(exitCode),
-					Err: fmt.Errorf("did not rewrite %s (it is left from an earlier run)", f)})
 			}
 		}
 	}
@@ -181,16 +189,6 @@ func (r *Runner) logf(format string, args ...any) {
 	if r.opts.Logf != nil {
 		r.opts.Logf(format, args...)
 	}
-}
-
-func statAll(files []string) map[string]os.FileInfo {
-	out := map[string]os.FileInfo{}
-	for _, f := range files {
-		if st, err := os.Stat(f); err == nil {
-			out[f] = st
-		}
-	}
-	return out
 }
 
 // command runs args and returns its exit code (-1 when it did not exit by

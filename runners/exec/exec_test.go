@@ -1,3 +1,5 @@
+//go:build unix
+
 package exec
 
 import (
@@ -177,14 +179,28 @@ func TestToolErrors(t *testing.T) {
 	})
 	t.Run("stale output", func(t *testing.T) {
 		t.Parallel()
+		// A file from an earlier run is removed first, never imported.
 		p := testPlan(t, "sh -c 'exit 0'", time.Minute)
 		data, _ := os.ReadFile(fixture)
 		if err := os.WriteFile(filepath.Join(p.Dir, "out.jsonl"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, err := New(Options{}).Run(context.Background(), p)
-		if err == nil || !strings.Contains(err.Error(), "earlier run") {
+		if err == nil || !strings.Contains(err.Error(), "wrote no") {
 			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("appending tool", func(t *testing.T) {
+		t.Parallel()
+		// JMeter appends to an existing -l file: only this run's lines count.
+		p := testPlan(t, "sh -c 'head -n 10 fixture.jsonl >> out.jsonl'", time.Minute)
+		data, _ := os.ReadFile(fixture)
+		if err := os.WriteFile(filepath.Join(p.Dir, "out.jsonl"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := New(Options{}).Run(context.Background(), p)
+		if err != nil || res.Total.Requests != 10 {
+			t.Errorf("err %v, requests %d, want 10", err, res.Total.Requests)
 		}
 	})
 	t.Run("bad output", func(t *testing.T) {

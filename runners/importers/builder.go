@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -52,6 +53,7 @@ type builder struct {
 	opts     Options
 	ren      *Renamer
 	window   time.Duration
+	maxWins  int // MaxWindows; lower in tests
 	eps      map[string]*acc
 	names    map[string]string
 	nwindows int
@@ -64,7 +66,11 @@ type builder struct {
 	total          *results.Endpoint // the tool's own all-requests row
 	model          string
 	loc            *locustState
-	toolVersion    string
+	// dropped counts what the tool itself says it could not start on time
+	// (k6's dropped_iterations); droppedBy names the tool.
+	dropped     int64
+	droppedBy   string
+	toolVersion string
 
 	skipped  map[string]int64
 	skipList []string // file names in first-skip order
@@ -80,6 +86,7 @@ func newBuilder(opts Options, ren *Renamer) *builder {
 		opts:    opts,
 		ren:     ren,
 		window:  w,
+		maxWins: MaxWindows,
 		eps:     map[string]*acc{},
 		names:   map[string]string{},
 		skipped: map[string]int64{},
@@ -192,9 +199,57 @@ func (b *builder) endpoint(name string) (*acc, error) {
 	return a, nil
 }
 
+// Sample times must fit time.Time.UnixNano (years 1678–2262); anything before
+// the Unix epoch is a corrupt timestamp, not a load test.
+var (
+	minSampleTime = time.Unix(0, 0)
+	maxSampleTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// maxLatencyUS rejects latencies no request has (a day); histograms clamp at
+// results.MaxTrackable anyway, this only keeps time arithmetic from overflowing.
+const maxLatencyUS = int64(24 * time.Hour / time.Microsecond)
+
+// sampleError is a record that parsed but cannot be a request; it is skippable.
+type sampleError struct{ msg string }
+
+func (e *sampleError) Error() string { return e.msg }
+
+// addLine records s, read from line of in: a record that cannot be a request
+// is a bad line (skippable), a limit reached is fatal.
+func (b *builder) addLine(in *input, line int64, s *sample) error {
+	err := b.add(s)
+	var se *sampleError
+	if errors.As(err, &se) {
+		return b.bad(in.errorf(line, "%s", se.msg))
+	}
+	if err != nil {
+		return in.errorf(line, "%v", err)
+	}
+	return nil
+}
+
+// checkTime rejects a timestamp outside what a results file can hold.
+func checkTime(t time.Time) error {
+	if t.Before(minSampleTime) || !t.Before(maxSampleTime) {
+		return &sampleError{fmt.Sprintf("timestamp %s out of range", t.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
+
 // add records one request exactly.
 func (b *builder) add(s *sample) error {
-	a, err := b.endpoint(b.name(s.label, s.method, s.url))
+	name := b.name(s.label, s.method, s.url)
+	if name == "" {
+		return &sampleError{"no request name, label or URL"}
+	}
+	if s.latencyUS < 0 || s.latencyUS > maxLatencyUS {
+		return &sampleError{fmt.Sprintf("latency %d µs out of range", s.latencyUS)}
+	}
+	if s.t < 0 {
+		return &sampleError{"timestamp before 1970"}
+	}
+	a, err := b.endpoint(name)
 	if err != nil {
 		return err
 	}
@@ -237,7 +292,7 @@ func (b *builder) add(s *sample) error {
 	ws := floorDiv(s.t, int64(b.window)) * int64(b.window)
 	w := a.windows[ws]
 	if w == nil {
-		if b.nwindows >= MaxWindows {
+		if b.nwindows >= b.maxWins {
 			b.widen()
 			ws = floorDiv(s.t, int64(b.window)) * int64(b.window)
 			w = a.windows[ws]
@@ -268,7 +323,7 @@ func floorDiv(a, b int64) int64 {
 // widen doubles the window width and merges existing windows pairwise. Starts
 // are multiples of the width since the Unix epoch, so the merge is exact.
 func (b *builder) widen() {
-	for b.nwindows >= MaxWindows {
+	for b.nwindows >= b.maxWins {
 		b.window *= 2
 		b.nwindows = 0
 		for _, a := range b.eps {
@@ -294,7 +349,7 @@ func (b *builder) widen() {
 			b.nwindows += len(merged)
 		}
 	}
-	b.warn("windows widened to %s to keep at most %d windows in memory (pass a wider --window to choose the width)", b.window, MaxWindows)
+	b.warn("windows widened to %s to keep at most %d windows in memory (pass a wider --window to choose the width)", b.window, b.maxWins)
 }
 
 // aggregate returns the endpoint for name, marked as holding only the tool's
@@ -306,6 +361,12 @@ func (b *builder) aggregate(name string) (*results.Endpoint, error) {
 	}
 	a.aggregate = true
 	return &a.ep, nil
+}
+
+// toolOf is the tool a format belongs to: "k6-json" → "k6".
+func toolOf(format string) string {
+	tool, _, _ := strings.Cut(format, "-")
+	return tool
 }
 
 // aggregates returns the aggregate endpoints built so far.
@@ -323,7 +384,9 @@ func (b *builder) aggregates() []*results.Endpoint {
 func (b *builder) file(runner, planName string) *results.File {
 	f := &results.File{
 		Schema: results.Schema,
-		Plan:   results.PlanRef{Name: planName, Hash: "import:" + runner + ":" + planName},
+		// The hash names the tool, not its output format, so a baseline from
+		// `vegeta-gob` compares with a run imported from `vegeta-json`.
+		Plan: results.PlanRef{Name: planName, Hash: "import:" + toolOf(runner) + ":" + planName},
 		Run: results.Run{
 			Runner:  "import:" + runner,
 			Workers: 1,
@@ -423,6 +486,12 @@ func (b *builder) file(runner, planName string) *results.File {
 	f.Validity.Sent = sent
 	// An import cannot know what the tool meant to send; it records what it sent.
 	f.Validity.Scheduled = sent
+	if b.dropped > 0 {
+		f.Validity.Valid = false
+		f.Validity.Dropped = b.dropped
+		f.Validity.Reasons = append(f.Validity.Reasons, fmt.Sprintf(
+			"%s dropped %d iterations: its executor could not start them on schedule (generator saturated or too few VUs)", b.droppedBy, b.dropped))
+	}
 	for _, file := range b.skipList {
 		f.Validity.Reasons = append(f.Validity.Reasons, fmt.Sprintf("skipped %d malformed line(s) in %s", b.skipped[file], file))
 	}

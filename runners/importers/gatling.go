@@ -97,6 +97,9 @@ func (b *builder) addGatlingRequest(in *input, n int64, f []string, s *sample) e
 	if err != nil {
 		return b.bad(in.errorf(n, "REQUEST end: not a number %q", end))
 	}
+	if err := checkTime(time.UnixMilli(st)); err != nil {
+		return b.bad(in.errorf(n, "REQUEST start: %v", err))
+	}
 	if en < st {
 		return b.bad(in.errorf(n, "REQUEST end %d before start %d", en, st))
 	}
@@ -119,10 +122,7 @@ func (b *builder) addGatlingRequest(in *input, n int64, f []string, s *sample) e
 	default:
 		return b.bad(in.errorf(n, "REQUEST status: want OK or KO, got %q", status))
 	}
-	if err := b.add(s); err != nil {
-		return in.errorf(n, "%v", err)
-	}
-	return nil
+	return b.addLine(in, n, s)
 }
 
 func isDigits(s string) bool {

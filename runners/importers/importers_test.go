@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,12 +54,30 @@ func goldenCases() []goldenCase {
 	}
 }
 
+// imported memoises the golden cases' imports: several tests read them, and
+// under -race an import with many windows costs seconds. Callers must not
+// modify the returned file.
+var imported sync.Map // name → *importResult
+
+type importResult struct {
+	once sync.Once
+	f    *results.File
+	err  error
+}
+
+func importCase(c goldenCase) (*results.File, error) {
+	v, _ := imported.LoadOrStore(c.name, &importResult{})
+	r := v.(*importResult)
+	r.once.Do(func() { r.f, r.err = Import(context.Background(), c.format, c.files, c.opts) })
+	return r.f, r.err
+}
+
 func TestGolden(t *testing.T) {
 	t.Parallel()
 	for _, c := range goldenCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f, err := Import(context.Background(), c.format, c.files, c.opts)
+			f, err := importCase(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +167,7 @@ func TestPrecision(t *testing.T) {
 		FormatVegetaJSON: true, FormatVegetaCSV: true, FormatGatling: true,
 	}
 	for _, c := range goldenCases() {
-		f, err := Import(context.Background(), c.format, c.files, c.opts)
+		f, err := importCase(c)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -325,5 +344,30 @@ func TestLocustHistoryAggregatedOnly(t *testing.T) {
 	}
 	if e.Requests != 449 || e.Errors != 84 || reqs != 449 || f.Total.Requests != 449 {
 		t.Errorf("requests %d errors %d windows %d total %d", e.Requests, e.Errors, reqs, f.Total.Requests)
+	}
+}
+
+// TestK6DroppedIterations: k6 says when its arrival-rate executor could not
+// start iterations; such a run is invalid, as loadgate's own would be.
+func TestK6DroppedIterations(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(peer("k6-synthetic/out.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data, []byte(`{"type":"Metric","data":{"name":"dropped_iterations","type":"counter","contains":"default","thresholds":[],"submetrics":null},"metric":"dropped_iterations"}
+{"metric":"dropped_iterations","type":"Point","data":{"time":"2026-11-26T01:27:00.5+00:00","value":3,"tags":{"scenario":"default"}}}
+{"metric":"dropped_iterations","type":"Point","data":{"time":"2026-11-26T01:27:00.9+00:00","value":2,"tags":{"scenario":"default"}}}
+`)...)
+	path := filepath.Join(t.TempDir(), "out.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Import(context.Background(), FormatK6JSON, []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Validity.Valid || f.Validity.Dropped != 5 || !strings.Contains(strings.Join(f.Validity.Reasons, ";"), "k6 dropped 5 iterations") {
+		t.Errorf("validity %+v", f.Validity)
 	}
 }

@@ -44,6 +44,9 @@ type jmeterSample struct {
 
 func (b *builder) addJMeter(in *input, line int64, js *jmeterSample, s *sample, col func(string) string) error {
 	ts, err := parseJMeterTime(js.ts)
+	if err == nil {
+		err = checkTime(ts)
+	}
 	if err != nil {
 		return b.bad(in.errorf(line, "%s: not a timestamp %q", col("timeStamp"), js.ts))
 	}
@@ -85,10 +88,7 @@ func (b *builder) addJMeter(in *input, line int64, js *jmeterSample, s *sample, 
 	if js.label == "" {
 		return b.bad(in.errorf(line, "%s: empty", col("label")))
 	}
-	if err := b.add(s); err != nil {
-		return in.errorf(line, "%v", err)
-	}
-	return nil
+	return b.addLine(in, line, s)
 }
 
 func parseJMeterTime(s string) (time.Time, error) {

@@ -36,7 +36,10 @@ type k6Tags struct {
 	Error            string `json:"error"`
 }
 
-var k6DurationMetric = []byte(`"http_req_duration"`)
+var (
+	k6DurationMetric = []byte(`"http_req_duration"`)
+	k6DroppedMetric  = []byte(`"dropped_iterations"`)
+)
 
 // parseK6JSON reads k6's NDJSON output. Only http_req_duration points are
 // samples (one per HTTP request, value in ms); other lines are recognised by a
@@ -50,7 +53,7 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if len(bytes.TrimSpace(line)) == 0 {
 			return nil
 		}
-		if n > 1 && !bytes.Contains(line, k6DurationMetric) {
+		if n > 1 && !bytes.Contains(line, k6DurationMetric) && !bytes.Contains(line, k6DroppedMetric) {
 			return nil
 		}
 		var l k6Line
@@ -60,14 +63,19 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if l.Type != "Point" && l.Type != "Metric" {
 			return b.bad(in.errorf(n, "field \"type\": want Point or Metric, got %q", l.Type))
 		}
+		if l.Type == "Point" && l.Metric == "dropped_iterations" && l.Data.Value != nil && *l.Data.Value > 0 {
+			b.dropped += int64(*l.Data.Value)
+			b.droppedBy = "k6"
+			return nil
+		}
 		if l.Type != "Point" || l.Metric != "http_req_duration" {
 			return nil
 		}
 		if l.Data.Value == nil || *l.Data.Value < 0 {
 			return b.bad(in.errorf(n, "field \"data.value\": missing or negative"))
 		}
-		if l.Data.Time.IsZero() {
-			return b.bad(in.errorf(n, "field \"data.time\": missing"))
+		if err := checkTime(l.Data.Time); err != nil {
+			return b.bad(in.errorf(n, "field \"data.time\": %v", err))
 		}
 		tg := &l.Data.Tags
 		lat := msToUS(*l.Data.Value)
@@ -90,10 +98,7 @@ func parseK6JSON(ctx context.Context, in *input, b *builder) error {
 		if failed {
 			s.errKind = k6ErrorKind(tg.ErrorCode, tg.Error, code)
 		}
-		if err := b.add(&s); err != nil {
-			return in.errorf(n, "%v", err)
-		}
-		return nil
+		return b.addLine(in, n, &s)
 	})
 }
 
@@ -225,6 +230,12 @@ func parseK6Summary(_ context.Context, in *input, b *builder) error {
 	for _, e := range append([]*results.Endpoint{total}, b.aggregates()...) {
 		if e.Requests < 0 || e.Errors < 0 || e.Errors > e.Requests {
 			return in.errorf(0, "inconsistent counts for %q: %d requests, %d failed", e.Name, e.Requests, e.Errors)
+		}
+	}
+	if m, ok := sum.Metrics["dropped_iterations"]; ok {
+		if n := int64(m.values()["count"]); n > 0 {
+			b.dropped += n
+			b.droppedBy = "k6"
 		}
 	}
 	b.total = total

@@ -182,7 +182,7 @@ func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int)
 		if p50 == 0 {
 			p50 = med
 		}
-		if count < 0 || fails < 0 || fails > count {
+		if count < 0 || fails < 0 || fails > count || count > 1<<53 {
 			return in.errorf(r.line, "inconsistent counts (requests %v, failures %v)", count, fails)
 		}
 		e := &results.Endpoint{}
@@ -232,7 +232,7 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 		if name == "" {
 			return in.errorf(r.line, "column \"Name\": empty")
 		}
-		if req < 0 || ko < 0 || ko > req {
+		if req < 0 || ko < 0 || ko > req || req > 1<<53 {
 			return in.errorf(r.line, "inconsistent counts (requests %v, failures %v)", req, ko)
 		}
 		t := time.Unix(ts, 0).UTC()

@@ -1,6 +1,7 @@
 package importers
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/gob"
@@ -55,7 +56,7 @@ func vegetaSample(r *vegetaResult, s *sample) {
 
 func parseVegetaGob(ctx context.Context, in *input, b *builder) error {
 	b.model = "open"
-	dec := gob.NewDecoder(in.r)
+	dec := gob.NewDecoder(&gobFrames{r: in.r, name: in.name})
 	var s sample
 	for n := int64(1); ; n++ {
 		if n%checkEvery == 0 && ctx.Err() != nil {
@@ -70,17 +71,81 @@ func parseVegetaGob(ctx context.Context, in *input, b *builder) error {
 			// fatal even with SkipBadLines.
 			return &LineError{File: in.name, Msg: fmt.Sprintf("result %d: %v", n, err)}
 		}
-		if r.Timestamp.IsZero() {
-			if err := b.bad(&LineError{File: in.name, Msg: fmt.Sprintf("result %d: no timestamp", n)}); err != nil {
+		if err := checkTime(r.Timestamp); err != nil {
+			if err := b.bad(&LineError{File: in.name, Msg: fmt.Sprintf("result %d: %v", n, err)}); err != nil {
 				return err
 			}
 			continue
 		}
 		vegetaSample(&r, &s)
-		if err := b.add(&s); err != nil {
-			return &LineError{File: in.name, Msg: fmt.Sprintf("result %d: %v", n, err)}
+		err := b.add(&s)
+		var se *sampleError
+		if errors.As(err, &se) {
+			err = b.bad(&LineError{File: in.name, Msg: fmt.Sprintf("result %d: %v", n, err)})
+		} else if err != nil {
+			err = &LineError{File: in.name, Msg: fmt.Sprintf("result %d: %v", n, err)}
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// maxGobMessage bounds one gob message. A vegeta result is a few hundred bytes
+// plus its response body (vegeta's -max-body defaults to unlimited, but bodies
+// above this are not load-test material); without the bound a corrupt length
+// makes encoding/gob allocate up to 1 GB before noticing the input is short.
+const maxGobMessage = 64 << 20
+
+// gobFrames passes a gob stream through, checking each message's length
+// prefix (an unsigned count: one byte below 128, else the negated number of
+// big-endian bytes that follow) against maxGobMessage.
+type gobFrames struct {
+	r       *bufio.Reader
+	name    string
+	pending []byte // the length prefix, not yet handed to the decoder
+	rem     int64  // payload bytes of the current message still to pass
+}
+
+func (g *gobFrames) Read(p []byte) (int, error) {
+	if len(g.pending) == 0 && g.rem == 0 {
+		b, err := g.r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		g.pending = append(g.pending[:0], b)
+		n := int64(b)
+		if b >= 0x80 {
+			size := int(-int8(b))
+			if size > 8 {
+				return 0, fmt.Errorf("corrupt gob stream: bad length prefix")
+			}
+			n = 0
+			for i := 0; i < size; i++ {
+				c, err := g.r.ReadByte()
+				if err != nil {
+					return 0, io.ErrUnexpectedEOF
+				}
+				g.pending = append(g.pending, c)
+				n = n<<8 | int64(c)
+			}
+		}
+		if n < 0 || n > maxGobMessage {
+			return 0, fmt.Errorf("corrupt gob stream: a %d-byte message (limit %d)", n, maxGobMessage)
+		}
+		g.rem = n
+	}
+	if len(g.pending) > 0 {
+		k := copy(p, g.pending)
+		g.pending = g.pending[k:]
+		return k, nil
+	}
+	if int64(len(p)) > g.rem {
+		p = p[:g.rem]
+	}
+	k, err := g.r.Read(p)
+	g.rem -= int64(k)
+	return k, err
 }
 
 // decodeGob guards against panics inside encoding/gob on hostile input.
@@ -104,14 +169,11 @@ func parseVegetaJSON(ctx context.Context, in *input, b *builder) error {
 		if err := json.Unmarshal(line, &r); err != nil {
 			return b.bad(in.errorf(n, "not a vegeta JSON result: %v", err))
 		}
-		if r.Timestamp.IsZero() {
-			return b.bad(in.errorf(n, "field \"timestamp\": missing"))
+		if err := checkTime(r.Timestamp); err != nil {
+			return b.bad(in.errorf(n, "field \"timestamp\": %v", err))
 		}
 		vegetaSample(&r, &s)
-		if err := b.add(&s); err != nil {
-			return in.errorf(n, "%v", err)
-		}
-		return nil
+		return b.addLine(in, n, &s)
 	})
 }
 
@@ -148,7 +210,6 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -159,6 +220,7 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 			}
 			return fmt.Errorf("%s: %w", in.name, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) < vcMinFields {
 			if err := b.bad(in.errorf(int64(line), "want at least %d columns, got %d", vcMinFields, len(rec))); err != nil {
 				return err
@@ -182,8 +244,8 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 			r.Method, r.URL = rec[vcMethod], rec[vcURL]
 		}
 		vegetaSample(&r, &s)
-		if err := b.add(&s); err != nil {
-			return in.errorf(int64(line), "%v", err)
+		if err := b.addLine(in, int64(line), &s); err != nil {
+			return err
 		}
 	}
 }
@@ -249,6 +311,9 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	if err != nil {
 		return in.errorf(0, "%v", err)
 	}
+	if *rep.Requests > 1<<53 { // beyond float64's exact integers: not a real count
+		return in.errorf(0, "field \"requests\": %d is not a plausible count", *rep.Requests)
+	}
 	if rep.Success < 0 || rep.Success > 1 {
 		return in.errorf(0, "field \"success\": %v is not a fraction 0..1", rep.Success)
 	}
@@ -258,7 +323,7 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
 	e.Requests += int64(*rep.Requests)
 	// success is the fraction of 2xx/3xx responses; the rest are errors.
-	e.Errors += int64(float64(*rep.Requests)*(1-rep.Success) + 0.5)
+	e.Errors += min(e.Requests, max(0, int64(float64(*rep.Requests)*(1-rep.Success)+0.5))) // float rounding must not exceed requests
 	e.Bytes += rep.BytesIn.Total
 	e.BytesSent += rep.BytesOut.Total
 	if len(rep.StatusCodes) > 0 {

@@ -52,11 +52,14 @@ func BenchmarkRequest(b *testing.B) {
 	e := &engine{eps: eps, maxBody: DefaultMaxBodyBytes, t0: time.Now(), client: &http.Client{Transport: newTransport(4)}}
 	e.col = newCollector(1, time.Hour, 0, false)
 	e.reqCtx = context.Background()
-	sh := e.col.newShard()
-	buf := make([]byte, readBufSize)
+	if addr, ok := fastPathOK(srv.URL); ok {
+		e.fastAddr = addr
+	}
+	w, done := e.newWorker()
+	defer done()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		e.do(e.reqCtx, sh, buf, 0, -1, nil, false)
+		e.do(w, 0, -1, nil, false)
 		if i%4096 == 0 {
 			e.col.collect()
 		}

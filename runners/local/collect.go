@@ -120,7 +120,7 @@ func newCollector(nEP int, total, warm time.Duration, open bool) *collector {
 	}
 	nwin := int((total + width - 1) / width)
 	c := &collector{width: width, nwin: max(nwin, 1), warmEnd: int64(warm), open: open,
-		lag: results.NewHistogram(), ivHist: results.NewHistogram()}
+		lag: results.NewWindowHistogram(), ivHist: results.NewWindowHistogram()}
 	for range nEP {
 		c.eps = append(c.eps, &epAcc{status: map[int32]int64{}, hist: results.NewHistogram(),
 			svc: results.NewHistogram(), windows: make([]winAcc, c.nwin)})
@@ -191,7 +191,7 @@ func (c *collector) record(x *sample) {
 	}
 	if x.timed {
 		if w.hist == nil {
-			w.hist = results.NewHistogram()
+			w.hist = results.NewWindowHistogram()
 		}
 		w.hist.RecordMicros(x.lat / us)
 	}

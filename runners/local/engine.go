@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,7 +31,11 @@ type endpoint struct {
 	timeout      time.Duration
 	expect       []int // nil: 2xx and 3xx
 	weight       int
-	payload      bool // a volume stage's payload replaces the body
+	payload      bool   // a volume stage's payload replaces the body
+	head         []byte // the fast path's prebuilt request head (nil: net/http only)
+	// viaClient is set once the endpoint answered with a redirect: from then
+	// on it goes through net/http, which follows redirects to allowed hosts.
+	viaClient atomic.Bool
 }
 
 func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
@@ -102,10 +107,19 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		if w <= 0 {
 			w = 1
 		}
+		head, err := h1Head(req)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, err))
+			continue
+		}
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", userAgent) // the same on both paths
+		}
 		out = append(out, &endpoint{
 			name: pe.Name, method: method, rawURL: raw, tmpl: req, body: body,
 			timeout: timeout, expect: slices.Clone(expect), weight: w,
 			payload: !anyBody || pe.Body != "" || pe.BodyFile != "" || hasBodyMethod(method),
+			head:    head,
 		})
 	}
 	return out, errors.Join(errs...)
@@ -219,14 +233,34 @@ func (e *engine) runOpen(ctx context.Context) {
 // for a dropped request; cancellation reports false without counting.
 func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
 	// A worker that is idle (or about to be: it counted itself before
-	// receiving) takes the job at once; only when none is do we add one, so
-	// the pool (and its connections) grows to the real concurrency, not to
-	// every scheduling hiccup.
+	// receiving) takes the job at once.
 	if e.idle.Load() > 0 {
 		e.jobs <- j
 		return true, false
 	}
+	// Otherwise add a worker. For an arrival that is already late, first
+	// give the existing workers LateSpawnWait to free up: a backlog after the
+	// generator itself was descheduled is drained by them (the wait counts in
+	// each request's latency, and as lag), rather than the pool and the
+	// target's connection count ballooning with every hiccup. A slow target
+	// still gets its workers: on-time arrivals, and late ones no worker takes.
 	if e.nworkers < e.bound {
+		if time.Since(e.t0)-time.Duration(j.at) > LateThreshold && e.nworkers > 0 {
+			if e.spawnTimer == nil {
+				e.spawnTimer = time.NewTimer(LateSpawnWait)
+			} else {
+				e.spawnTimer.Reset(LateSpawnWait)
+			}
+			select {
+			case e.jobs <- j:
+				e.spawnTimer.Stop()
+				return true, false
+			case <-e.spawnTimer.C:
+			case <-ctx.Done():
+				e.spawnTimer.Stop()
+				return false, true
+			}
+		}
 		e.nworkers++
 		e.wg.Add(1)
 		e.idle.Add(1)
@@ -250,14 +284,37 @@ func (e *engine) dispatch(ctx context.Context, j job) (ok, cancelled bool) {
 	}
 }
 
+// wstate is one worker's (or VU's) private state.
+type wstate struct {
+	// ctx is worker-private: per-request timeouts register with it, not with
+	// one context shared by every worker.
+	ctx context.Context
+	sh  *shard
+	buf []byte
+	h1  *h1conn // nil when the fast path is off
+}
+
+func (e *engine) newWorker() (*wstate, func()) {
+	ctx, cancel := context.WithCancel(e.reqCtx)
+	w := &wstate{ctx: ctx, sh: e.col.newShard()}
+	stop := func() bool { return false }
+	if e.fastAddr != "" {
+		w.h1 = newH1(e.fastAddr)
+		stop = context.AfterFunc(ctx, w.h1.abort)
+	}
+	return w, func() {
+		stop()
+		cancel()
+		if w.h1 != nil {
+			w.h1.close()
+		}
+	}
+}
+
 func (e *engine) worker() {
 	defer e.wg.Done()
-	sh := e.col.newShard()
-	buf := make([]byte, readBufSize)
-	// A worker-private parent context: per-request timeouts register with it,
-	// not with one context shared by every worker.
-	wctx, cancel := context.WithCancel(e.reqCtx)
-	defer cancel()
+	w, done := e.newWorker()
+	defer done()
 	for j := range e.jobs {
 		e.idle.Add(-1)
 		var body []byte
@@ -266,7 +323,7 @@ func (e *engine) worker() {
 				body = v.([]byte)
 			}
 		}
-		e.do(wctx, sh, buf, int(j.ep), j.at, body, j.payload > 0)
+		e.do(w, int(j.ep), j.at, body, j.payload > 0)
 		e.idle.Add(1)
 	}
 }
@@ -293,10 +350,8 @@ func (e *engine) runClosed(ctx context.Context) {
 	for v := range n {
 		go func() {
 			defer e.wg.Done()
-			sh := e.col.newShard()
-			buf := make([]byte, readBufSize)
-			wctx, cancel := context.WithCancel(e.reqCtx)
-			defer cancel()
+			w, done := e.newWorker()
+			defer done()
 			pick := newPicker(e.eps)
 			for i := 0; i < v; i++ { // stagger the VUs' endpoint sequences
 				pick.next()
@@ -334,7 +389,7 @@ func (e *engine) runClosed(ctx context.Context) {
 					}
 					body = payloads[st.PayloadBytes]
 				}
-				e.do(wctx, sh, buf, ep, -1, body, payload)
+				e.do(w, ep, -1, body, payload)
 			}
 		}()
 	}
@@ -342,9 +397,9 @@ func (e *engine) runClosed(ctx context.Context) {
 }
 
 // do sends one request and records it. at < 0 means "now" (closed model).
-func (e *engine) do(wctx context.Context, sh *shard, buf []byte, epi int, at int64, payload []byte, usePayload bool) {
+func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload bool) {
 	ep := e.eps[epi]
-	sh.busy.Store(true)
+	w.sh.busy.Store(true)
 	start := time.Since(e.t0)
 	if at < 0 {
 		at = int64(start)
@@ -353,38 +408,68 @@ func (e *engine) do(wctx context.Context, sh *shard, buf []byte, epi int, at int
 	if usePayload {
 		body = payload
 	}
-	ctx, cancel := context.WithTimeout(wctx, ep.timeout)
+	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
+	var err error
+	if w.h1 != nil && !ep.viaClient.Load() {
+		var r h1Response
+		r, err = w.h1.do(w.ctx, ep.head, ep.method, body, time.Now().Add(ep.timeout), e.maxBody)
+		switch {
+		case err == nil && r.location:
+			ep.viaClient.Store(true)
+			err = e.doClient(w, ep, body, &x)
+		case err == nil || errors.Is(err, errBodyTooLarge):
+			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
+			if err != nil {
+				x.kind, err = kindBodyTooLarge, nil
+			} else if !expected(ep.expect, r.status) {
+				x.kind = kindStatus
+			}
+		default:
+			x.kind = classify(err)
+			x.timed = x.kind == kindTimeout
+		}
+	} else {
+		err = e.doClient(w, ep, body, &x)
+	}
+	end := time.Since(e.t0)
+	w.sh.busy.Store(false)
+	if err != nil && e.reqCtx.Err() != nil {
+		return // aborted by our own shutdown: not the target's doing
+	}
+	x.lat = int64(end) - at
+	x.svc = int64(end - start)
+	w.sh.add(x)
+}
+
+// doClient sends one request through net/http and fills x.
+func (e *engine) doClient(w *wstate, ep *endpoint, body []byte, x *sample) error {
+	ctx, cancel := context.WithTimeout(w.ctx, ep.timeout)
+	defer cancel()
 	req := ep.tmpl.WithContext(ctx)
 	if len(body) > 0 {
 		req.ContentLength = int64(len(body))
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
 	resp, err := e.client.Do(req)
-	if err == nil {
-		x.status = int32(resp.StatusCode)
-		x.timed = true
-		n, kind := readBody(resp.Body, buf, e.maxBody)
-		x.bytes = n
-		_ = resp.Body.Close()
-		x.kind = kind
-		if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
-			x.kind = kindStatus
-		}
-	} else {
+	if err != nil {
 		x.kind = classify(err)
 		x.timed = x.kind == kindTimeout
+		return err
 	}
-	end := time.Since(e.t0)
-	cancel()
-	sh.busy.Store(false)
-	if err != nil && e.reqCtx.Err() != nil {
-		return // aborted by our own shutdown: not the target's doing
+	x.status = int32(resp.StatusCode)
+	x.timed = true
+	if w.buf == nil {
+		w.buf = make([]byte, readBufSize) // only workers that use net/http need it
 	}
-	x.lat = int64(end) - at
-	x.svc = int64(end - start)
-	sh.add(x)
+	n, kind := readBody(resp.Body, w.buf, e.maxBody)
+	x.bytes = n
+	_ = resp.Body.Close()
+	x.kind = kind
+	if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
+		x.kind = kindStatus
+	}
+	return nil
 }
 
 // readBody reads and discards r up to limit bytes, counting them.

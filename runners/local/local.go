@@ -47,13 +47,18 @@ const (
 	// a free worker (in-flight bound reached) before it is dropped: beyond it
 	// the figure would describe the generator's queue, not the target.
 	MaxStartDelay = time.Second
+	// LateSpawnWait is how long a late arrival waits for a busy worker to
+	// free up before the pool grows for it.
+	LateSpawnWait = 2 * time.Millisecond
 	// MaxDroppedFraction of scheduled requests may be dropped before the run is invalid.
 	MaxDroppedFraction = 0.01
 	// MaxLagP99 is the largest acceptable 99th percentile of schedule lag
-	// (actual − intended send time) before the run is invalid. It is above
-	// LateThreshold because shared CI runners routinely deschedule a process
-	// for 10–20 ms; latency is measured from the intended time either way.
-	MaxLagP99 = 25 * time.Millisecond
+	// (actual − intended send time) before the run is invalid. It is well
+	// above LateThreshold because shared CI runners (and this project's own
+	// 2-core test host) routinely deschedule a process for 20–40 ms; latency
+	// is measured from the intended time either way, so lag below it shows
+	// up in the figures rather than hiding.
+	MaxLagP99 = 50 * time.Millisecond
 	// HighGeneratorCPU is the generator CPU share above which the run carries
 	// a warning that the generator competed with the target for CPU.
 	HighGeneratorCPU = 0.9
@@ -63,10 +68,12 @@ const (
 	// DefaultMaxBodyBytes bounds response bodies when the plan sets no bound.
 	DefaultMaxBodyBytes = 10 << 20
 	// MinInFlight and MaxDerivedInFlight clamp the in-flight bound derived
-	// from rate × timeout; the upper one keeps well inside the usual 64k
-	// ephemeral ports and file-descriptor limits.
+	// from rate × timeout. Each request in flight holds a connection and a
+	// worker (≈30–40 KiB); past 2000 an overloaded target would make the
+	// generator's memory balloon, so such a run drops requests and is
+	// reported invalid instead (profile.max_in_flight raises the bound).
 	MinInFlight        = 16
-	MaxDerivedInFlight = 10000
+	MaxDerivedInFlight = 2000
 	// DrainGrace is how long an interrupted run waits for in-flight requests.
 	DrainGrace = 2 * time.Second
 	// ProgressInterval is how often progress is reported and samples collected.
@@ -89,6 +96,13 @@ type Options struct {
 	MaxInFlight int
 	// ID is the run id; empty means a random one.
 	ID string
+	// MaxLagP99 overrides the schedule-lag limit of a valid run (default
+	// MaxLagP99): a lever for hosts known to be oversubscribed. Lag is part of
+	// every latency figure either way.
+	MaxLagP99 time.Duration
+	// NoFastPath sends every request through net/http instead of the built-in
+	// HTTP/1.1 client (for comparison and as an escape hatch).
+	NoFastPath bool
 }
 
 // Runner is the local load generator.
@@ -149,6 +163,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e.bound = r.inFlightBound(p, stages, eps)
 	e.client = r.opts.Client
 	if e.client == nil {
+		// The fast path serves plain-http targets; https and a caller's own
+		// client go through net/http.
+		if addr, ok := fastPathOK(p.Target); ok && !r.opts.NoFastPath {
+			e.fastAddr = addr
+		}
 		tr := newTransport(e.bound)
 		defer tr.CloseIdleConnections()
 		e.client = &http.Client{Transport: tr}
@@ -190,19 +209,21 @@ type engine struct {
 	bound    int
 	maxBody  int64
 	client   *http.Client
+	fastAddr string // host:port of the fast HTTP/1.1 path; "" = net/http only
 	progress runners.ProgressFunc
 
 	t0  time.Time
 	col *collector
 
 	// open model
-	jobs     chan job
-	payloads sync.Map // payload size → body, shared read-only by workers
-	nworkers int
-	idle     atomic.Int32 // workers waiting for (or about to wait for) a job
-	wg       sync.WaitGroup
-	stopReq  context.CancelFunc // aborts in-flight requests after DrainGrace
-	reqCtx   context.Context
+	jobs       chan job
+	payloads   sync.Map // payload size → body, shared read-only by workers
+	nworkers   int
+	spawnTimer *time.Timer  // scheduler-owned
+	idle       atomic.Int32 // workers waiting for (or about to wait for) a job
+	wg         sync.WaitGroup
+	stopReq    context.CancelFunc // aborts in-flight requests after DrainGrace
+	reqCtx     context.Context
 
 	scheduled, sent int64 // written by the scheduler only
 	dropped         atomic.Int64
@@ -229,7 +250,10 @@ func (e *engine) run(ctx context.Context) (*results.File, error) {
 			t.Stop()
 			return nil, fmt.Errorf("local runner: interrupted before the start: %w", ctx.Err())
 		}
-		e.t0 = e.opts.StartAt
+		// The barrier instant on this process's monotonic clock, so windows
+		// of distributed workers align exactly on StartAt.
+		now := time.Now()
+		e.t0 = now.Add(e.opts.StartAt.Sub(now))
 	}
 	cpu0 := cpuTime()
 	wall0 := time.Now()
@@ -410,14 +434,18 @@ func (e *engine) validity(cpu, wall time.Duration) results.Validity {
 	if v.Scheduled > 0 && float64(v.Dropped) > MaxDroppedFraction*float64(v.Scheduled) {
 		v.Valid = false
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"the generator dropped %d of %d scheduled requests (%.1f%%, limit %.0f%%): %d requests in flight were not enough to hold the rate; raise profile.max_in_flight or lower the rate",
-			v.Dropped, v.Scheduled, 100*float64(v.Dropped)/float64(v.Scheduled), 100*MaxDroppedFraction, e.bound))
+			"the generator dropped %d of %d scheduled requests (%.1f%%, limit %.0f%%): they could not start within %v of their intended time, because %d requests were already in flight (raise profile.max_in_flight) or the generator was short of CPU",
+			v.Dropped, v.Scheduled, 100*float64(v.Dropped)/float64(v.Scheduled), 100*MaxDroppedFraction, MaxStartDelay, e.bound))
 	}
-	if !e.closed && v.LagP99Ms > float64(MaxLagP99)/float64(time.Millisecond) {
+	maxLag := MaxLagP99
+	if e.opts.MaxLagP99 > 0 {
+		maxLag = e.opts.MaxLagP99
+	}
+	if !e.closed && v.LagP99Ms > float64(maxLag)/float64(time.Millisecond) {
 		v.Valid = false
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
-			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator is short of CPU",
-			v.LagP99Ms, MaxLagP99))
+			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator was short of CPU",
+			v.LagP99Ms, maxLag))
 	}
 	if v.GeneratorCPU > HighGeneratorCPU {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the generator used %.0f%% of the machine's CPUs; the target competed with it", 100*v.GeneratorCPU))

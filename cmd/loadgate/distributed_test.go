@@ -1,0 +1,521 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/loadgate/loadgate/internal/ecsemu"
+	"github.com/loadgate/loadgate/internal/target"
+	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners/distributed"
+)
+
+// The worker binary is built once per test process into a temporary
+// directory (removed by TestMain).
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func workerBinary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "loadgate-bin-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "loadgate")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		tb.Fatal(binErr)
+	}
+	return binPath
+}
+
+// heavyMu runs the tests that start worker processes one at a time, so they
+// do not starve the package's other (timing-sensitive) tests of CPU.
+var heavyMu sync.Mutex
+
+func serializeHeavy(t *testing.T) {
+	heavyMu.Lock()
+	t.Cleanup(heavyMu.Unlock)
+}
+
+// distPlan is a plan against url that allows loopback targets.
+func distPlan(url string, rate int, duration time.Duration) string {
+	return fmt.Sprintf(`name: dist
+target: %s
+targets:
+  allow: [127.0.0.1, "::1"]
+endpoints:
+  - name: fast
+    request: GET /fast
+    weight: 2
+  - name: slow
+    request: GET /delay?ms=3
+profile:
+  type: load
+  rate: %d/s
+  duration: %s
+`, url, rate, duration)
+}
+
+// workerFiles reads every worker results file a run left in its store.
+func workerFiles(t *testing.T, store string) []*results.File {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(store, "*", "workers", "*", "*.json"))
+	var out []*results.File
+	for _, p := range paths {
+		f, err := results.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// checkExactMerge checks merged counts against the sum of the workers' and
+// merged percentiles against one histogram holding every worker's samples.
+func checkExactMerge(t *testing.T, merged *results.File, workers []*results.File) {
+	t.Helper()
+	for _, me := range merged.Endpoints {
+		all := results.NewHistogram()
+		var requests, errs int64
+		for _, w := range workers {
+			e := w.Endpoint(me.Name)
+			if e == nil {
+				continue
+			}
+			requests += e.Requests
+			errs += e.Errors
+			// Re-record every sample (at histogram precision) into one histogram.
+			e.Histogram.Distribution(func(us, n int64) { all.RecordMicrosN(us, n) })
+		}
+		if me.Requests != requests || me.Errors != errs {
+			t.Errorf("%s: merged %d requests/%d errors, workers' sum %d/%d", me.Name, me.Requests, me.Errors, requests, errs)
+		}
+		if me.Latency != all.Summary() {
+			t.Errorf("%s: merged latency %+v, one histogram of all samples %+v", me.Name, me.Latency, all.Summary())
+		}
+	}
+	var sum int64
+	for _, w := range merged.Workers {
+		sum += w.Requests
+	}
+	if sum != merged.Total.Requests {
+		t.Errorf("per-worker requests sum to %d, total %d", sum, merged.Total.Requests)
+	}
+}
+
+func TestWorkersLocalEndToEnd(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 90, 2*time.Second))
+	out := filepath.Join(dir, "results.json")
+	code, stdout, stderr := cli(t, context.Background(), nil, "run", planPath, "--workers", "3", "--worker-binary", bin,
+		"--store-dir", store, "-o", out, "-q")
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatalf("exit %d, no results: %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	// On a saturated machine the generators may fall behind (exit 4, said in
+	// the reasons); the merge must be exact either way.
+	if code != 0 && !(code == exitInvalid && strings.Contains(strings.Join(r.Validity.Reasons, " "), "behind")) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if r.Run.Workers != 3 || len(r.Workers) != 3 || r.Validity.LoadShare != 1 || r.Validity.Degraded || r.Run.Runner != "local" {
+		t.Fatalf("workers %d %+v validity %+v", r.Run.Workers, r.Workers, r.Validity)
+	}
+	ws := workerFiles(t, store)
+	if len(ws) != 3 {
+		t.Fatalf("%d worker files", len(ws))
+	}
+	checkExactMerge(t, r, ws)
+	if r.Total.Requests < 90 {
+		t.Errorf("only %d requests for 90/s × 2s", r.Total.Requests)
+	}
+	t.Logf("start skew %.3f ms; %d requests", r.Validity.StartSkewMs, r.Total.Requests)
+}
+
+func TestWorkersSyntheticMergeIsExact(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", distPlan("http://127.0.0.1:9", 100, time.Second))
+	out := filepath.Join(dir, "results.json")
+	code, stdout, stderr := cli(t, context.Background(), nil, "run", planPath, "--workers", "4", "--worker-binary", bin,
+		"--synthetic-workers", "300", "-o", out, "-q")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, name := range []string{"fast", "slow"} {
+		want := results.NewHistogram()
+		for i := range 4 {
+			for _, us := range distributed.SyntheticLatencies(distributed.SyntheticSeed(i, j), 300) {
+				want.RecordMicros(us)
+			}
+		}
+		if e := r.Endpoint(name); e.Requests != 1200 || e.Latency != want.Summary() {
+			t.Errorf("%s: %d requests %+v; want 1200 %+v", name, e.Requests, e.Latency, want.Summary())
+		}
+	}
+}
+
+// workerPIDs finds the worker processes whose command line mentions store.
+func workerPIDs(store string, index string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) < 2 || args[1] != "worker" || !strings.Contains(string(b), store) {
+			continue
+		}
+		if index != "" && !strings.Contains(string(b), "--index\x00"+index+"\x00") {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// waitFor polls cond every 20 ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func started(store string) bool {
+	m, _ := filepath.Glob(filepath.Join(store, "*", "start", "*.json"))
+	return len(m) > 0
+}
+
+func TestWorkersCancelStopsEveryProcess(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 30, time.Minute))
+	out := filepath.Join(dir, "results.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(60 * time.Second)
+		for !started(store) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // mid-run
+	}()
+	code, _, stderr := cli(t, ctx, nil, "run", planPath, "--workers", "3", "--worker-binary", bin, "--store-dir", store, "-o", out, "-q")
+	if code != exitInvalid || !strings.Contains(stderr, "partial") {
+		t.Fatalf("exit %d, want %d with partial results\n%s", code, exitInvalid, stderr)
+	}
+	if pids := workerPIDs(store, ""); len(pids) > 0 {
+		t.Fatalf("worker processes still alive after cancel: %v", pids)
+	}
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Run.Partial {
+		t.Errorf("results not marked partial")
+	}
+}
+
+func TestWorkersDeadWorkerMakesRunInvalid(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 30, 4*time.Second))
+	out := filepath.Join(dir, "results.json")
+	go func() {
+		deadline := time.Now().Add(60 * time.Second)
+		for !started(store) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		for _, pid := range workerPIDs(store, "1") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}()
+	code, _, stderr := cli(t, context.Background(), nil, "run", planPath, "--workers", "3", "--worker-binary", bin, "--store-dir", store, "-o", out, "-q")
+	if code != exitInvalid {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInvalid, stderr)
+	}
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := r.Validity
+	if v.Valid || !v.Degraded || len(v.MissingWorkers) != 1 || v.MissingWorkers[0] != "local/1" || v.LoadShare > 0.67 {
+		t.Fatalf("validity %+v", v)
+	}
+	if !strings.Contains(strings.Join(v.Reasons, " "), "below the minimum") {
+		t.Errorf("reasons %v", v.Reasons)
+	}
+}
+
+func TestWorkersRefuseUnlistedTarget(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(distPlan("http://10.9.8.7", 10, time.Second), "allow: [127.0.0.1, \"::1\"]", "allow: [127.0.0.1]", 1))
+	code, _, stderr := cli(t, context.Background(), nil, "run", planPath, "--workers", "2", "--worker-binary", "/nonexistent")
+	if code != exitUsage || !strings.Contains(stderr, "targets.allow") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// awsFixture is gofakes3 and the ECS emulator, starting real worker processes.
+type awsFixture struct {
+	env map[string]string
+	emu *ecsemu.Server
+}
+
+func newAWSFixture(t *testing.T, o ecsemu.Options) *awsFixture {
+	t.Helper()
+	be := s3mem.New()
+	if err := be.CreateBucket("lg-bucket"); err != nil {
+		t.Fatal(err)
+	}
+	s3ts := httptest.NewServer(gofakes3.New(be).Server())
+	env := map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDEMU", "AWS_SECRET_ACCESS_KEY": "emu-secret", "AWS_REGION": "eu-west-1",
+		"AWS_ENDPOINT_URL_S3": s3ts.URL, "AWS_EC2_METADATA_DISABLED": "true",
+	}
+	for k, v := range env {
+		o.Env = append(o.Env, k+"="+v)
+	}
+	o.Env = append(o.Env, "PATH="+os.Getenv("PATH"), "HOME="+t.TempDir())
+	f := &awsFixture{env: env, emu: ecsemu.New(o)}
+	env["AWS_ENDPOINT_URL_ECS"] = f.emu.URL
+	t.Cleanup(func() { f.emu.Close(); s3ts.Close() })
+	return f
+}
+
+func TestAWSRunAgainstEmulators(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	f := newAWSFixture(t, ecsemu.Options{Binary: bin, ProvisionDelay: 200 * time.Millisecond, Output: lockedBuf{&mu, &logs},
+		Throttle: func(op string, n int) bool { return op == "RunTask" && n == 0 }})
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 60, 2*time.Second))
+	out := filepath.Join(dir, "results.json")
+	code, stdout, stderr := cli(t, context.Background(), f.env, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
+		"--regions", "eu-west-1:2,us-east-1:1", "--subnets", "subnet-1", "--security-groups", "sg-1",
+		"--pace-scale", "50", "--poll-interval", "200ms", "--max-cost", "1", "-o", out)
+	r, err := results.ReadFile(out)
+	if err != nil {
+		mu.Lock()
+		t.Fatalf("exit %d: %v\n%s\n%s\nworkers:\n%s", code, err, stdout, stderr, logs.String())
+	}
+	if code != 0 && !(code == exitInvalid && strings.Contains(strings.Join(r.Validity.Reasons, " "), "behind")) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"cost estimate", "NOTICE", "Simulated Events", "eu-west-1: 2 tasks"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if r.Run.Runner != "aws" || r.Run.Workers != 3 || r.Validity.Degraded || !strings.HasPrefix(r.Run.RunnerClass, "aws/1vcpu-2gb/x3/") {
+		t.Fatalf("run %+v validity %+v", r.Run, r.Validity)
+	}
+	var regions = map[string]int{}
+	for _, w := range r.Workers {
+		regions[w.Region]++
+	}
+	if regions["eu-west-1"] != 2 || regions["us-east-1"] != 1 {
+		t.Errorf("workers per region %v", regions)
+	}
+	var sum int64
+	for _, e := range r.Endpoints {
+		sum += e.Requests
+	}
+	if sum != r.Total.Requests || r.Total.Requests < 60 {
+		t.Errorf("endpoint sum %d, total %d", sum, r.Total.Requests)
+	}
+	if f.emu.Calls()["RunTask:throttled"] != 1 {
+		t.Errorf("calls %v", f.emu.Calls())
+	}
+	for _, tk := range f.emu.Tasks() {
+		if tk.LastStatus != "STOPPED" || tk.ExitCode == nil || *tk.ExitCode != 0 {
+			t.Errorf("task %d: %s exit %v", tk.Ordinal, tk.LastStatus, tk.ExitCode)
+		}
+	}
+	t.Logf("start skew %.3f ms", r.Validity.StartSkewMs)
+}
+
+func TestAWSRunRefusals(t *testing.T) {
+	t.Parallel()
+	f := newAWSFixture(t, ecsemu.Options{Binary: "/nonexistent"})
+	dir := t.TempDir()
+	ok := distPlan("http://127.0.0.1:9", 10, time.Second)
+	cases := []struct {
+		name, plan string
+		args       []string
+		want       string
+	}{
+		{"target not allowed", strings.Replace(ok, "http://127.0.0.1:9", "https://example.org", 1), nil, "targets.allow"},
+		{"cost", ok, []string{"--max-cost", "0.001"}, "exceeds --max-cost"},
+		{"tasks", ok, []string{"--max-tasks", "2"}, "exceed --max-tasks"},
+		{"hard cap", ok, []string{"--regions", "eu-west-1:10001", "--max-tasks", "20000"}, "hard cap"},
+		{"duration", ok, []string{"--max-duration", "500ms"}, "exceeds --max-duration"},
+		{"max_workers", strings.Replace(ok, "targets:", "limits: {max_workers: 2}\ntargets:", 1), nil, "max_workers"},
+	}
+	for _, tc := range cases {
+		p := writeFile(t, dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml", tc.plan)
+		args := append([]string{"aws", "run", p, "--store", "s3://lg-bucket/x", "--regions", "eu-west-1:3", "--subnets", "s"}, tc.args...)
+		code, _, stderr := cli(t, context.Background(), f.env, args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s", tc.name, code, exitUsage, tc.want, stderr)
+		}
+	}
+	if n := f.emu.Calls()["RunTask"]; n != 0 {
+		t.Fatalf("%d RunTask calls despite refusals", n)
+	}
+}
+
+type lockedBuf struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// BenchmarkAWSCoordinator500Tasks runs `loadgate aws run` (the real binary, a
+// separate process, so its time and peak memory are the coordinator's own)
+// over 500 emulated Fargate tasks in two regions. The tasks run `loadgate
+// worker --synthetic` in this test process (500 worker processes would not
+// fit a CI machine) against gofakes3. Run with -benchtime=1x.
+func BenchmarkAWSCoordinator500Tasks(b *testing.B) {
+	const tasks = 500
+	bin := workerBinary(b)
+	for range b.N {
+		b.StopTimer()
+		o := ecsemu.Options{Exec: func(ctx context.Context, args, env []string) error {
+			em := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				em[k] = v
+			}
+			if code := run(ctx, args, io.Discard, io.Discard, func(k string) string { return em[k] }); code != 0 {
+				return fmt.Errorf("worker exit %d", code)
+			}
+			return nil
+		}}
+		be := s3mem.New()
+		if err := be.CreateBucket("lg-bucket"); err != nil {
+			b.Fatal(err)
+		}
+		s3ts := httptest.NewServer(gofakes3.New(be).Server())
+		env := []string{"AWS_ACCESS_KEY_ID=AKIDEMU", "AWS_SECRET_ACCESS_KEY=emu", "AWS_REGION=eu-west-1",
+			"AWS_ENDPOINT_URL_S3=" + s3ts.URL, "AWS_EC2_METADATA_DISABLED=true"}
+		o.Env = env
+		emu := ecsemu.New(o)
+		dir := b.TempDir()
+		planPath := filepath.Join(dir, "plan.yaml")
+		if err := os.WriteFile(planPath, []byte(distPlan("http://127.0.0.1:9", 1000, 2*time.Second)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(bin, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
+			"--regions", fmt.Sprintf("eu-west-1:%d,us-east-1:%d", tasks/2, tasks-tasks/2), "--subnets", "subnet-1",
+			"--synthetic", "200", "--pace-scale", "100", "--max-tasks", fmt.Sprint(tasks), "--max-cost", "100",
+			"--cleanup-older-than", "0", "-o", filepath.Join(dir, "results.json"))
+		cmd.Env = append(env, "AWS_ENDPOINT_URL_ECS="+emu.URL, "PATH="+os.Getenv("PATH"), "HOME="+dir)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b.StartTimer()
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start)
+		b.StopTimer()
+		emu.Close()
+		s3ts.Close()
+		if err != nil {
+			b.Fatalf("aws run: %v\n%s", err, stderr.String())
+		}
+		r, err := results.ReadFile(filepath.Join(dir, "results.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Run.Workers != tasks || r.Total.Requests != int64(tasks*200*2) {
+			b.Fatalf("%d workers, %d requests\n%s", r.Run.Workers, r.Total.Requests, stderr.String())
+		}
+		if testing.Verbose() {
+			b.Logf("coordinator output:\n%s", stderr.String())
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		b.ReportMetric(float64(ru.Maxrss)/1024, "coord-maxrss-MB")
+		b.ReportMetric(float64(ru.Utime.Nano()+ru.Stime.Nano())/1e9, "coord-cpu-s")
+		b.ReportMetric(wall.Seconds(), "coord-wall-s")
+		b.ReportMetric(r.Validity.StartSkewMs, "start-skew-ms")
+		b.StartTimer()
+	}
+}

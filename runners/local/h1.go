@@ -1,0 +1,369 @@
+package local
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The fast path: a minimal HTTP/1.1 keep-alive client, one connection per
+// worker, used for plain-http targets. It writes a request prebuilt once per
+// endpoint and parses the response in place, with no goroutines, channels or
+// allocations per request — net/http's client costs about three times the CPU
+// per request, and on a CI runner every generator cycle is taken from the
+// service under test. Anything it does not handle (https, a custom client,
+// redirects) goes through net/http.
+
+// h1Head is an endpoint's prebuilt request head, without the final
+// Content-Length line and blank line.
+func h1Head(req *http.Request) ([]byte, error) {
+	u := req.URL
+	host := req.Host
+	if host == "" {
+		host = u.Host
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, u.RequestURI(), host)
+	keys := make([]string, 0, len(req.Header))
+	for k := range req.Header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.EqualFold(k, "Content-Length") || strings.EqualFold(k, "Connection") {
+			continue // set by the client
+		}
+		for _, v := range req.Header[k] {
+			if strings.ContainsAny(k+v, "\r\n") {
+				return nil, fmt.Errorf("header %q: line breaks are not allowed", k)
+			}
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	if req.Header.Get("User-Agent") == "" {
+		b.WriteString("User-Agent: " + userAgent + "\r\n")
+	}
+	return b.Bytes(), nil
+}
+
+// userAgent identifies loadgate's requests in the target's logs.
+const userAgent = "loadgate"
+
+// fastPathOK reports whether target can use the fast path.
+func fastPathOK(target string) (addr string, ok bool) {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return "", false
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(host, port), true
+}
+
+// h1conn is one worker's connection; only its worker uses it.
+type h1conn struct {
+	mu     sync.Mutex // guards conn against abort from another goroutine
+	addr   string
+	dialer *net.Dialer
+	conn   net.Conn
+	br     *bufio.Reader
+	wbuf   []byte
+	used   bool // a request completed on conn (so a failure may be a stale keep-alive)
+}
+
+// h1BufSize is the read buffer of a fast-path connection (headers must fit).
+const h1BufSize = 4 << 10
+
+func newH1(addr string) *h1conn {
+	return &h1conn{addr: addr, dialer: &net.Dialer{KeepAlive: 30 * time.Second}}
+}
+
+func (c *h1conn) close() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.mu.Lock()
+		c.conn = nil
+		c.mu.Unlock()
+	}
+}
+
+// abort unblocks the connection's pending I/O (run shutdown); any goroutine.
+func (c *h1conn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		_ = c.conn.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// h1Response is what the fast path learnt about a response.
+type h1Response struct {
+	status   int
+	bytes    int64
+	location bool // a redirect with a Location header
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// do sends one request and reads its response. A failure on a reused
+// connection before any response byte arrived (the server closed an idle
+// keep-alive connection) is retried once on a fresh one, as net/http does.
+func (c *h1conn) do(ctx context.Context, head []byte, method string, body []byte, deadline time.Time, maxBody int64) (h1Response, error) {
+	for attempt := 0; ; attempt++ {
+		r, fresh, got, err := c.try(ctx, head, method, body, deadline, maxBody)
+		if err == nil {
+			return r, nil
+		}
+		c.close()
+		if attempt == 0 && !fresh && !got && !isTimeout(err) && ctx.Err() == nil {
+			continue
+		}
+		return r, err
+	}
+}
+
+func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byte, deadline time.Time, maxBody int64) (r h1Response, fresh, got bool, err error) {
+	if c.conn == nil {
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		conn, err := c.dialer.DialContext(dctx, "tcp", c.addr)
+		cancel()
+		if err != nil {
+			return r, true, false, err
+		}
+		c.mu.Lock()
+		c.conn = conn
+		c.mu.Unlock()
+		if ctx.Err() != nil { // aborted while dialling
+			c.close()
+			return r, true, false, ctx.Err()
+		}
+		if c.br == nil {
+			c.br = bufio.NewReaderSize(conn, h1BufSize)
+		} else {
+			c.br.Reset(conn)
+		}
+		c.used = false
+	}
+	fresh = !c.used
+	if err := c.conn.SetDeadline(deadline); err != nil {
+		return r, fresh, false, err
+	}
+	w := append(c.wbuf[:0], head...)
+	if len(body) > 0 || hasBodyMethod(method) {
+		w = append(w, "Content-Length: "...)
+		w = strconv.AppendInt(w, int64(len(body)), 10)
+		w = append(w, "\r\n"...)
+	}
+	w = append(w, "\r\n"...)
+	if len(body) <= 16<<10 {
+		w = append(w, body...)
+		body = nil
+	}
+	c.wbuf = w[:0]
+	if _, err := c.conn.Write(w); err != nil {
+		return r, fresh, false, err
+	}
+	if len(body) > 0 {
+		if _, err := c.conn.Write(body); err != nil {
+			return r, fresh, false, err
+		}
+	}
+	r, got, keep, err := readResponse(c.br, method, maxBody)
+	if err != nil {
+		return r, fresh, got, err
+	}
+	c.used = true
+	if !keep {
+		c.close()
+	}
+	return r, fresh, got, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// readResponse parses one response and discards its body. got reports
+// whether any byte of the response arrived; keep whether the connection can
+// carry another request.
+func readResponse(br *bufio.Reader, method string, maxBody int64) (r h1Response, got, keep bool, err error) {
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			got = true
+		}
+		if err != nil {
+			if err == io.EOF && got {
+				err = io.ErrUnexpectedEOF
+			}
+			return r, got, false, err
+		}
+		// "HTTP/1.1 200 OK"
+		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+			return r, got, false, fmt.Errorf("malformed HTTP status line %q", trimCRLF(line))
+		}
+		http10 := line[7] == '0'
+		code, perr := strconv.Atoi(string(line[9:12]))
+		if perr != nil || code < 100 {
+			return r, got, false, fmt.Errorf("malformed HTTP status line %q", trimCRLF(line))
+		}
+		r.status = code
+		var length int64 = -1
+		chunked, closeConn, keepAlive := false, false, false
+		for {
+			h, err := br.ReadSlice('\n')
+			if err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return r, got, false, err
+			}
+			h = trimCRLF(h)
+			if len(h) == 0 {
+				break
+			}
+			i := bytes.IndexByte(h, ':')
+			if i <= 0 {
+				continue
+			}
+			k, v := h[:i], bytes.TrimSpace(h[i+1:])
+			switch {
+			case asciiEqualFold(k, "Content-Length"):
+				n, perr := strconv.ParseInt(string(v), 10, 64)
+				if perr != nil || n < 0 {
+					return r, got, false, fmt.Errorf("malformed Content-Length %q", v)
+				}
+				length = n
+			case asciiEqualFold(k, "Transfer-Encoding"):
+				chunked = bytes.Contains(bytes.ToLower(v), []byte("chunked"))
+			case asciiEqualFold(k, "Connection"):
+				lv := bytes.ToLower(v)
+				closeConn = bytes.Contains(lv, []byte("close"))
+				keepAlive = bytes.Contains(lv, []byte("keep-alive"))
+			case asciiEqualFold(k, "Location"):
+				r.location = code >= 300 && code < 400
+			}
+		}
+		if code >= 100 && code < 200 && code != 101 {
+			continue // interim response (100 Continue, 103 Early Hints)
+		}
+		keep = !closeConn && (!http10 || keepAlive)
+		switch {
+		case method == http.MethodHead || code == 204 || code == 304 || code == 101:
+			return r, got, keep && code != 101, nil
+		case chunked:
+			r.bytes, err = readChunked(br, maxBody)
+			return r, got, keep && err == nil, err
+		case length >= 0:
+			if length > maxBody {
+				n, _ := br.Discard(int(min(maxBody, int64(br.Buffered()))))
+				r.bytes = int64(n)
+				return r, got, false, errBodyTooLarge
+			}
+			n, err := discardN(br, length)
+			r.bytes = n
+			return r, got, keep && err == nil, err
+		default: // body until the server closes
+			n, err := discardN(br, maxBody+1)
+			r.bytes = n
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return r, got, false, nil
+			}
+			if err == nil {
+				return r, got, false, errBodyTooLarge
+			}
+			return r, got, false, err
+		}
+	}
+}
+
+// discardN discards exactly n bytes (io.ErrUnexpectedEOF if the stream ends first).
+func discardN(br *bufio.Reader, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		m, err := br.Discard(int(min(n-done, 1<<30)))
+		done += int64(m)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+func readChunked(br *bufio.Reader, maxBody int64) (int64, error) {
+	var total int64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return total, err
+		}
+		line = trimCRLF(line)
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		size, perr := strconv.ParseInt(string(bytes.TrimSpace(line)), 16, 64)
+		if perr != nil || size < 0 {
+			return total, fmt.Errorf("malformed chunk size %q", line)
+		}
+		if size == 0 {
+			// Trailers until a blank line.
+			for {
+				t, err := br.ReadSlice('\n')
+				if err != nil {
+					return total, io.ErrUnexpectedEOF
+				}
+				if len(trimCRLF(t)) == 0 {
+					return total, nil
+				}
+			}
+		}
+		if total+size > maxBody {
+			return total, errBodyTooLarge
+		}
+		n, err := discardN(br, size+2) // data + CRLF
+		total += min(n, size)
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func trimCRLF(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c1, c2 := b[i], s[i]
+		if c1|0x20 != c2|0x20 {
+			return false
+		}
+	}
+	return true
+}
