@@ -484,19 +484,16 @@ func TestFamilyWiseWidensIntervals(t *testing.T) {
 	}
 }
 
-func TestBootP(t *testing.T) {
+func TestBootSE(t *testing.T) {
 	t.Parallel()
-	all := make([]float64, 99)
-	for i := range all {
-		all[i] = float64(i + 1)
+	xs := make([]float64, 100)
+	for i := range xs {
+		xs[i] = float64(i % 2) // sd ≈ 0.5025
 	}
-	if p := bootP(all); p > 0.03 {
-		t.Errorf("all replicates positive: p = %g", p)
+	if se, ok := bootSE(xs); !ok || math.Abs(se-0.5025) > 0.001 {
+		t.Errorf("se = %g ok %v", se, ok)
 	}
-	for i := range all {
-		all[i] -= 50
-	}
-	if p := bootP(all); p < 0.9 {
-		t.Errorf("replicates centred on 0: p = %g", p)
+	if _, ok := bootSE(xs[:10]); ok {
+		t.Error("10 replicates accepted")
 	}
 }

@@ -195,8 +195,30 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	for r := range bt.head {
 		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
 	}
-	lo, hi, ok := percentileCI(effs, 1-alpha)
 	point := effect(m, b, h)
+	// The interval: the bootstrap's standard error with a Student quantile
+	// whose degrees of freedom are the number of resampled units (pairs, or
+	// the smaller side's windows) less one. Percentile intervals need far more
+	// than 1000 replicates at a family-wise alpha of a few per mille, and
+	// under-cover with 20 pairs; the standard error is stable and the t
+	// quantile pays for the few units.
+	units := nb
+	if !c.paired {
+		units = min(nb, nh)
+	}
+	se, okSE := bootSE(effs)
+	ok := okSE && units >= 2 && !math.IsNaN(point)
+	var lo, hi, tp float64
+	if ok {
+		q := tQuantile(1-alpha/2, units-1)
+		lo, hi = point-q*se, point+q*se
+		tp = 1.0
+		if se > 0 {
+			tp = tTwoSidedP(point/se, units-1)
+		} else if point != 0 {
+			tp = 0
+		}
+	}
 
 	// Significance test on per-window samples. p-values are reported
 	// adjusted for the verdict's number of checks (Bonferroni: p × checks),
@@ -209,7 +231,7 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 		// The bootstrap over pairs tests the figure itself (the run's p95);
 		// for tail metrics, which a stall in one or two windows can dominate,
 		// the signed-rank test on per-pair ratios must agree too.
-		p = bootP(effs)
+		p = tp
 		if m == P99 || m == Max {
 			p = math.Max(p, signedRank(pairedEffects(m, si, base, head)))
 		}
@@ -217,7 +239,7 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	} else {
 		var pw float64
 		pw, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
-		p = adj(pw)
+		p = adj(math.Max(pw, tp))
 		// Between-run spread: a prediction interval for one new run's value.
 		// It is not divided among the checks: a job-level shift moves every
 		// check at once, so it is one event, not one per check.
@@ -360,24 +382,18 @@ func (c *comparer) betweenRuns(m Metric, si int, base *side, h, point, alpha flo
 	return point - half, point + half, pf((hv - mean) / scale), true
 }
 
-// bootP is the two-sided bootstrap p-value of "no change": twice the share of
-// replicates on the far side of zero.
-func bootP(effs []float64) float64 {
-	var below, above, n int
+// bootSE is the standard deviation of the finite bootstrap replicates; ok is
+// false with fewer than 20 of them.
+func bootSE(effs []float64) (float64, bool) {
+	var xs []float64
 	for _, e := range effs {
-		if math.IsNaN(e) {
-			continue
-		}
-		n++
-		if e <= 0 {
-			below++
-		}
-		if e >= 0 {
-			above++
+		if !math.IsNaN(e) && !math.IsInf(e, 0) {
+			xs = append(xs, e)
 		}
 	}
-	if n == 0 {
-		return 1
+	if len(xs) < 20 {
+		return 0, false
 	}
-	return math.Min(1, 2*float64(min(below, above)+1)/float64(n+1))
+	_, sd := meanSD(xs)
+	return sd, true
 }
