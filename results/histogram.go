@@ -17,11 +17,6 @@ const (
 	LowestTrackable   = 1                                          // µs
 	MaxTrackable      = int64(10 * time.Minute / time.Microsecond) // µs; longer than any sane request timeout
 	SignificantDigits = 3                                          // 0.1 % relative precision, HdrHistogram's usual default
-
-	// hdrV2CompressedCookie is the V2 compressed encoding version understood by
-	// every HdrHistogram implementation (Java, C, Go, Rust); see hdrhistogram-go's
-	// Encode(V2CompressedEncodingCookieBase).
-	hdrV2CompressedCookie = 0x1c849304
 )
 
 // Histogram is a latency HdrHistogram in microseconds. Its JSON form is the
@@ -162,11 +157,11 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // Encode returns the base64 V2 compressed encoding.
 func (h *Histogram) Encode() (string, error) {
-	b, err := h.h.Encode(hdrV2CompressedCookie)
+	s, err := encodeV2Compressed(h)
 	if err != nil {
 		return "", fmt.Errorf("encode histogram: %w", err)
 	}
-	return string(b), nil
+	return s, nil
 }
 
 // DecodeHistogram parses the base64 V2 compressed encoding. Histograms written by
