@@ -269,11 +269,7 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 	}
 	if runErr != nil {
 		if res != nil && interrupted(runErr) {
-			res.Run.Partial = true
-			if err := a.writeResults(f.out, res); err != nil {
-				return err
-			}
-			return withCode(exitInvalid, fmt.Errorf("run interrupted: partial results%s", writtenTo(f.out)))
+			return a.savePartial(f.out, res)
 		}
 		var te *distributed.TargetError
 		if errors.As(runErr, &te) {

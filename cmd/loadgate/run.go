@@ -111,11 +111,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	}
 	if runErr != nil {
 		if res != nil && interrupted(runErr) {
-			res.Run.Partial = true
-			if err := a.writeResults(f.out, res); err != nil {
-				return nil, err
-			}
-			return nil, withCode(exitInvalid, fmt.Errorf("run interrupted: partial results%s", writtenTo(f.out)))
+			return nil, a.savePartial(f.out, res)
 		}
 		return nil, withCode(exitInfra, fmt.Errorf("run %s: %w", p.Name, runErr))
 	}
@@ -143,6 +139,16 @@ func (a *app) cleanup(c runners.Cleaner) {
 
 // cleanupTimeout bounds how long releasing workers may take after a run.
 const cleanupTimeout = 2 * time.Minute
+
+// savePartial writes an interrupted run's results, marked partial, and ends
+// the command with exit 4: partial results are kept, never judged.
+func (a *app) savePartial(out string, res *results.File) error {
+	res.Run.Partial = true
+	if err := a.writeResults(out, res); err != nil {
+		return err
+	}
+	return withCode(exitInvalid, fmt.Errorf("run interrupted: partial results%s", writtenTo(out)))
+}
 
 func writtenTo(path string) string {
 	if path == "" {
