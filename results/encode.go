@@ -18,10 +18,11 @@ const (
 // zlibWriters reuses compressors across histograms. hdrhistogram-go's own
 // Encode allocates a new best-compression zlib writer (≈1 MB of state) per
 // histogram, which dominated peak memory when a long run's hundreds of window
-// histograms were written out. The pool is a cache, not state: any writer
+// histograms were written out. The level stays BestCompression, so our bytes
+// equal the reference encoder's. The pool is a cache, not state: any writer
 // from it is Reset before use.
 var zlibWriters = sync.Pool{New: func() any {
-	w, _ := zlib.NewWriterLevel(nil, zlib.DefaultCompression)
+	w, _ := zlib.NewWriterLevel(nil, zlib.BestCompression)
 	return w
 }}
 
@@ -30,8 +31,8 @@ var zlibWriters = sync.Pool{New: func() any {
 func encodeV2Compressed(h *Histogram) (string, error) {
 	snap := h.h.Export()
 	limit := len(snap.Counts)
-	for limit > 0 && snap.Counts[limit-1] == 0 {
-		limit--
+	for limit > 1 && snap.Counts[limit-1] == 0 {
+		limit-- // the reference writes up to the bucket of Max(), at least one
 	}
 	var payload bytes.Buffer
 	payload.Grow(limit)

@@ -41,6 +41,9 @@ func TestEncodeInteropsWithHdrHistogramGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if ours != string(theirs) {
+			t.Errorf("%s: encoding differs from hdrhistogram-go's byte for byte", name)
+		}
 		back, err := DecodeHistogram(string(theirs))
 		if err != nil || !back.h.Equals(h.h) {
 			t.Errorf("%s: reference encoding does not round-trip through DecodeHistogram: %v", name, err)
