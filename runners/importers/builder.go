@@ -298,7 +298,7 @@ func (b *builder) add(s *sample) error {
 			w = a.windows[ws]
 		}
 		if w == nil {
-			w = &results.Window{Start: time.Unix(0, ws).UTC(), Width: results.Duration(b.window), Histogram: results.NewHistogram()}
+			w = &results.Window{Start: time.Unix(0, ws).UTC(), Width: results.Duration(b.window), Histogram: results.NewWindowHistogram()}
 			a.windows[ws] = w
 			b.nwindows++
 		}
