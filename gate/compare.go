@@ -528,14 +528,16 @@ func sloCheck(m Metric, limit, head float64) Check {
 	return ch
 }
 
+// sloText is the limit as a plain value ("300 ms", "1%", "100 rps"); the
+// direction (ceiling, or floor for throughput) is the metric's.
 func sloText(m Metric, v float64) string {
 	switch m {
 	case Throughput:
-		return fmt.Sprintf("≥ %g rps", v)
+		return fmt.Sprintf("%g rps", v)
 	case ErrorRate:
-		return fmt.Sprintf("≤ %g%%", v)
+		return fmt.Sprintf("%g%%", v)
 	}
-	return fmt.Sprintf("≤ %g ms", v)
+	return fmt.Sprintf("%g ms", v)
 }
 
 // describe renders a tolerance for metric m as written in a plan.
