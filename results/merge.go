@@ -8,63 +8,22 @@ import (
 
 // Merge combines results of the same plan run by several workers into one File.
 // Histograms are summed (exact percentiles, never averaged), counts summed, and
-// windows aligned by absolute start time. The inputs are not modified.
+// windows aligned by absolute start time. The inputs are not modified. It is
+// a Merger fed all files at once.
 func Merge(files ...*File) (*File, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("merge: no results")
 	}
-	out := &File{
-		Schema:  Schema,
-		Plan:    files[0].Plan,
-		Profile: files[0].Profile,
-		Run:     files[0].Run,
-	}
-	out.Run.Runner = "merge"
-	out.Run.Workers = 0
-	out.Validity = Validity{Valid: true}
-	byName := map[string]*Endpoint{}
-	var order []string
-	for i, f := range files {
-		if f.Plan.Hash != out.Plan.Hash {
-			return nil, fmt.Errorf("merge: result %d is from plan %s (%s), others from %s", i, f.Plan.Name, f.Plan.Hash, out.Plan.Hash)
-		}
-		if f.Run.Started.Before(out.Run.Started) {
-			out.Run.Started = f.Run.Started
-		}
-		if f.Run.Ended.After(out.Run.Ended) {
-			out.Run.Ended = f.Run.Ended
-		}
-		out.Run.Partial = out.Run.Partial || f.Run.Partial
-		w := f.Run.Workers
-		if w == 0 {
-			w = 1
-		}
-		out.Run.Workers += w
-		mergeValidity(&out.Validity, &f.Validity, i == 0)
-		for _, e := range f.Endpoints {
-			dst, ok := byName[e.Name]
-			if !ok {
-				dst = &Endpoint{Name: e.Name, Method: e.Method, URL: e.URL, Precision: e.Precision}
-				byName[e.Name] = dst
-				order = append(order, e.Name)
-			}
-			if err := mergeEndpoint(dst, &e); err != nil {
-				return nil, fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
-			}
+	var m Merger
+	for _, f := range files {
+		if err := m.Add(f); err != nil {
+			return nil, err
 		}
 	}
-	elapsed := out.Run.Ended.Sub(out.Run.Started) - out.Profile.Warmup.D()
-	if elapsed <= 0 {
-		elapsed = out.Run.Ended.Sub(out.Run.Started)
-	}
-	for _, n := range order {
-		out.Endpoints = append(out.Endpoints, *byName[n])
-	}
-	out.Finalize(elapsed)
-	return out, nil
+	return m.File(), nil
 }
 
-func mergeValidity(dst, src *Validity, first bool) {
+func mergeValidity(dst, src *Validity) {
 	dst.Valid = dst.Valid && src.Valid
 	dst.Reasons = append(dst.Reasons, src.Reasons...)
 	dst.Scheduled += src.Scheduled

@@ -157,7 +157,7 @@ func (m *Merger) begin(f *File) error {
 		w = 1
 	}
 	m.out.Run.Workers += w
-	mergeValidity(&m.out.Validity, &f.Validity, m.n == 0)
+	mergeValidity(&m.out.Validity, &f.Validity)
 	return nil
 }
 

@@ -2,11 +2,12 @@ package results
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 )
 
-func TestMergerEqualsMerge(t *testing.T) {
+func TestMergerEqualsReferenceMerge(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	mk := func(seed int64) *File {
@@ -34,7 +35,7 @@ func TestMergerEqualsMerge(t *testing.T) {
 		return f
 	}
 	files := []*File{mk(1), mk(2), mk(3)}
-	want, err := Merge(files...)
+	want, err := referenceMerge(files...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestMergerEqualsMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a.String() != b.String() {
-		t.Fatalf("Merger differs from Merge:\n%s\n%s", a.String(), b.String())
+		t.Fatalf("Merger differs from the reference merge:\n%s\n%s", a.String(), b.String())
 	}
 	var bad Merger
 	_ = bad.Add(files[0])
@@ -140,4 +141,62 @@ func FuzzMergerAddJSON(f *testing.F) {
 		}
 		_ = m.File()
 	})
+}
+
+// referenceMerge is the straightforward merge, histogram by histogram and
+// endpoint by endpoint, that Merger (counts accumulated as raw arrays) must
+// reproduce byte for byte.
+func referenceMerge(files ...*File) (*File, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("merge: no results")
+	}
+	out := &File{
+		Schema:  Schema,
+		Plan:    files[0].Plan,
+		Profile: files[0].Profile,
+		Run:     files[0].Run,
+	}
+	out.Run.Runner = "merge"
+	out.Run.Workers = 0
+	out.Validity = Validity{Valid: true}
+	byName := map[string]*Endpoint{}
+	var order []string
+	for i, f := range files {
+		if f.Plan.Hash != out.Plan.Hash {
+			return nil, fmt.Errorf("merge: result %d is from plan %s (%s), others from %s", i, f.Plan.Name, f.Plan.Hash, out.Plan.Hash)
+		}
+		if f.Run.Started.Before(out.Run.Started) {
+			out.Run.Started = f.Run.Started
+		}
+		if f.Run.Ended.After(out.Run.Ended) {
+			out.Run.Ended = f.Run.Ended
+		}
+		out.Run.Partial = out.Run.Partial || f.Run.Partial
+		w := f.Run.Workers
+		if w == 0 {
+			w = 1
+		}
+		out.Run.Workers += w
+		mergeValidity(&out.Validity, &f.Validity)
+		for _, e := range f.Endpoints {
+			dst, ok := byName[e.Name]
+			if !ok {
+				dst = &Endpoint{Name: e.Name, Method: e.Method, URL: e.URL, Precision: e.Precision}
+				byName[e.Name] = dst
+				order = append(order, e.Name)
+			}
+			if err := mergeEndpoint(dst, &e); err != nil {
+				return nil, fmt.Errorf("merge: endpoint %s: %w", e.Name, err)
+			}
+		}
+	}
+	elapsed := out.Run.Ended.Sub(out.Run.Started) - out.Profile.Warmup.D()
+	if elapsed <= 0 {
+		elapsed = out.Run.Ended.Sub(out.Run.Started)
+	}
+	for _, n := range order {
+		out.Endpoints = append(out.Endpoints, *byName[n])
+	}
+	out.Finalize(elapsed)
+	return out, nil
 }
