@@ -23,7 +23,7 @@ func TestDependencyDirection(t *testing.T) {
 		"gate":            {"results"},
 		"baselines":       {"results"},
 		"report":          {"gate", "results", "report"},
-		"runners":         {"plan", "results", "runners", "internal"},
+		"runners":         {"plan", "results", "runners"},
 		"internal/target": {"results"},
 	}
 	sdkOwners := map[string]string{

@@ -32,9 +32,7 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 	if f.dist.workers > 1 {
 		return withCode(exitUsage, errors.New("--paired runs on one machine; drop --workers"))
 	}
-	if err := f.apply(p); err != nil {
-		return withCode(exitUsage, err)
-	}
+	f.apply(p)
 	if err := p.CheckLimits(); err != nil {
 		return withCode(exitUsage, err)
 	}

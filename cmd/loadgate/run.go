@@ -40,14 +40,13 @@ func (f *runFlags) bind(cmd *cobra.Command) {
 }
 
 // apply changes the plan according to overrides, before limits are checked.
-func (f *runFlags) apply(p *plan.Plan) error {
+func (f *runFlags) apply(p *plan.Plan) {
 	if f.target != "" {
 		p.Target = f.target
 	}
 	if f.duration > 0 {
 		p.Profile.Duration = f.duration
 	}
-	return nil
 }
 
 func newRunCmd(a *app) *cobra.Command {
@@ -84,9 +83,7 @@ Ctrl-C or SIGTERM stops the run; the partial results are still written, marked
 // execute applies overrides, checks safety rails, runs the plan, stamps
 // provenance and writes the results (also when interrupted).
 func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
-	if err := f.apply(p); err != nil {
-		return nil, withCode(exitUsage, err)
-	}
+	f.apply(p)
 	if err := p.CheckLimits(); err != nil {
 		return nil, withCode(exitUsage, err)
 	}
