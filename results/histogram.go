@@ -127,12 +127,46 @@ func (h *Histogram) Clone() *Histogram {
 
 // Distribution calls fn for each non-empty bucket with its highest equivalent value
 // (µs) and count, in increasing order. Used by statistics and charts.
+//
+// It reads the counts array directly: hdrhistogram-go's Distribution builds
+// a bar for every bucket up to the maximum, empty or not, and that walk was
+// most of the gate's time.
 func (h *Histogram) Distribution(fn func(valueMicros, count int64)) {
-	for _, b := range h.h.Distribution() {
-		if b.Count > 0 {
-			fn(b.To, b.Count)
+	snap := h.h.Export()
+	layout := layoutOf(snap.LowestTrackableValue, snap.SignificantFigures)
+	for i, c := range snap.Counts {
+		if c > 0 {
+			fn(layout.highestEquivalent(i), c)
 		}
 	}
+}
+
+// bucketLayout is HdrHistogram's mapping from a counts index to values (as
+// hdrhistogram-go's New lays it out).
+type bucketLayout struct {
+	unitMagnitude, subBucketHalfCountMagnitude int
+}
+
+func layoutOf(lowest, significantFigures int64) bucketLayout {
+	largestSingleUnit := 2 * math.Pow10(int(significantFigures))
+	subBucketCountMagnitude := int(math.Ceil(math.Log2(largestSingleUnit)))
+	l := bucketLayout{subBucketHalfCountMagnitude: max(subBucketCountMagnitude, 1) - 1}
+	l.unitMagnitude = max(int(math.Floor(math.Log2(float64(lowest)))), 0)
+	return l
+}
+
+// highestEquivalent is the largest value counted at index i: what
+// ValueAtQuantile and Distribution report for it.
+func (l bucketLayout) highestEquivalent(i int) int64 {
+	half := 1 << l.subBucketHalfCountMagnitude
+	bucket := (i >> l.subBucketHalfCountMagnitude) - 1
+	sub := (i & (half - 1)) + half
+	if bucket < 0 {
+		sub -= half
+		bucket = 0
+	}
+	shift := bucket + l.unitMagnitude
+	return int64(sub)<<shift + int64(1)<<shift - 1
 }
 
 // Summary returns the latency summary in milliseconds.
