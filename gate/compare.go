@@ -162,10 +162,9 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 
 // ComparePaired decides a verdict from base and head measured interleaved in
 // the same job (runners/paired): window i of base and window i of head ran in
-// the same slot pair, so machine drift cancels in their ratio. Intervals and
-// p-values come from a bootstrap over pairs (both sides resampled with the same
-// indexes); p99 and max also need a Wilcoxon signed-rank test on per-pair log
-// ratios to agree.
+// the same slot pair, in an order drawn at random, so machine drift cancels in
+// their ratio and swapping the sides within pairs gives the change's
+// distribution under "no change" (a randomization test; randomization.go).
 func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	pol = pol.normalized()
 	v := &Verdict{Mode: ModePaired, Confidence: pol.Confidence, FailOnInconclusive: pol.FailOnInconclusive, BaseRuns: 1}
@@ -178,8 +177,8 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	if base.Plan.Hash != head.Plan.Hash {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
 	}
-	c := &comparer{pol: pol, paired: true}
-	c.alpha = familyAlpha(pol, true, head, func(name string) bool { return base.Endpoint(name) != nil })
+	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence}
+	c.perm = c.randomization(base, head)
 	seen := map[string]bool{}
 	for i := range head.Endpoints {
 		he := &head.Endpoints[i]
@@ -259,8 +258,12 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 type comparer struct {
 	pol    Policy
 	paired bool
-	// alpha is each check's significance level (family-wise adjusted).
+	// alpha is each check's significance level in committed-baseline mode
+	// (Bonferroni-adjusted when family-wise; paired mode's randomization test
+	// adjusts with max-T instead).
 	alpha float64
+	// perm holds paired mode's randomization test, by endpoint and metric.
+	perm map[string]map[Metric]permCheck
 }
 
 // familyAlpha is the per-check alpha: 1 - Confidence, divided by the number

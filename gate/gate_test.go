@@ -407,34 +407,133 @@ func TestPaired(t *testing.T) {
 	}
 }
 
-func TestSignedRank(t *testing.T) {
+func TestPairedImprovedAndSwapSymmetry(t *testing.T) {
 	t.Parallel()
-	// Known values: all 10 differences positive → W+ = 55, exact two-sided
-	// p = 2/1024.
-	var d []float64
-	for i := 1; i <= 10; i++ {
-		d = append(d, float64(i))
+	base, head := synth(t, 80, fast), synth(t, 81, fast.withScale(0.75))
+	v := ComparePaired(base, head, testPolicy())
+	faster := check(t, endpoint(t, v, "fast"), P95, "baseline")
+	if faster.Decision != Improved || faster.CIHigh >= 0 || faster.Delta >= 0 {
+		t.Fatalf("paired −25 %%: %+v", faster)
 	}
-	if p := signedRank(d); math.Abs(p-2.0/1024) > 1e-12 {
-		t.Errorf("p = %g, want %g", p, 2.0/1024)
+	// Swapping the roles mirrors the effect and keeps the p-value: the swap
+	// test sees the same set of label assignments either way.
+	w := ComparePaired(head, base, testPolicy())
+	slower := check(t, endpoint(t, w, "fast"), P95, "baseline")
+	if slower.Decision != Regressed || slower.PValue != faster.PValue {
+		t.Fatalf("mirrored: %+v vs %+v", slower, faster)
 	}
-	// Symmetric differences → p = 1.
-	if p := signedRank([]float64{-1, 1, -2, 2, -3, 3}); p < 0.99 {
-		t.Errorf("symmetric: p = %g", p)
+	if got, want := math.Log1p(slower.Delta), -math.Log1p(faster.Delta); math.Abs(got-want) > 1e-5 {
+		t.Errorf("mirrored effect %g, want %g", got, want)
 	}
-	// Normal approximation agrees roughly with exact for n = 40.
-	var e []float64
-	for i := 1; i <= 40; i++ {
-		v := float64(i)
-		if i%3 == 0 {
-			v = -v
+}
+
+// A pass from too little data says so: the interval reaches past the
+// tolerance, and the warning says how much more data would resolve it.
+func TestPairedResolutionWarning(t *testing.T) {
+	t.Parallel()
+	thin := spec{name: "api", medianMs: 5, windows: 10, rps: 40}
+	pol := testPolicy()
+	pol.MinRequests, pol.MinTailSamples = 1, 1
+	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0.03)}
+	c := check(t, endpoint(t, ComparePaired(synth(t, 90, thin), synth(t, 91, thin), pol), "api"), P95, "baseline")
+	if c.Decision != Pass || !hasWarning(c.Warnings, "beyond the tolerance +3%: this run cannot rule out") || !hasWarning(c.Warnings, "the requests") {
+		t.Fatalf("thin paired A/A: %+v", c)
+	}
+	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0.5)}
+	c = check(t, endpoint(t, ComparePaired(synth(t, 90, thin), synth(t, 91, thin), pol), "api"), P95, "baseline")
+	if c.Decision != Pass || hasWarning(c.Warnings, "cannot rule out") {
+		t.Fatalf("thin paired A/A, +50 %% tolerance: %+v", c)
+	}
+}
+
+// Checks that no swap can move (no errors on either side; throughput fixed by
+// the schedule) cost the others nothing, and a check that moves with another
+// (p90 with p95) costs less than Bonferroni would: that is what max-T over
+// the swaps buys over dividing alpha.
+func TestPairedFamilyWiseMaxT(t *testing.T) {
+	t.Parallel()
+	base, head := synth(t, 82, fast), synth(t, 83, fast.withScale(1.06))
+	only := func(ms ...Metric) Policy {
+		p := testPolicy()
+		p.Thresholds = map[Metric]Tolerance{}
+		for _, m := range ms {
+			p.Thresholds[m] = Rel(0.02)
 		}
-		e = append(e, v)
+		return p
 	}
-	exact := signedRank(e)
-	e = append(e, 1) // a tie forces the approximation
-	if approx := signedRank(e); math.Abs(approx-exact) > 0.05 {
-		t.Errorf("approx %g vs exact %g", approx, exact)
+	p95 := func(pol Policy) Check {
+		return check(t, endpoint(t, ComparePaired(base, head, pol), "fast"), P95, "baseline")
+	}
+	alone := p95(only(P95))
+	if alone.PValue <= 0 || alone.PValue >= 0.05 {
+		t.Fatalf("p95 alone: %+v, want significant", alone)
+	}
+	if got := p95(only(P95, ErrorRate, Throughput)); got.PValue != alone.PValue || got.CILow != alone.CILow {
+		t.Errorf("with checks no swap moves: p=%g [%g, %g], alone p=%g [%g, %g]", got.PValue, got.CILow, got.CIHigh, alone.PValue, alone.CILow, alone.CIHigh)
+	}
+	with90 := p95(only(P90, P95))
+	if with90.PValue < alone.PValue || with90.PValue >= 2*alone.PValue {
+		t.Errorf("with p90: p=%g, want in [%g, %g) (Bonferroni would double it)", with90.PValue, alone.PValue, 2*alone.PValue)
+	}
+	pol := only(P95)
+	pol.FamilyWise = false
+	if got := p95(pol); got.PValue != alone.PValue {
+		t.Errorf("one check: family-wise p %g, per-check p %g: should agree", alone.PValue, got.PValue)
+	}
+}
+
+// The swap test keeps its level: over many A/A comparisons of series whose
+// level drifts (shared by the pair) and that stall at random (not shared),
+// "significant" comes up in about 1 - Confidence of them, not more.
+func TestPairedLevelUnderDriftAndStalls(t *testing.T) {
+	t.Parallel()
+	noisy := func(rng *rand.Rand, levels []float64, stall []bool) *results.File {
+		sp := spec{name: "api", medianMs: 5, windows: len(levels), rps: 60}
+		f := synth(t, rng.Uint64(), sp)
+		e := &f.Endpoints[0]
+		for i := range levels {
+			w := &e.Windows[i+1] // after the warm-up window
+			h := results.NewHistogram()
+			w.Histogram.Distribution(func(v, c int64) {
+				for range c {
+					ms := float64(v) * levels[i]
+					if stall[i] && rng.Float64() < 0.2 {
+						ms += 30000 * rng.Float64()
+					}
+					h.RecordMicros(int64(ms))
+				}
+			})
+			w.Histogram = h
+		}
+		e.Finalize(time.Duration(len(levels)) * time.Second)
+		return f
+	}
+	pol := testPolicy()
+	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0), P99: Rel(0)}
+	const trials = 120
+	flagged := 0
+	for trial := range trials {
+		rng := rand.New(rand.NewPCG(90, uint64(trial)))
+		n := 12
+		lb, lh := make([]float64, n), make([]float64, n)
+		sb, sh := make([]bool, n), make([]bool, n)
+		for i := range n {
+			lvl := math.Exp(0.3 * rng.NormFloat64())
+			lb[i], lh[i] = lvl, lvl*math.Exp(0.03*rng.NormFloat64())
+			sb[i], sh[i] = rng.Float64() < 0.1, rng.Float64() < 0.1
+		}
+		v := ComparePaired(noisy(rng, lb, sb), noisy(rng, lh, sh), pol)
+		for _, c := range endpoint(t, v, "api").Checks {
+			if c.Significant {
+				flagged++
+				break
+			}
+		}
+	}
+	t.Logf("%d of %d A/A comparisons significant", flagged, trials)
+	// Binomial(120, 0.05): mean 6, P(≥ 14) < 0.5 %.
+	if flagged >= 14 {
+		t.Errorf("%d of %d A/A comparisons significant at 95 %% family-wise", flagged, trials)
 	}
 }
 
@@ -448,6 +547,13 @@ func TestHistQuantilesMatchHistogram(t *testing.T) {
 	want := e.Histogram.Summary()
 	if st[statIndex(P95)] != want.P95 || st[statIndex(P99)] != want.P99 || st[statIndex(P50)] != want.P50 {
 		t.Errorf("side quantiles p50 %g p95 %g p99 %g, histogram %g %g %g", st[0], st[2], st[3], want.P50, want.P95, want.P99)
+	}
+	// Each window's own figures (the per-window samples of the rank tests).
+	for i, w := range e.MeasuredWindows() {
+		sum := w.Histogram.Summary()
+		if got, want := s.wins[i].vals, [nLatency]float64{sum.P50, sum.P90, sum.P95, sum.P99, sum.Max}; got != want {
+			t.Fatalf("window %d figures %v, histogram %v", i, got, want)
+		}
 	}
 }
 

@@ -54,10 +54,12 @@ type Policy struct {
 	// Confidence is the level of the verdict's tests and intervals (alpha =
 	// 1 - Confidence). With FamilyWise it holds for the whole verdict.
 	Confidence float64 `json:"confidence"`
-	// FamilyWise spreads alpha over every baseline check of the verdict
-	// (Bonferroni): with 2 endpoints × 4 metrics each check is tested at
-	// alpha/8, so the chance that *any* check of an unchanged service is
-	// flagged stays below alpha. Intervals are widened to match.
+	// FamilyWise makes Confidence hold for the whole verdict: the chance that
+	// any check of an unchanged service is called significant stays below
+	// alpha. Committed-baseline mode divides alpha among its checks
+	// (Bonferroni: with 2 endpoints × 4 metrics each is tested at alpha/8);
+	// paired mode takes the maximum over checks of its random swaps
+	// (Westfall–Young max-T). Intervals are widened to match.
 	FamilyWise bool `json:"family_wise"`
 	// MinRunSpread is the smallest run-to-run spread of a metric assumed in
 	// committed-baseline mode, as a fraction (0.05: a run's level varies by
@@ -81,7 +83,8 @@ type Policy struct {
 	AllowPlanChange bool `json:"allow_plan_change"`
 	// WarmupExcluded drops warm-up windows from the samples (default true).
 	WarmupExcluded bool `json:"warmup_excluded"`
-	// BootstrapReps is the number of bootstrap resamples per endpoint.
+	// BootstrapReps is the number of bootstrap resamples per endpoint, and of
+	// random swaps in paired mode's randomization test.
 	BootstrapReps int `json:"bootstrap_reps"`
 	// Seed makes the bootstrap reproducible: the same inputs and policy always
 	// give the same verdict.

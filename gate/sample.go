@@ -88,12 +88,11 @@ func newSide(eps []*results.Endpoint, warmupExcluded bool) *side {
 			r := raw{w: window{requests: w.Requests, errors: w.Errors, seconds: secs,
 				vals: [nLatency]float64{w.P50, w.P90, w.P95, w.P99, w.Max}}}
 			if w.Histogram != nil && w.Histogram.Count() > 0 {
-				sum := w.Histogram.Summary()
-				r.w.vals = [nLatency]float64{sum.P50, sum.P90, sum.P95, sum.P99, sum.Max}
 				w.Histogram.Distribution(func(v, c int64) {
 					r.vals = append(r.vals, v)
 					r.cnts = append(r.cnts, c)
 				})
+				r.w.vals = distQuantiles(r.vals, r.cnts)
 			} else if w.Requests > 0 {
 				s.hist = false
 			}
@@ -130,6 +129,38 @@ func newSide(eps []*results.Endpoint, warmupExcluded bool) *side {
 		s.wins[i] = r.w
 	}
 	return s
+}
+
+// distQuantiles are the latency metrics (ms) of one distribution of ascending
+// values (µs) and their counts, by HdrHistogram's rank rule, so they equal the
+// histogram's own Summary without walking it again.
+func distQuantiles(vals, cnts []int64) [nLatency]float64 {
+	var out [nLatency]float64
+	var total int64
+	for _, c := range cnts {
+		total += c
+	}
+	if total == 0 {
+		return out
+	}
+	out[statIndex(Max)] = float64(vals[len(vals)-1]) / 1000
+	var cum int64
+	li := 0
+	for i, c := range cnts {
+		cum += c
+		for li < nLatency-1 && cum >= rankOf(latencyMetrics[li], total) {
+			out[li] = float64(vals[i]) / 1000
+			li++
+		}
+	}
+	return out
+}
+
+// rankOf is the rank HdrHistogram's ValueAtQuantile reads for metric m among
+// total values: round(q × total), at least 1.
+func rankOf(m Metric, total int64) int64 {
+	q, _ := quantileOf(m)
+	return max(1, int64(q*float64(total)+0.5))
 }
 
 // nonEmpty counts windows with at least one request.
@@ -232,15 +263,9 @@ func (s *side) histQuantiles(weight []int32, sc *scratch, out *[nStats]float64) 
 		return
 	}
 	out[statIndex(Max)] = float64(s.values[hi]) / 1000
-	// Ranks per HdrHistogram's ValueAtQuantile: round(q*total), at least 1.
 	var targets [nLatency - 1]int64
-	for li := 0; li < nLatency-1; li++ {
-		q, _ := quantileOf(latencyMetrics[li])
-		t := int64(q*float64(total) + 0.5)
-		if t < 1 {
-			t = 1
-		}
-		targets[li] = t
+	for li := range targets {
+		targets[li] = rankOf(latencyMetrics[li], total)
 	}
 	var cum int64
 	li := 0

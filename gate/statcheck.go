@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/loadgate/loadgate/results"
 )
@@ -35,7 +36,11 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 	if base != nil {
 		base.stats(nil, sc, &bs)
 	}
-	bt := c.bootstrap(ev.Name, base, head, sc)
+	bootBase := base
+	if c.paired {
+		bootBase = nil // baseline checks use the randomization test; the bootstrap only serves SLO intervals
+	}
+	bt := c.bootstrap(ev.Name, bootBase, head)
 
 	if base != nil {
 		for _, mt := range pol.thresholds(ev.Name) {
@@ -43,7 +48,7 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 			if si < 0 {
 				continue
 			}
-			ev.Checks = append(ev.Checks, c.baselineCheck(mt.m, mt.t, si, base, head, bs[si], hs[si], bt, alpha))
+			ev.Checks = append(ev.Checks, c.baselineCheck(ev.Name, mt.m, mt.t, si, base, head, bs[si], hs[si], bt, alpha))
 		}
 	}
 	for _, s := range pol.slos(ev.Name) {
@@ -87,12 +92,13 @@ func (s *side) truncate(n int) {
 	}
 }
 
-// bootstrap resamples windows: in committed-baseline mode each run's windows
-// independently (stratified by run); in paired mode whole pairs, so both sides
-// get the same indexes and their correlation is kept.
-func (c *comparer) bootstrap(name string, base, head *side, sc *scratch) boot {
+// bootstrap resamples windows, each run's windows independently (stratified
+// by run). base is nil in paired mode, where the baseline checks use the
+// randomization test and the bootstrap only gives the SLO intervals.
+func (c *comparer) bootstrap(name string, base, head *side) boot {
 	reps := c.pol.BootstrapReps
 	rng := newRand(c.pol.Seed, name)
+	sc := &scratch{}
 	bt := boot{head: make([][nStats]float64, reps)}
 	if base != nil {
 		bt.base = make([][nStats]float64, reps)
@@ -105,21 +111,12 @@ func (c *comparer) bootstrap(name string, base, head *side, sc *scratch) boot {
 	for r := range reps {
 		clear(hw)
 		clear(bw)
-		if c.paired && base != nil {
-			n := len(head.wins)
-			for k := 0; k < n; k++ {
-				i := rng.IntN(n)
-				hw[i]++
-				bw[i]++
-			}
-		} else {
-			for _, run := range head.runs {
-				resample(rng, run, hw)
-			}
-			if base != nil {
-				for _, run := range base.runs {
-					resample(rng, run, bw)
-				}
+		for _, run := range head.runs {
+			resample(rng, run, hw)
+		}
+		if base != nil {
+			for _, run := range base.runs {
+				resample(rng, run, bw)
 			}
 		}
 		head.stats(hw, sc, &bt.head[r])
@@ -152,7 +149,7 @@ func fromEffect(m Metric, e float64) float64 {
 }
 
 // baselineCheck compares one metric with the baseline.
-func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *side, b, h float64, bt boot, alpha float64) Check {
+func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, base, head *side, b, h float64, bt boot, alpha float64) Check {
 	pol := c.pol
 	ch := newCheck(m, "baseline", nz(b), nz(h), tol.describe(m))
 	var short []string
@@ -190,65 +187,21 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 		}
 	}
 
-	// Interval from the bootstrap.
-	effs := make([]float64, len(bt.head))
-	for r := range bt.head {
-		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
-	}
 	point := effect(m, b, h)
-	// The interval: the bootstrap's standard error with a Student quantile
-	// whose degrees of freedom are the number of resampled units (pairs, or
-	// the smaller side's windows) less one. Percentile intervals need far more
-	// than 1000 replicates at a family-wise alpha of a few per mille, and
-	// under-cover with 20 pairs; the standard error is stable and the t
-	// quantile pays for the few units.
-	units := nb
-	if !c.paired {
-		units = min(nb, nh)
-	}
-	se, okSE := bootSE(effs)
-	ok := okSE && units >= 2 && !math.IsNaN(point)
-	var lo, hi, tp float64
-	if ok {
-		q := tQuantile(1-alpha/2, units-1)
-		lo, hi = point-q*se, point+q*se
-		tp = 1.0
-		if se > 0 {
-			tp = tTwoSidedP(point/se, units-1)
-		} else if point != 0 {
-			tp = 0
-		}
-	}
-
-	// Significance test on per-window samples. p-values are reported
-	// adjusted for the verdict's number of checks (Bonferroni: p × checks),
-	// so every p is read against the same 1 - Confidence.
 	level := 1 - pol.Confidence
-	adj := func(p float64) float64 { return math.Min(1, p*level/alpha) }
-	var p float64
+	var lo, hi, p float64
+	var ok bool
 	var testWarn []string
 	if c.paired {
-		// The bootstrap over pairs tests the figure itself (the run's p95);
-		// for tail metrics, which a stall in one or two windows can dominate,
-		// the signed-rank test on per-pair ratios must agree too.
-		p = tp
-		if m == P99 || m == Max {
-			p = math.Max(p, signedRank(pairedEffects(m, si, base, head)))
+		// The randomization test over swaps within pairs (randomization.go):
+		// its p-value is already family-wise adjusted when the policy is.
+		pc, found := c.perm[name][m]
+		ok = found && !math.IsNaN(point)
+		if ok {
+			lo, hi, p = point-pc.crit*pc.sd, point+pc.crit*pc.sd, pc.p
 		}
-		p = adj(p)
 	} else {
-		var pw float64
-		pw, testWarn = mannWhitney(base.pooled(si), head.pooled(si), alpha)
-		p = adj(math.Max(pw, tp))
-		// Between-run spread: a prediction interval for one new run's value.
-		// It is not divided among the checks: a job-level shift moves every
-		// check at once, so it is one event, not one per check.
-		if lo2, hi2, pb, okb := c.betweenRuns(m, si, base, h, point, level); okb {
-			p = math.Max(p, pb)
-			if ok {
-				lo, hi = math.Min(lo, lo2), math.Max(hi, hi2)
-			}
-		}
+		lo, hi, p, ok, testWarn = c.unpairedTest(m, si, base, head, h, point, bt, alpha, nb, nh)
 	}
 	ch.PValue = round6(p)
 	if ok {
@@ -271,9 +224,66 @@ func (c *comparer) baselineCheck(m Metric, tol Tolerance, si int, base, head *si
 	if ch.Decision == Pass {
 		if worse, better := exceeds(m, tol, b, h); worse || better {
 			ch.Warnings = append(ch.Warnings, "beyond the tolerance but not significant at this confidence: within noise")
+		} else if c.paired {
+			if w := resolution(m, tol, b, lo, hi); w != "" {
+				ch.Warnings = append(ch.Warnings, w)
+			}
 		}
 	}
 	return ch
+}
+
+// resolution warns when a passing check's interval reaches beyond the
+// tolerance on the bad side: the run was too short to tell a change as large
+// as the tolerance from noise, so its pass is weaker than it looks. The
+// interval narrows with the square root of the requests measured (more pairs
+// or a higher rate), which gives the factor to suggest.
+func resolution(m Metric, tol Tolerance, base, lo, hi float64) string {
+	bad := hi
+	if !higherIsWorse(m) {
+		bad = lo
+	}
+	var atBound float64
+	if m == ErrorRate {
+		atBound = base + bad
+	} else {
+		atBound = base * math.Exp(bad)
+	}
+	if worse, _ := exceeds(m, tol, base, atBound); !worse {
+		return ""
+	}
+	var tolEff float64
+	switch {
+	case tol.Kind == KindRelative:
+		tolEff = math.Log1p(math.Abs(tol.Value))
+	case m == ErrorRate:
+		tolEff = math.Abs(tol.Value)
+	case base > 0:
+		tolEff = math.Log1p(math.Abs(tol.Value) / base)
+	}
+	if tolEff <= 0 {
+		return ""
+	}
+	// The interval is point ± half; it stays inside the tolerance once half
+	// shrinks below the room the point leaves, by 1/√(requests).
+	half, point := (hi-lo)/2, (hi+lo)/2
+	if !higherIsWorse(m) {
+		point = -point
+	}
+	room := tolEff - point
+	if room <= 0 {
+		return ""
+	}
+	more := "about " + strconv.FormatFloat(math.Ceil(10*(half/room)*(half/room))/10, 'f', -1, 64) + "×"
+	if half/room > 10 {
+		more = "over 100×"
+	}
+	bound := fmt.Sprintf("%+.1f %%", 100*fromEffect(m, bad))
+	if m == ErrorRate {
+		bound = fmt.Sprintf("%+.2fpp", bad)
+	}
+	return fmt.Sprintf("the interval reaches %s, beyond the tolerance %s: this run cannot rule out a change that large; %s the requests (a longer run or a higher rate) would",
+		bound, tol.describe(m), more)
 }
 
 // pairsWithData counts pairs where both windows have requests.
@@ -285,33 +295,6 @@ func pairsWithData(base, head *side) int {
 		}
 	}
 	return n
-}
-
-// pairedEffects are the per-pair effects of statistic si (pairs with data).
-func pairedEffects(m Metric, si int, base, head *side) []float64 {
-	var d []float64
-	for i := range head.wins {
-		bw, hw := base.wins[i], head.wins[i]
-		var bv, hv float64
-		switch si {
-		case statThroughput:
-			bv, hv = float64(bw.requests)/bw.seconds, float64(hw.requests)/hw.seconds
-		case statErrorRate:
-			if bw.requests == 0 || hw.requests == 0 {
-				continue
-			}
-			bv, hv = 100*float64(bw.errors)/float64(bw.requests), 100*float64(hw.errors)/float64(hw.requests)
-		default:
-			if bw.requests == 0 || hw.requests == 0 {
-				continue
-			}
-			bv, hv = bw.vals[si], hw.vals[si]
-		}
-		if e := effect(m, bv, hv); !math.IsNaN(e) {
-			d = append(d, e)
-		}
-	}
-	return d
 }
 
 // runSpreadPriorRuns is the weight, in runs, of Policy.MinRunSpread when it is
@@ -396,4 +379,50 @@ func bootSE(effs []float64) (float64, bool) {
 	}
 	_, sd := meanSD(xs)
 	return sd, true
+}
+
+// unpairedTest is committed-baseline mode's test: a bootstrap interval, a
+// Mann-Whitney U test on per-window values and the between-runs prediction
+// interval must all agree (docs/statistics.md). alpha is the per-check level;
+// the p-value comes back adjusted to be read against 1 - Confidence.
+func (c *comparer) unpairedTest(m Metric, si int, base, head *side, h, point float64, bt boot, alpha float64, nb, nh int) (lo, hi, p float64, ok bool, warns []string) {
+	effs := make([]float64, len(bt.head))
+	for r := range bt.head {
+		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
+	}
+	// The interval: the bootstrap's standard error with a Student quantile
+	// whose degrees of freedom are the smaller side's windows less one.
+	// Percentile intervals need far more than 1000 replicates at a
+	// family-wise alpha of a few per mille, and under-cover with 20 windows;
+	// the standard error is stable and the t quantile pays for the few units.
+	units := min(nb, nh)
+	se, okSE := bootSE(effs)
+	ok = okSE && units >= 2 && !math.IsNaN(point)
+	var tp float64
+	if ok {
+		q := tQuantile(1-alpha/2, units-1)
+		lo, hi = point-q*se, point+q*se
+		tp = 1.0
+		if se > 0 {
+			tp = tTwoSidedP(point/se, units-1)
+		} else if point != 0 {
+			tp = 0
+		}
+	}
+	// p-values are reported adjusted for the verdict's number of checks
+	// (Bonferroni: p × checks), so every p is read against the same
+	// 1 - Confidence.
+	level := 1 - c.pol.Confidence
+	pw, warns := mannWhitney(base.pooled(si), head.pooled(si), alpha)
+	p = math.Min(1, math.Max(pw, tp)*level/alpha)
+	// Between-run spread: a prediction interval for one new run's value. It
+	// is not divided among the checks: a job-level shift moves every check at
+	// once, so it is one event, not one per check.
+	if lo2, hi2, pb, okb := c.betweenRuns(m, si, base, h, point, level); okb {
+		p = math.Max(p, pb)
+		if ok {
+			lo, hi = math.Min(lo, lo2), math.Max(hi, hi2)
+		}
+	}
+	return lo, hi, p, ok, warns
 }
