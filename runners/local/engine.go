@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -176,6 +177,14 @@ type job struct {
 	payload int64
 }
 
+// fineWindow is how long before an arrival the pacer stops trusting Go's
+// timer (whose wake-up is up to 1 ms late) and sleeps precisely instead.
+const fineWindow = 1500 * time.Microsecond
+
+// fineMinSleep is the shortest wait the fine pacer sleeps through; shorter
+// ones are yielded away.
+const fineMinSleep = 50 * time.Microsecond
+
 // runOpen paces arrivals from the schedule and hands each to a free worker,
 // starting workers up to the in-flight bound as needed.
 func (e *engine) runOpen(ctx context.Context) {
@@ -186,21 +195,45 @@ func (e *engine) runOpen(ctx context.Context) {
 	payloads := map[int64][]byte{}
 	var timer *time.Timer
 	done := ctx.Done()
+	fine, release := newFinePacer()
+	defer release()
 	for {
 		at, st, ok := arr.next()
 		if !ok {
 			return
 		}
-		if now := time.Since(e.t0); at > now {
-			if timer == nil {
-				timer = time.NewTimer(at - now)
-			} else {
-				timer.Reset(at - now)
+		if wait := at - time.Since(e.t0); wait > 0 {
+			// A Go timer for all but the last stretch (it wakes up to 1 ms
+			// late, and the pacer must stay cancellable), the fine pacer
+			// for the rest.
+			coarse := wait
+			if fine != nil {
+				coarse = wait - fineWindow
 			}
-			select {
-			case <-timer.C:
-			case <-done:
-				return
+			if coarse > 0 {
+				if timer == nil {
+					timer = time.NewTimer(coarse)
+				} else {
+					timer.Reset(coarse)
+				}
+				select {
+				case <-timer.C:
+				case <-done:
+					return
+				}
+			}
+			if fine != nil {
+				if wait = at - time.Since(e.t0); wait > fineMinSleep {
+					fine.sleep(wait)
+				}
+				// Too short to sleep (a wake-up alone takes tens of µs):
+				// yield until due, so no request starts early.
+				for at > time.Since(e.t0) {
+					runtime.Gosched()
+				}
+				if ctx.Err() != nil {
+					return
+				}
 			}
 		} else if ctx.Err() != nil {
 			return
