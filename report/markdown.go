@@ -191,7 +191,7 @@ func buildMarkdown(in Input) mdDoc {
 	var d mdDoc
 
 	var head strings.Builder
-	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), overallWord(v.Decision))
+	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), mdEscape(overallWord(v.Decision)))
 	fmt.Fprintf(&head, "**%s** · %s%s\n\n", mdFigure(counts(v)), mdFigure(modeLine(v)), mdNoteRefs(t.Overall))
 	d.sections = append(d.sections, mdSection{text: head.String()})
 
@@ -303,15 +303,17 @@ func mdEscape(s string) string {
 	return b.String()
 }
 
-// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001"),
-// which contain no user text except validated tolerances: only characters that
-// could break a table cell or start markup are replaced, so the Markdown
-// source stays readable.
+// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001").
+// They carry a verdict's metric names, units and tolerances, which a verdict
+// read back from an untrusted run's artifact may set to anything: every
+// character that could break a table cell or start markup is replaced ('(' and
+// ')' so no inline link or image can form), while the brackets of intervals
+// are kept so the Markdown source stays readable.
 func mdFigure(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
-		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\':
+		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\', '(', ')', '!', '$', '^':
 			b.WriteString("&#")
 			b.WriteString(strconv.Itoa(int(r)))
 			b.WriteString(";")

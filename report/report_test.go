@@ -358,3 +358,25 @@ func FuzzReportNames(f *testing.F) {
 		}
 	})
 }
+
+// A verdict can be read back from an artifact an untrusted run wrote (the
+// GitHub Action's workflow_run pattern): every string field of it, not only
+// names, must render inert in Markdown.
+func TestMarkdownEscapesEveryVerdictField(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	v := in.Verdict
+	v.Decision = "<img src=x>"
+	v.Mode = "<b>m</b>"
+	ep := &v.Endpoints[0]
+	ep.Decision = "<i>d</i>"
+	ep.Checks = append(ep.Checks, gate.Check{Metric: "![m](https://evil.example/m.png)", Kind: "slo",
+		Unit: "[u](https://evil.example/u)", Head: 1, Tolerance: "![t](https://evil.example/t.png)",
+		Decision: "<u>c</u>", PValue: -1})
+	out := render(t, "markdown", in, Options{})
+	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "](", "!["} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("markdown contains %q:\n%s", bad, out)
+		}
+	}
+}
