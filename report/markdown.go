@@ -4,15 +4,31 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/loadgate/loadgate/gate"
 )
 
-// maxChartEndpoints bounds the Mermaid chart: more categories than this make
-// the x axis unreadable in a PR comment.
+// maxChartEndpoints bounds the Mermaid chart by default: more categories than
+// this make the x axis unreadable in a PR comment.
 const maxChartEndpoints = 6
+
+// MarkdownOptions add context to the Markdown report.
+type MarkdownOptions struct {
+	// MaxChars bounds the report in bytes (0 = unlimited); see MarkdownLimited.
+	MaxChars int
+	// Note is a callout under the headline (e.g. why part of the GitHub
+	// reporting was skipped). It is escaped and never left out.
+	Note string
+	// RunURL links the CI run that holds the logs and artifacts, at the very
+	// end (after the note saying what a shortened report left out, which
+	// points there). Only http and https URLs are linked.
+	RunURL string
+	// ChartLimit bounds the endpoints in the Mermaid chart (0 = 6).
+	ChartLimit int
+}
 
 // Markdown writes the verdict for a job summary or PR comment: a headline, the
 // table of endpoints that need attention (regressions first), unchanged
@@ -21,7 +37,7 @@ const maxChartEndpoints = 6
 // is escaped so it renders literally (no tables broken by '|', no HTML, no
 // @mentions or #references).
 func Markdown(w io.Writer, in Input) error {
-	return MarkdownLimited(w, in, 0)
+	return MarkdownWith(w, in, MarkdownOptions{})
 }
 
 // MarkdownLimited is Markdown bounded to maxChars bytes (0 = unlimited; bytes
@@ -30,11 +46,17 @@ func Markdown(w io.Writer, in Input) error {
 // it drops, in order, the chart, the unchanged endpoints, the warnings, and
 // then table rows from the end, and says what it left out.
 func MarkdownLimited(w io.Writer, in Input, maxChars int) error {
+	return MarkdownWith(w, in, MarkdownOptions{MaxChars: maxChars})
+}
+
+// MarkdownWith is Markdown with options; report/github renders the job
+// summary, the PR comment and the check-run summary with it.
+func MarkdownWith(w io.Writer, in Input, opt MarkdownOptions) error {
 	if in.Verdict == nil {
 		return fmt.Errorf("markdown: %w", ErrNoVerdict)
 	}
-	doc := buildMarkdown(in)
-	out := doc.render(maxChars)
+	doc := buildMarkdown(in, opt)
+	out := doc.render(opt.MaxChars)
 	ew := &errWriter{w: w}
 	_, _ = io.WriteString(ew, out)
 	return ew.result("markdown")
@@ -51,10 +73,13 @@ type mdSection struct {
 
 type mdDoc struct {
 	sections []mdSection
+	// footer follows everything, the truncation note included, and is never
+	// dropped.
+	footer string
 }
 
 func (d mdDoc) render(max int) string {
-	full := d.join(nil, 0)
+	full := d.join(nil, 0) + d.footer
 	if max <= 0 || len(full) <= max {
 		return full
 	}
@@ -106,6 +131,10 @@ func (d mdDoc) joinNote(dropped map[int]bool, cut int, left []string, max int) s
 	}
 	fmt.Fprintf(&b, "> [!NOTE]\n> Report shortened to fit %d characters; left out: %s. The full report is in the job summary or the report artifact.\n",
 		max, strings.Join(l, ", "))
+	if d.footer != "" {
+		b.WriteString("\n")
+		b.WriteString(d.footer)
+	}
 	return b.String()
 }
 
@@ -185,7 +214,7 @@ func mdHeadline(d gate.Decision) string {
 
 const mdTableHeader = "| Endpoint | Metric | Baseline | Current | Change | Check |\n|---|---|--:|--:|---|---|\n"
 
-func buildMarkdown(in Input) mdDoc {
+func buildMarkdown(in Input, opt MarkdownOptions) mdDoc {
 	v := in.Verdict
 	t := buildTable(v)
 	var d mdDoc
@@ -194,6 +223,9 @@ func buildMarkdown(in Input) mdDoc {
 	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), mdEscape(overallWord(v.Decision)))
 	fmt.Fprintf(&head, "**%s** · %s%s\n\n", mdFigure(counts(v)), mdFigure(modeLine(v)), mdNoteRefs(t.Overall))
 	d.sections = append(d.sections, mdSection{text: head.String()})
+	if opt.Note != "" {
+		d.sections = append(d.sections, mdSection{text: "> [!NOTE]\n> " + mdEscape(opt.Note) + "\n\n"})
+	}
 
 	var attention, calm []endpointTable
 	for _, e := range t.Endpoints {
@@ -219,7 +251,7 @@ func buildMarkdown(in Input) mdDoc {
 		d.sections = append(d.sections, sec)
 		d.sections = append(d.sections, mdSection{name: "unchanged endpoints", text: "</details>\n\n", drop: 2})
 	}
-	if chart := mermaidChart(v); chart != "" {
+	if chart := mermaidChart(v, opt.ChartLimit); chart != "" {
 		d.sections = append(d.sections, mdSection{name: "chart", text: chart, drop: 1})
 	}
 	if len(t.Notes) > 0 {
@@ -231,7 +263,27 @@ func buildMarkdown(in Input) mdDoc {
 		s.WriteString("\n")
 		d.sections = append(d.sections, mdSection{name: "notes", text: s.String(), drop: 3})
 	}
+	d.footer = mdRunLink(opt.RunURL)
 	return d
+}
+
+// mdRunLink links the CI run, or is "" when u is not an absolute http(s) URL
+// (a javascript: URL must not become a link). Bytes that could end the link
+// destination or start markup are percent-encoded.
+func mdRunLink(u string) string {
+	p, err := url.Parse(strings.TrimSpace(u))
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range []byte(p.String()) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>[]{}\"'`\\|^", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return "[Workflow run and artifacts](" + b.String() + ")\n"
 }
 
 func mdRows(eps []endpointTable) []string {
@@ -277,6 +329,10 @@ func mdNoteRefs(ns []int) string {
 	b.WriteString("</sup>")
 	return b.String()
 }
+
+// EscapeMarkdown makes a user-controlled string render literally in GitHub
+// Markdown, in text, table cells and HTML blocks alike (see mdEscape).
+func EscapeMarkdown(s string) string { return mdEscape(s) }
 
 // mdEscape makes s render literally in GitHub Markdown, both in text and inside
 // table cells and HTML blocks: characters with Markdown or HTML meaning become
@@ -328,8 +384,11 @@ func mdFigure(s string) string {
 
 // mermaidChart is an xychart-beta of p50/p95/p99 per endpoint: bars are the
 // baseline, the line the current run. Endpoints that need attention come first;
-// at most maxChartEndpoints are drawn.
-func mermaidChart(v *gate.Verdict) string {
+// at most limit (0: maxChartEndpoints) are drawn.
+func mermaidChart(v *gate.Verdict, limit int) string {
+	if limit <= 0 {
+		limit = maxChartEndpoints
+	}
 	t := buildTable(v)
 	var labels []string
 	var base, head []float64
@@ -339,7 +398,7 @@ func mermaidChart(v *gate.Verdict) string {
 		if ev == nil || ev.Base == nil || ev.Head == nil {
 			continue
 		}
-		if n == maxChartEndpoints {
+		if n == limit {
 			break
 		}
 		n++

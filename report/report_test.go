@@ -8,6 +8,7 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -377,6 +378,82 @@ func TestMarkdownEscapesEveryVerdictField(t *testing.T) {
 	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "](", "!["} {
 		if strings.Contains(string(out), bad) {
 			t.Errorf("markdown contains %q:\n%s", bad, out)
+		}
+	}
+}
+
+func TestMarkdownWithOptions(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	const run = "https://github.com/acme/shop/actions/runs/1234"
+	opt := MarkdownOptions{Note: "GitHub refused to comment <b>@team</b>", RunURL: run, ChartLimit: 2}
+	var buf bytes.Buffer
+	if err := MarkdownWith(&buf, in, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	head, rest, _ := strings.Cut(out, "\n\n")
+	if !strings.HasPrefix(head, "### ❌ loadgate: checkout-api — FAIL") {
+		t.Errorf("headline %q", head)
+	}
+	if !strings.Contains(rest, "> [!NOTE]\n> GitHub refused to comment &#60;b&#62;&#64;team&#60;/b&#62;\n\n| Endpoint") {
+		t.Errorf("note not escaped under the headline:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "\n[Workflow run and artifacts]("+run+")\n") {
+		t.Errorf("run link not last:\n%s", out)
+	}
+	if xs := regexp.MustCompile(`x-axis \[(.*)\]`).FindStringSubmatch(out); len(xs) != 2 || strings.Count(xs[1], `"`) != 2*3*2 {
+		t.Errorf("chart of %d endpoints, want 2: %q", len(xs), xs)
+	}
+	// Without options it is exactly Markdown.
+	plain := render(t, "markdown", in, Options{})
+	buf.Reset()
+	if err := MarkdownWith(&buf, in, MarkdownOptions{}); err != nil || !bytes.Equal(buf.Bytes(), plain) {
+		t.Errorf("MarkdownWith with no options differs from Markdown (%v)", err)
+	}
+
+	// Shortened, the note saying what was left out is followed by the link
+	// to where the full report is.
+	buf.Reset()
+	opt.MaxChars = 1500
+	if err := MarkdownWith(&buf, in, opt); err != nil {
+		t.Fatal(err)
+	}
+	out = buf.String()
+	if len(out) > opt.MaxChars || !strings.Contains(out, "Report shortened") || !strings.Contains(out, "left out: chart, unchanged endpoints, notes, ") || !strings.HasSuffix(out, " table rows. The full report is in the job summary or the report artifact.\n\n[Workflow run and artifacts]("+run+")\n") {
+		t.Errorf("shortened report (%d bytes):\n%s", len(out), out)
+	}
+}
+
+func TestMarkdownRunLink(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://github.com/a/b/actions/runs/1":   "[Workflow run and artifacts](https://github.com/a/b/actions/runs/1)\n",
+		"https://ghes.example/a/b/runs/1?x=(y) z": "[Workflow run and artifacts](https://ghes.example/a/b/runs/1?x=%28y%29%20z)\n",
+		"javascript:alert(1)) <x>":                "",
+		"/relative/path":                          "",
+		"":                                        "",
+	} {
+		if got := mdRunLink(in); got != want {
+			t.Errorf("mdRunLink(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestShortChange(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		c    gate.Check
+		want string
+	}{
+		{gate.Check{Metric: gate.P95, Kind: "baseline", Unit: "ms", Delta: 0.26}, "+26.0%"},
+		{gate.Check{Metric: gate.Throughput, Kind: "baseline", Unit: "rps", Delta: -0.0001}, "+0.0%"},
+		{gate.Check{Metric: gate.ErrorRate, Kind: "baseline", Unit: "%", Delta: 0.2}, "+0.20pp"},
+		{gate.Check{Metric: gate.P95, Kind: "slo", Unit: "ms", Head: 151.2, Tolerance: "≤ 300 ms"}, "151 ms (limit ≤ 300 ms)"},
+		{gate.Check{Metric: gate.Throughput, Kind: "slo", Unit: "rps", Head: 42, Tolerance: "50/s"}, "42.0/s (limit ≥ 50/s)"},
+	} {
+		if got := ShortChange(tt.c); got != tt.want {
+			t.Errorf("ShortChange(%+v) = %q, want %q", tt.c, got, tt.want)
 		}
 	}
 }
