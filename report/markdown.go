@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -99,19 +100,18 @@ func (d mdDoc) render(max int) string {
 			return out
 		}
 	}
-	// Still too long: cut table rows from the end.
-	cut := 1
-	for {
-		out := d.joinNote(dropped, cut, left, max)
-		if len(out) <= max || cut > d.rows() {
-			if len(out) > max {
-				// A pathological heading; cut bytes at a rune boundary.
-				return truncateUTF8(out, max)
-			}
-			return out
-		}
-		cut++
+	// Still too long: cut the fewest table rows from the end that make it
+	// fit. Each cut row shortens the report by more than the note's count
+	// grows, so the length falls as cut grows and a binary search finds that
+	// number with O(log rows) joins (a linear search took O(rows) joins of
+	// the whole report: 40 s for a few thousand endpoints).
+	rows := d.rows()
+	if out := d.joinNote(dropped, rows, left, max); len(out) > max {
+		// A pathological heading; cut bytes at a rune boundary.
+		return truncateUTF8(out, max)
 	}
+	cut := 1 + sort.Search(rows-1, func(i int) bool { return len(d.joinNote(dropped, i+1, left, max)) <= max })
+	return d.joinNote(dropped, cut, left, max)
 }
 
 func (d mdDoc) rows() int {

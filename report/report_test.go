@@ -5,10 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"html"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -455,5 +457,38 @@ func TestShortChange(t *testing.T) {
 		if got := ShortChange(tt.c); got != tt.want {
 			t.Errorf("ShortChange(%+v) = %q, want %q", tt.c, got, tt.want)
 		}
+	}
+}
+
+// Thousands of changed endpoints shortened to a comment's size: fast (rows are
+// cut by binary search, not one at a time) and no more rows cut than needed.
+func TestMarkdownLimitedManyRows(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "big", Decision: gate.Regressed, Mode: "baseline", BaseRuns: 3, Confidence: 0.95}
+	for i := range 3000 {
+		v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: fmt.Sprintf("endpoint-%04d", i), Decision: gate.Regressed,
+			Base: &gate.Figures{P50: 1, P95: 2, P99: 3}, Head: &gate.Figures{P50: 2, P95: 4, P99: 6},
+			Checks: []gate.Check{{Metric: gate.P95, Kind: "baseline", Unit: "ms", Base: 2, Head: 4, Delta: 1, PValue: 0.001, Significant: true, Decision: gate.Regressed}}})
+	}
+	const max = 65536
+	var buf bytes.Buffer
+	if err := MarkdownLimited(&buf, Input{Verdict: v}, max); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	m := regexp.MustCompile(`left out: chart, (\d+) table rows\.`).FindStringSubmatch(out)
+	if len(out) > max || m == nil {
+		t.Fatalf("%d bytes, note %q", len(out), m)
+	}
+	cut, _ := strconv.Atoi(m[1])
+	d := buildMarkdown(Input{Verdict: v}, MarkdownOptions{})
+	dropped := map[int]bool{}
+	for i, s := range d.sections {
+		if s.drop > 0 {
+			dropped[i] = true
+		}
+	}
+	if fewer := d.joinNote(dropped, cut-1, []string{"chart"}, max); len(fewer) <= max {
+		t.Errorf("cut %d rows, %d would have fitted", cut, cut-1)
 	}
 }
