@@ -384,29 +384,40 @@ func mdFigure(s string) string {
 
 // mermaidChart is an xychart-beta of p50/p95/p99 per endpoint: bars are the
 // baseline, the line the current run. Endpoints that need attention come first;
-// at most limit (0: maxChartEndpoints) are drawn.
+// at most limit (0: maxChartEndpoints) are drawn. A verdict with no baseline
+// figures at all (SLO only, e.g. a first run) charts the current run alone.
 func mermaidChart(v *gate.Verdict, limit int) string {
 	if limit <= 0 {
 		limit = maxChartEndpoints
 	}
-	t := buildTable(v)
+	eps := SortEndpoints(v)
+	compare := false
+	for _, e := range eps {
+		if e.Base != nil && e.Head != nil {
+			compare = true
+			break
+		}
+	}
 	var labels []string
 	var base, head []float64
 	n := 0
-	for _, e := range t.Endpoints {
-		ev := findEndpoint(v, e.Name)
-		if ev == nil || ev.Base == nil || ev.Head == nil {
+	for _, e := range eps {
+		if e.Head == nil || (compare && e.Base == nil) {
 			continue
 		}
 		if n == limit {
 			break
 		}
 		n++
+		var bf gate.Figures
+		if e.Base != nil {
+			bf = *e.Base
+		}
 		name := mermaidLabel(e.Name)
 		for _, p := range []struct {
 			l    string
 			b, h float64
-		}{{"p50", ev.Base.P50, ev.Head.P50}, {"p95", ev.Base.P95, ev.Head.P95}, {"p99", ev.Base.P99, ev.Head.P99}} {
+		}{{"p50", bf.P50, e.Head.P50}, {"p95", bf.P95, e.Head.P95}, {"p99", bf.P99, e.Head.P99}} {
 			labels = append(labels, strconv.Quote(name+" "+p.l))
 			base = append(base, p.b)
 			head = append(head, p.h)
@@ -417,11 +428,19 @@ func mermaidChart(v *gate.Verdict, limit int) string {
 	}
 	var b bytes.Buffer
 	b.WriteString("```mermaid\nxychart-beta\n")
-	b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+	if compare {
+		b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+	} else {
+		b.WriteString("    title \"Latency (ms) of the current run, no baseline\"\n")
+	}
 	fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
 	b.WriteString("    y-axis \"ms\"\n")
-	fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
-	fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
+	if compare {
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
+		fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
+	} else {
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(head))
+	}
 	b.WriteString("```\n\n")
 	return b.String()
 }

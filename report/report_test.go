@@ -492,3 +492,24 @@ func TestMarkdownLimitedManyRows(t *testing.T) {
 		t.Errorf("cut %d rows, %d would have fitted", cut, cut-1)
 	}
 }
+
+// A first run has no baseline (SLO-only verdict): the chart shows the current
+// run alone rather than nothing, or bars of zero labelled "baseline".
+func TestMarkdownChartWithoutBaseline(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "p", Decision: gate.Pass, Mode: "slo-only", Endpoints: []gate.EndpointVerdict{
+		{Name: "a", Decision: gate.Pass, Head: &gate.Figures{P50: 1, P95: 2, P99: 3}},
+		{Name: "b", Decision: gate.Pass},
+	}}
+	out := string(render(t, "markdown", Input{Verdict: v}, Options{}))
+	want := "```mermaid\nxychart-beta\n    title \"Latency (ms) of the current run, no baseline\"\n    x-axis [\"a p50\", \"a p95\", \"a p99\"]\n    y-axis \"ms\"\n    bar [1, 2, 3]\n```\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("chart without baseline:\n%s", out)
+	}
+	// One endpoint with a baseline makes it a comparison of those that have one.
+	v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: "c", Decision: gate.Pass, Base: &gate.Figures{P50: 1}, Head: &gate.Figures{P50: 2}})
+	out = string(render(t, "markdown", Input{Verdict: v}, Options{}))
+	if !strings.Contains(out, "x-axis [\"c p50\", \"c p95\", \"c p99\"]\n    y-axis \"ms\"\n    bar [1, 0, 0]\n    line [2, 0, 0]\n") {
+		t.Errorf("comparison chart:\n%s", out)
+	}
+}
