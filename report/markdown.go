@@ -4,15 +4,32 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/loadgate/loadgate/gate"
 )
 
-// maxChartEndpoints bounds the Mermaid chart: more categories than this make
-// the x axis unreadable in a PR comment.
+// maxChartEndpoints bounds the Mermaid chart by default: more categories than
+// this make the x axis unreadable in a PR comment.
 const maxChartEndpoints = 6
+
+// MarkdownOptions add context to the Markdown report.
+type MarkdownOptions struct {
+	// MaxChars bounds the report in bytes (0 = unlimited); see MarkdownLimited.
+	MaxChars int
+	// Note is a callout under the headline (e.g. why part of the GitHub
+	// reporting was skipped). It is escaped and never left out.
+	Note string
+	// RunURL links the CI run that holds the logs and artifacts, at the very
+	// end (after the note saying what a shortened report left out, which
+	// points there). Only http and https URLs are linked.
+	RunURL string
+	// ChartLimit bounds the endpoints in the Mermaid chart (0 = 6).
+	ChartLimit int
+}
 
 // Markdown writes the verdict for a job summary or PR comment: a headline, the
 // table of endpoints that need attention (regressions first), unchanged
@@ -21,7 +38,7 @@ const maxChartEndpoints = 6
 // is escaped so it renders literally (no tables broken by '|', no HTML, no
 // @mentions or #references).
 func Markdown(w io.Writer, in Input) error {
-	return MarkdownLimited(w, in, 0)
+	return MarkdownWith(w, in, MarkdownOptions{})
 }
 
 // MarkdownLimited is Markdown bounded to maxChars bytes (0 = unlimited; bytes
@@ -30,11 +47,17 @@ func Markdown(w io.Writer, in Input) error {
 // it drops, in order, the chart, the unchanged endpoints, the warnings, and
 // then table rows from the end, and says what it left out.
 func MarkdownLimited(w io.Writer, in Input, maxChars int) error {
+	return MarkdownWith(w, in, MarkdownOptions{MaxChars: maxChars})
+}
+
+// MarkdownWith is Markdown with options; report/github renders the job
+// summary, the PR comment and the check-run summary with it.
+func MarkdownWith(w io.Writer, in Input, opt MarkdownOptions) error {
 	if in.Verdict == nil {
 		return fmt.Errorf("markdown: %w", ErrNoVerdict)
 	}
-	doc := buildMarkdown(in)
-	out := doc.render(maxChars)
+	doc := buildMarkdown(in, opt)
+	out := doc.render(opt.MaxChars)
 	ew := &errWriter{w: w}
 	_, _ = io.WriteString(ew, out)
 	return ew.result("markdown")
@@ -51,10 +74,13 @@ type mdSection struct {
 
 type mdDoc struct {
 	sections []mdSection
+	// footer follows everything, the truncation note included, and is never
+	// dropped.
+	footer string
 }
 
 func (d mdDoc) render(max int) string {
-	full := d.join(nil, 0)
+	full := d.join(nil, 0) + d.footer
 	if max <= 0 || len(full) <= max {
 		return full
 	}
@@ -74,19 +100,18 @@ func (d mdDoc) render(max int) string {
 			return out
 		}
 	}
-	// Still too long: cut table rows from the end.
-	cut := 1
-	for {
-		out := d.joinNote(dropped, cut, left, max)
-		if len(out) <= max || cut > d.rows() {
-			if len(out) > max {
-				// A pathological heading; cut bytes at a rune boundary.
-				return truncateUTF8(out, max)
-			}
-			return out
-		}
-		cut++
+	// Still too long: cut the fewest table rows from the end that make it
+	// fit. Each cut row shortens the report by more than the note's count
+	// grows, so the length falls as cut grows and a binary search finds that
+	// number with O(log rows) joins (a linear search took O(rows) joins of
+	// the whole report: 40 s for a few thousand endpoints).
+	rows := d.rows()
+	if out := d.joinNote(dropped, rows, left, max); len(out) > max {
+		// A pathological heading; cut bytes at a rune boundary.
+		return truncateUTF8(out, max)
 	}
+	cut := 1 + sort.Search(rows-1, func(i int) bool { return len(d.joinNote(dropped, i+1, left, max)) <= max })
+	return d.joinNote(dropped, cut, left, max)
 }
 
 func (d mdDoc) rows() int {
@@ -106,6 +131,10 @@ func (d mdDoc) joinNote(dropped map[int]bool, cut int, left []string, max int) s
 	}
 	fmt.Fprintf(&b, "> [!NOTE]\n> Report shortened to fit %d characters; left out: %s. The full report is in the job summary or the report artifact.\n",
 		max, strings.Join(l, ", "))
+	if d.footer != "" {
+		b.WriteString("\n")
+		b.WriteString(d.footer)
+	}
 	return b.String()
 }
 
@@ -185,15 +214,18 @@ func mdHeadline(d gate.Decision) string {
 
 const mdTableHeader = "| Endpoint | Metric | Baseline | Current | Change | Check |\n|---|---|--:|--:|---|---|\n"
 
-func buildMarkdown(in Input) mdDoc {
+func buildMarkdown(in Input, opt MarkdownOptions) mdDoc {
 	v := in.Verdict
 	t := buildTable(v)
 	var d mdDoc
 
 	var head strings.Builder
-	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), overallWord(v.Decision))
+	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), mdEscape(overallWord(v.Decision)))
 	fmt.Fprintf(&head, "**%s** · %s%s\n\n", mdFigure(counts(v)), mdFigure(modeLine(v)), mdNoteRefs(t.Overall))
 	d.sections = append(d.sections, mdSection{text: head.String()})
+	if opt.Note != "" {
+		d.sections = append(d.sections, mdSection{text: "> [!NOTE]\n> " + mdEscape(opt.Note) + "\n\n"})
+	}
 
 	var attention, calm []endpointTable
 	for _, e := range t.Endpoints {
@@ -219,7 +251,7 @@ func buildMarkdown(in Input) mdDoc {
 		d.sections = append(d.sections, sec)
 		d.sections = append(d.sections, mdSection{name: "unchanged endpoints", text: "</details>\n\n", drop: 2})
 	}
-	if chart := mermaidChart(v); chart != "" {
+	if chart := mermaidChart(v, opt.ChartLimit); chart != "" {
 		d.sections = append(d.sections, mdSection{name: "chart", text: chart, drop: 1})
 	}
 	if len(t.Notes) > 0 {
@@ -231,7 +263,27 @@ func buildMarkdown(in Input) mdDoc {
 		s.WriteString("\n")
 		d.sections = append(d.sections, mdSection{name: "notes", text: s.String(), drop: 3})
 	}
+	d.footer = mdRunLink(opt.RunURL)
 	return d
+}
+
+// mdRunLink links the CI run, or is "" when u is not an absolute http(s) URL
+// (a javascript: URL must not become a link). Bytes that could end the link
+// destination or start markup are percent-encoded.
+func mdRunLink(u string) string {
+	p, err := url.Parse(strings.TrimSpace(u))
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, c := range []byte(p.String()) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>[]{}\"'`\\|^", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return "[Workflow run and artifacts](" + b.String() + ")\n"
 }
 
 func mdRows(eps []endpointTable) []string {
@@ -278,6 +330,10 @@ func mdNoteRefs(ns []int) string {
 	return b.String()
 }
 
+// EscapeMarkdown makes a user-controlled string render literally in GitHub
+// Markdown, in text, table cells and HTML blocks alike (see mdEscape).
+func EscapeMarkdown(s string) string { return mdEscape(s) }
+
 // mdEscape makes s render literally in GitHub Markdown, both in text and inside
 // table cells and HTML blocks: characters with Markdown or HTML meaning become
 // numeric character references (which GitHub decodes after parsing, so '|'
@@ -303,15 +359,17 @@ func mdEscape(s string) string {
 	return b.String()
 }
 
-// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001"),
-// which contain no user text except validated tolerances: only characters that
-// could break a table cell or start markup are replaced, so the Markdown
-// source stays readable.
+// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001").
+// They carry a verdict's metric names, units and tolerances, which a verdict
+// read back from an untrusted run's artifact may set to anything: every
+// character that could break a table cell or start markup is replaced ('(' and
+// ')' so no inline link or image can form), while the brackets of intervals
+// are kept so the Markdown source stays readable.
 func mdFigure(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
-		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\':
+		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\', '(', ')', '!', '$', '^':
 			b.WriteString("&#")
 			b.WriteString(strconv.Itoa(int(r)))
 			b.WriteString(";")
@@ -326,26 +384,40 @@ func mdFigure(s string) string {
 
 // mermaidChart is an xychart-beta of p50/p95/p99 per endpoint: bars are the
 // baseline, the line the current run. Endpoints that need attention come first;
-// at most maxChartEndpoints are drawn.
-func mermaidChart(v *gate.Verdict) string {
-	t := buildTable(v)
+// at most limit (0: maxChartEndpoints) are drawn. A verdict with no baseline
+// figures at all (SLO only, e.g. a first run) charts the current run alone.
+func mermaidChart(v *gate.Verdict, limit int) string {
+	if limit <= 0 {
+		limit = maxChartEndpoints
+	}
+	eps := SortEndpoints(v)
+	compare := false
+	for _, e := range eps {
+		if e.Base != nil && e.Head != nil {
+			compare = true
+			break
+		}
+	}
 	var labels []string
 	var base, head []float64
 	n := 0
-	for _, e := range t.Endpoints {
-		ev := findEndpoint(v, e.Name)
-		if ev == nil || ev.Base == nil || ev.Head == nil {
+	for _, e := range eps {
+		if e.Head == nil || (compare && e.Base == nil) {
 			continue
 		}
-		if n == maxChartEndpoints {
+		if n == limit {
 			break
 		}
 		n++
+		var bf gate.Figures
+		if e.Base != nil {
+			bf = *e.Base
+		}
 		name := mermaidLabel(e.Name)
 		for _, p := range []struct {
 			l    string
 			b, h float64
-		}{{"p50", ev.Base.P50, ev.Head.P50}, {"p95", ev.Base.P95, ev.Head.P95}, {"p99", ev.Base.P99, ev.Head.P99}} {
+		}{{"p50", bf.P50, e.Head.P50}, {"p95", bf.P95, e.Head.P95}, {"p99", bf.P99, e.Head.P99}} {
 			labels = append(labels, strconv.Quote(name+" "+p.l))
 			base = append(base, p.b)
 			head = append(head, p.h)
@@ -356,11 +428,19 @@ func mermaidChart(v *gate.Verdict) string {
 	}
 	var b bytes.Buffer
 	b.WriteString("```mermaid\nxychart-beta\n")
-	b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+	if compare {
+		b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+	} else {
+		b.WriteString("    title \"Latency (ms) of the current run, no baseline\"\n")
+	}
 	fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
 	b.WriteString("    y-axis \"ms\"\n")
-	fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
-	fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
+	if compare {
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
+		fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
+	} else {
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(head))
+	}
 	b.WriteString("```\n\n")
 	return b.String()
 }

@@ -188,6 +188,16 @@ func decisionRank(d gate.Decision) int {
 	return 7
 }
 
+// SortEndpoints returns a copy of the verdict's endpoints in report order:
+// the ones that need attention first (regressed, invalid, inconclusive,
+// missing, new, improved, pass), the gate's order kept within a decision.
+func SortEndpoints(v *gate.Verdict) []gate.EndpointVerdict {
+	eps := make([]gate.EndpointVerdict, len(v.Endpoints))
+	copy(eps, v.Endpoints)
+	sort.SliceStable(eps, func(i, j int) bool { return decisionRank(eps[i].Decision) < decisionRank(eps[j].Decision) })
+	return eps
+}
+
 // unchanged reports whether an endpoint needs no attention (collapsed in Markdown).
 func unchanged(d gate.Decision) bool { return d == gate.Pass }
 
@@ -225,10 +235,7 @@ func buildTable(v *gate.Verdict) table {
 	for _, r := range v.Incompatible {
 		t.Overall = append(t.Overall, fn.add("incompatible baseline: "+r))
 	}
-	eps := make([]gate.EndpointVerdict, len(v.Endpoints))
-	copy(eps, v.Endpoints)
-	sort.SliceStable(eps, func(i, j int) bool { return decisionRank(eps[i].Decision) < decisionRank(eps[j].Decision) })
-	for _, e := range eps {
+	for _, e := range SortEndpoints(v) {
 		et := endpointTable{Name: e.Name, Decision: e.Decision, Notes: fn.addAll(e.Warnings)}
 		byMetric := map[gate.Metric]*gate.Check{}
 		var slos []*gate.Check
@@ -362,6 +369,25 @@ func checkChange(c *gate.Check) string {
 		fmt.Fprintf(&b, " %s", formatP(c.PValue))
 	}
 	return b.String()
+}
+
+// CheckMessage is a check in one line of plain text, as the JUnit report
+// gives it: "p95 68.2 ms → 80.0 ms +12.6% [+8.1, +16.9] p=0.002 (tolerance
+// +10%)", or "p95 79.1 ms (SLO ≤ 300 ms)". Nothing is escaped.
+func CheckMessage(c gate.Check) string { return checkMessage(&c) }
+
+// ShortChange is a check's change in a few characters, for one-line titles:
+// the estimate without interval or p-value ("+12.6%", "+0.20pp"), or for an
+// SLO the value against its limit ("79.1 ms (limit ≤ 300 ms)"). Nothing is
+// escaped.
+func ShortChange(c gate.Check) string {
+	switch {
+	case c.Kind == "slo":
+		return formatValue(c.Head, c.Unit) + " (limit " + sloLimit(c) + ")"
+	case c.Unit == "%" || c.Metric == gate.ErrorRate:
+		return formatPP(c.Delta)
+	}
+	return formatPct(c.Delta)
 }
 
 func signed(v float64, prec int) string {

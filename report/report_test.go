@@ -5,9 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"html"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -357,4 +360,156 @@ func FuzzReportNames(f *testing.F) {
 			t.Fatalf("junit does not parse: %v", err)
 		}
 	})
+}
+
+// A verdict can be read back from an artifact an untrusted run wrote (the
+// GitHub Action's workflow_run pattern): every string field of it, not only
+// names, must render inert in Markdown.
+func TestMarkdownEscapesEveryVerdictField(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	v := in.Verdict
+	v.Decision = "<img src=x>"
+	v.Mode = "<b>m</b>"
+	ep := &v.Endpoints[0]
+	ep.Decision = "<i>d</i>"
+	ep.Checks = append(ep.Checks, gate.Check{Metric: "![m](https://evil.example/m.png)", Kind: "slo",
+		Unit: "[u](https://evil.example/u)", Head: 1, Tolerance: "![t](https://evil.example/t.png)",
+		Decision: "<u>c</u>", PValue: -1})
+	out := render(t, "markdown", in, Options{})
+	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "](", "!["} {
+		if strings.Contains(string(out), bad) {
+			t.Errorf("markdown contains %q:\n%s", bad, out)
+		}
+	}
+}
+
+func TestMarkdownWithOptions(t *testing.T) {
+	t.Parallel()
+	in := fixtureInput()
+	const run = "https://github.com/acme/shop/actions/runs/1234"
+	opt := MarkdownOptions{Note: "GitHub refused to comment <b>@team</b>", RunURL: run, ChartLimit: 2}
+	var buf bytes.Buffer
+	if err := MarkdownWith(&buf, in, opt); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	head, rest, _ := strings.Cut(out, "\n\n")
+	if !strings.HasPrefix(head, "### ❌ loadgate: checkout-api — FAIL") {
+		t.Errorf("headline %q", head)
+	}
+	if !strings.Contains(rest, "> [!NOTE]\n> GitHub refused to comment &#60;b&#62;&#64;team&#60;/b&#62;\n\n| Endpoint") {
+		t.Errorf("note not escaped under the headline:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "\n[Workflow run and artifacts]("+run+")\n") {
+		t.Errorf("run link not last:\n%s", out)
+	}
+	if xs := regexp.MustCompile(`x-axis \[(.*)\]`).FindStringSubmatch(out); len(xs) != 2 || strings.Count(xs[1], `"`) != 2*3*2 {
+		t.Errorf("chart of %d endpoints, want 2: %q", len(xs), xs)
+	}
+	// Without options it is exactly Markdown.
+	plain := render(t, "markdown", in, Options{})
+	buf.Reset()
+	if err := MarkdownWith(&buf, in, MarkdownOptions{}); err != nil || !bytes.Equal(buf.Bytes(), plain) {
+		t.Errorf("MarkdownWith with no options differs from Markdown (%v)", err)
+	}
+
+	// Shortened, the note saying what was left out is followed by the link
+	// to where the full report is.
+	buf.Reset()
+	opt.MaxChars = 1500
+	if err := MarkdownWith(&buf, in, opt); err != nil {
+		t.Fatal(err)
+	}
+	out = buf.String()
+	if len(out) > opt.MaxChars || !strings.Contains(out, "Report shortened") || !strings.Contains(out, "left out: chart, unchanged endpoints, notes, ") || !strings.HasSuffix(out, " table rows. The full report is in the job summary or the report artifact.\n\n[Workflow run and artifacts]("+run+")\n") {
+		t.Errorf("shortened report (%d bytes):\n%s", len(out), out)
+	}
+}
+
+func TestMarkdownRunLink(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://github.com/a/b/actions/runs/1":   "[Workflow run and artifacts](https://github.com/a/b/actions/runs/1)\n",
+		"https://ghes.example/a/b/runs/1?x=(y) z": "[Workflow run and artifacts](https://ghes.example/a/b/runs/1?x=%28y%29%20z)\n",
+		"javascript:alert(1)) <x>":                "",
+		"/relative/path":                          "",
+		"":                                        "",
+	} {
+		if got := mdRunLink(in); got != want {
+			t.Errorf("mdRunLink(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestShortChange(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		c    gate.Check
+		want string
+	}{
+		{gate.Check{Metric: gate.P95, Kind: "baseline", Unit: "ms", Delta: 0.26}, "+26.0%"},
+		{gate.Check{Metric: gate.Throughput, Kind: "baseline", Unit: "rps", Delta: -0.0001}, "+0.0%"},
+		{gate.Check{Metric: gate.ErrorRate, Kind: "baseline", Unit: "%", Delta: 0.2}, "+0.20pp"},
+		{gate.Check{Metric: gate.P95, Kind: "slo", Unit: "ms", Head: 151.2, Tolerance: "≤ 300 ms"}, "151 ms (limit ≤ 300 ms)"},
+		{gate.Check{Metric: gate.Throughput, Kind: "slo", Unit: "rps", Head: 42, Tolerance: "50/s"}, "42.0/s (limit ≥ 50/s)"},
+	} {
+		if got := ShortChange(tt.c); got != tt.want {
+			t.Errorf("ShortChange(%+v) = %q, want %q", tt.c, got, tt.want)
+		}
+	}
+}
+
+// Thousands of changed endpoints shortened to a comment's size: fast (rows are
+// cut by binary search, not one at a time) and no more rows cut than needed.
+func TestMarkdownLimitedManyRows(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "big", Decision: gate.Regressed, Mode: "baseline", BaseRuns: 3, Confidence: 0.95}
+	for i := range 3000 {
+		v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: fmt.Sprintf("endpoint-%04d", i), Decision: gate.Regressed,
+			Base: &gate.Figures{P50: 1, P95: 2, P99: 3}, Head: &gate.Figures{P50: 2, P95: 4, P99: 6},
+			Checks: []gate.Check{{Metric: gate.P95, Kind: "baseline", Unit: "ms", Base: 2, Head: 4, Delta: 1, PValue: 0.001, Significant: true, Decision: gate.Regressed}}})
+	}
+	const max = 65536
+	var buf bytes.Buffer
+	if err := MarkdownLimited(&buf, Input{Verdict: v}, max); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	m := regexp.MustCompile(`left out: chart, (\d+) table rows\.`).FindStringSubmatch(out)
+	if len(out) > max || m == nil {
+		t.Fatalf("%d bytes, note %q", len(out), m)
+	}
+	cut, _ := strconv.Atoi(m[1])
+	d := buildMarkdown(Input{Verdict: v}, MarkdownOptions{})
+	dropped := map[int]bool{}
+	for i, s := range d.sections {
+		if s.drop > 0 {
+			dropped[i] = true
+		}
+	}
+	if fewer := d.joinNote(dropped, cut-1, []string{"chart"}, max); len(fewer) <= max {
+		t.Errorf("cut %d rows, %d would have fitted", cut, cut-1)
+	}
+}
+
+// A first run has no baseline (SLO-only verdict): the chart shows the current
+// run alone rather than nothing, or bars of zero labelled "baseline".
+func TestMarkdownChartWithoutBaseline(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "p", Decision: gate.Pass, Mode: "slo-only", Endpoints: []gate.EndpointVerdict{
+		{Name: "a", Decision: gate.Pass, Head: &gate.Figures{P50: 1, P95: 2, P99: 3}},
+		{Name: "b", Decision: gate.Pass},
+	}}
+	out := string(render(t, "markdown", Input{Verdict: v}, Options{}))
+	want := "```mermaid\nxychart-beta\n    title \"Latency (ms) of the current run, no baseline\"\n    x-axis [\"a p50\", \"a p95\", \"a p99\"]\n    y-axis \"ms\"\n    bar [1, 2, 3]\n```\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("chart without baseline:\n%s", out)
+	}
+	// One endpoint with a baseline makes it a comparison of those that have one.
+	v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: "c", Decision: gate.Pass, Base: &gate.Figures{P50: 1}, Head: &gate.Figures{P50: 2}})
+	out = string(render(t, "markdown", Input{Verdict: v}, Options{}))
+	if !strings.Contains(out, "x-axis [\"c p50\", \"c p95\", \"c p99\"]\n    y-axis \"ms\"\n    bar [1, 0, 0]\n    line [2, 0, 0]\n") {
+		t.Errorf("comparison chart:\n%s", out)
+	}
 }

@@ -273,7 +273,7 @@ func runAction(a *app) error {
 	}
 	if v == nil {
 		msg := lastLines(stderr.String(), 20)
-		summary := fmt.Sprintf("### ⛔ loadgate · %s · no verdict (exit %d)\n\n```text\n%s\n```\n", ghreport.Esc(rc.planRel), code, strings.ReplaceAll(msg, "```", "'''"))
+		summary := fmt.Sprintf("### ⛔ loadgate: %s — no verdict (exit %d)\n\n```text\n%s\n```\n", report.EscapeMarkdown(rc.planRel), code, strings.ReplaceAll(msg, "```", "'''"))
 		if err := env.AppendSummary(summary); err != nil && !errors.Is(err, actionsenv.ErrNotInActions) {
 			fmt.Fprintf(a.stderr, "loadgate: job summary: %v\n", err)
 		}
@@ -757,7 +757,9 @@ func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prConte
 		}
 	}
 
-	body := ghreport.Render(v, ghreport.RenderOptions{RunURL: gctx.RunURL()})
+	// Comment, check run and issue share one body that fits all three; the
+	// job summary (below) keeps the full report.
+	body := ghreport.Render(v, ghreport.RenderOptions{RunURL: gctx.RunURL(), MaxChars: ghreport.BodyLimit(v.Plan)})
 	if in.Comment && p.Number > 0 {
 		r, err := client.UpsertComment(ctx, repo, p.Number, v.Plan, body)
 		if err != nil {

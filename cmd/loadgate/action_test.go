@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -297,7 +298,7 @@ func TestActionNoTokenStillSummarises(t *testing.T) {
 	if out := e.outputs(); out["verdict"] != "inconclusive" {
 		t.Errorf("outputs %q", out)
 	}
-	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "Inconclusive") {
+	if !strings.Contains(e.file("GITHUB_STEP_SUMMARY"), "INCONCLUSIVE") {
 		t.Error("no summary")
 	}
 }
@@ -702,8 +703,9 @@ func TestActionEndToEndPullRequest(t *testing.T) {
 	if code := e.run(); code != exitFail && code != exitInvalid {
 		t.Fatalf("403 run exit %d", code)
 	}
-	sum := e.file("GITHUB_STEP_SUMMARY")[before:]
-	if !strings.Contains(sum, "create-order") || !strings.Contains(sum, "pull-requests: write") || !strings.Contains(sum, "loadgate · shop") {
+	// What the reader sees: the note is escaped like every string in it.
+	sum := html.UnescapeString(e.file("GITHUB_STEP_SUMMARY")[before:])
+	if !strings.Contains(sum, "create-order") || !strings.Contains(sum, "pull-requests: write") || !strings.Contains(sum, "loadgate: shop") {
 		t.Errorf("summary after 403:\n%s", sum)
 	}
 }
@@ -863,7 +865,7 @@ func TestActionInEmptyRoot(t *testing.T) {
 		t.Errorf("outputs file:\n%s", outputs)
 	}
 	summary, err := os.ReadFile(filepath.Join(fc, "step_summary_1"))
-	if err != nil || !strings.Contains(string(summary), "loadgate · shop") {
+	if err != nil || !strings.Contains(string(summary), "loadgate: shop") {
 		t.Errorf("summary: %v\n%s", err, summary)
 	}
 	if n := len(gh.Comments(2)); n != 1 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/fakegithub"
+	"github.com/loadgate/loadgate/report"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -533,10 +534,80 @@ func TestRenderEscapesEveryVerdictField(t *testing.T) {
 	v.Endpoints[1].Checks[0].Unit = "<u>ms</u>"
 	v.Endpoints[1].Checks[0].Tolerance = "<a href=x>t</a>"
 	v.Endpoints[1].Checks[0].Kind = "slo"
-	got := Render(v, RenderOptions{RunURL: "javascript:alert(1)) <x>"})
-	for _, bad := range []string{"<i>", "<b>", "<script", "<u>", "<a href", "<x>"} {
+	v.Endpoints[1].Checks[1].Tolerance = "![t](https://evil.example/t.png)"
+	v.Endpoints[1].Checks[1].Kind = "slo"
+	v.Endpoints[1].Checks[1].Decision = gate.Regressed
+	got := Render(v, RenderOptions{RunURL: "javascript:alert(1)) <x>", Note: "<img src=x> @octocat"})
+	for _, bad := range []string{"<i>", "<I>", "<b>", "<script", "<SCRIPT", "<u>", "<a href", "<x>", "<img", "![", "](", "@octocat", "javascript"} {
 		if strings.Contains(got, bad) {
-			t.Errorf("rendered Markdown contains %q", bad)
+			t.Errorf("rendered Markdown contains %q:\n%s", bad, got)
 		}
+	}
+}
+
+// The PR comment is the Markdown report: `loadgate report --format markdown`
+// and the comment cannot drift apart.
+func TestRenderIsTheMarkdownReport(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"regressed", "pass", "inconclusive"} {
+		v := loadVerdict(t, "verdict."+name+".json")
+		var want strings.Builder
+		if err := report.Markdown(&want, report.Input{Verdict: v}); err != nil {
+			t.Fatal(err)
+		}
+		if got := Render(v, RenderOptions{}); got != want.String() {
+			t.Errorf("%s: Render differs from report.Markdown:\n%s", name, diff(want.String(), got))
+		}
+	}
+}
+
+// A verdict too large for a comment is shortened by the report itself (whole
+// parts left out, and said so), so neither the comment nor the check run has
+// to cut it blindly; the link to the run, where the full report is, stays.
+func TestRenderFitsGitHubLimits(t *testing.T) {
+	t.Parallel()
+	v := loadVerdict(t, "verdict.regressed.json")
+	proto := v.Endpoints[0]
+	for i := range 3000 {
+		e := proto
+		e.Name = fmt.Sprintf("endpoint-%04d-%s", i, strings.Repeat("x", 40))
+		v.Endpoints = append(v.Endpoints, e)
+	}
+	const run = "https://github.com/Codertocat/Hello-World/actions/runs/1"
+	full := Render(v, RenderOptions{RunURL: run})
+	if len(full) <= MaxCommentBody {
+		t.Fatalf("fixture too small: %d bytes", len(full))
+	}
+	got := Render(v, RenderOptions{RunURL: run, MaxChars: BodyLimit(v.Plan)})
+	if len(got) > BodyLimit(v.Plan) || len(got) > MaxCheckOutput {
+		t.Fatalf("%d bytes, limit %d", len(got), BodyLimit(v.Plan))
+	}
+	body := Marker(v.Plan) + "\n" + got
+	if Truncate(body, MaxCommentBody, truncationNote) != body {
+		t.Error("the comment body would still be cut by Truncate")
+	}
+	for _, want := range []string{"### ❌ loadgate: checkout-api — FAIL", "**create-order**", "Report shortened", "[Workflow run and artifacts](" + run + ")\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("shortened rendering lacks %q", want)
+		}
+	}
+	if strings.Count(got, "<details>") != strings.Count(got, "</details>") || strings.Count(got, "```")%2 != 0 {
+		t.Error("open <details> or code fence")
+	}
+}
+
+func TestEndpointMessage(t *testing.T) {
+	t.Parallel()
+	v := loadVerdict(t, "verdict.regressed.json")
+	var msgs []string
+	for _, a := range VerdictAnnotations(v, "plan.yaml", nil) {
+		msgs = append(msgs, a.Level+" "+a.Title+" | "+a.Message)
+	}
+	want := []string{
+		"failure create-order: regressed | create-order: regressed p95 120 ms → 151 ms +26.0% [+18.0, +33.0] p<0.001 (tolerance +5%)",
+		"warning search | <script>alert(1)</script> @admin: inconclusive | search | <script>alert(1)</script> @admin: inconclusive p95 50.0 ms → 56.0 ms ~ [+7.0, +17.0] p=0.090 (tolerance +10%)",
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("annotations:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
 	}
 }
