@@ -196,7 +196,7 @@ func buildPage(in Input) (*htmlPage, error) {
 					if r.Decision == gate.Pass {
 						ci, cw = "", "ok"
 					}
-					hr.CheckIcon, hr.Check, hr.CheckClass = ci, cw, cc
+					hr.CheckIcon, hr.Check, hr.CheckClass = ci, withTolerance(cw, r), cc
 				}
 				pg.Rows = append(pg.Rows, hr)
 			}

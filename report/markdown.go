@@ -306,6 +306,9 @@ func mdRows(eps []endpointTable) []string {
 			default:
 				check = mdSymbol(r.Decision)
 			}
+			if check != "" && r.Tolerance != "" {
+				check += " (tol. " + mdFigure(r.Tolerance) + ")"
+			}
 			check += mdNoteRefs(r.Notes)
 			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n",
 				first, mdFigure(r.Metric), mdFigure(r.Base), mdFigure(r.Head), mdFigure(r.Change), check))

@@ -137,8 +137,11 @@ type row struct {
 	// Change is the benchstat-style delta: "+12.6% [+8.1, +16.9] p=0.002", "~ (p=0.41)", "+3.0%".
 	Change   string
 	Decision gate.Decision // "" when the metric is shown but not gated
-	Notes    []int         // footnote numbers
-	check    *gate.Check
+	// Tolerance is a baseline check's allowed change as the plan wrote it
+	// ("+10%"), shown with the decision so a reader sees why it was made.
+	Tolerance string
+	Notes     []int // footnote numbers
+	check     *gate.Check
 }
 
 // endpointTable is one endpoint's block.
@@ -165,6 +168,14 @@ func alwaysShown(m gate.Metric) bool {
 		return true
 	}
 	return false
+}
+
+// withTolerance appends a baseline check's tolerance to its decision word.
+func withTolerance(word string, r row) string {
+	if r.Tolerance == "" || word == "" {
+		return word
+	}
+	return word + " (tol. " + r.Tolerance + ")"
 }
 
 // decisionRank orders endpoints: the ones that need attention first.
@@ -270,6 +281,9 @@ func buildTable(v *gate.Verdict) table {
 				}
 				r.Change = checkChange(c)
 				r.Decision = c.Decision
+				if c.Kind == "baseline" {
+					r.Tolerance = c.Tolerance
+				}
 				r.Notes = fn.addAll(c.Warnings)
 			} else {
 				r.Change = figureChange(e.Base, e.Head, m)

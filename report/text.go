@@ -66,7 +66,7 @@ func Text(w io.Writer, in Input, opt Options) error {
 			case 1:
 				first = "  " + verdictCell
 			}
-			check := decisionWord(r.Decision) + spaced(noteRefs(r.Notes))
+			check := withTolerance(decisionWord(r.Decision), r) + spaced(noteRefs(r.Notes))
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", first, r.Metric, r.Base, r.Head, r.Change, colorize(check, r.Decision, opt.Color))
 		}
 		if len(rows) == 1 {
