@@ -208,8 +208,12 @@ func mdHeadline(d gate.Decision) string {
 		return "⛔"
 	case gate.Inconclusive:
 		return "❔"
+	case gate.Pass, gate.Improved:
+		return "✅"
 	}
-	return "✅"
+	// A decision this version does not know (a verdict file from elsewhere)
+	// must not look like a pass.
+	return "❔"
 }
 
 const mdTableHeader = "| Endpoint | Metric | Baseline | Current | Change | Check |\n|---|---|--:|--:|---|---|\n"

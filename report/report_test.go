@@ -375,12 +375,21 @@ func TestMarkdownEscapesEveryVerdictField(t *testing.T) {
 	ep.Decision = "<i>d</i>"
 	ep.Checks = append(ep.Checks, gate.Check{Metric: "![m](https://evil.example/m.png)", Kind: "slo",
 		Unit: "[u](https://evil.example/u)", Head: 1, Tolerance: "![t](https://evil.example/t.png)",
-		Decision: "<u>c</u>", PValue: -1})
+		Decision: "<u>c</u>", PValue: -1},
+		gate.Check{Metric: gate.P90, Kind: "baseline", Unit: "ms", Base: 1, Head: 1, PValue: -1,
+			Tolerance: "![t](https://evil.example/t.png) <s>x</s>", Decision: gate.Pass})
 	out := render(t, "markdown", in, Options{})
-	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "](", "!["} {
+	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "<s>", "](", "!["} {
 		if strings.Contains(string(out), bad) {
 			t.Errorf("markdown contains %q:\n%s", bad, out)
 		}
+	}
+	if !strings.Contains(string(out), "(tol. ") {
+		t.Errorf("the baseline check's tolerance is missing:\n%s", out)
+	}
+	// An unknown decision must not be headed like a pass.
+	if strings.HasPrefix(string(out), "### ✅") {
+		t.Errorf("unknown decision headed as a pass: %s", strings.SplitN(string(out), "\n", 2)[0])
 	}
 }
 
