@@ -195,7 +195,9 @@ func report(w io.Writer, simN int, rates []float64, dur time.Duration, realDir s
 			}}
 		}
 		logf("simulating %s, paired: %d comparisons per rule", src, 3*simN)
-		for _, rl := range []rule{gateRule("gate, p95 +5 %", true, tight), gateRule("gate, default (p95 +10 %)", true, def),
+		strict := gatePolicy(0.05)
+		strict.Confidence = 0.99
+		for _, rl := range []rule{gateRule("gate, p95 +5 %", true, tight), gateRule("gate, p95 +5 %, confidence 99 %", true, strict), gateRule("gate, default (p95 +10 %)", true, def),
 			naiveRule("naive p95 > +5 %", 0.05), naiveRule("naive p95 > +10 %", 0.10)} {
 			rows = append(rows, row{src, "paired", rl.name, evaluate(rl, byKind)})
 		}
