@@ -22,6 +22,7 @@ import (
 	"github.com/loadgate/loadgate/internal/ecsemu"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/results"
+	awsrunner "github.com/loadgate/loadgate/runners/aws"
 	"github.com/loadgate/loadgate/runners/distributed"
 )
 
@@ -358,14 +359,23 @@ func TestAWSRunAgainstEmulators(t *testing.T) {
 	bin := workerBinary(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
+	// The plan's Authorization header comes from LG_TEST_TOKEN: the
+	// coordinator has it in its environment, the tasks get it from the task
+	// definition's secrets (an SSM parameter), and S3 never sees it.
+	const ssmArn = "arn:aws:ssm:eu-west-1:123456789012:parameter/loadgate/LG_TEST_TOKEN"
 	f := newAWSFixture(t, ecsemu.Options{Binary: bin, ProvisionDelay: 200 * time.Millisecond, Output: lockedBuf{&mu, &logs},
-		Throttle: func(op string, n int) bool { return op == "RunTask" && n == 0 }})
-	srv := httptest.NewServer(target.New(target.Options{}))
-	defer srv.Close()
+		Throttle:              func(op string, n int) bool { return op == "RunTask" && n == 0 },
+		TaskDefinitionSecrets: map[string][]ecsemu.Secret{"loadgate-worker": {{Name: "LG_TEST_TOKEN", ValueFrom: ssmArn}}},
+		SecretValues:          map[string]string{ssmArn: cliSecret}})
+	srv := newAuthServer(t, cliSecret)
 	dir := t.TempDir()
-	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 60, 2*time.Second))
+	planPath := writeFile(t, dir, "plan.yaml", secretDistPlan(srv.URL, 60, 2*time.Second))
 	out := filepath.Join(dir, "results.json")
-	code, stdout, stderr := cli(t, context.Background(), f.env, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
+	coordEnv := map[string]string{"LG_TEST_TOKEN": cliSecret}
+	for k, v := range f.env {
+		coordEnv[k] = v
+	}
+	code, stdout, stderr := cli(t, context.Background(), coordEnv, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
 		"--regions", "eu-west-1:2,us-east-1:1", "--subnets", "subnet-1", "--security-groups", "sg-1",
 		"--pace-scale", "50", "--poll-interval", "200ms", "--max-cost", "1", "-o", out)
 	r, err := results.ReadFile(out)
@@ -405,6 +415,30 @@ func TestAWSRunAgainstEmulators(t *testing.T) {
 		if tk.LastStatus != "STOPPED" || tk.ExitCode == nil || *tk.ExitCode != 0 {
 			t.Errorf("task %d: %s exit %v", tk.Ordinal, tk.LastStatus, tk.ExitCode)
 		}
+	}
+	if good, bad, badSeen := srv.counts(); int64(good) != r.Total.Requests || bad != 0 {
+		t.Errorf("target saw %d requests with the token, %d without %q; results count %d", good, bad, badSeen, r.Total.Requests)
+	}
+	st, err := awsrunner.NewS3Store(context.Background(), "s3://lg-bucket/runs", "eu-west-1", awsrunner.Env{Getenv: func(k string) string { return f.env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.List(context.Background(), "")
+	if err != nil || len(keys) < 3*3 {
+		t.Fatalf("S3 objects %v %v", keys, err)
+	}
+	for _, k := range keys {
+		if b, err := st.Get(context.Background(), k); err != nil || bytes.Contains(b, []byte(cliSecret)) {
+			t.Errorf("S3 object %s holds the token (%v)", k, err)
+		}
+	}
+	for _, raw := range f.emu.RunTaskRequests() {
+		if bytes.Contains(raw, []byte(cliSecret)) {
+			t.Errorf("RunTask request holds the token")
+		}
+	}
+	if b, _ := os.ReadFile(out); bytes.Contains(b, []byte(cliSecret)) || strings.Contains(stderr, cliSecret) {
+		t.Errorf("results or output hold the token")
 	}
 	t.Logf("start skew %.3f ms", r.Validity.StartSkewMs)
 }
