@@ -13,6 +13,19 @@ import (
 // themselves contain ${...}. fromEnv lists the substituted values that came
 // from the environment (not from defaults); callers treat them as secrets.
 func expand(s string, getenv func(string) string) (out string, fromEnv []string, err error) {
+	out, vars, err := expandVars(s, getenv)
+	for _, v := range vars {
+		fromEnv = append(fromEnv, v.Value)
+	}
+	return out, fromEnv, err
+}
+
+// envVar is one substitution from the environment: the variable's name and
+// the value it had.
+type envVar struct{ Name, Value string }
+
+// expandVars is expand, telling which variable each substituted value came from.
+func expandVars(s string, getenv func(string) string) (out string, fromEnv []envVar, err error) {
 	if !strings.Contains(s, "$") {
 		return s, nil, nil
 	}
@@ -51,9 +64,9 @@ func expand(s string, getenv func(string) string) (out string, fromEnv []string,
 		switch {
 		case v != "":
 			b.WriteString(v)
-			fromEnv = append(fromEnv, v)
+			fromEnv = append(fromEnv, envVar{name, v})
 		case hasDef:
-			dv, denv, err := expand(def, getenv)
+			dv, denv, err := expandVars(def, getenv)
 			if err != nil {
 				return "", nil, err
 			}

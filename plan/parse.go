@@ -71,7 +71,7 @@ func Load(path string, getenv func(string) string) (*Plan, error) {
 // where relative body_file paths resolve. Every problem found is returned
 // together as *Errors, each positioned file:line:col with its field path.
 func Parse(data []byte, name, dir string, getenv func(string) string) (pl *Plan, err error) {
-	p := &parser{file: name, dir: dir, getenv: getenv, secrets: map[string]bool{}}
+	p := &parser{file: name, dir: dir, getenv: getenv, secrets: map[string]bool{}, secretEnv: map[string]string{}}
 	defer func() {
 		// yaml.v3 has had panics on malformed input; a plan parser must
 		// never take the process down.
@@ -92,6 +92,7 @@ type parser struct {
 	getenv    func(string) string
 	errs      []*Error
 	secrets   map[string]bool
+	secretEnv map[string]string // secret value → variable name
 	nodes     int
 	tooDeep   bool
 }
@@ -201,6 +202,9 @@ func (p *parser) parse(data []byte) *Plan {
 	pl.Gate = p.gate(m.get("gate"), pl.Endpoints)
 	pl.Limits = p.limits(m.get("limits"))
 	pl.Secrets = sortSecrets(p.secrets)
+	if len(p.secretEnv) > 0 {
+		pl.SecretEnv = p.secretEnv
+	}
 	if len(p.errs) == 0 {
 		// Limits are checked here too so `loadgate validate` catches a plan
 		// that exceeds its own ceilings; callers that change the plan
@@ -406,14 +410,19 @@ func (p *parser) scalar(n *yaml.Node, path, what string, secret bool) (string, b
 		p.errorf(n, path, "want %s, got %s", what, kindName(n))
 		return "", false
 	}
-	v, env, err := expand(n.Value, p.getenv)
+	v, env, err := expandVars(n.Value, p.getenv)
 	if err != nil {
 		p.errorf(n, path, "%v", err)
 		return "", false
 	}
 	if secret {
 		for _, e := range env {
-			p.secrets[e] = true
+			p.secrets[e.Value] = true
+			// One value from two variables: the first name in order is
+			// kept, so the choice does not depend on the plan's key order.
+			if prev, ok := p.secretEnv[e.Value]; !ok || e.Name < prev {
+				p.secretEnv[e.Value] = e.Name
+			}
 		}
 	}
 	return v, true

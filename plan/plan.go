@@ -26,6 +26,10 @@ type Plan struct {
 	// Secrets are the values that came from the environment; they are redacted
 	// from every output. See Redact.
 	Secrets []string `yaml:"-" json:"-"`
+	// SecretEnv maps each secret to the environment variable it came from
+	// (value → name), so a plan can be handed on with references instead of
+	// values (MarshalRefs).
+	SecretEnv map[string]string `yaml:"-" json:"-"`
 }
 
 // Targets restricts where load may be sent.

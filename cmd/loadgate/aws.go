@@ -272,8 +272,9 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 			return a.savePartial(f.out, res)
 		}
 		var te *distributed.TargetError
-		if errors.As(runErr, &te) {
-			return withCode(exitUsage, runErr)
+		var ce *distributed.ConfigError
+		if errors.As(runErr, &te) || errors.As(runErr, &ce) {
+			return withCode(exitUsage, fmt.Errorf("aws run %s: %w", runID, runErr))
 		}
 		return withCode(exitInfra, fmt.Errorf("aws run %s: %w", runID, runErr))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/loadgate/loadgate/internal/ecsemu"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/results"
+	awsrunner "github.com/loadgate/loadgate/runners/aws"
 	"github.com/loadgate/loadgate/runners/distributed"
 )
 
@@ -357,14 +359,23 @@ func TestAWSRunAgainstEmulators(t *testing.T) {
 	bin := workerBinary(t)
 	var logs bytes.Buffer
 	var mu sync.Mutex
+	// The plan's Authorization header comes from LG_TEST_TOKEN: the
+	// coordinator has it in its environment, the tasks get it from the task
+	// definition's secrets (an SSM parameter), and S3 never sees it.
+	const ssmArn = "arn:aws:ssm:eu-west-1:123456789012:parameter/loadgate/LG_TEST_TOKEN"
 	f := newAWSFixture(t, ecsemu.Options{Binary: bin, ProvisionDelay: 200 * time.Millisecond, Output: lockedBuf{&mu, &logs},
-		Throttle: func(op string, n int) bool { return op == "RunTask" && n == 0 }})
-	srv := httptest.NewServer(target.New(target.Options{}))
-	defer srv.Close()
+		Throttle:              func(op string, n int) bool { return op == "RunTask" && n == 0 },
+		TaskDefinitionSecrets: map[string][]ecsemu.Secret{"loadgate-worker": {{Name: "LG_TEST_TOKEN", ValueFrom: ssmArn}}},
+		SecretValues:          map[string]string{ssmArn: cliSecret}})
+	srv := newAuthServer(t, cliSecret)
 	dir := t.TempDir()
-	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 60, 2*time.Second))
+	planPath := writeFile(t, dir, "plan.yaml", secretDistPlan(srv.URL, 60, 2*time.Second))
 	out := filepath.Join(dir, "results.json")
-	code, stdout, stderr := cli(t, context.Background(), f.env, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
+	coordEnv := map[string]string{"LG_TEST_TOKEN": cliSecret}
+	for k, v := range f.env {
+		coordEnv[k] = v
+	}
+	code, stdout, stderr := cli(t, context.Background(), coordEnv, "aws", "run", planPath, "--store", "s3://lg-bucket/runs",
 		"--regions", "eu-west-1:2,us-east-1:1", "--subnets", "subnet-1", "--security-groups", "sg-1",
 		"--pace-scale", "50", "--poll-interval", "200ms", "--max-cost", "1", "-o", out)
 	r, err := results.ReadFile(out)
@@ -404,6 +415,30 @@ func TestAWSRunAgainstEmulators(t *testing.T) {
 		if tk.LastStatus != "STOPPED" || tk.ExitCode == nil || *tk.ExitCode != 0 {
 			t.Errorf("task %d: %s exit %v", tk.Ordinal, tk.LastStatus, tk.ExitCode)
 		}
+	}
+	if good, bad, badSeen := srv.counts(); int64(good) != r.Total.Requests || bad != 0 {
+		t.Errorf("target saw %d requests with the token, %d without %q; results count %d", good, bad, badSeen, r.Total.Requests)
+	}
+	st, err := awsrunner.NewS3Store(context.Background(), "s3://lg-bucket/runs", "eu-west-1", awsrunner.Env{Getenv: func(k string) string { return f.env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.List(context.Background(), "")
+	if err != nil || len(keys) < 3*3 {
+		t.Fatalf("S3 objects %v %v", keys, err)
+	}
+	for _, k := range keys {
+		if b, err := st.Get(context.Background(), k); err != nil || bytes.Contains(b, []byte(cliSecret)) {
+			t.Errorf("S3 object %s holds the token (%v)", k, err)
+		}
+	}
+	for _, raw := range f.emu.RunTaskRequests() {
+		if bytes.Contains(raw, []byte(cliSecret)) {
+			t.Errorf("RunTask request holds the token")
+		}
+	}
+	if b, _ := os.ReadFile(out); bytes.Contains(b, []byte(cliSecret)) || strings.Contains(stderr, cliSecret) {
+		t.Errorf("results or output hold the token")
 	}
 	t.Logf("start skew %.3f ms", r.Validity.StartSkewMs)
 }
@@ -517,5 +552,116 @@ func BenchmarkAWSCoordinator500Tasks(b *testing.B) {
 		b.ReportMetric(wall.Seconds(), "coord-wall-s")
 		b.ReportMetric(r.Validity.StartSkewMs, "start-skew-ms")
 		b.StartTimer()
+	}
+}
+
+const cliSecret = "lg-cli-T0KEN-9a8b7c"
+
+// authServer counts requests that carry "Bearer <token>" and those that do not.
+type authServer struct {
+	*httptest.Server
+	mu        sync.Mutex
+	good, bad int
+	badSeen   []string
+}
+
+func newAuthServer(t *testing.T, token string) *authServer {
+	s := &authServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.Header.Get("Authorization") == "Bearer "+token {
+			s.good++
+		} else {
+			s.bad++
+			if len(s.badSeen) < 5 {
+				s.badSeen = append(s.badSeen, r.Method+" "+r.URL.String()+" auth="+r.Header.Get("Authorization"))
+			}
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *authServer) counts() (int, int, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.good, s.bad, append([]string(nil), s.badSeen...)
+}
+
+// secretDistPlan is distPlan with an Authorization header from LG_TEST_TOKEN.
+func secretDistPlan(url string, rate int, d time.Duration) string {
+	return strings.Replace(distPlan(url, rate, d), "endpoints:\n", "defaults:\n  headers: {Authorization: \"Bearer ${LG_TEST_TOKEN}\"}\nendpoints:\n", 1)
+}
+
+// treeHolding lists the files under root that contain s.
+func treeHolding(t *testing.T, root, s string) (holding []string, n int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(s)) {
+			holding = append(holding, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return holding, n
+}
+
+func TestWorkersSecretsStayOutOfTheStore(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	srv := newAuthServer(t, cliSecret)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	planPath := writeFile(t, dir, "plan.yaml", secretDistPlan(srv.URL, 30, time.Second))
+	out := filepath.Join(dir, "results.json")
+	// The token is only in the coordinator's (in-process) environment: the
+	// worker processes get it from the coordinator, never from the store.
+	env := map[string]string{"LG_TEST_TOKEN": cliSecret}
+	code, stdout, stderr := cli(t, context.Background(), env, "run", planPath, "--workers", "2", "--worker-binary", bin,
+		"--store-dir", store, "-o", out, "-q")
+	r, err := results.ReadFile(out)
+	if err != nil {
+		t.Fatalf("exit %d, no results: %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	if code != 0 && !(code == exitInvalid && strings.Contains(strings.Join(r.Validity.Reasons, " "), "behind")) {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	good, bad, badSeen := srv.counts()
+	if r.Run.Workers != 2 || good < 20 || bad != 0 || int64(good) != r.Total.Requests {
+		t.Fatalf("workers %d; target saw %d requests with the token, %d without %q; results count %d", r.Run.Workers, good, bad, badSeen, r.Total.Requests)
+	}
+	holding, n := treeHolding(t, store, cliSecret)
+	if len(holding) > 0 || n < 7 { // plan, manifest, start, ready ×2, results ×2
+		t.Errorf("%d files in the exchange; holding the token: %v", n, holding)
+	}
+	if b, _ := os.ReadFile(out); bytes.Contains(b, []byte(cliSecret)) {
+		t.Errorf("merged results hold the token")
+	}
+	if strings.Contains(stderr+stdout, cliSecret) {
+		t.Errorf("output holds the token:\n%s", stderr)
+	}
+
+	// The same run's worker, started without the variable, refuses before
+	// sending anything: exit 2, naming the variable.
+	plans, _ := filepath.Glob(filepath.Join(store, "*", "plan.json"))
+	if len(plans) != 1 {
+		t.Fatalf("plans in the store: %v", plans)
+	}
+	runID := filepath.Base(filepath.Dir(plans[0]))
+	code, _, stderr = cli(t, context.Background(), map[string]string{}, "worker", "--store", store, "--run-id", runID, "--index", "0")
+	if code != exitUsage || !strings.Contains(stderr, "LG_TEST_TOKEN not set") || !strings.Contains(stderr, "task definition") {
+		t.Fatalf("worker without the variable: exit %d, want %d naming LG_TEST_TOKEN:\n%s", code, exitUsage, stderr)
+	}
+	if g, b, _ := srv.counts(); g != good || b != 0 {
+		t.Errorf("the worker without the variable sent requests (%d/%d → %d/%d)", good, 0, g, b)
 	}
 }

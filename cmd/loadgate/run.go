@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/distributed"
 	"github.com/loadgate/loadgate/runners/local"
 )
 
@@ -109,6 +111,10 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 	if runErr != nil {
 		if res != nil && interrupted(runErr) {
 			return nil, a.savePartial(f.out, res)
+		}
+		var ce *distributed.ConfigError
+		if errors.As(runErr, &ce) {
+			return nil, withCode(exitUsage, fmt.Errorf("run %s: %w", p.Name, runErr))
 		}
 		return nil, withCode(exitInfra, fmt.Errorf("run %s: %w", p.Name, runErr))
 	}

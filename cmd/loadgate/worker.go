@@ -85,11 +85,15 @@ func runWorker(a *app, f *workerFlags) error {
 	}
 	err = distributed.RunWorker(ctx, distributed.WorkerOptions{
 		Store: store, RunID: f.runID, Index: index, Region: f.region, Host: host,
-		NewRunner: workerRunner(f.synthetic), Log: a.stderr,
+		NewRunner: workerRunner(f.synthetic), Log: a.stderr, Getenv: a.getenv,
 	})
+	var envErr *distributed.EnvError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &envErr):
+		// A configuration problem of the worker, found before any request.
+		return withCode(exitUsage, err)
 	case errors.Is(err, distributed.ErrExcluded):
 		fmt.Fprintln(a.stderr, "loadgate worker: excluded from the run; exiting")
 		return nil
@@ -214,7 +218,7 @@ func (l *localDistributed) Run(ctx context.Context, p *plan.Plan) (*results.File
 	}
 	// Workers' output and the coordinator's progress share stderr.
 	log := &syncWriter{w: l.a.stderr}
-	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log}
+	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log, Env: workerEnv(l.a, p)}
 	l.coord = distributed.New(distributed.Options{
 		Store: &distributed.DirStore{Root: dir}, Launcher: launcher, RunID: newRunID(), Workers: l.specs,
 		Runner: "local", RunnerClass: fmt.Sprintf("local/%dproc", len(l.specs)),
@@ -223,6 +227,24 @@ func (l *localDistributed) Run(ctx context.Context, p *plan.Plan) (*results.File
 		Log: log,
 	})
 	return l.coord.Run(ctx, p)
+}
+
+// workerEnv is the environment of local worker processes: this process's,
+// with the variables the plan's secrets come from as the coordinator sees them
+// (the same unless the CLI runs in process with its own getenv). Secret values
+// pass from process to process only, never through the store.
+func workerEnv(a *app, p *plan.Plan) []string {
+	env := os.Environ()
+	names := map[string]bool{}
+	for _, n := range p.SecretEnv {
+		names[n] = true
+	}
+	for n := range names {
+		if v := a.getenv(n); v != "" {
+			env = append(env, n+"="+v)
+		}
+	}
+	return env
 }
 
 func (l *localDistributed) Cleanup(ctx context.Context) error {

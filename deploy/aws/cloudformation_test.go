@@ -221,3 +221,58 @@ func TestInfrastructure(t *testing.T) {
 		t.Errorf("no log group")
 	}
 }
+
+// The plan's secrets reach workers only through the task definition: the
+// execution role may read SSM parameters and Secrets Manager secrets under
+// the prefix and nothing else of either service; the CI role reads neither.
+func TestWorkerSecretsScopedToPrefix(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	var found []string
+	for _, s := range statements(t, tpl, "ExecutionRole") {
+		for _, a := range s.Actions {
+			if !strings.HasPrefix(a, "ssm:") && !strings.HasPrefix(a, "secretsmanager:") && !strings.HasPrefix(a, "kms:") {
+				continue
+			}
+			found = append(found, a)
+			if len(s.Resources) != 1 {
+				t.Errorf("%s on %v", a, s.Resources)
+				continue
+			}
+			r := s.Resources[0]
+			switch a {
+			case "ssm:GetParameters":
+				if !strings.Contains(r, ":parameter/${SecretsPrefix}/*") {
+					t.Errorf("%s on %s, want the parameter prefix only", a, r)
+				}
+			case "secretsmanager:GetSecretValue":
+				if !strings.Contains(r, ":secret:${SecretsPrefix}/*") {
+					t.Errorf("%s on %s, want the secret prefix only", a, r)
+				}
+			default:
+				t.Errorf("execution role may %s", a)
+			}
+		}
+	}
+	sort.Strings(found)
+	if want := []string{"secretsmanager:GetSecretValue", "ssm:GetParameters"}; !slices.Equal(found, want) {
+		t.Errorf("secret actions %v, want %v", found, want)
+	}
+	for _, s := range statements(t, tpl, "CIRole") {
+		for _, a := range s.Actions {
+			if strings.HasPrefix(a, "ssm:") || strings.HasPrefix(a, "secretsmanager:") {
+				t.Errorf("CI role may %s", a)
+			}
+		}
+	}
+	c := list(get(tpl, "Resources", "TaskDefinition", "Properties", "ContainerDefinitions"))[0]
+	sec := str(get(c, "Secrets"))
+	for _, w := range []string{"HasWorkerSecret", "WorkerSecret", "parameter/${SecretsPrefix}/${WorkerSecret}", "AWS::NoValue"} {
+		if !strings.Contains(sec, w) {
+			t.Errorf("container Secrets lack %s: %s", w, sec)
+		}
+	}
+	if get(c, "Environment") != nil {
+		t.Errorf("the container definition sets plain environment variables: secrets belong in Secrets")
+	}
+}

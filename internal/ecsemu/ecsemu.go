@@ -4,7 +4,9 @@
 // container command (a `loadgate worker`) as a process — or through an injected
 // function — and DescribeTasks reports PROVISIONING, PENDING, RUNNING and
 // STOPPED as the process lives. It also serves the ECS task metadata endpoint
-// (v4 /task) that workers read their task ARN from, and injects faults:
+// (v4 /task) that workers read their task ARN from, models task-definition
+// container secrets (resolved into the container's environment at start, as
+// from SSM Parameter Store or Secrets Manager), and injects faults:
 // throttling, tasks that never start, tasks that die mid-run, slow starts.
 package ecsemu
 
@@ -64,6 +66,34 @@ type Options struct {
 	// default stopTimeout is 30s; tests use less).
 	StopGrace time.Duration
 	Account   string
+	// TaskDefinitionSecrets are the container secrets of registered task
+	// definitions, by family ("loadgate-worker"; RunTask may name it
+	// family, family:revision or by ARN). Like ECS, the emulator resolves
+	// them when the task starts and sets each as an environment variable of
+	// the container; they appear in no API request or response.
+	TaskDefinitionSecrets map[string][]Secret
+	// SecretValues is the emulated SSM Parameter Store and Secrets Manager:
+	// valueFrom → value. A secret whose valueFrom is missing stops the task
+	// before its container starts (TaskFailedToStart,
+	// ResourceInitializationError), as ECS does.
+	SecretValues map[string]string
+}
+
+// Secret is a container definition's secret: the environment variable Name
+// gets the value of ValueFrom (an SSM parameter or Secrets Manager ARN).
+type Secret struct {
+	Name      string
+	ValueFrom string
+}
+
+// family returns the task definition family of "family", "family:rev" or
+// "arn:…:task-definition/family:rev".
+func family(taskDef string) string {
+	if i := strings.LastIndex(taskDef, "task-definition/"); i >= 0 {
+		taskDef = taskDef[i+len("task-definition/"):]
+	}
+	f, _, _ := strings.Cut(taskDef, ":")
+	return f
 }
 
 // Server is a running emulator.
@@ -440,9 +470,21 @@ func (s *Server) lifecycle(t *task) {
 		stopped("UserInitiated", "stopped while pending", nil)
 		return
 	}
+	// The agent fetches the task definition's secrets with the execution
+	// role before the container starts; overrides come after them.
+	var secretEnv []string
+	for _, sec := range o.TaskDefinitionSecrets[family(t.taskDef)] {
+		v, ok := o.SecretValues[sec.ValueFrom]
+		if !ok {
+			stopped("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: "+
+				"unable to retrieve secret from asm/ssm: "+sec.ValueFrom+" not found", nil)
+			return
+		}
+		secretEnv = append(secretEnv, sec.Name+"="+v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := append(append(append([]string(nil), o.Env...), t.env...), "ECS_CONTAINER_METADATA_URI_V4="+s.URL+"/metadata/"+t.id)
+	env := append(append(append(append([]string(nil), o.Env...), secretEnv...), t.env...), "ECS_CONTAINER_METADATA_URI_V4="+s.URL+"/metadata/"+t.id)
 	done := make(chan error, 1)
 	var term func()
 	if o.Exec != nil {

@@ -120,3 +120,58 @@ func TestLifecycleAndIdempotency(t *testing.T) {
 	}
 	t.Fatal("task never STOPPED")
 }
+
+func TestTaskDefinitionSecrets(t *testing.T) {
+	t.Parallel()
+	const ssm = "arn:aws:ssm:eu-west-1:123456789012:parameter/loadgate/API_TOKEN"
+	got := make(chan string, 1)
+	s := New(Options{
+		TaskDefinitionSecrets: map[string][]Secret{"td": {{Name: "API_TOKEN", ValueFrom: ssm}}, "other": {{Name: "X", ValueFrom: "arn:missing"}}},
+		SecretValues:          map[string]string{ssm: "tok-from-ssm"},
+		Exec: func(ctx context.Context, _, env []string) error {
+			for _, kv := range env {
+				if v, ok := strings.CutPrefix(kv, "API_TOKEN="); ok {
+					got <- v
+				}
+			}
+			return nil
+		},
+	})
+	defer s.Close()
+	in := runInput(1)
+	in["taskDefinition"] = "arn:aws:ecs:eu-west-1:123456789012:task-definition/td:7"
+	_, out := call(t, s, "RunTask", in, true)
+	select {
+	case v := <-got:
+		if v != "tok-from-ssm" {
+			t.Fatalf("container got API_TOKEN=%q", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("container never started with the secret")
+	}
+	b, _ := json.Marshal(out)
+	if bytes.Contains(b, []byte("tok-from-ssm")) {
+		t.Errorf("RunTask response holds the secret: %s", b)
+	}
+
+	// A secret whose parameter does not exist: the task never starts.
+	in = runInput(1)
+	in["taskDefinition"] = "other:1"
+	_, out = call(t, s, "RunTask", in, true)
+	arn := out["tasks"].([]any)[0].(map[string]any)["taskArn"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, d := call(t, s, "DescribeTasks", map[string]any{"cluster": "lg", "tasks": []string{arn}}, true)
+		tk := d["tasks"].([]any)[0].(map[string]any)
+		if tk["lastStatus"] == "STOPPED" {
+			if tk["stopCode"] != "TaskFailedToStart" || !strings.Contains(tk["stoppedReason"].(string), "ResourceInitializationError") {
+				t.Fatalf("stopped task %v", tk)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("task with a missing secret never stopped")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,11 +1,14 @@
 package aws
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -30,6 +33,10 @@ type fixture struct {
 	env  map[string]string
 	emu  *ecsemu.Server
 	s3ts *httptest.Server
+	// plan replaces testPlan(); probe makes every worker send one request
+	// per endpoint of the plan as it decoded it before its synthetic samples.
+	plan  *plan.Plan
+	probe bool
 }
 
 func (f *fixture) getenv(k string) string { return f.env[k] }
@@ -92,13 +99,41 @@ func (f *fixture) inProcessWorker(ctx context.Context, args, env []string) error
 		}
 	}
 	err = distributed.RunWorker(ctx, distributed.WorkerOptions{Store: st, RunID: *runID, Index: *index, Region: *region, Host: task,
+		Getenv: getenv,
 		NewRunner: func(sh distributed.Share) (runners.Runner, error) {
-			return &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true}, nil
+			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true}
+			if f.probe {
+				return probeRunner{syn}, nil
+			}
+			return syn, nil
 		}})
 	if errors.Is(err, distributed.ErrExcluded) {
 		return nil
 	}
 	return err
+}
+
+// probeRunner sends one request per endpoint of the plan as the worker
+// decoded it (headers and body included), then runs next.
+type probeRunner struct{ next runners.Runner }
+
+func (r probeRunner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
+	for i := range p.Endpoints {
+		e := &p.Endpoints[i]
+		req, err := http.NewRequestWithContext(ctx, e.Method, p.URL(e), strings.NewReader(e.Body))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range e.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+	}
+	return r.next.Run(ctx, p)
 }
 
 type testWriter struct{ t *testing.T }
@@ -159,7 +194,11 @@ func (f *fixture) run(t *testing.T, ctx context.Context, regions map[string]int,
 		o.StartTimeout = 30 * time.Second
 	}
 	o.ResultGrace = 30 * time.Second
-	res, err := distributed.New(o).Run(ctx, testPlan())
+	p := f.plan
+	if p == nil {
+		p = testPlan()
+	}
+	res, err := distributed.New(o).Run(ctx, p)
 	return res, l, err
 }
 
@@ -415,4 +454,125 @@ func FuzzParseS3URL(f *testing.F) {
 			t.Fatalf("%q → bucket %q prefix %q", s, b, p)
 		}
 	})
+}
+
+const (
+	awsToken    = "lg-aws-T0KEN-5e6f7a"
+	tokenSSMArn = "arn:aws:ssm:eu-west-1:123456789012:parameter/loadgate/LG_TEST_TOKEN"
+)
+
+// secretPlan has the token (from LG_TEST_TOKEN) in a header and a body.
+func secretPlan(t *testing.T, target string) *plan.Plan {
+	t.Helper()
+	src := "name: aws-secret\ntarget: " + target + `
+targets: {allow: [127.0.0.1]}
+endpoints:
+  - name: a
+    request: POST /a
+    headers: {Authorization: "Bearer ${LG_TEST_TOKEN}"}
+    body: '{"password":"${LG_TEST_TOKEN}"}'
+profile: {type: load, rate: 100/s, duration: 1s}
+`
+	p, err := plan.Parse([]byte(src), "secret.yaml", ".", func(k string) string {
+		if k == "LG_TEST_TOKEN" {
+			return awsToken
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tokenTarget counts requests carrying the token in header and body.
+func tokenTarget(t *testing.T) (*httptest.Server, func() (good, bad int)) {
+	var mu sync.Mutex
+	var good, bad int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") == "Bearer "+awsToken && string(b) == `{"password":"`+awsToken+`"}` {
+			good++
+		} else {
+			bad++
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() (int, int) { mu.Lock(); defer mu.Unlock(); return good, bad }
+}
+
+// objectsHolding lists the bucket's objects and those holding s.
+func (f *fixture) objectsHolding(t *testing.T, s string) (holding []string, n int) {
+	t.Helper()
+	st, err := NewS3Store(context.Background(), "s3://"+bucket, "us-east-1", Env{Getenv: f.getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		b, err := st.Get(context.Background(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(s)) {
+			holding = append(holding, k)
+		}
+	}
+	return holding, len(keys)
+}
+
+func TestECSSecretsFromTaskDefinitionNotS3(t *testing.T) {
+	t.Parallel()
+	srv, counts := tokenTarget(t)
+	f := newFixture(t, ecsemu.Options{ProvisionDelay: 50 * time.Millisecond,
+		TaskDefinitionSecrets: map[string][]ecsemu.Secret{"loadgate-worker": {{Name: "LG_TEST_TOKEN", ValueFrom: tokenSSMArn}}},
+		SecretValues:          map[string]string{tokenSSMArn: awsToken}})
+	f.plan, f.probe = secretPlan(t, srv.URL), true
+	res, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 3, "us-east-1": 2}, distributed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Validity.Valid || res.Run.Workers != 5 {
+		t.Fatalf("validity %+v workers %+v", res.Validity, res.Workers)
+	}
+	if good, bad := counts(); good != 5 || bad != 0 {
+		t.Fatalf("target: %d requests with the token from the task's environment, %d without", good, bad)
+	}
+	holding, n := f.objectsHolding(t, awsToken)
+	if len(holding) > 0 || n < 5*3 {
+		t.Errorf("%d objects in S3; holding the token: %v", n, holding)
+	}
+	for _, raw := range f.emu.RunTaskRequests() {
+		if bytes.Contains(raw, []byte(awsToken)) {
+			t.Errorf("RunTask request holds the token: %s", raw)
+		}
+	}
+	var merged bytes.Buffer
+	if err := results.Encode(&merged, res); err != nil || bytes.Contains(merged.Bytes(), []byte(awsToken)) {
+		t.Errorf("merged results hold the token (%v)", err)
+	}
+}
+
+func TestECSWorkerWithoutSecretRefuses(t *testing.T) {
+	t.Parallel()
+	srv, counts := tokenTarget(t)
+	// The task definition has no secrets: workers lack LG_TEST_TOKEN.
+	f := newFixture(t, ecsemu.Options{ProvisionDelay: 50 * time.Millisecond})
+	f.plan, f.probe = secretPlan(t, srv.URL), true
+	_, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 2}, distributed.Options{StartTimeout: 10 * time.Second})
+	var ce *distributed.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "LG_TEST_TOKEN not set") {
+		t.Fatalf("err %v, want a ConfigError naming LG_TEST_TOKEN", err)
+	}
+	if good, bad := counts(); good+bad != 0 {
+		t.Fatalf("target got %d requests", good+bad)
+	}
+	if holding, _ := f.objectsHolding(t, awsToken); len(holding) > 0 {
+		t.Errorf("S3 objects hold the token: %v", holding)
+	}
 }

@@ -118,7 +118,11 @@ type ECSOptions struct {
 	Store    distributed.Store
 	// WorkerArgs are appended to every worker's command.
 	WorkerArgs []string
-	// ContainerEnv is added to the container's environment.
+	// ContainerEnv is added to the container's environment through RunTask
+	// overrides. Never put secrets here: RunTask parameters are recorded in
+	// CloudTrail and shown by DescribeTasks. Workers get the plan's secret
+	// variables from the task definition's container secrets (SSM Parameter
+	// Store, Secrets Manager); see docs/aws.md.
 	ContainerEnv map[string]string
 	// Clients returns the ECS client of a region (default: from LoadConfig).
 	Clients func(ctx context.Context, region string) (ECSAPI, error)

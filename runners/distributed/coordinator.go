@@ -85,6 +85,14 @@ type InfraError struct{ Err error }
 func (e *InfraError) Error() string { return e.Err.Error() }
 func (e *InfraError) Unwrap() error { return e.Err }
 
+// ConfigError reports that no worker could run because of their configuration
+// (an environment variable the plan's secrets need is missing on every
+// worker); the CLI maps it to exit 2, like other configuration problems.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // New returns a coordinator; Options are validated by Run.
 func New(o Options) *Coordinator {
 	if o.MinLoadShare <= 0 {
@@ -136,6 +144,7 @@ type workerState struct {
 	done     bool // result merged
 	missing  bool
 	reason   string
+	config   bool // failed for a configuration problem (Failure.Config)
 	info     results.Worker
 }
 
@@ -146,9 +155,13 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	if err := c.check(p); err != nil {
 		return nil, err
 	}
-	pb, err := encodePlan(p)
+	pb, needs, err := encodePlan(p)
 	if err != nil {
 		return nil, err
+	}
+	if len(needs) > 0 {
+		fmt.Fprintf(o.Log, "distributed: the stored plan holds references, not secret values: workers read %s from their own environment\n",
+			strings.Join(needs, ", "))
 	}
 	now := o.Now()
 	m := Manifest{RunID: o.RunID, Created: now, PlanHash: p.Hash(), Workers: o.Workers,
@@ -197,7 +210,13 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	}
 	if len(included) == 0 {
 		c.abort(ctx, "no worker ready")
-		return nil, &InfraError{fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))}
+		err := fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))
+		for _, st := range order {
+			if st.config {
+				return nil, &ConfigError{err}
+			}
+		}
+		return nil, &InfraError{err}
 	}
 	if share := readyShare / total; share < o.MinLoadShare {
 		// Not worth starting: no load is sent, and the result says why (exit 4).
@@ -362,6 +381,7 @@ func (c *Coordinator) noteFailures(ctx context.Context, ws map[string]*workerSta
 			continue
 		}
 		st.reason = "failed: " + f.Error
+		st.config = f.Config
 	}
 	return nil
 }

@@ -1,9 +1,15 @@
 package distributed
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +27,8 @@ type goLauncher struct {
 	never    map[int]bool // never starts (stays pending)
 	fail     map[int]bool // runner fails: no results
 	block    map[int]bool // runs until stopped
+	getenv   func(string) string
+	probe    bool // each worker sends one real request per endpoint first
 
 	mu     sync.Mutex
 	states map[string]TaskState
@@ -43,7 +51,7 @@ func (l *goLauncher) Launch(ctx context.Context, run string, specs []WorkerSpec)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			err := RunWorker(wctx, WorkerOptions{Store: l.store, RunID: run, Index: s.Index, Region: s.Region,
+			err := RunWorker(wctx, WorkerOptions{Store: l.store, RunID: run, Index: s.Index, Region: s.Region, Getenv: l.getenv,
 				NewRunner: func(sh Share) (runners.Runner, error) {
 					switch {
 					case l.fail[s.Index]:
@@ -51,7 +59,11 @@ func (l *goLauncher) Launch(ctx context.Context, run string, specs []WorkerSpec)
 					case l.block[s.Index]:
 						return blockRunner{}, nil
 					}
-					return &Synthetic{Share: sh, Requests: l.requests, MaxWindows: 5}, nil
+					syn := &Synthetic{Share: sh, Requests: l.requests, MaxWindows: 5}
+					if l.probe {
+						return probeRunner{syn}, nil
+					}
+					return syn, nil
 				}})
 			l.mu.Lock()
 			reason := "exit 0"
@@ -89,6 +101,30 @@ type failRunner struct{}
 
 func (failRunner) Run(context.Context, *plan.Plan) (*results.File, error) {
 	return nil, errors.New("generator crashed")
+}
+
+// probeRunner sends one request per endpoint of the plan it is given, as the
+// worker decoded it (headers and body included), then records synthetic
+// samples.
+type probeRunner struct{ next runners.Runner }
+
+func (r probeRunner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
+	for i := range p.Endpoints {
+		e := &p.Endpoints[i]
+		req, err := http.NewRequestWithContext(ctx, e.Method, p.URL(e), strings.NewReader(e.Body))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range e.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+	}
+	return r.next.Run(ctx, p)
 }
 
 type blockRunner struct{}
@@ -347,42 +383,215 @@ func TestDirStore(t *testing.T) {
 	}
 }
 
-func TestPlanRoundTrip(t *testing.T) {
-	t.Parallel()
-	p := testPlan()
-	p.Secrets = []string{"tok"}
-	p.Defaults.Headers = map[string]string{"Authorization": "Bearer tok"}
-	b, err := encodePlan(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := decodePlan(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Hash() != q.Hash() || q.Secrets[0] != "tok" || q.Endpoints[1].Path != "/b" || q.Profile.Rate != 100 {
-		t.Fatalf("round trip: %+v", q)
-	}
-}
-
 func FuzzDecodePlan(f *testing.F) {
-	b, _ := encodePlan(testPlan())
+	b, _, _ := encodePlan(testPlan())
 	f.Add(b)
 	f.Add([]byte(`{"plan":null}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"plan":{"target":"${X}"}}`))
+	env := func(k string) string {
+		if k == "X" {
+			return "x"
+		}
+		return ""
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := decodePlan(data)
+		p, err := decodePlan(data, env)
 		if err != nil {
 			return
 		}
 		// Whatever decodes re-encodes and decodes to the same hash.
-		b, err := encodePlan(p)
+		b, _, err := encodePlan(p)
 		if err != nil {
 			return // body_file that cannot be read
 		}
-		q, err := decodePlan(b)
+		q, err := decodePlan(b, env)
 		if err != nil || q.Hash() != p.Hash() {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// secretServer records what the target receives: requests whose
+// Authorization header is exactly want, requests with anything else, and
+// whether a body or URL carried want's token.
+type secretServer struct {
+	*httptest.Server
+	mu        sync.Mutex
+	good, bad int
+	seen      []string
+}
+
+func newSecretServer(t *testing.T, token string) *secretServer {
+	s := &secretServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.Header.Get("Authorization") == "Bearer "+token && r.URL.Query().Get("key") == token && string(body) == `{"pw":"`+token+`"}` {
+			s.good++
+		} else {
+			s.bad++
+			s.seen = append(s.seen, fmt.Sprintf("%s %s auth=%q body=%q", r.Method, r.URL, r.Header.Get("Authorization"), body))
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *secretServer) counts() (good, bad int, seen []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.good, s.bad, append([]string(nil), s.seen...)
+}
+
+const secretToken = "lg-s3cr3t-T0KEN-4f1c"
+
+func secretPlan(t *testing.T, target string, getenv func(string) string) *plan.Plan {
+	t.Helper()
+	src := `name: secret
+target: ` + target + `
+targets: {allow: [127.0.0.1]}
+defaults:
+  headers: {Authorization: "Bearer ${LG_TEST_TOKEN}"}
+endpoints:
+  - name: a
+    request: POST /a?key=${LG_TEST_TOKEN}
+    body: '{"pw":"${LG_TEST_TOKEN}"}'
+profile: {type: load, rate: 10/s, duration: 1s}
+`
+	p, err := plan.Parse([]byte(src), "secret.yaml", ".", getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tokenEnv(k string) string {
+	if k == "LG_TEST_TOKEN" {
+		return secretToken
+	}
+	return ""
+}
+
+// filesHolding returns the files under root whose content holds s.
+func filesHolding(t *testing.T, root, s string) (holding []string, n int) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			holding = append(holding, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return holding, n
+}
+
+func TestSecretsStayOutOfTheStore(t *testing.T) {
+	t.Parallel()
+	srv := newSecretServer(t, secretToken)
+	root := t.TempDir()
+	l := &goLauncher{store: &DirStore{Root: root}, requests: 50, getenv: tokenEnv, probe: true}
+	p := secretPlan(t, srv.URL, tokenEnv)
+	f, err := New(fastOptions(t, l, 4)).Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Validity.Valid || f.Run.Workers != 4 {
+		t.Fatalf("validity %+v workers %+v", f.Validity, f.Workers)
+	}
+	// Every worker resolved the reference from its environment and sent the
+	// real values.
+	if good, bad, seen := srv.counts(); good != 4 || bad != 0 {
+		t.Fatalf("target saw %d requests with the token, %d without: %q", good, bad, seen)
+	}
+	holding, n := filesHolding(t, root, secretToken)
+	if len(holding) > 0 {
+		t.Errorf("the exchange holds the token in %v", holding)
+	}
+	if n < 4+4+2+2 { // plan, manifest, ready ×4, results ×4, start ×2
+		t.Errorf("only %d files in the exchange", n)
+	}
+	stored, err := l.store.Get(context.Background(), planKey("run-1"))
+	if err != nil || !bytes.Contains(stored, []byte("Bearer ${LG_TEST_TOKEN}")) || !bytes.Contains(stored, []byte(`"env":["LG_TEST_TOKEN"]`)) {
+		t.Errorf("stored plan (%v): %s", err, stored)
+	}
+	var merged bytes.Buffer
+	if err := results.Encode(&merged, f); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(merged.Bytes(), []byte(secretToken)) || !bytes.Contains(merged.Bytes(), []byte("key=***")) {
+		t.Errorf("merged results hold the token or no redacted URL:\n%s", merged.Bytes())
+	}
+	if f.Plan.Hash != p.Hash() {
+		t.Errorf("merged plan hash %s, plan's %s", f.Plan.Hash, p.Hash())
+	}
+}
+
+func TestWorkerWithoutSecretVariableFailsBeforeSending(t *testing.T) {
+	t.Parallel()
+	srv := newSecretServer(t, secretToken)
+	root := t.TempDir()
+	l := &goLauncher{store: &DirStore{Root: root}, requests: 50, probe: true,
+		getenv: func(k string) string { return "" }}
+	o := fastOptions(t, l, 2)
+	o.StartTimeout = 5 * time.Second
+	_, err := New(o).Run(context.Background(), secretPlan(t, srv.URL, tokenEnv))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "LG_TEST_TOKEN") || !strings.Contains(err.Error(), "task definition") {
+		t.Fatalf("err %v, want a ConfigError naming LG_TEST_TOKEN", err)
+	}
+	if good, bad, seen := srv.counts(); good+bad != 0 {
+		t.Fatalf("target got requests: %q", seen)
+	}
+	if holding, _ := filesHolding(t, root, secretToken); len(holding) > 0 {
+		t.Errorf("the exchange holds the token in %v", holding)
+	}
+	// Directly: a worker never sends the literal reference.
+	pb, _, err := encodePlan(secretPlan(t, srv.URL, tokenEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = decodePlan(pb, nil)
+	var ee *EnvError
+	if !errors.As(err, &ee) || len(ee.Names) != 1 || ee.Names[0] != "LG_TEST_TOKEN" {
+		t.Fatalf("decode without the variable: %v", err)
+	}
+}
+
+func TestPlanRoundTrip(t *testing.T) {
+	t.Parallel()
+	p := secretPlan(t, "http://127.0.0.1:9", tokenEnv)
+	b, needs, err := encodePlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(secretToken)) || len(needs) != 1 || needs[0] != "LG_TEST_TOKEN" {
+		t.Fatalf("stored %s needs %v", b, needs)
+	}
+	q, err := decodePlan(b, tokenEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Hash() != q.Hash() || len(q.Secrets) != 1 || q.Secrets[0] != secretToken || q.Defaults.Headers["Authorization"] != "Bearer "+secretToken ||
+		q.Endpoints[0].Path != "/a?key="+secretToken || q.Profile.Rate != 10 {
+		t.Fatalf("round trip: %+v", q)
+	}
+	// A plan whose secrets have no known variable is not stored at all.
+	bad := testPlan()
+	bad.Secrets = []string{"tok"}
+	bad.Defaults.Headers = map[string]string{"Authorization": "Bearer tok"}
+	if b, _, err := encodePlan(bad); err == nil {
+		t.Fatalf("stored a secret of unknown origin: %s", b)
+	}
 }

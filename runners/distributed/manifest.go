@@ -148,6 +148,10 @@ type AbortSignal struct {
 type Failure struct {
 	Error string    `json:"error"`
 	At    time.Time `json:"at"`
+	// Config marks a configuration problem of the worker (an environment
+	// variable the plan needs is missing), as opposed to a crash or an
+	// infrastructure failure.
+	Config bool `json:"config,omitempty"`
 }
 
 // Ready is what a worker uploads once it has loaded the plan.
@@ -157,14 +161,20 @@ type Ready struct {
 }
 
 // storedPlan is the plan as workers read it: body files inlined (workers do not
-// have the coordinator's files) and the secrets carried so workers redact them.
+// have the coordinator's files) and no secret value in it. Plan is
+// plan.MarshalRefs' JSON: every secret is a ${NAME} reference to the
+// environment variable it came from, which each worker resolves from its own
+// environment (the store, an S3 object that outlives the run, must not hold
+// tokens). Env lists those variables.
 type storedPlan struct {
-	Plan    *plan.Plan `json:"plan"`
-	Secrets []string   `json:"secrets,omitempty"`
-	Source  string     `json:"source,omitempty"`
+	Plan   json.RawMessage `json:"plan"`
+	Env    []string        `json:"env,omitempty"`
+	Source string          `json:"source,omitempty"`
 }
 
-func encodePlan(p *plan.Plan) ([]byte, error) {
+// encodePlan returns the stored plan and the environment variables workers
+// need for its secrets.
+func encodePlan(p *plan.Plan) (data []byte, needs []string, err error) {
 	cp := *p
 	cp.Endpoints = append([]plan.Endpoint(nil), p.Endpoints...)
 	for i := range cp.Endpoints {
@@ -178,24 +188,57 @@ func encodePlan(p *plan.Plan) ([]byte, error) {
 		}
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("endpoints[%d].body_file: %w", i, err)
+			return nil, nil, fmt.Errorf("endpoints[%d].body_file: %w", i, err)
 		}
+		// A body file's content is not a secret unless it contains one
+		// (then MarshalRefs replaces it like any other occurrence).
 		e.Body, e.BodyFile = string(b), ""
 	}
-	return json.Marshal(storedPlan{Plan: &cp, Secrets: p.Secrets, Source: p.Source})
+	pb, needs, err := cp.MarshalRefs()
+	if err != nil {
+		return nil, nil, fmt.Errorf("store plan: %w", err)
+	}
+	data, err = json.Marshal(storedPlan{Plan: pb, Env: needs, Source: p.Source})
+	return data, needs, err
 }
 
-func decodePlan(b []byte) (*plan.Plan, error) {
+// EnvError is a worker whose environment lacks variables the plan's secrets
+// come from. It is a configuration problem, found before any request is sent.
+type EnvError struct {
+	Names []string
+}
+
+func (e *EnvError) Error() string {
+	s, them := "s", "them"
+	if len(e.Names) == 1 {
+		s, them = "", "it"
+	}
+	return fmt.Sprintf("environment variable%s %s not set in this worker: the plan's secrets come from %s, and workers read %s from their own environment "+
+		"(the exchange holds only the names). Local workers inherit the coordinator's environment; ECS tasks get %s from the task definition's "+
+		"container secrets (valueFrom an SSM parameter or a Secrets Manager secret; see docs/aws.md), never from RunTask overrides",
+		s, strings.Join(e.Names, ", "), them, them, them)
+}
+
+// decodePlan reads a stored plan, resolving its secret references with getenv
+// (the worker's environment).
+func decodePlan(b []byte, getenv func(string) string) (*plan.Plan, error) {
 	var sp storedPlan
 	if err := json.Unmarshal(b, &sp); err != nil {
 		return nil, fmt.Errorf("stored plan: %w", err)
 	}
-	if sp.Plan == nil {
+	if len(sp.Plan) == 0 || string(sp.Plan) == "null" {
 		return nil, errors.New("stored plan: empty")
 	}
-	sp.Plan.Secrets = sp.Secrets
-	sp.Plan.Source = sp.Source
-	return sp.Plan, nil
+	p, err := plan.UnmarshalRefs(sp.Plan, getenv)
+	if err != nil {
+		var me *plan.MissingEnvError
+		if errors.As(err, &me) {
+			return nil, &EnvError{Names: me.Names}
+		}
+		return nil, fmt.Errorf("stored plan: %w", err)
+	}
+	p.Source = sp.Source
+	return p, nil
 }
 
 // TargetError is a distributed run refused because of targets.allow.

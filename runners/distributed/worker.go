@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 )
@@ -41,6 +42,10 @@ type WorkerOptions struct {
 	Host string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Getenv is the worker's environment, where the ${NAME} references of
+	// the stored plan are resolved (nil: an empty environment, so a plan
+	// with secrets fails with an *EnvError).
+	Getenv func(string) string
 	// ManifestWait bounds how long the worker waits for the manifest to
 	// appear (S3 is strongly consistent, but the coordinator may still be
 	// writing it when a fast local worker starts). Default 30s.
@@ -72,12 +77,15 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 		o.ManifestWait = 30 * time.Second
 	}
 	me := WorkerSpec{Index: o.Index, Region: o.Region}
+	var p *plan.Plan // Redact is nil-safe: errors before the plan is read hold no secret
 	defer func() {
 		if err != nil && !errors.Is(err, ErrExcluded) {
 			// Best effort, on a fresh context: the run's may be cancelled.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			_ = putJSON(fctx, o.Store, workerKey(failedPrefix(o.RunID), me), Failure{Error: err.Error(), At: o.Now()})
+			var ee *EnvError
+			_ = putJSON(fctx, o.Store, workerKey(failedPrefix(o.RunID), me),
+				Failure{Error: p.Redact(err.Error()), At: o.Now(), Config: errors.As(err, &ee)})
 		}
 	}()
 
@@ -93,8 +101,10 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("worker %s: plan: %w", me.ID(), err)
 	}
-	p, err := decodePlan(pb)
-	if err != nil {
+	// Secrets resolve from this worker's environment before anything else:
+	// a missing variable fails here, before the ready marker, so no request
+	// is ever sent with a reference instead of its value.
+	if p, err = decodePlan(pb, o.Getenv); err != nil {
 		return fmt.Errorf("worker %s: %w", me.ID(), err)
 	}
 	if h := p.Hash(); m.PlanHash != "" && h != m.PlanHash {
@@ -163,7 +173,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	}}
 	if runErr != nil {
 		res.Run.Partial = true
-		res.Workers[0].Reason = runErr.Error()
+		res.Workers[0].Reason = p.Redact(runErr.Error())
 	}
 	var buf bytes.Buffer
 	if err := results.Encode(&buf, res); err != nil {
