@@ -446,6 +446,26 @@ func TestPairedResolutionWarning(t *testing.T) {
 	}
 }
 
+// A large shift between tight distributions, with few pairs: every head
+// window is slower than every base window. Comparing pooled medians under
+// swaps would call this ordinary (any swap of fewer than half the pairs
+// leaves each side's median in its own cluster); the swap test's per-pair
+// sums must see all 8 pairs agree.
+func TestPairedLargeShiftFewPairs(t *testing.T) {
+	t.Parallel()
+	tight := spec{name: "slow", medianMs: 8, windows: 8, rps: 30, sigma: 0.03}
+	pol := testPolicy()
+	pol.MinRequests, pol.MinTailSamples = 1, 1
+	pol.Thresholds = map[Metric]Tolerance{P50: Rel(0.2), P95: Rel(0.1)}
+	v := ComparePaired(synth(t, 86, tight), synth(t, 87, tight.withScale(1.5)), pol)
+	for _, m := range []Metric{P50, P95} {
+		c := check(t, endpoint(t, v, "slow"), m, "baseline")
+		if c.Decision != Regressed || c.CILow <= 0 || c.PValue >= 0.05 {
+			t.Errorf("%s +50 %% over 8 pairs: %+v", m, c)
+		}
+	}
+}
+
 // Checks that no swap can move (no errors on either side; throughput fixed by
 // the schedule) cost the others nothing, and a check that moves with another
 // (p90 with p95) costs less than Bonferroni would: that is what max-T over

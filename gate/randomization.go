@@ -13,38 +13,57 @@ import (
 // Paired mode's test is a randomization test. The paired runner draws, for
 // every pair of slots, which build runs first; so when nothing changed (same
 // build on both sides), swapping base and head within any pair gives data that
-// was exactly as likely to be measured. Recomputing every check's effect under
-// random swaps therefore shows the effect's distribution under "no change"
-// with no model of the noise at all — machine drift, stalls and the
-// few-pairs problem are in it as they happened.
+// was exactly as likely to be measured. Recomputing a check's statistic under
+// random swaps therefore shows its distribution under "no change" with no
+// model of the noise at all — machine drift, stalls and the few-pairs problem
+// are in it as they happened.
+//
+// The statistics are sums over pairs, so a swap flips the sign of one pair's
+// term and the distribution has no blind spots:
+//   - a latency percentile q: how many more of head's requests than base's lie
+//     above the q-quantile of both sides' requests together (the quantile
+//     test, Mood's median test generalized; as efficient as comparing the two
+//     percentiles, but a large shift cannot hide — comparing the pooled
+//     percentiles under swaps can: with base at 8 ms and head at 12 ms, any
+//     swap of fewer than half the pairs moves the pooled median from neither
+//     cluster, so the measured +50 % looks ordinary);
+//   - throughput: head's requests minus base's, per pair;
+//   - error rate: head's minus base's, per pair (pp);
+//   - max, an extreme of one window: the ratio of the sides' maxima,
+//     recomputed under each swap.
 //
 // The checks of a verdict share the swaps (pair i is the same slot pair for
 // every endpoint), so the family-wise correction is Westfall–Young's
 // single-step max-T: a check's adjusted p-value is how often the largest
-// standardized effect of *any* check under a random swap reaches the check's
-// own. Unlike Bonferroni it knows that p95 and p99 of one endpoint move
+// standardized statistic of *any* check under a random swap reaches the
+// check's own. Unlike Bonferroni it knows that p95 and p99 of one endpoint move
 // together, and that a check no swap can move (no errors on either side)
 // cannot produce a false alarm, so neither costs the others sensitivity.
 
 // permCheck is one check's randomization result.
 type permCheck struct {
-	// sd is the spread of the effect under random swaps (log scale, or pp for
-	// the error rate); 0 when no swap changes it.
-	sd float64
 	// p is the two-sided p-value, family-wise adjusted when the policy is.
 	p float64
-	// crit is the multiple of sd that an effect must exceed to be significant
-	// at the policy's level: the interval is effect ± crit × sd.
+	// crit is the standardized statistic a check must exceed to be
+	// significant at the policy's level (the z scale of the swaps).
 	crit float64
+	// sign is the direction of the measured statistic: +1 head higher, -1
+	// head lower, 0 no difference.
+	sign int
 }
 
-// pairCheck is a check under test: its endpoint, metric and observed effect.
+// pairCheck is a check under test.
 type pairCheck struct {
 	endpoint string
 	m        Metric
 	si       int
-	observed float64
-	swapped  []float64 // the effect under each random swap
+	// terms are the per-pair terms of a sum statistic (nil for max).
+	terms []float64
+	// observed is the statistic as measured; sd its spread under swaps.
+	observed, sd float64
+	// swapped holds the statistic under each swap (max only; sums are
+	// computed on the fly).
+	swapped []float64
 }
 
 // pairEndpoint holds one endpoint's base and head windows of the aligned
@@ -53,6 +72,7 @@ type pairEndpoint struct {
 	s      *side
 	n      int
 	checks []int // indexes into the test's checks
+	hasMax bool  // a check needs the swapped maxima
 }
 
 // newPairSide joins the measured windows of base and head into one side whose
@@ -84,6 +104,42 @@ func seq(from, to int) []int {
 	return out
 }
 
+// pairTerms are the per-pair terms of check m's sum statistic (head minus
+// base, so positive means head higher); all holds the pooled statistics of
+// both sides together.
+func pairTerms(m Metric, si int, s *side, n int, all *[nStats]float64) []float64 {
+	terms := make([]float64, n)
+	for i := range n {
+		b, h := s.wins[i], s.wins[n+i]
+		switch {
+		case si == statThroughput:
+			terms[i] = float64(h.requests)/h.seconds - float64(b.requests)/b.seconds
+		case si == statErrorRate:
+			if b.requests > 0 && h.requests > 0 {
+				terms[i] = 100 * (float64(h.errors)/float64(h.requests) - float64(b.errors)/float64(b.requests))
+			}
+		default:
+			t := all[si] // ms
+			terms[i] = float64(s.above(n+i, t) - s.above(i, t))
+		}
+	}
+	return terms
+}
+
+// above counts window i's requests slower than ms.
+func (s *side) above(i int, ms float64) int64 {
+	w := s.wins[i]
+	var c int64
+	for j := len(w.dist) - 1; j >= 0; j-- {
+		b := w.dist[j]
+		if float64(s.values[b.idx])/1000 <= ms {
+			break
+		}
+		c += b.count
+	}
+	return c
+}
+
 // randomization runs the swap test over every baseline check of a paired
 // verdict and returns the results by endpoint and metric.
 func (c *comparer) randomization(base, head *results.File) map[string]map[Metric]permCheck {
@@ -98,22 +154,37 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 			continue
 		}
 		s, n := newPairSide(be, he, pol.WarmupExcluded)
-		if n < 2 {
+		if n < 2 || !s.hist {
 			continue
 		}
 		pe := pairEndpoint{s: s, n: n}
-		var bs, hs [nStats]float64
+		var bs, hs, all [nStats]float64
 		sc := &scratch{}
 		s.stats(sideWeights(nil, n, nil, false), sc, &bs)
 		s.stats(sideWeights(nil, n, nil, true), sc, &hs)
+		s.stats(nil, sc, &all)
 		for _, mt := range pol.thresholds(he.Name) {
 			si := statIndex(mt.m)
 			if si < 0 {
 				continue
 			}
+			ch := pairCheck{endpoint: he.Name, m: mt.m, si: si}
+			if mt.m == Max {
+				ch.observed = effect(mt.m, bs[si], hs[si])
+				ch.swapped = make([]float64, pol.BootstrapReps)
+				pe.hasMax = true
+			} else {
+				ch.terms = pairTerms(mt.m, si, s, n, &all)
+				var sum, ss float64
+				for _, t := range ch.terms {
+					sum += t
+					ss += t * t
+				}
+				// Under random signs the sum has mean 0 and variance Σ t².
+				ch.observed, ch.sd = sum, math.Sqrt(ss)
+			}
 			pe.checks = append(pe.checks, len(checks))
-			checks = append(checks, pairCheck{endpoint: he.Name, m: mt.m, si: si,
-				observed: effect(mt.m, bs[si], hs[si]), swapped: make([]float64, pol.BootstrapReps)})
+			checks = append(checks, ch)
 		}
 		eps = append(eps, pe)
 		maxN = max(maxN, n)
@@ -127,62 +198,86 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 	sc := &scratch{}
 	var wb, wh []int32
 	var bs, hs [nStats]float64
+	z := make([][]float64, len(checks)) // |standardized statistic| per check and swap
+	for j := range z {
+		z[j] = make([]float64, pol.BootstrapReps)
+	}
 	for r := range pol.BootstrapReps {
 		for i := range flips {
 			flips[i] = rng.IntN(2) == 1
 		}
 		for _, pe := range eps {
-			wb = sideWeights(wb, pe.n, flips[:pe.n], false)
-			wh = sideWeights(wh, pe.n, flips[:pe.n], true)
-			pe.s.stats(wb, sc, &bs)
-			pe.s.stats(wh, sc, &hs)
-			for _, ci := range pe.checks {
-				ch := &checks[ci]
-				checks[ci].swapped[r] = effect(ch.m, bs[ch.si], hs[ch.si])
+			if pe.hasMax {
+				wb = sideWeights(wb, pe.n, flips[:pe.n], false)
+				wh = sideWeights(wh, pe.n, flips[:pe.n], true)
+				pe.s.stats(wb, sc, &bs)
+				pe.s.stats(wh, sc, &hs)
+			}
+			for _, j := range pe.checks {
+				ch := &checks[j]
+				if ch.terms == nil {
+					ch.swapped[r] = effect(ch.m, bs[ch.si], hs[ch.si])
+					continue
+				}
+				var sum float64
+				for i, t := range ch.terms {
+					if flips[i] {
+						sum -= t
+					} else {
+						sum += t
+					}
+				}
+				z[j][r] = math.Abs(sum)
 			}
 		}
 	}
 
 	// Standardize each check by its own spread under swaps, so that checks in
-	// different units (log ratio, pp) compete fairly for the maximum.
+	// different units compete fairly for the maximum.
 	level := 1 - pol.Confidence
-	sds := make([]float64, len(checks))
 	maxZ := make([]float64, pol.BootstrapReps)
 	for j := range checks {
-		sds[j] = rms(checks[j].swapped)
-		if sds[j] <= 0 || math.IsNaN(sds[j]) {
+		ch := &checks[j]
+		if ch.terms == nil {
+			ch.sd = rms(ch.swapped)
+			for r, e := range ch.swapped {
+				z[j][r] = math.Abs(e)
+			}
+		}
+		if !(ch.sd > 0) {
 			continue
 		}
-		for r, e := range checks[j].swapped {
-			if z := math.Abs(e) / sds[j]; !math.IsNaN(z) && z > maxZ[r] {
-				maxZ[r] = z
+		for r := range z[j] {
+			z[j][r] /= ch.sd
+			if v := z[j][r]; !math.IsNaN(v) && v > maxZ[r] {
+				maxZ[r] = v
 			}
 		}
 	}
-	sortedMax := slices.Clone(maxZ)
-	slices.Sort(sortedMax)
+	slices.Sort(maxZ)
 
 	out := map[string]map[Metric]permCheck{}
 	for j, ch := range checks {
-		pc := permCheck{sd: sds[j], p: 1}
-		if pc.sd > 0 && !math.IsNaN(pc.sd) && !math.IsNaN(ch.observed) {
-			zObs := math.Abs(ch.observed) / pc.sd
-			null := sortedMax
+		pc := permCheck{p: 1}
+		if ch.sd > 0 && !math.IsNaN(ch.observed) {
+			zObs := math.Abs(ch.observed) / ch.sd
+			null := maxZ
 			if !pol.FamilyWise {
-				null = make([]float64, len(ch.swapped))
-				for r, e := range ch.swapped {
-					null[r] = math.Abs(e) / pc.sd
-				}
+				null = z[j]
 				slices.Sort(null)
 			}
-			// (1 + exceedances) / (1 + swaps): the observed assignment is one
-			// of the equally likely ones, so p is never 0 and the test keeps
-			// its level with a finite number of swaps.
+			// (1 + exceedances) / (1 + swaps): the measured assignment is
+			// one of the equally likely ones, so p is never 0 and the test
+			// keeps its level with a finite number of swaps.
 			i, _ := slices.BinarySearch(null, zObs*(1-1e-12))
 			pc.p = float64(1+len(null)-i) / float64(1+len(null))
 			pc.crit = upperQuantile(null, 1-level)
-		} else {
-			pc.sd = 0
+			switch {
+			case ch.observed > 0:
+				pc.sign = 1
+			case ch.observed < 0:
+				pc.sign = -1
+			}
 		}
 		if out[ch.endpoint] == nil {
 			out[ch.endpoint] = map[Metric]permCheck{}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -36,11 +38,7 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 	if base != nil {
 		base.stats(nil, sc, &bs)
 	}
-	bootBase := base
-	if c.paired {
-		bootBase = nil // baseline checks use the randomization test; the bootstrap only serves SLO intervals
-	}
-	bt := c.bootstrap(ev.Name, bootBase, head)
+	bt := c.bootstrap(ev.Name, base, head)
 
 	if base != nil {
 		for _, mt := range pol.thresholds(ev.Name) {
@@ -92,9 +90,9 @@ func (s *side) truncate(n int) {
 	}
 }
 
-// bootstrap resamples windows, each run's windows independently (stratified
-// by run). base is nil in paired mode, where the baseline checks use the
-// randomization test and the bootstrap only gives the SLO intervals.
+// bootstrap resamples windows: in committed-baseline mode each run's windows
+// independently (stratified by run); in paired mode whole pairs, so both sides
+// get the same indexes and their shared drift stays cancelled.
 func (c *comparer) bootstrap(name string, base, head *side) boot {
 	reps := c.pol.BootstrapReps
 	rng := newRand(c.pol.Seed, name)
@@ -111,12 +109,21 @@ func (c *comparer) bootstrap(name string, base, head *side) boot {
 	for r := range reps {
 		clear(hw)
 		clear(bw)
-		for _, run := range head.runs {
-			resample(rng, run, hw)
-		}
-		if base != nil {
-			for _, run := range base.runs {
-				resample(rng, run, bw)
+		if c.paired && base != nil {
+			n := len(head.wins)
+			for range n {
+				i := rng.IntN(n)
+				hw[i]++
+				bw[i]++
+			}
+		} else {
+			for _, run := range head.runs {
+				resample(rng, run, hw)
+			}
+			if base != nil {
+				for _, run := range base.runs {
+					resample(rng, run, bw)
+				}
 			}
 		}
 		head.stats(hw, sc, &bt.head[r])
@@ -191,14 +198,23 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 	level := 1 - pol.Confidence
 	var lo, hi, p float64
 	var ok bool
+	agree := true
 	var testWarn []string
 	if c.paired {
-		// The randomization test over swaps within pairs (randomization.go):
-		// its p-value is already family-wise adjusted when the policy is.
+		// Significance from the randomization test over swaps within pairs
+		// (randomization.go), already family-wise adjusted when the policy
+		// is. The interval: the pair bootstrap's standard error of the
+		// change, times the test's critical value carried to Student's t
+		// with pairs − 1 degrees of freedom (the bootstrap is too narrow
+		// with few pairs).
 		pc, found := c.perm[name][m]
-		ok = found && !math.IsNaN(point)
+		se, okSE := bootSE(bootEffects(m, si, bt))
+		ok = found && okSE && nb >= 2 && !math.IsNaN(point)
 		if ok {
-			lo, hi, p = point-pc.crit*pc.sd, point+pc.crit*pc.sd, pc.p
+			q := tQuantile(distuv.UnitNormal.CDF(pc.crit), nb-1)
+			lo, hi, p = point-q*se, point+q*se, pc.p
+			// The test and the figure must agree on the direction.
+			agree = pc.sign != 0 && (pc.sign > 0) == (point > 0)
 		}
 	} else {
 		lo, hi, p, ok, testWarn = c.unpairedTest(m, si, base, head, h, point, bt, alpha, nb, nh)
@@ -207,7 +223,7 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 	if ok {
 		ch.CILow, ch.CIHigh, ch.HasCI = round6(fromEffect(m, lo)), round6(fromEffect(m, hi)), true
 	}
-	ch.Significant = ok && p < level && (lo > 0 || hi < 0)
+	ch.Significant = ok && agree && p < level && (lo > 0 || hi < 0)
 	if len(short) > 0 {
 		ch.Decision = Inconclusive
 		ch.Significant = false
@@ -365,6 +381,15 @@ func (c *comparer) betweenRuns(m Metric, si int, base *side, h, point, alpha flo
 	return point - half, point + half, pf((hv - mean) / scale), true
 }
 
+// bootEffects are the bootstrap replicates of metric m's change.
+func bootEffects(m Metric, si int, bt boot) []float64 {
+	effs := make([]float64, len(bt.head))
+	for r := range bt.head {
+		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
+	}
+	return effs
+}
+
 // bootSE is the standard deviation of the finite bootstrap replicates; ok is
 // false with fewer than 20 of them.
 func bootSE(effs []float64) (float64, bool) {
@@ -386,10 +411,7 @@ func bootSE(effs []float64) (float64, bool) {
 // interval must all agree (docs/statistics.md). alpha is the per-check level;
 // the p-value comes back adjusted to be read against 1 - Confidence.
 func (c *comparer) unpairedTest(m Metric, si int, base, head *side, h, point float64, bt boot, alpha float64, nb, nh int) (lo, hi, p float64, ok bool, warns []string) {
-	effs := make([]float64, len(bt.head))
-	for r := range bt.head {
-		effs[r] = effect(m, bt.base[r][si], bt.head[r][si])
-	}
+	effs := bootEffects(m, si, bt)
 	// The interval: the bootstrap's standard error with a Student quantile
 	// whose degrees of freedom are the smaller side's windows less one.
 	// Percentile intervals need far more than 1000 replicates at a
