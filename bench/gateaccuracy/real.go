@@ -40,9 +40,9 @@ func serve(mult float64) error {
 	fmt.Printf("http://%s\n", ln.Addr())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/work" {
-			time.Sleep(target.LogNormal(workMedianMs*mult, sigma))
+			target.PreciseSleep(target.LogNormal(workMedianMs*mult, sigma))
 		} else {
-			time.Sleep(target.LogNormal(otherMedianMs, sigma))
+			target.PreciseSleep(target.LogNormal(otherMedianMs, sigma))
 		}
 		w.WriteHeader(http.StatusOK)
 	}))

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,5 +168,24 @@ func TestLogNormal(t *testing.T) {
 	}
 	if got := LogNormal(10, 0); got != 10*time.Millisecond {
 		t.Errorf("sigma 0 = %v, want 10ms", got)
+	}
+}
+
+// PreciseSleep keeps a few-millisecond sleep within a fraction of a
+// millisecond (time.Sleep in an idle process oversleeps by up to 1 ms).
+func TestPreciseSleep(t *testing.T) {
+	var over []time.Duration
+	for range 20 {
+		t0 := time.Now()
+		PreciseSleep(3300 * time.Microsecond)
+		over = append(over, time.Since(t0)-3300*time.Microsecond)
+	}
+	slices.Sort(over)
+	if over[0] < 0 {
+		t.Fatalf("woke early by %v", -over[0])
+	}
+	// The median, so a loaded CI host's stragglers do not fail the test.
+	if med := over[len(over)/2]; runtime.GOOS == "linux" && med > 500*time.Microsecond {
+		t.Errorf("median oversleep %v, want < 0.5 ms", med)
 	}
 }
