@@ -5,9 +5,9 @@
 // grew more than X %", on the same runs. It prints one Markdown table
 // (committed as RESULTS.md).
 //
-//	go run ./bench/gateaccuracy                    # simulation only (≈ 1–2 min)
-//	go run ./bench/gateaccuracy -record out/real   # record real load (≈ 20 min)
-//	go run ./bench/gateaccuracy -real out/real     # simulation + recorded runs
+//	go run ./bench/gateaccuracy                    # simulation only (≈ 10 min on 2 cores)
+//	go run ./bench/gateaccuracy -record out/real -rate 800 -singles 6 -pairs 10   # real load (≈ 27 min, idle machine)
+//	go run ./bench/gateaccuracy -real out/real -rate 800     # simulation + recorded runs
 package main
 
 import (
@@ -28,7 +28,7 @@ func main() {
 		recordDir = flag.String("record", "", "record real load runs into this directory, then exit")
 		realDir   = flag.String("real", "", "also analyze real runs recorded in this directory")
 		rate      = flag.Float64("rate", 200, "real load: total arrival rate (requests/s, split over 2 endpoints)")
-		simRates  = flag.String("sim-rates", "200,400", "simulation: total arrival rates to simulate, comma-separated")
+		simRates  = flag.String("sim-rates", "200,400,800", "simulation: total arrival rates to simulate, comma-separated")
 		dur       = flag.Duration("duration", 20*time.Second, "measured duration of each run (per side in paired mode)")
 		singles   = flag.Int("singles", 8, "real: committed-mode runs per build (A, B10, B20)")
 		pairsN    = flag.Int("pairs", 5, "real: paired runs per comparison kind (A/A, A/B10, A/B20)")
