@@ -23,6 +23,7 @@ import (
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 	"github.com/loadgate/loadgate/runners/distributed"
+	"github.com/loadgate/loadgate/runners/runnertest"
 )
 
 const bucket = "loadgate-test"
@@ -103,7 +104,7 @@ func (f *fixture) inProcessWorker(ctx context.Context, args, env []string) error
 		NewRunner: func(sh distributed.Share) (runners.Runner, error) {
 			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true}
 			if f.probe {
-				return probeRunner{syn}, nil
+				return runnertest.Probe{Next: syn}, nil
 			}
 			return syn, nil
 		}})
@@ -111,29 +112,6 @@ func (f *fixture) inProcessWorker(ctx context.Context, args, env []string) error
 		return nil
 	}
 	return err
-}
-
-// probeRunner sends one request per endpoint of the plan as the worker
-// decoded it (headers and body included), then runs next.
-type probeRunner struct{ next runners.Runner }
-
-func (r probeRunner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
-	for i := range p.Endpoints {
-		e := &p.Endpoints[i]
-		req, err := http.NewRequestWithContext(ctx, e.Method, p.URL(e), strings.NewReader(e.Body))
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range e.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-	}
-	return r.next.Run(ctx, p)
 }
 
 type testWriter struct{ t *testing.T }

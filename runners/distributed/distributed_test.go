@@ -18,6 +18,7 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/runnertest"
 )
 
 // goLauncher runs workers as goroutines of the test, with faults by index.
@@ -61,7 +62,7 @@ func (l *goLauncher) Launch(ctx context.Context, run string, specs []WorkerSpec)
 					}
 					syn := &Synthetic{Share: sh, Requests: l.requests, MaxWindows: 5}
 					if l.probe {
-						return probeRunner{syn}, nil
+						return runnertest.Probe{Next: syn}, nil
 					}
 					return syn, nil
 				}})
@@ -101,30 +102,6 @@ type failRunner struct{}
 
 func (failRunner) Run(context.Context, *plan.Plan) (*results.File, error) {
 	return nil, errors.New("generator crashed")
-}
-
-// probeRunner sends one request per endpoint of the plan it is given, as the
-// worker decoded it (headers and body included), then records synthetic
-// samples.
-type probeRunner struct{ next runners.Runner }
-
-func (r probeRunner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
-	for i := range p.Endpoints {
-		e := &p.Endpoints[i]
-		req, err := http.NewRequestWithContext(ctx, e.Method, p.URL(e), strings.NewReader(e.Body))
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range e.Headers {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		resp.Body.Close()
-	}
-	return r.next.Run(ctx, p)
 }
 
 type blockRunner struct{}
