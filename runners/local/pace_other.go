@@ -4,9 +4,8 @@ package local
 
 import "time"
 
-// finePacer is Linux-only; elsewhere the pacer sleeps on Go timers alone.
-type finePacer struct{}
+// hasPreciseSleep is false where no finer sleep than a Go timer is wired up:
+// the pacer sleeps on timers alone.
+const hasPreciseSleep = false
 
-func newFinePacer() (*finePacer, func()) { return nil, func() {} }
-
-func (*finePacer) sleep(time.Duration) {}
+func preciseSleep(d time.Duration) { time.Sleep(d) }
