@@ -306,11 +306,9 @@ func (c *comparer) endpoint(name string, bes []*results.Endpoint, he *results.En
 		ev.Warnings = append(ev.Warnings, "no requests were measured (after warm-up): zero requests is never a pass")
 		return ev
 	}
-	exact := he.Precision != results.PrecisionAggregate && len(he.Windows) > 0
+	exact := hasWindows(he)
 	for _, be := range bes {
-		if be.Precision == results.PrecisionAggregate || len(be.Windows) == 0 {
-			exact = false
-		}
+		exact = exact && hasWindows(be)
 	}
 	if exact {
 		c.statChecks(&ev, bes, he)
@@ -358,7 +356,7 @@ func decide(checks []Check, def Decision) Decision {
 func figuresOf(eps []*results.Endpoint, warmupExcluded bool) *Figures {
 	withWindows := true
 	for _, e := range eps {
-		if len(e.Windows) == 0 || e.Precision == results.PrecisionAggregate {
+		if !hasWindows(e) {
 			withWindows = false
 		}
 	}

@@ -331,6 +331,8 @@ func sideWeights(w []int32, n int, swapped []bool, head bool) []int32 {
 	return w
 }
 
+// hasWindows says whether e carries per-window data the statistics can use
+// (not an imported aggregate).
 func hasWindows(e *results.Endpoint) bool {
 	return e.Precision != results.PrecisionAggregate && len(e.Windows) > 0
 }
