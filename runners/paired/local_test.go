@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/target"
@@ -16,22 +15,27 @@ import (
 )
 
 // build is one "build" of a service: /work has a log-normal latency with the
-// given median, /other a fixed one.
+// given median, /other a fixed one. PreciseSleep, because time.Sleep wakes on
+// the netpoller's millisecond grid and, on a busy CI host, adds more noise
+// than the difference between the builds.
 func build(workMedianMs float64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/work":
-			time.Sleep(target.LogNormal(workMedianMs, 0.3))
+			target.PreciseSleep(target.LogNormal(workMedianMs, 0.3))
 		default:
-			time.Sleep(target.LogNormal(3, 0.3))
+			target.PreciseSleep(target.LogNormal(3, 0.3))
 		}
 		w.WriteHeader(http.StatusOK)
 	})
 }
 
 // TestLocalRunnerHeadSlower sends real load, interleaved, to two loopback
-// builds that differ only in a 20 % slower /work, and expects the paired gate
-// to flag that endpoint and only it.
+// builds that differ only in a 50 % slower /work, and expects the paired gate
+// to flag that endpoint and only it. The test is about the wiring, not the
+// gate's power (bench/gateaccuracy measures that): the change is far past
+// the tolerance and the confidence is 99 %, so neither a miss nor a false
+// flag on /other happens on a busy -race host.
 func TestLocalRunnerHeadSlower(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -39,7 +43,7 @@ func TestLocalRunnerHeadSlower(t *testing.T) {
 	}
 	base := httptest.NewServer(build(5))
 	defer base.Close()
-	head := httptest.NewServer(build(6))
+	head := httptest.NewServer(build(7.5))
 	defer head.Close()
 	p, err := plan.Parse([]byte(`name: paired-test
 target: http://127.0.0.1:1
@@ -69,7 +73,8 @@ profile:
 		t.Fatal(err)
 	}
 	pol := gate.DefaultPolicy()
-	pol.Thresholds = map[gate.Metric]gate.Tolerance{gate.P50: gate.Rel(0.05), gate.P95: gate.Rel(0.05)}
+	pol.Confidence = 0.99
+	pol.Thresholds = map[gate.Metric]gate.Tolerance{gate.P50: gate.Rel(0.10), gate.P95: gate.Rel(0.10)}
 	v := gate.ComparePaired(b, h, pol)
 	for _, e := range v.Endpoints {
 		for _, c := range e.Checks {
