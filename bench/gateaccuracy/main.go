@@ -7,7 +7,8 @@
 //
 //	go run ./bench/gateaccuracy                    # simulation only (≈ 10 min on 2 cores)
 //	go run ./bench/gateaccuracy -record out/real -rate 800 -singles 6 -pairs 10   # real load (≈ 27 min, idle machine)
-//	go run ./bench/gateaccuracy -real out/real -rate 800     # simulation + recorded runs
+//	go run ./bench/gateaccuracy -record out/busy -rate 800 -parallel 4 -singles A=16,B10=8,B20=8 -pairs A=100,B10=60,B20=40   # ≈ 40 min, 4 runs at once
+//	go run ./bench/gateaccuracy -real out/real,out/busy      # simulation + recorded runs
 package main
 
 import (
@@ -26,12 +27,13 @@ func main() {
 		serveMode = flag.Bool("serve", false, "internal: run one bench target build and print its URL")
 		mult      = flag.Float64("mult", 1, "internal (-serve): latency multiplier of /work")
 		recordDir = flag.String("record", "", "record real load runs into this directory, then exit")
-		realDir   = flag.String("real", "", "also analyze real runs recorded in this directory")
-		rate      = flag.Float64("rate", 200, "real load: total arrival rate (requests/s, split over 2 endpoints)")
+		realDirs  = flag.String("real", "", "also analyze real runs recorded in these directories (comma-separated)")
+		rate      = flag.Float64("rate", 200, "-record: total arrival rate (requests/s, split over 2 endpoints)")
+		parallel  = flag.Int("parallel", 1, "-record: runs at once (more than 1 makes a busy runner on purpose)")
 		simRates  = flag.String("sim-rates", "200,400,800", "simulation: total arrival rates to simulate, comma-separated")
 		dur       = flag.Duration("duration", 20*time.Second, "measured duration of each run (per side in paired mode)")
-		singles   = flag.Int("singles", 8, "real: committed-mode runs per build (A, B10, B20)")
-		pairsN    = flag.Int("pairs", 5, "real: paired runs per comparison kind (A/A, A/B10, A/B20)")
+		singles   = flag.String("singles", "8", "-record: committed-mode runs per build: N, or A=N,B10=N,B20=N")
+		pairsN    = flag.String("pairs", "5", "-record: paired runs per kind (A/A, A/B10, A/B20): N, or A=N,B10=N,B20=N")
 		simN      = flag.Int("sim", 300, "simulated comparisons per row (0: skip the simulation)")
 	)
 	flag.Parse()
@@ -48,7 +50,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 	}
 	if *recordDir != "" {
-		if err := record(ctx, *recordDir, *rate, *dur, *singles, *pairsN, logf); err != nil {
+		sc, err := parseCounts(*singles)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "-singles:", err)
+			os.Exit(2)
+		}
+		pc, err := parseCounts(*pairsN)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "-pairs:", err)
+			os.Exit(2)
+		}
+		if err := record(ctx, *recordDir, *rate, *dur, sc, pc, *parallel, logf); err != nil {
 			fmt.Fprintln(os.Stderr, "record:", err)
 			os.Exit(1)
 		}
@@ -63,7 +75,11 @@ func main() {
 		}
 		rates = append(rates, r)
 	}
-	if err := report(os.Stdout, *simN, rates, *dur, *realDir, *rate, logf); err != nil {
+	var dirs []string
+	if *realDirs != "" {
+		dirs = strings.Split(*realDirs, ",")
+	}
+	if err := report(os.Stdout, *simN, rates, *dur, dirs, logf); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loadgate/loadgate/internal/target"
@@ -92,18 +94,73 @@ profile:
 	return plan.Parse([]byte(y), "gateaccuracy.yaml", ".", func(string) string { return "" })
 }
 
+// builds are the bench target's builds: A, and B10/B20 with /work ×1.1/×1.2.
+var builds = []struct {
+	name string
+	mult float64
+}{{"A", 1}, {"B10", 1.1}, {"B20", 1.2}}
+
+// counts is how many runs to record per build ("A=100,B10=60,B20=40", or one
+// number for all three).
+type counts map[string]int
+
+func parseCounts(s string) (counts, error) {
+	c := counts{}
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+		for _, b := range builds {
+			c[b.name] = n
+		}
+		return c, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: want N or A=N,B10=N,B20=N", s)
+		}
+		known := false
+		for _, b := range builds {
+			known = known || b.name == k
+		}
+		if !known {
+			return nil, fmt.Errorf("%q: unknown build %q (A, B10, B20)", s, k)
+		}
+		c[k] = n
+	}
+	return c, nil
+}
+
+// recordMeta describes how a directory's runs were recorded; the analysis
+// labels its rows with it.
+type recordMeta struct {
+	Rate     float64 `json:"rate"`
+	Parallel int     `json:"parallel"`
+}
+
+const metaFile = "recording.json"
+
+// job is one recording: a committed-mode run of a build, or a paired run of
+// A against a build.
+type job struct {
+	build  string
+	index  int
+	paired bool
+}
+
 // record runs real load and writes every results file into dir:
-// committed-mode runs (A, B10, B20 interleaved in time, so machine drift
-// spreads evenly) and paired runs (A/A, A/B10, A/B20).
-func record(ctx context.Context, dir string, rate float64, dur time.Duration, singles, pairs int, logf func(string, ...any)) error {
+// committed-mode runs of A, B10 and B20 and paired runs A/A, A/B10, A/B20,
+// interleaved in time so machine drift spreads evenly over the kinds.
+// parallel > 1 runs that many at once: a busy shared runner, on purpose.
+func record(ctx context.Context, dir string, rate float64, dur time.Duration, singles, pairs counts, parallel int, logf func(string, ...any)) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	meta, _ := json.Marshal(recordMeta{Rate: rate, Parallel: parallel})
+	if err := os.WriteFile(filepath.Join(dir, metaFile), meta, 0o644); err != nil {
+		return err
+	}
 	urls := map[string]string{}
-	for _, b := range []struct {
-		name string
-		mult float64
-	}{{"A", 1}, {"B10", 1.1}, {"B20", 1.2}} {
+	for _, b := range builds {
 		u, cmd, err := startTarget(ctx, b.mult)
 		if err != nil {
 			return err
@@ -115,55 +172,110 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 	if err != nil {
 		return err
 	}
-	clients := map[string]*http.Client{}
-	client := func(key string) *http.Client {
-		if c, ok := clients[key]; ok {
-			return c
-		}
-		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, IdleConnTimeout: time.Minute}}
-		clients[key] = c
-		return c
-	}
-	for i := range singles {
-		for _, b := range []string{"A", "B10", "B20"} {
-			q := *p
-			q.Target = urls[b]
-			f, err := local.New(local.Options{Label: b, Client: client(b)}).Run(ctx, &q)
-			if err != nil {
-				return err
-			}
-			name := filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", b, i))
-			if err := results.WriteFile(name, f); err != nil {
-				return err
-			}
-			logf("%s valid=%v work p95=%.2f ms", filepath.Base(name), f.Validity.Valid, f.Endpoint("work").Latency.P95)
-		}
-	}
-	for i := range pairs {
-		for _, b := range []string{"A", "B10", "B20"} {
-			pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[b], Seed: uint64(1000*i + len(b)),
-				New: func(side string) runners.Runner {
-					return local.New(local.Options{Label: side, Client: client(side + b)})
-				}}
-			base, head, err := pr.Run(ctx, p)
-			if err != nil {
-				return err
-			}
-			for side, f := range map[string]*results.File{"base": base, "head": head} {
-				name := filepath.Join(dir, fmt.Sprintf("paired-%s-%02d-%s.json", b, i, side))
-				if err := results.WriteFile(name, f); err != nil {
-					return err
+	var jobs []job
+	for _, set := range []struct {
+		c      counts
+		paired bool
+	}{{singles, false}, {pairs, true}} {
+		for i := 0; ; i++ {
+			added := false
+			for _, b := range builds {
+				if i < set.c[b.name] {
+					jobs = append(jobs, job{b.name, i, set.paired})
+					added = true
 				}
 			}
-			logf("paired %s #%d valid=%v/%v work p95 %.2f → %.2f ms", b, i, base.Validity.Valid, head.Validity.Valid,
-				base.Endpoint("work").Latency.P95, head.Endpoint("work").Latency.P95)
+			if !added {
+				break
+			}
 		}
 	}
+	next := make(chan job)
+	errs := make(chan error, parallel)
+	var wg sync.WaitGroup
+	for w := range max(parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each worker has its own connection pools, as separate jobs would.
+			clients := map[string]*http.Client{}
+			client := func(key string) *http.Client {
+				if c, ok := clients[key]; ok {
+					return c
+				}
+				c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, IdleConnTimeout: time.Minute}}
+				clients[key] = c
+				return c
+			}
+			for j := range next {
+				if err := recordOne(ctx, dir, p, urls, j, client, logf); err != nil {
+					errs <- fmt.Errorf("worker %d: %w", w, err)
+					return
+				}
+			}
+		}()
+	}
+	started := time.Now()
+	for n, j := range jobs {
+		select {
+		case next <- j:
+		case err := <-errs:
+			close(next)
+			wg.Wait()
+			return err
+		}
+		if n%10 == 9 {
+			logf("%d/%d runs started in %s", n+1, len(jobs), time.Since(started).Round(time.Second))
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// recordOne runs and writes one job.
+func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]string, j job, client func(string) *http.Client, logf func(string, ...any)) error {
+	if !j.paired {
+		q := *p
+		q.Target = urls[j.build]
+		f, err := local.New(local.Options{Label: j.build, Client: client(j.build)}).Run(ctx, &q)
+		if err != nil {
+			return err
+		}
+		logf("single %s #%d valid=%v work p95 %.2f ms", j.build, j.index, f.Validity.Valid, f.Endpoint("work").Latency.P95)
+		return results.WriteFile(filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", j.build, j.index)), f)
+	}
+	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[j.build], Seed: uint64(1000*j.index + len(j.build)),
+		New: func(side string) runners.Runner {
+			return local.New(local.Options{Label: side, Client: client(side + j.build)})
+		}}
+	base, head, err := pr.Run(ctx, p)
+	if err != nil {
+		return err
+	}
+	for side, f := range map[string]*results.File{"base": base, "head": head} {
+		if err := results.WriteFile(filepath.Join(dir, fmt.Sprintf("paired-%s-%02d-%s.json", j.build, j.index, side)), f); err != nil {
+			return err
+		}
+	}
+	logf("paired %s #%d valid=%v/%v work p95 %.2f → %.2f ms", j.build, j.index, base.Validity.Valid, head.Validity.Valid,
+		base.Endpoint("work").Latency.P95, head.Endpoint("work").Latency.P95)
 	return nil
 }
 
 // loadRecorded reads what record wrote.
-func loadRecorded(dir string) (singles map[string][]*results.File, pairs map[string][][2]*results.File, err error) {
+func loadRecorded(dir string) (meta recordMeta, singles map[string][]*results.File, pairs map[string][][2]*results.File, err error) {
+	meta.Parallel = 1
+	if b, err := os.ReadFile(filepath.Join(dir, metaFile)); err == nil {
+		if err := json.Unmarshal(b, &meta); err != nil {
+			return meta, nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, metaFile), err)
+		}
+	}
 	singles = map[string][]*results.File{}
 	pairs = map[string][][2]*results.File{}
 	for _, b := range []string{"A", "B10", "B20"} {
@@ -173,7 +285,7 @@ func loadRecorded(dir string) (singles map[string][]*results.File, pairs map[str
 				break
 			}
 			if err != nil {
-				return nil, nil, err
+				return meta, nil, nil, err
 			}
 			singles[b] = append(singles[b], f)
 		}
@@ -183,14 +295,14 @@ func loadRecorded(dir string) (singles map[string][]*results.File, pairs map[str
 				break
 			}
 			if err != nil {
-				return nil, nil, err
+				return meta, nil, nil, err
 			}
 			head, err := results.ReadFile(filepath.Join(dir, fmt.Sprintf("paired-%s-%02d-head.json", b, i)))
 			if err != nil {
-				return nil, nil, err
+				return meta, nil, nil, err
 			}
 			pairs[b] = append(pairs[b], [2]*results.File{base, head})
 		}
 	}
-	return singles, pairs, nil
+	return meta, singles, pairs, nil
 }
