@@ -605,9 +605,26 @@ func TestEndpointMessage(t *testing.T) {
 	}
 	want := []string{
 		"failure create-order: regressed | create-order: regressed p95 120 ms → 151 ms +26.0% [+18.0, +33.0] p<0.001 (tolerance +5%)",
-		"warning search | <script>alert(1)</script> @admin: inconclusive | search | <script>alert(1)</script> @admin: inconclusive p95 50.0 ms → 56.0 ms ~ [+7.0, +17.0] p=0.090 (tolerance +10%)",
+		"warning search | <script>alert(1)</script> @admin: inconclusive | search | <script>alert(1)</script> @admin: inconclusive p95 50.0 ms → 56.0 ms ~ [+7.0, +17.0] p=0.090 (tolerance +10%): need ≥ 6 windows, have 4",
 	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("annotations:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A pass with a warned check is a notice, so a pass a longer run could
+	// overturn shows on the plan line; a pass without warnings is silent.
+	v = loadVerdict(t, "verdict.pass.json")
+	if got := VerdictAnnotations(v, "plan.yaml", nil); len(got) != 0 {
+		t.Fatalf("clean pass: %d annotations, want none: %+v", len(got), got)
+	}
+	for i := range v.Endpoints {
+		if v.Endpoints[i].Name == "create-order" {
+			v.Endpoints[i].Checks[0].Warnings = []string{"the interval reaches past the tolerance"}
+		}
+	}
+	got := VerdictAnnotations(v, "plan.yaml", func(string) int { return 7 })
+	wantNotice := "create-order: pass p95 120 ms → 122 ms ~ [-3.1, +7.1] p=0.410 (tolerance +5%): the interval reaches past the tolerance"
+	if len(got) != 1 || got[0].Level != LevelNotice || got[0].StartLine != 7 || got[0].Message != wantNotice {
+		t.Errorf("warned pass: %+v\nwant one notice on line 7: %s", got, wantNotice)
 	}
 }

@@ -164,17 +164,22 @@ func Render(v *gate.Verdict, o RenderOptions) string {
 }
 
 // VerdictAnnotations are check-run annotations for the plan file: a failure
-// per regressed endpoint, a warning per inconclusive or invalid one. line
-// gives an endpoint's line in the plan (0 when unknown: line 1 is used).
+// per regressed endpoint, a warning per inconclusive or invalid one, and a
+// notice per passing endpoint whose checks carry a warning (a pass that a
+// longer run might overturn should be visible on the plan line, not only in
+// the comment's footnotes). line gives an endpoint's line in the plan (0 when
+// unknown: line 1 is used).
 func VerdictAnnotations(v *gate.Verdict, planPath string, line func(endpoint string) int) []Annotation {
 	var out []Annotation
 	for _, e := range report.SortEndpoints(v) {
 		level := ""
-		switch e.Decision {
-		case gate.Regressed:
+		switch {
+		case e.Decision == gate.Regressed:
 			level = LevelFailure
-		case gate.Inconclusive, gate.Invalid, gate.Missing:
+		case e.Decision == gate.Inconclusive, e.Decision == gate.Invalid, e.Decision == gate.Missing:
 			level = LevelWarning
+		case checksWarn(e):
+			level = LevelNotice
 		default:
 			continue
 		}
@@ -193,16 +198,30 @@ func VerdictAnnotations(v *gate.Verdict, planPath string, line func(endpoint str
 	return out
 }
 
-// EndpointMessage is a plain-text line about an endpoint's non-pass checks,
-// each as the reports' one-line check summary: "create-order: regressed p95
-// 120 ms → 151 ms +26.0% [+18.0, +33.0] p<0.001 (tolerance +5%)".
+func checksWarn(e gate.EndpointVerdict) bool {
+	for _, c := range e.Checks {
+		if len(c.Warnings) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// EndpointMessage is a plain-text line about an endpoint's non-pass checks
+// and checks with warnings, each as the reports' one-line check summary and
+// its warnings: "create-order: regressed p95 120 ms → 151 ms +26.0% [+18.0,
+// +33.0] p<0.001 (tolerance +5%)".
 func EndpointMessage(e gate.EndpointVerdict) string {
 	var parts []string
 	for _, c := range e.Checks {
-		if c.Decision == gate.Pass {
+		if c.Decision == gate.Pass && len(c.Warnings) == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", c.Decision, report.CheckMessage(c)))
+		part := fmt.Sprintf("%s %s", c.Decision, report.CheckMessage(c))
+		if len(c.Warnings) > 0 {
+			part += ": " + strings.Join(c.Warnings, ", ")
+		}
+		parts = append(parts, part)
 	}
 	parts = append(parts, e.Warnings...)
 	if len(parts) == 0 {
