@@ -130,6 +130,40 @@ func parseCounts(s string) (counts, error) {
 	return c, nil
 }
 
+// startWorkerTargets starts one process per build plus a twin of A ("A2"),
+// which serves the head side of A/A comparisons.
+func startWorkerTargets(ctx context.Context) (map[string]string, func(), error) {
+	urls := map[string]string{}
+	var cmds []*exec.Cmd
+	stop := func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	for _, b := range append(builds, struct {
+		name string
+		mult float64
+	}{"A2", 1}) {
+		u, cmd, err := startTarget(ctx, b.mult)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		cmds = append(cmds, cmd)
+		urls[b.name] = u
+	}
+	return urls, stop, nil
+}
+
+// headTarget is the target the head side of a job of build b hits.
+func headTarget(b string) string {
+	if b == "A" {
+		return "A2"
+	}
+	return b
+}
+
 // recordMeta describes how a directory's runs were recorded; the analysis
 // labels its rows with it.
 type recordMeta struct {
@@ -158,15 +192,6 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 	meta, _ := json.Marshal(recordMeta{Rate: rate, Parallel: parallel})
 	if err := os.WriteFile(filepath.Join(dir, metaFile), meta, 0o644); err != nil {
 		return err
-	}
-	urls := map[string]string{}
-	for _, b := range builds {
-		u, cmd, err := startTarget(ctx, b.mult)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		urls[b.name] = u
 	}
 	p, err := benchPlan(rate, dur, time.Second)
 	if err != nil {
@@ -197,7 +222,17 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Each worker has its own connection pools, as separate jobs would.
+			// Each worker has its own targets and connection pools, as
+			// separate CI jobs would: base traffic goes to A, head traffic to
+			// a second A process or a B build, so neither side's server also
+			// serves the other side (or other workers) and the sides stay
+			// symmetric.
+			urls, stopTargets, err := startWorkerTargets(ctx)
+			if err != nil {
+				errs <- fmt.Errorf("worker %d: %w", w, err)
+				return
+			}
+			defer stopTargets()
 			clients := map[string]*http.Client{}
 			client := func(key string) *http.Client {
 				if c, ok := clients[key]; ok {
@@ -242,7 +277,7 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]string, j job, client func(string) *http.Client, logf func(string, ...any)) error {
 	if !j.paired {
 		q := *p
-		q.Target = urls[j.build]
+		q.Target = urls[headTarget(j.build)]
 		f, err := local.New(local.Options{Label: j.build, Client: client(j.build)}).Run(ctx, &q)
 		if err != nil {
 			return err
@@ -250,7 +285,7 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 		logf("single %s #%d valid=%v work p95 %.2f ms", j.build, j.index, f.Validity.Valid, f.Endpoint("work").Latency.P95)
 		return results.WriteFile(filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", j.build, j.index)), f)
 	}
-	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[j.build], Seed: uint64(1000*j.index + len(j.build)),
+	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[headTarget(j.build)], Seed: uint64(1000*j.index + len(j.build)),
 		New: func(side string) runners.Runner {
 			return local.New(local.Options{Label: side, Client: client(side + j.build)})
 		}}
