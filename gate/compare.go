@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/loadgate/loadgate/results"
@@ -176,6 +177,14 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	v.Plan = head.Plan.Name
 	if base.Plan.Hash != head.Plan.Hash {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
+	}
+	if pr := head.Run.Pairing; pr != nil && len(pr.LeftOut) > 0 {
+		nums := make([]string, len(pr.LeftOut))
+		for i, lo := range pr.LeftOut {
+			nums[i] = strconv.Itoa(lo.Pair)
+		}
+		v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d pairs left out (%s): the generator fell behind its schedule in one of their slots; "+
+			"both sides of a pair leave together, so the comparison stays paired", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
 	}
 	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence}
 	c.perm = c.randomization(base, head)

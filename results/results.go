@@ -83,6 +83,38 @@ type Pairing struct {
 	Pairs int      `json:"pairs"`
 	// Order says, per measured pair, which side ran first: B (base) or H (head).
 	Order string `json:"order,omitempty"`
+	// LeftOut are the pairs dropped from both sides (numbered from 1 among the
+	// measured pairs, before dropping) because the generator fell behind its
+	// schedule in one of their slots; Pairs and Order count only kept pairs.
+	LeftOut []LeftOutPair `json:"left_out,omitempty"`
+}
+
+// LeftOutPair is a measured pair the paired runner dropped from both sides.
+type LeftOutPair struct {
+	Pair   int    `json:"pair"`
+	Side   string `json:"side"` // the side whose slot fell behind: base or head (or both)
+	Reason string `json:"reason"`
+}
+
+// Validity causes: why a run is invalid, for code that must tell them apart.
+const (
+	CauseNoRequests = "no_requests"
+	CauseDropped    = "dropped"
+	CauseBehind     = "behind" // the schedule lag exceeded the runner's limit
+)
+
+// OnlyBehind reports whether v is invalid for one known reason: the
+// generator fell behind its schedule (not dropped requests, not an empty run).
+func (v Validity) OnlyBehind() bool {
+	if v.Valid || len(v.Causes) == 0 {
+		return false
+	}
+	for _, c := range v.Causes {
+		if c != CauseBehind {
+			return false
+		}
+	}
+	return true
 }
 
 // Env is where the run happened.
@@ -148,6 +180,10 @@ type Validity struct {
 	// GeneratorCPU is the generator's CPU use as a fraction of the CPUs available
 	// (0..1) over the run.
 	GeneratorCPU float64 `json:"generator_cpu"`
+	// Causes are machine-readable codes of what made the run invalid
+	// (CauseNoRequests, CauseDropped, CauseBehind); a runner may leave them
+	// out, and a reader must then treat the cause as unknown.
+	Causes []string `json:"causes,omitempty"`
 	// Degraded is true when part of a distributed run's load is missing.
 	Degraded bool `json:"degraded,omitempty"`
 	// LoadShare is the fraction (0..1) of the intended load that ran.

@@ -11,6 +11,7 @@ import (
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners/paired"
 )
 
 func newCompareCmd(a *app) *cobra.Command {
@@ -151,6 +152,7 @@ says so (use --require-baseline to make that an error).`,
 	cmd.Flags().StringVar(&pf.baseTarget, "base-target", "", "with --paired: URL of the base build (the plan's target, or --target, is the head build)")
 	cmd.Flags().DurationVar(&pf.slot, "slot", 0, "with --paired: length of each side's turn (default 1s)")
 	cmd.Flags().Uint64Var(&pf.seed, "seed", 0, "with --paired: seed of the A/B order (0: from the clock; recorded in the results)")
+	cmd.Flags().Float64Var(&pf.maxLeftOut, "max-left-out", paired.DefaultMaxLeftOut, "with --paired: fraction of pairs that may be left out because the generator fell behind its schedule in one of their slots (0: none; beyond it the run is invalid)")
 	f.bind(cmd)
 	addPolicyFlags(cmd.Flags(), &gf)
 	return cmd

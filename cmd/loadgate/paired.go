@@ -21,6 +21,7 @@ type pairedFlags struct {
 	baseTarget string
 	slot       time.Duration
 	seed       uint64
+	maxLeftOut float64
 }
 
 // runPaired runs the plan against base and head interleaved and judges the
@@ -31,6 +32,9 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 	}
 	if f.dist.workers > 1 {
 		return withCode(exitUsage, errors.New("--paired runs on one machine; drop --workers"))
+	}
+	if pf.maxLeftOut < 0 || pf.maxLeftOut > 0.5 {
+		return withCode(exitUsage, fmt.Errorf("--max-left-out %g: want a fraction from 0 to 0.5 of the pairs", pf.maxLeftOut))
 	}
 	f.apply(p)
 	if err := p.CheckLimits(); err != nil {
@@ -49,6 +53,7 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 		HeadTarget: p.Target,
 		Slot:       pf.slot,
 		Seed:       pf.seed,
+		MaxLeftOut: leftOutOption(pf.maxLeftOut),
 	}
 	fmt.Fprintf(a.stderr, "paired run of %q: base %s vs head %s, %s slots, %s\n",
 		p.Name, p.Redact(pf.baseTarget), p.Redact(p.Target), slotOrDefault(pf.slot), p.TotalDuration()*2)
@@ -71,6 +76,15 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 	}
 	v := gate.ComparePaired(base, head, policyFromPlan(p, o))
 	return a.finish(v, []*results.File{base}, head, reports)
+}
+
+// leftOutOption maps the flag (0 = leave nothing out) to the runner's field
+// (0 = default, negative = none).
+func leftOutOption(flag float64) float64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 func (a *app) writePairedResults(out string, base, head *results.File) error {

@@ -429,10 +429,12 @@ func (e *engine) validity(cpu, wall time.Duration) results.Validity {
 	}
 	if v.Sent == 0 {
 		v.Valid = false
+		v.Causes = append(v.Causes, results.CauseNoRequests)
 		v.Reasons = append(v.Reasons, "no request was sent")
 	}
 	if v.Scheduled > 0 && float64(v.Dropped) > MaxDroppedFraction*float64(v.Scheduled) {
 		v.Valid = false
+		v.Causes = append(v.Causes, results.CauseDropped)
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
 			"the generator dropped %d of %d scheduled requests (%.1f%%, limit %.0f%%): they could not start within %v of their intended time, because %d requests were already in flight (raise profile.max_in_flight) or the generator was short of CPU",
 			v.Dropped, v.Scheduled, 100*float64(v.Dropped)/float64(v.Scheduled), 100*MaxDroppedFraction, MaxStartDelay, e.bound))
@@ -443,6 +445,7 @@ func (e *engine) validity(cpu, wall time.Duration) results.Validity {
 	}
 	if !e.closed && v.LagP99Ms > float64(maxLag)/float64(time.Millisecond) {
 		v.Valid = false
+		v.Causes = append(v.Causes, results.CauseBehind)
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
 			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator was short of CPU",
 			v.LagP99Ms, maxLag))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -218,7 +219,7 @@ func TestCoordinatedOmission(t *testing.T) {
 	}
 	// The requests queued behind the single connection started late: the run
 	// says so instead of passing off the queue as the target's latency.
-	if v := f.Validity; v.Valid || v.Late == 0 || v.LagP99Ms < 50 || v.Dropped != 0 {
+	if v := f.Validity; v.Valid || v.Late == 0 || v.LagP99Ms < 50 || v.Dropped != 0 || !v.OnlyBehind() {
 		t.Errorf("validity %+v: want invalid with late requests, none dropped", v)
 	}
 }
@@ -230,7 +231,7 @@ func TestDroppedMakesRunInvalid(t *testing.T) {
 	p.Profile.MaxInFlight = 1 // can serve ~5/s of the 100/s asked for
 	f := run(t, p, Options{})
 	v := f.Validity
-	if v.Valid || v.Dropped < 30 || len(v.Reasons) == 0 {
+	if v.Valid || v.Dropped < 30 || len(v.Reasons) == 0 || !slices.Contains(v.Causes, results.CauseDropped) || v.OnlyBehind() {
 		t.Errorf("validity %+v: want invalid with most requests dropped", v)
 	}
 	if v.Sent+v.Dropped != v.Scheduled {

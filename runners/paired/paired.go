@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +47,22 @@ type Runner struct {
 	// Seed draws the order within each pair; 0 picks one from the clock. The
 	// seed used is recorded in both results (Run.Pairing).
 	Seed uint64
+	// MaxLeftOut is the fraction of measured pairs that may be left out
+	// because the generator fell behind its schedule in one of their slots
+	// (default DefaultMaxLeftOut; negative: none, any such slot invalidates
+	// its side).
+	MaxLeftOut float64
 }
+
+// DefaultMaxLeftOut lets a busy runner's occasional stall (a slot whose
+// requests started more than the lag limit late) cost a pair instead of the
+// whole run. Leaving a pair out of both sides keeps the comparison exact:
+// whether a pair is left out does not depend on which side is which, so
+// swapping sides within the kept pairs is still as likely as what was
+// measured. The cap keeps a head build that starves the generator (lagging
+// in most of its slots) from hiding behind the dropped pairs: the run is then
+// invalid, as before.
+const DefaultMaxLeftOut = 0.2
 
 // Run executes the plan's warm-up and then its duration as pairs of slots and
 // returns the base and head results. Only steady profiles (load, endurance)
@@ -84,6 +100,23 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (base, head *results.Fil
 		Head: newAssembly(p, Head, slot, seed),
 	}
 	targets := map[string]string{Base: r.BaseTarget, Head: r.HeadTarget}
+	budget := leftOutBudget(r.MaxLeftOut, pairs)
+	// A measured pair whose slots lagged (and nothing worse) waits here until
+	// the budget decides whether it is left out or folded in after all.
+	var pending []pendingPair
+	fold := func(pp pendingPair, warm bool) error {
+		for _, side := range []string{Base, Head} {
+			if err := acc[side].add(pp.files[side], warm, pp.pair); err != nil {
+				return err
+			}
+		}
+		if !warm {
+			acc[Base].order = append(acc[Base].order, pp.first[0])
+			acc[Head].order = acc[Base].order
+		}
+		return nil
+	}
+	overBudget := false
 	var runErr error
 loop:
 	for i := 0; i < warmPairs+pairs; i++ {
@@ -92,29 +125,73 @@ loop:
 		if rng.IntN(2) == 1 {
 			order = [2]string{Head, Base}
 		}
+		pp := pendingPair{pair: i - warmPairs + 1, first: order[0], files: map[string]*results.File{}}
 		for _, side := range order {
 			if err := ctx.Err(); err != nil {
 				runErr = fmt.Errorf("paired run interrupted: %w", err)
-				break loop
+				break
 			}
 			f, err := r.New(side).Run(ctx, slotPlan(p, targets[side], slot))
-			if err != nil && f == nil {
-				runErr = fmt.Errorf("paired run, %s slot %d: %w", side, i+1, err)
-				break loop
-			}
 			if err != nil {
 				runErr = fmt.Errorf("paired run, %s slot %d: %w", side, i+1, err)
 			}
-			if err := acc[side].add(f, warm); err != nil {
-				return nil, nil, err
+			if f == nil {
+				if runErr == nil {
+					runErr = fmt.Errorf("paired run, %s slot %d: the runner returned no results", side, i+1)
+				}
+				break
 			}
+			if warm && f.Validity.OnlyBehind() {
+				// Warm-up windows are not judged: a stall there costs nothing.
+				f.Validity.Valid, f.Validity.Causes, f.Validity.Reasons = true, nil, nil
+			}
+			pp.files[side] = f
 			if runErr != nil {
-				break loop
+				break
 			}
 		}
-		if !warm {
-			acc[Base].order = append(acc[Base].order, order[0][0])
-			acc[Head].order = acc[Base].order
+		if len(pp.files) < 2 {
+			// Interrupted mid-pair: keep the slot that ran (balance drops
+			// its unmatched window) so the partial results say what happened.
+			for side, f := range pp.files {
+				if err := acc[side].add(f, warm, pp.pair); err != nil {
+					return nil, nil, err
+				}
+			}
+			break loop
+		}
+		if !warm && pp.lagged() && !overBudget {
+			pending = append(pending, pp)
+			if len(pending) <= budget {
+				if runErr != nil {
+					break loop
+				}
+				continue
+			}
+			// Too many stalls to leave out: judge (and refuse) them all.
+			overBudget = true
+			for _, q := range pending {
+				if err := fold(q, false); err != nil {
+					return nil, nil, err
+				}
+			}
+			pending = nil
+		} else if err := fold(pp, warm); err != nil {
+			return nil, nil, err
+		}
+		if runErr != nil {
+			break loop
+		}
+	}
+	for _, q := range pending {
+		for _, side := range []string{Base, Head} {
+			acc[side].leaveOut(q)
+		}
+	}
+	if overBudget {
+		for _, side := range []string{Base, Head} {
+			v := &acc[side].f.Validity
+			v.Reasons = append(v.Reasons, fmt.Sprintf("the generator fell behind its schedule in more than %d of %d pairs (%.0f %%), too many to leave out", budget, pairs, 100*leftOutFraction(r.MaxLeftOut)))
 		}
 	}
 	// A cancelled run may end with the second slot of a pair missing: drop the
@@ -122,6 +199,54 @@ loop:
 	acc[Base].balance(acc[Head])
 	base, head = acc[Base].finish(runErr != nil), acc[Head].finish(runErr != nil)
 	return base, head, runErr
+}
+
+// pendingPair is one pair's two slot results, held until it is folded into
+// the sides or left out.
+type pendingPair struct {
+	pair  int // measured pair number, from 1
+	first string
+	files map[string]*results.File
+}
+
+// lagged reports whether the pair has a slot that fell behind its schedule
+// and no slot invalid for any other reason.
+func (pp pendingPair) lagged() bool {
+	behind := false
+	for _, f := range pp.files {
+		if f.Validity.Valid {
+			continue
+		}
+		if !f.Validity.OnlyBehind() {
+			return false
+		}
+		behind = true
+	}
+	return behind
+}
+
+func leftOutFraction(maxLeftOut float64) float64 {
+	if maxLeftOut == 0 {
+		return DefaultMaxLeftOut
+	}
+	return max(maxLeftOut, 0)
+}
+
+// leftOutBudget is how many of pairs may be left out.
+func leftOutBudget(maxLeftOut float64, pairs int) int {
+	return int(leftOutFraction(maxLeftOut) * float64(pairs))
+}
+
+// leaveOut records that pair pp was dropped from both sides.
+func (a *assembly) leaveOut(pp pendingPair) {
+	var lagging, reasons []string
+	for _, s := range []string{Base, Head} {
+		if f := pp.files[s]; !f.Validity.Valid {
+			lagging = append(lagging, s)
+			reasons = append(reasons, f.Validity.Reasons...)
+		}
+	}
+	a.pairing.LeftOut = append(a.pairing.LeftOut, results.LeftOutPair{Pair: pp.pair, Side: strings.Join(lagging, "+"), Reason: strings.Join(reasons, "; ")})
 }
 
 func slotsFor(d, slot time.Duration) int {
@@ -152,7 +277,6 @@ type assembly struct {
 	names   []string
 	pairing *results.Pairing
 	order   []byte // 'b' or 'h' per measured pair: which side went first
-	slots   int
 	first   bool
 }
 
@@ -182,8 +306,9 @@ func newAssembly(p *plan.Plan, side string, slot time.Duration, seed uint64) *as
 }
 
 // add folds one slot's results into the side: its windows collapse into one
-// window (window i = slot pair i), its counts and histograms are summed.
-func (a *assembly) add(f *results.File, warm bool) error {
+// window (window i = slot pair i), its counts and histograms are summed. pair
+// is the measured pair's number (from 1; warm-up pairs are 0 or less).
+func (a *assembly) add(f *results.File, warm bool, pair int) error {
 	if f == nil {
 		return nil
 	}
@@ -199,8 +324,7 @@ func (a *assembly) add(f *results.File, warm bool) error {
 	}
 	a.f.Run.Ended = f.Run.Ended
 	a.f.Run.Partial = a.f.Run.Partial || f.Run.Partial
-	a.slots++
-	mergeValidity(&a.f.Validity, &f.Validity, a.slots)
+	mergeValidity(&a.f.Validity, &f.Validity, pair)
 	start := f.Run.Started
 	for i := range f.Endpoints {
 		src := &f.Endpoints[i]
@@ -319,10 +443,19 @@ func (a *assembly) finish(partial bool) *results.File {
 	return f
 }
 
-func mergeValidity(dst, src *results.Validity, n int) {
+func mergeValidity(dst, src *results.Validity, pair int) {
 	dst.Valid = dst.Valid && src.Valid
+	where := fmt.Sprintf("pair %d", pair)
+	if pair <= 0 {
+		where = "warm-up"
+	}
 	for _, r := range src.Reasons {
-		dst.Reasons = append(dst.Reasons, fmt.Sprintf("slot %d: %s", n, r))
+		dst.Reasons = append(dst.Reasons, where+": "+r)
+	}
+	for _, c := range src.Causes {
+		if !slices.Contains(dst.Causes, c) {
+			dst.Causes = append(dst.Causes, c)
+		}
 	}
 	dst.Scheduled += src.Scheduled
 	dst.Sent += src.Sent

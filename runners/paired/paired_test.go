@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +32,8 @@ type slotLog struct {
 	sides []string
 	clock time.Time
 	rng   *rand.Rand
+	// bad makes the n-th slot run (from 1) invalid for this cause.
+	bad map[int]string
 }
 
 func (f *fake) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
@@ -44,6 +48,11 @@ func (f *fake) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	r := &results.File{Schema: results.Schema, Plan: results.PlanRef{Name: p.Name},
 		Run:      results.Run{ID: "slot", Started: start, Ended: f.log.clock, Runner: "fake", RunnerClass: "fake/1cpu", Target: p.Target},
 		Validity: results.Validity{Valid: true, Scheduled: 100, Sent: 100}}
+	if cause, ok := f.log.bad[len(f.log.sides)]; ok {
+		r.Validity.Valid = false
+		r.Validity.Causes = []string{cause}
+		r.Validity.Reasons = []string{cause + " in slot " + strconv.Itoa(len(f.log.sides))}
+	}
 	e := results.Endpoint{Name: "ep", Precision: results.PrecisionExact}
 	w := results.Window{Start: start, Width: results.Duration(p.Profile.Duration), Histogram: results.NewHistogram()}
 	med := f.median[p.Target]
@@ -179,6 +188,75 @@ func TestRejects(t *testing.T) {
 		}
 		if _, _, err := r.Run(context.Background(), q); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestLaggedPairsLeftOut: a slot that only fell behind its schedule costs its
+// pair (on both sides), up to the budget; beyond it, or for any other cause,
+// the run is invalid as before, and warm-up stalls cost nothing.
+func TestLaggedPairsLeftOut(t *testing.T) {
+	t.Parallel()
+	run := func(bad map[int]string, maxLeftOut float64) (*results.File, *results.File, []string) {
+		t.Helper()
+		log := &slotLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rng: rand.New(rand.NewPCG(9, 9)), bad: bad}
+		r := &Runner{New: fakeFactory(log, map[string]float64{"http://a": 5, "http://b": 5}),
+			BaseTarget: "http://a", HeadTarget: "http://b", Seed: 5, MaxLeftOut: maxLeftOut}
+		// 1 warm-up pair (slots 1–2), then 10 measured pairs (slots 3–22).
+		base, head, err := r.Run(context.Background(), testPlan(100, 10*time.Second, time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base, head, log.sides
+	}
+	behind := results.CauseBehind
+
+	// Slots 5 and 6 are pair 2; slot 17 is the first of pair 8.
+	base, head, sides := run(map[int]string{1: behind, 5: behind, 6: behind, 17: behind}, 0)
+	for _, f := range []*results.File{base, head} {
+		p := f.Run.Pairing
+		if !f.Validity.Valid || p.Pairs != 8 || len(p.Order) != 8 || len(p.LeftOut) != 2 {
+			t.Fatalf("%s: valid %v %q pairing %+v; want valid, 8 pairs kept, 2 left out", f.Run.Label, f.Validity.Valid, f.Validity.Reasons, p)
+		}
+		if p.LeftOut[0].Pair != 2 || p.LeftOut[0].Side != "base+head" || p.LeftOut[1].Pair != 8 || p.LeftOut[1].Side != sides[16] ||
+			!strings.Contains(p.LeftOut[1].Reason, "slot 17") {
+			t.Errorf("%s: left out %+v (slot 17 ran %s)", f.Run.Label, p.LeftOut, sides[16])
+		}
+		e := f.Endpoint("ep")
+		if len(e.MeasuredWindows()) != 8 || e.Requests != 800 || f.Validity.Scheduled != 900 {
+			t.Errorf("%s: %d measured windows, %d requests, %d scheduled; want 8, 800, 900 (warm-up + kept)", f.Run.Label, len(e.MeasuredWindows()), e.Requests, f.Validity.Scheduled)
+		}
+	}
+	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision == gate.Invalid || v.Decision == gate.Regressed || !strings.Contains(strings.Join(v.Warnings, "\n"), "2 of 10 pairs left out (2, 8)") {
+		t.Errorf("verdict %s, warnings %q", v.Decision, v.Warnings)
+	}
+
+	// Three lagging pairs of ten exceed the 20 % budget: all judged, run invalid.
+	base, head, _ = run(map[int]string{3: behind, 9: behind, 20: behind}, 0)
+	if base.Validity.Valid && head.Validity.Valid || len(base.Run.Pairing.LeftOut) != 0 || base.Run.Pairing.Pairs != 10 ||
+		!strings.Contains(strings.Join(head.Validity.Reasons, ";"), "more than 2 of 10 pairs") {
+		t.Errorf("over budget: valid %v/%v pairing %+v reasons %q", base.Validity.Valid, head.Validity.Valid, base.Run.Pairing, head.Validity.Reasons)
+	}
+	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision != gate.Invalid {
+		t.Errorf("over budget: verdict %s", v.Decision)
+	}
+
+	// Dropped requests are the target's doing, never left out; nor is
+	// anything when leaving out is off.
+	for name, tc := range map[string]struct {
+		bad        map[int]string
+		maxLeftOut float64
+	}{
+		"dropped": {map[int]string{7: results.CauseDropped}, 0},
+		"off":     {map[int]string{7: behind}, -1},
+		"unknown": {map[int]string{7: ""}, 0},
+	} {
+		base, head, _ := run(tc.bad, tc.maxLeftOut)
+		if base.Validity.Valid && head.Validity.Valid || len(head.Run.Pairing.LeftOut) != 0 {
+			t.Errorf("%s: valid %v/%v left out %+v", name, base.Validity.Valid, head.Validity.Valid, head.Run.Pairing.LeftOut)
+		}
+		if r := strings.Join(append(base.Validity.Reasons, head.Validity.Reasons...), ";"); !strings.Contains(r, "pair 3: ") {
+			t.Errorf("%s: reasons %q do not name pair 3", name, r)
 		}
 	}
 }
