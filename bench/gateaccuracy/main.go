@@ -7,7 +7,7 @@
 //
 //	go run ./bench/gateaccuracy                    # simulation only (≈ 10 min on 2 cores)
 //	go run ./bench/gateaccuracy -record out/real -rate 800 -singles 6 -pairs 10   # real load (≈ 27 min, idle machine)
-//	go run ./bench/gateaccuracy -record out/busy -rate 800 -parallel 4 -singles A=16,B10=8,B20=8 -pairs A=100,B10=60,B20=40   # ≈ 40 min, 4 runs at once
+//	go run ./bench/gateaccuracy -record out/busy -rate 800 -parallel 3 -singles A=16,B10=8,B20=8 -pairs A=100,B10=40,B20=40   # ≈ 47 min, 3 runs at once
 //	go run ./bench/gateaccuracy -real out/real,out/busy      # simulation + recorded runs
 package main
 
