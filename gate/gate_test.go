@@ -623,3 +623,31 @@ func TestBootSE(t *testing.T) {
 		t.Error("10 replicates accepted")
 	}
 }
+
+// With 7 pairs no swap test reaches 99 % (the smallest p is 2/2⁷ = 0.016):
+// even a +50 % shift is inconclusive and says how many pairs it needs,
+// instead of a pass that could never have been anything else; 8 pairs can.
+func TestPairedTooFewPairsForConfidence(t *testing.T) {
+	t.Parallel()
+	if got := minPairsForLevel(0.05); got != 6 {
+		t.Errorf("minPairsForLevel(0.05) = %d, want 6 (2/2⁶ = 0.031; 2/2⁵ = 0.063)", got)
+	}
+	if got := minPairsForLevel(0.01); got != 8 {
+		t.Errorf("minPairsForLevel(0.01) = %d, want 8 (2/2⁸ = 0.0078; 2/2⁷ = 0.016)", got)
+	}
+	pol := testPolicy()
+	pol.Confidence = 0.99
+	pol.MinRequests, pol.MinTailSamples = 1, 1
+	pol.Thresholds = map[Metric]Tolerance{P50: Rel(0.2)}
+	for _, tc := range []struct {
+		pairs int
+		want  Decision
+	}{{7, Inconclusive}, {8, Regressed}} {
+		tight := spec{name: "slow", medianMs: 8, windows: tc.pairs, rps: 30, sigma: 0.03}
+		v := ComparePaired(synth(t, 86, tight), synth(t, 87, tight.withScale(1.5)), pol)
+		c := check(t, endpoint(t, v, "slow"), P50, "baseline")
+		if c.Decision != tc.want || (tc.want == Inconclusive && !hasWarning(c.Warnings, "needs ≥ 8 pairs, have 7")) {
+			t.Errorf("+50 %% over %d pairs at 99 %%: %s %q p=%.4f", tc.pairs, c.Decision, c.Warnings, c.PValue)
+		}
+	}
+}

@@ -172,6 +172,9 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 		nh = nb
 		if nb < pol.MinWindows {
 			short = append(short, fmt.Sprintf("need ≥ %d window pairs, have %d", pol.MinWindows, nb))
+		} else if need := minPairsForLevel(1 - pol.Confidence); nb < need {
+			short = append(short, fmt.Sprintf("at %g %% confidence a paired test needs ≥ %d pairs, have %d (the smallest p-value %d pairs can give is %.3g)",
+				100*pol.Confidence, need, nb, nb, math.Ldexp(1, 1-nb)))
 		}
 	} else {
 		if nh < pol.MinWindows {
@@ -447,4 +450,16 @@ func (c *comparer) unpairedTest(m Metric, si int, base, head *side, h, point flo
 		}
 	}
 	return lo, hi, p, ok, warns
+}
+
+// minPairsForLevel is the fewest pairs whose swap test can reach the
+// two-sided level at all: n pairs have 2^n equally likely swaps, and the
+// measured one and its mirror image are the most extreme, so no p-value is
+// below 2/2^n. Below it, a check could never be significant, which is too
+// little data, not a pass.
+func minPairsForLevel(level float64) int {
+	if !(level > 0) {
+		return math.MaxInt
+	}
+	return int(math.Ceil(1 + math.Log2(1/level)))
 }

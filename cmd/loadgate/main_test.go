@@ -264,7 +264,7 @@ endpoints:
 profile:
   type: load
   rate: 60/s
-  duration: 8s
+  duration: 12s
 gate:
   p50: +20%
 `)
