@@ -2,7 +2,6 @@ package results
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 )
@@ -27,11 +26,7 @@ func Merge(files ...*File) (*File, error) {
 func mergeValidity(dst, src *Validity) {
 	dst.Valid = dst.Valid && src.Valid
 	dst.Reasons = append(dst.Reasons, src.Reasons...)
-	for _, c := range src.Causes {
-		if !slices.Contains(dst.Causes, c) {
-			dst.Causes = append(dst.Causes, c)
-		}
-	}
+	dst.AddCauses(src.Causes...)
 	dst.Scheduled += src.Scheduled
 	dst.Sent += src.Sent
 	dst.Dropped += src.Dropped

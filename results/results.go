@@ -5,6 +5,7 @@ package results
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -102,6 +103,15 @@ const (
 	CauseDropped    = "dropped"
 	CauseBehind     = "behind" // the schedule lag exceeded the runner's limit
 )
+
+// AddCauses adds the causes v does not have yet.
+func (v *Validity) AddCauses(causes ...string) {
+	for _, c := range causes {
+		if !slices.Contains(v.Causes, c) {
+			v.Causes = append(v.Causes, c)
+		}
+	}
+}
 
 // OnlyBehind reports whether v is invalid for one known reason: the
 // generator fell behind its schedule (not dropped requests, not an empty run).

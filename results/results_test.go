@@ -250,3 +250,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Causes merge as a set, and only a run invalid for lag alone is OnlyBehind.
+func TestValidityCauses(t *testing.T) {
+	var v Validity
+	v.AddCauses(CauseBehind)
+	v.AddCauses(CauseBehind)
+	if len(v.Causes) != 1 || !v.OnlyBehind() {
+		t.Errorf("causes %v, OnlyBehind %v; want [behind], true", v.Causes, v.OnlyBehind())
+	}
+	v.AddCauses(CauseDropped)
+	if len(v.Causes) != 2 || v.OnlyBehind() {
+		t.Errorf("causes %v: dropped requests are not lag alone", v.Causes)
+	}
+	for _, w := range []Validity{{Valid: true, Causes: []string{CauseBehind}}, {}} {
+		if w.OnlyBehind() {
+			t.Errorf("%+v: a valid run or unknown cause is not OnlyBehind", w)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -162,20 +161,16 @@ loop:
 		}
 		if !warm && pp.lagged() && !overBudget {
 			pending = append(pending, pp)
-			if len(pending) <= budget {
-				if runErr != nil {
-					break loop
+			if len(pending) > budget {
+				// Too many stalls to leave out: judge (and refuse) them all.
+				overBudget = true
+				for _, q := range pending {
+					if err := fold(q, false); err != nil {
+						return nil, nil, err
+					}
 				}
-				continue
+				pending = nil
 			}
-			// Too many stalls to leave out: judge (and refuse) them all.
-			overBudget = true
-			for _, q := range pending {
-				if err := fold(q, false); err != nil {
-					return nil, nil, err
-				}
-			}
-			pending = nil
 		} else if err := fold(pp, warm); err != nil {
 			return nil, nil, err
 		}
@@ -452,11 +447,7 @@ func mergeValidity(dst, src *results.Validity, pair int) {
 	for _, r := range src.Reasons {
 		dst.Reasons = append(dst.Reasons, where+": "+r)
 	}
-	for _, c := range src.Causes {
-		if !slices.Contains(dst.Causes, c) {
-			dst.Causes = append(dst.Causes, c)
-		}
-	}
+	dst.AddCauses(src.Causes...)
 	dst.Scheduled += src.Scheduled
 	dst.Sent += src.Sent
 	dst.Dropped += src.Dropped
