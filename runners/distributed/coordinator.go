@@ -317,6 +317,15 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 	deadline := o.Now().Add(o.StartTimeout)
 	lastMsg := ""
 	for {
+		// Task states first, the store second: a worker uploads its ready
+		// marker or failure before it exits, so a task seen stopped here has
+		// its upload visible in the listings below. The other order lets a
+		// worker fail and exit between the two, and its configuration error
+		// would read as "stopped before ready".
+		states, err := o.Launcher.State(ctx)
+		if err != nil {
+			return c.ctxOr(ctx, &InfraError{fmt.Errorf("worker states: %w", err)})
+		}
 		keys, err := o.Store.List(ctx, readyPrefix(o.RunID))
 		if err != nil {
 			return c.ctxOr(ctx, &InfraError{fmt.Errorf("list ready workers: %w", err)})
@@ -328,10 +337,6 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 		}
 		if err := c.noteFailures(ctx, ws); err != nil {
 			return err
-		}
-		states, err := o.Launcher.State(ctx)
-		if err != nil {
-			return c.ctxOr(ctx, &InfraError{fmt.Errorf("worker states: %w", err)})
 		}
 		var ready, pending, running, dead int
 		for _, st := range order {
