@@ -112,7 +112,10 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 		}
 		valid = append(valid, b)
 	}
-	baseInvalid := len(base) > 0 && len(valid) == 0
+	baseInvalid := ""
+	if len(base) > 0 && len(valid) == 0 {
+		baseInvalid = "every baseline run is invalid: nothing to compare with"
+	}
 	if len(valid) == 0 {
 		v.Mode = ModeSLOOnly
 	}
@@ -178,6 +181,14 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	if base.Plan.Hash != head.Plan.Hash {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
 	}
+	if pr := head.Run.Pairing; pr != nil && len(pr.KeptBehind) > 0 && head.Validity.Valid {
+		noun := "pairs"
+		if len(pr.KeptBehind) == 1 {
+			noun = "pair"
+		}
+		v.Warnings = append(v.Warnings, fmt.Sprintf("%d %s kept although a slot fell behind its schedule (beyond the pairs that may be left out): "+
+			"the lag hit base and head alike, so the swap test stays exact, and a stalled pair weighs one rank in the latency checks", len(pr.KeptBehind), noun))
+	}
 	if pr := head.Run.Pairing; pr != nil && len(pr.LeftOut) > 0 {
 		nums := make([]string, len(pr.LeftOut))
 		for i, lo := range pr.LeftOut {
@@ -203,10 +214,15 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 			v.Endpoints = append(v.Endpoints, c.missing(base.Endpoints[i].Name, []*results.Endpoint{&base.Endpoints[i]}))
 		}
 	}
-	if !base.Validity.Valid {
-		v.Warnings = append(v.Warnings, "the base series is invalid: "+reasonText(base.Validity))
+	baseInvalid := ""
+	if !base.Validity.Valid && (head.Validity.Valid || reasonText(base.Validity) != reasonText(head.Validity)) {
+		// The paired runner marks both sides with what happened to the
+		// pairs; say it once.
+		baseInvalid = "the base series is invalid, so nothing can be compared: " + reasonText(base.Validity)
+	} else if !base.Validity.Valid {
+		baseInvalid = "-"
 	}
-	finish(v, head, !base.Validity.Valid)
+	finish(v, head, baseInvalid)
 	return v
 }
 
@@ -217,8 +233,10 @@ func reasonText(val results.Validity) string {
 	return strings.Join(val.Reasons, "; ")
 }
 
-// finish applies run validity and derives the overall decision.
-func finish(v *Verdict, head *results.File, baseInvalid bool) {
+// finish applies run validity and derives the overall decision. baseInvalid
+// is non-empty when the base side cannot be used: the warning to give ("-"
+// when another warning already says it).
+func finish(v *Verdict, head *results.File, baseInvalid string) {
 	if head.Run.Partial {
 		v.Warnings = append(v.Warnings, "the run was interrupted: results are partial")
 	}
@@ -235,8 +253,8 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 			}
 		}
 	}
-	if baseInvalid {
-		v.Warnings = append(v.Warnings, "every baseline run is invalid: nothing to compare with")
+	if baseInvalid != "" && baseInvalid != "-" {
+		v.Warnings = append(v.Warnings, baseInvalid)
 	}
 	worst := Pass
 	for _, e := range v.Endpoints {
@@ -253,7 +271,7 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 			}
 		}
 	}
-	if headInvalid || baseInvalid {
+	if headInvalid || baseInvalid != "" {
 		worst = Invalid
 	}
 	if len(v.Endpoints) == 0 && worst == Pass {
