@@ -13,6 +13,7 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/envprobe"
 	"github.com/loadgate/loadgate/runners/distributed"
 	"github.com/loadgate/loadgate/runners/local"
 )
@@ -103,10 +104,14 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 		pr.OnProgress(fn)
 	}
 	fmt.Fprintf(a.stderr, "running %q against %s: %s profile, %s\n", p.Name, p.Redact(p.Target), p.Profile.Type, p.TotalDuration())
+	probe := envprobe.Start()
 	res, runErr := r.Run(a.ctx, p)
 	progressDone()
 	if res != nil {
 		a.stampEnv(res)
+		if f.dist.workers <= 1 {
+			res.Run.Health = probe.Finish() // this machine ran the load
+		}
 	}
 	if runErr != nil {
 		if res != nil && interrupted(runErr) {
