@@ -13,8 +13,8 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
-	"github.com/loadgate/loadgate/runners/envprobe"
 	"github.com/loadgate/loadgate/runners/distributed"
+	"github.com/loadgate/loadgate/runners/envprobe"
 	"github.com/loadgate/loadgate/runners/local"
 )
 
