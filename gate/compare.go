@@ -160,6 +160,7 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 			v.Endpoints = append(v.Endpoints, c.missing(name, bes))
 		}
 	}
+	c.machineChanged(v, valid, head)
 	finish(v, head, baseInvalid)
 	return v
 }
