@@ -182,21 +182,13 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 	if base.Plan.Hash != head.Plan.Hash {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("base and head ran different plans (hash %s vs %s)", short(base.Plan.Hash), short(head.Plan.Hash)))
 	}
-	if pr := head.Run.Pairing; pr != nil && len(pr.KeptBehind) > 0 && head.Validity.Valid {
-		noun := "pairs"
-		if len(pr.KeptBehind) == 1 {
-			noun = "pair"
-		}
-		v.Warnings = append(v.Warnings, fmt.Sprintf("%d %s kept although a slot fell behind its schedule (beyond the pairs that may be left out): "+
-			"the lag hit base and head alike, so the swap test stays exact, and a stalled pair weighs one rank in the latency checks", len(pr.KeptBehind), noun))
-	}
 	if pr := head.Run.Pairing; pr != nil && len(pr.LeftOut) > 0 {
 		nums := make([]string, len(pr.LeftOut))
 		for i, lo := range pr.LeftOut {
 			nums[i] = strconv.Itoa(lo.Pair)
 		}
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d pairs left out (%s): the generator fell behind its schedule in one of their slots; "+
-			"both sides of a pair leave together, so the comparison stays paired", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
+			"both sides of a pair leave together (and extra pairs replace them), so the comparison stays paired and exact", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
 	}
 	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence}
 	c.perm = c.randomization(base, head)

@@ -110,10 +110,6 @@ type Pairing struct {
 	// measured pairs, before dropping) because the generator fell behind its
 	// schedule in one of their slots; Pairs and Order count only kept pairs.
 	LeftOut []LeftOutPair `json:"left_out,omitempty"`
-	// KeptBehind are pairs kept in the comparison although a slot fell
-	// behind its schedule (beyond those that may be left out); the paired
-	// runner refuses the run when such lag falls mostly on one side.
-	KeptBehind []LeftOutPair `json:"kept_behind,omitempty"`
 }
 
 // LeftOutPair is a measured pair the paired runner dropped from both sides.

@@ -3,8 +3,6 @@ package main
 import (
 	_ "embed"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +15,9 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
+	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/local"
+	"github.com/loadgate/loadgate/runners/paired"
 )
 
 // The demo's plan and baseline are embedded so `go run ./cmd/loadgate demo`
@@ -37,28 +38,42 @@ const (
 	demoBaselineRuns    = 3
 )
 
+// demoSlot is the demo's paired slot: short, so the demo's 8 s per side make
+// 16 pairs (a paired test needs several to reach 95 % across its checks) and
+// the whole demo takes about 18 s.
+const demoSlot = 500 * time.Millisecond
+
 func newDemoCmd(a *app) *cobra.Command {
 	var (
 		regress       string
 		regressPath   string
 		out           string
 		quiet         bool
+		committed     bool
 		writeBaseline string
 		baselineFile  string
 		reportFlags   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a self-contained demo: embedded target, plan and baseline",
-		Long: `Start an embedded fake shop on loopback (three endpoints with different
-latencies), run the embedded plan against it (12 s open-model load after a 2 s
-warm-up), compare with the embedded baseline and print the verdict.
+		Short: "Run a self-contained demo: two embedded shops (base and head), measured paired",
+		Long: `Start two embedded fake shops on loopback — the base build and the head build
+of the same service, three endpoints with different latencies — and measure
+them paired, as loadgate recommends on shared machines: alternating 0.5 s
+slots (8 s per side after a 1 s warm-up), compared pair by pair. Whatever
+else the machine is doing hits both builds alike, so the verdict holds on a
+busy laptop or CI runner.
 
---regress 30% makes one endpoint (POST /orders by default) 30 % slower: the
-demo then exits 1 with that endpoint, and only it, marked regressed.`,
+--regress 30% makes one endpoint of the head shop (POST /orders by default)
+30 % slower: the demo then exits 1 with that endpoint, and only it, marked
+regressed.
+
+--committed compares one run of the head shop with the embedded baseline
+instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.`,
 		Example: `  loadgate demo
   loadgate demo --regress 30%
   loadgate demo -o results.json --report html=demo.html
+  loadgate demo --committed                                      # against the embedded baseline
   loadgate demo --write-baseline cmd/loadgate/demo/baseline.json   # regenerate the embedded baseline`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -74,19 +89,23 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("embedded demo plan: %w", err))
 			}
-			shop := target.NewDemo()
-			if err := shop.Regress(regressPath, factor); err != nil {
-				return withCode(exitUsage, err)
-			}
-			url, stop, err := serveLoopback(shop)
+			shops, err := target.ServeDemoPair()
 			if err != nil {
 				return withCode(exitInfra, err)
 			}
-			defer stop()
-			f := runFlags{out: out, quiet: quiet, target: url}
-
+			defer shops.Close()
+			if err := shops.Head.Regress(regressPath, factor); err != nil {
+				return withCode(exitUsage, err)
+			}
+			f := runFlags{out: out, quiet: quiet, target: shops.HeadURL}
+			if factor != 1 {
+				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower in the head shop\n", regressPath, (factor-1)*100)
+			}
 			if writeBaseline != "" {
 				return a.writeDemoBaseline(p, &f, writeBaseline)
+			}
+			if !committed && baselineFile == "" {
+				return a.demoPaired(p, shops, &f, reports)
 			}
 			base, err := baselines.Decode(demoBaseline, demoBaselineName)
 			if err != nil {
@@ -97,9 +116,6 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 					return withCode(exitUsage, err)
 				}
 			}
-			if factor != 1 {
-				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower\n", regressPath, (factor-1)*100)
-			}
 			head, err := a.execute(p, &f)
 			if err != nil {
 				return err
@@ -107,14 +123,51 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			return a.judge(p, base.Runs, head, policyOptions{}, reports)
 		},
 	}
-	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint slower, e.g. 30%")
+	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint of the head shop slower, e.g. 30%")
 	cmd.Flags().StringVar(&regressPath, "regress-endpoint", demoRegressEndpoint, "path of the endpoint --regress slows down (/products, /products/{id}, /orders)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "also write the results file here")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "also write the results file here (paired: the base side next to it as *.base.json)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress")
+	cmd.Flags().BoolVar(&committed, "committed", false, "compare one run with the embedded baseline (committed-baseline mode) instead of measuring base and head paired")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "run the demo "+strconv.Itoa(demoBaselineRuns)+" times and write a fresh baseline file here instead of comparing")
-	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file instead of the embedded one")
+	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file (committed-baseline mode) instead of the embedded one")
 	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
 	return cmd
+}
+
+// demoPaired measures the base shop and the head shop interleaved and judges
+// the pairs, as `loadgate gate --paired` does, with one warm client per side.
+func (a *app) demoPaired(p *plan.Plan, shops *target.DemoPair, f *runFlags, reports []reportSpec) error {
+	f.apply(p)
+	pr := &paired.Runner{
+		New: func(side string) runners.Runner {
+			lo := f.localOptions()
+			lo.Label, lo.Client = side, shops.Client(side)
+			return local.New(lo)
+		},
+		BaseTarget: shops.BaseURL,
+		HeadTarget: shops.HeadURL,
+		Slot:       demoSlot,
+	}
+	fmt.Fprintf(a.stderr, "demo: base shop %s and head shop %s measured paired in %s slots, %s\n",
+		shops.BaseURL, shops.HeadURL, demoSlot, 2*p.TotalDuration())
+	base, head, err := pr.Run(a.ctx, p)
+	for _, r := range []*results.File{base, head} {
+		if r != nil {
+			a.stampEnv(r)
+		}
+	}
+	if err != nil {
+		if head != nil && interrupted(err) {
+			_ = a.writePairedResults(f.out, base, head)
+			return withCode(exitInvalid, fmt.Errorf("demo interrupted: partial results%s", writtenTo(f.out)))
+		}
+		return withCode(exitInfra, fmt.Errorf("demo: %w", err))
+	}
+	if err := a.writePairedResults(f.out, base, head); err != nil {
+		return err
+	}
+	v := gate.ComparePaired(base, head, policyFromPlan(p, policyOptions{}))
+	return a.finish(v, []*results.File{base}, head, reports)
 }
 
 // parseRegress turns "30%" (or "1.3x") into a slowdown factor; "" is 1.
@@ -138,17 +191,6 @@ func parseRegress(s string) (float64, error) {
 		return x, nil
 	}
 	return 0, fmt.Errorf("--regress %q: want a percentage such as 30%% or a factor such as 1.3x", s)
-}
-
-// serveLoopback serves h on 127.0.0.1 on a free port.
-func serveLoopback(h http.Handler) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("demo target: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {

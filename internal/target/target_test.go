@@ -225,3 +225,30 @@ func BenchmarkPreciseSleep(b *testing.B) {
 		})
 	}
 }
+
+// The pair serves two independent shops: a regression of the head shop does
+// not touch the base shop, and each side's client reaches its own server.
+func TestDemoPair(t *testing.T) {
+	t.Parallel()
+	p, err := ServeDemoPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Head.Regress("/orders", 1.3); err != nil {
+		t.Fatal(err)
+	}
+	if p.Base.Factor("/orders") != 1 || p.Head.Factor("/orders") != 1.3 || p.BaseURL == p.HeadURL {
+		t.Fatalf("base factor %v head %v, urls %s %s", p.Base.Factor("/orders"), p.Head.Factor("/orders"), p.BaseURL, p.HeadURL)
+	}
+	for side, url := range map[string]string{"base": p.BaseURL, "head": p.HeadURL} {
+		resp, err := p.Client(side).Get(url + "/products")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if p.Base.Recorder().Histogram("/products").Count() != 1 || p.Head.Recorder().Histogram("/products").Count() != 1 {
+		t.Error("each shop should have served one request")
+	}
+}

@@ -50,21 +50,21 @@ type Runner struct {
 	// MaxLeftOut is the fraction of measured pairs that may be left out
 	// (and replaced by as many extra pairs) because the generator fell
 	// behind its schedule in one of their slots (default DefaultMaxLeftOut;
-	// negative: none, any such slot invalidates its side). Lagging pairs
-	// beyond it are kept in the comparison unless the lag falls mostly on
-	// one side or on more than half of the pairs (then the run is invalid).
+	// negative: none, any such slot invalidates its side). More lagging
+	// pairs than that, or lag falling mostly on one side, make the run
+	// invalid, with the counts by side.
 	MaxLeftOut float64
 }
 
-// DefaultMaxLeftOut lets a busy runner's occasional stall (a slot whose
-// requests started more than the lag limit late) cost a pair, replaced by
-// one more at the end, instead of the whole run. Leaving a pair out of both
+// DefaultMaxLeftOut lets a busy runner's stalls (a slot whose requests
+// started more than the lag limit late) cost a pair each, replaced by one
+// more at the end, instead of the whole run. Leaving a pair out of both
 // sides keeps the comparison exact: whether a pair is left out does not
 // depend on which side is which, so swapping sides within the kept pairs is
-// still as likely as what was measured. Beyond it lagging pairs are kept
-// (exact for the same reason); a head build that starves the generator
-// shows as lag mostly in its own slots, which makes the run invalid.
-const DefaultMaxLeftOut = 0.2
+// still as likely as what was measured. A head build that starves the
+// generator shows as lag mostly in its own slots, which makes the run
+// invalid however few pairs lagged; beyond the cap the machine is too busy.
+const DefaultMaxLeftOut = 0.4
 
 // Run executes the plan's warm-up and then its duration as pairs of slots and
 // returns the base and head results. Only steady profiles (load, endurance)
@@ -180,16 +180,9 @@ loop:
 				total++
 			}
 		default:
-			// Beyond the budget the pair is kept: whether a slot fell
-			// behind does not depend on which side is which when nothing
-			// changed, so keeping it keeps the swap test exact, and the
-			// signed-rank statistic bounds what one stalled pair weighs.
-			// Whether the lag hit both sides alike is checked at the end.
+			// Beyond the budget: judged as measured, so the run is invalid.
 			lag.add(pp)
-			for _, side := range []string{Base, Head} {
-				acc[side].keepBehind(pp)
-				forgiveBehind(&pp.files[side].Validity)
-			}
+			lag.over = true
 			if err := fold(pp, false); err != nil {
 				return nil, nil, err
 			}
@@ -198,7 +191,7 @@ loop:
 			break loop
 		}
 	}
-	if reason := lag.refusal(pairs + extra); reason != "" {
+	if reason := lag.refusal(pairs+extra, budget); reason != "" {
 		for _, side := range []string{Base, Head} {
 			v := &acc[side].f.Validity
 			v.Valid = false
@@ -237,8 +230,8 @@ func (pp pendingPair) lagged() bool {
 	return behind
 }
 
-// forgiveBehind marks a slot that only fell behind its schedule as valid
-// (its lag figures stay): a warm-up slot, or a kept pair's.
+// forgiveBehind marks a warm-up slot that only fell behind its schedule as
+// valid (its lag figures stay).
 func forgiveBehind(v *results.Validity) {
 	v.Valid, v.Causes, v.Reasons = true, nil, nil
 }
@@ -246,6 +239,8 @@ func forgiveBehind(v *results.Validity) {
 // lagTally counts the measured pairs whose slots fell behind, by side.
 type lagTally struct {
 	base, head, both int
+	// over: more pairs lagged than may be left out.
+	over bool
 }
 
 func (t *lagTally) add(pp pendingPair) {
@@ -263,21 +258,16 @@ func (t *lagTally) add(pp pendingPair) {
 func (t lagTally) total() int { return t.base + t.head + t.both }
 
 // refusal says why the lagging pairs make the run invalid, or "" when they
-// do not: more than half of all pairs fell behind (the latencies describe
-// the generator more than the builds), or the lag fell mostly on one side
-// (two-sided sign test at 1 %, once beyond what may be left out anyway) —
-// the mark of a build that starves the generator of CPU, which would
-// otherwise hide behind dropped or kept pairs.
-func (t lagTally) refusal(pairs int) string {
+// do not: more pairs fell behind than may be left out (the latencies would
+// describe the generator more than the builds), or the lag fell mostly on
+// one side (two-sided sign test at 1 %) — the mark of a build that starves
+// the generator of CPU, which must not hide behind left-out pairs.
+func (t lagTally) refusal(pairs, budget int) string {
 	n := t.total()
 	if n == 0 {
 		return ""
 	}
 	counts := fmt.Sprintf("%d of %d pairs (%d times in a base slot only, %d in a head slot only, %d in both)", n, pairs, t.base, t.head, t.both)
-	if 2*n > pairs {
-		return "the generator fell behind its schedule in " + counts +
-			": this machine is too busy for the plan's rate; give the load test its own runner (one job per runner), lower the rate, or raise the lag limit"
-	}
 	if t.base+t.head >= 6 && signTestP(t.base, t.head) < 0.01 {
 		slow := Head
 		if t.base > t.head {
@@ -285,6 +275,10 @@ func (t lagTally) refusal(pairs int) string {
 		}
 		return "the generator fell behind its schedule in " + counts + ": mostly in " + slow + " slots, so the " + slow +
 			" build seems to take the CPU the load generator needs and its latencies would describe the generator; run the builds where they do not share the generator's cores, or lower the rate"
+	}
+	if t.over {
+		return fmt.Sprintf("the generator fell behind its schedule in %s, more than the %d that may be left out: "+
+			"this machine is too busy for the plan's rate; give the load test its own runner (one job per runner), lower the rate, or raise --max-left-out (up to 0.5)", counts, budget)
 	}
 	return ""
 }
@@ -317,11 +311,6 @@ func leftOutBudget(maxLeftOut float64, pairs int) int {
 // leaveOut records that pair pp was dropped from both sides.
 func (a *assembly) leaveOut(pp pendingPair) {
 	a.pairing.LeftOut = append(a.pairing.LeftOut, behindPair(pp))
-}
-
-// keepBehind records that pair pp was kept although a slot fell behind.
-func (a *assembly) keepBehind(pp pendingPair) {
-	a.pairing.KeptBehind = append(a.pairing.KeptBehind, behindPair(pp))
 }
 
 func behindPair(pp pendingPair) results.LeftOutPair {
