@@ -61,7 +61,7 @@ func gateRule(name string, paired bool, pol gate.Policy) rule {
 		for _, e := range v.Endpoints {
 			if e.Decision == gate.Regressed {
 				w = w || e.Name == "work"
-				o = o || e.Name == "other"
+				o = o || e.Name != "work"
 			}
 		}
 		return verdict{w, o, v.Decision == gate.Inconclusive, v.Decision == gate.Invalid}
@@ -77,7 +77,13 @@ func naiveRule(name string, x float64) rule {
 			b, h := last.Endpoint(ep), head.Endpoint(ep)
 			return h.Latency.P95 > b.Latency.P95*(1+x)
 		}
-		return verdict{work: grew("work"), other: grew("other")}
+		other := false
+		for _, e := range head.Endpoints {
+			if e.Name != "work" && last.Endpoint(e.Name) != nil {
+				other = other || grew(e.Name)
+			}
+		}
+		return verdict{work: grew("work"), other: other}
 	}}
 }
 
@@ -253,6 +259,9 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 	if meta.Parallel > 1 {
 		label += fmt.Sprintf(", %d runs at once", meta.Parallel)
 	}
+	if meta.Burners > 0 {
+		label += fmt.Sprintf(", %d CPU burners", meta.Burners)
+	}
 	invalid, total := 0, 0
 	count := func(f *results.File) {
 		total++
@@ -335,6 +344,21 @@ func realSet(label string, singles map[string][]*results.File, pairs map[string]
 	for k, b := range []string{"A", "B10", "B20"} {
 		for _, p := range pairs[b] {
 			pr[k] = append(pr[k], comparison{[]*results.File{p[0]}, p[1]})
+		}
+	}
+	// Committed baseline recorded on the quiet machine (before the burners),
+	// every head from the busy one.
+	if quiet := singles["quiet"]; len(quiet) > 0 {
+		base := quiet[max(0, len(quiet)-3):]
+		var qs [3][]comparison
+		for k := range kinds {
+			for _, h := range heads[k] {
+				qs[k] = append(qs[k], comparison{base, h})
+			}
+		}
+		mode := fmt.Sprintf("committed baseline, %d quiet runs, head on the busy runner", len(base))
+		for _, rl := range []rule{gateRule("gate, p95 +5 %", false, tight), gateRule("gate, default (p95 +10 %)", false, def)} {
+			rows = append(rows, row{label, mode, rl.name, evaluate(rl, [3]source{fixed(qs[0]), fixed(qs[1]), fixed(qs[2])})})
 		}
 	}
 	for _, set := range []struct {
