@@ -96,8 +96,8 @@ func parseStat(s string) (cpuTimes, bool) {
 		var t cpuTimes
 		for i := 1; i <= 8; i++ {
 			v, err := strconv.ParseUint(f[i], 10, 64)
-			if err != nil {
-				return cpuTimes{}, false
+			if err != nil || t.total+v < t.total {
+				return cpuTimes{}, false // not a number, or a sum that wraps
 			}
 			t.total += v
 			if i == 8 {

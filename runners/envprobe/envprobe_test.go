@@ -51,3 +51,16 @@ func TestProbe(t *testing.T) {
 		t.Errorf("without /proc: %+v", none)
 	}
 }
+
+// FuzzParseStat: /proc/stat from any kernel (or none) never panics, and a
+// parsed line's steal is part of its total.
+func FuzzParseStat(f *testing.F) {
+	f.Add("cpu  100 5 50 800 10 1 2 30 7 0\n")
+	f.Add("cpu 1 2 3\n")
+	f.Add("intr 1\ncpu 18446744073709551615 0 0 0 0 0 0 1 0 0\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, ok := parseStat(s); ok && got.steal > got.total {
+			t.Errorf("steal %d beyond total %d", got.steal, got.total)
+		}
+	})
+}
