@@ -28,7 +28,7 @@ func TestDependencyDirection(t *testing.T) {
 	}
 	sdkOwners := map[string]string{
 		"github.com/aws/aws-sdk-go-v2":           "runners/aws",
-		"github.com/google/go-github":            "report/github",
+		"github.com/google/go-github":            "internal/ghclient",
 		"github.com/sethvargo/go-githubactions":  "internal/actionsenv",
 		"github.com/modelcontextprotocol/go-sdk": "internal/mcpserver",
 	}
@@ -52,7 +52,7 @@ func TestDependencyDirection(t *testing.T) {
 				if rel != prefix && !strings.HasPrefix(rel, prefix+"/") {
 					continue
 				}
-				if prefix == "report" && strings.HasPrefix(rel, "report/github") {
+				if prefix == "report" && strings.HasPrefix(rel, "internal/ghclient") {
 					continue // report/github also reads the Actions environment package
 				}
 				if !hasPrefixAny(dep, ok) && !strings.HasPrefix(dep, prefix+"/") && dep != prefix {

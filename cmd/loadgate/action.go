@@ -19,7 +19,7 @@ import (
 	"github.com/loadgate/loadgate/internal/actionsenv"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
-	ghreport "github.com/loadgate/loadgate/report/github"
+	ghreport "github.com/loadgate/loadgate/internal/ghclient"
 )
 
 // Files the action writes in its results directory (uploaded as an artifact
