@@ -21,7 +21,6 @@ import (
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
-	"github.com/loadgate/loadgate/internal/ghclient"
 	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
@@ -267,8 +266,8 @@ func (a *action) run() (int, error) {
 	outputs["regressions"] = strings.Join(v.Regressions(), "\n")
 
 	// One warning per regressed endpoint, on the plan file, in the run's UI.
-	for _, ann := range ghclient.VerdictAnnotations(v, rc.planRel, lines) {
-		if ann.Level != ghclient.LevelFailure {
+	for _, ann := range report.Annotations(v, rc.planRel, lines) {
+		if ann.Level != report.AnnotationFailure {
 			continue
 		}
 		_ = env.Annotate(actionsenv.Annotation{Level: actionsenv.Warning, File: ann.Path, Line: ann.StartLine, Title: "loadgate: " + ann.Title, Msg: ann.Message})
@@ -281,7 +280,7 @@ func (a *action) run() (int, error) {
 	if res.checkRunID != 0 {
 		outputs["check-run-id"] = strconv.FormatInt(res.checkRunID, 10)
 	}
-	summary := ghclient.Render(v, ghclient.RenderOptions{RunURL: gctx.RunURL(), Note: strings.Join(gh.notes, " ")})
+	summary := report.GitHub(v, report.GitHubOptions{RunURL: gctx.RunURL(), Note: strings.Join(gh.notes, " ")})
 	if err := env.AppendSummary(summary); err != nil && !errors.Is(err, actionsenv.ErrNotInActions) {
 		fmt.Fprintf(a.stderr, "loadgate: job summary: %v\n", err)
 	}

@@ -188,7 +188,7 @@ func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prConte
 
 	// Comment, check run and issue share one body that fits all three; the
 	// job summary (below) keeps the full report.
-	body := ghclient.Render(v, ghclient.RenderOptions{RunURL: gctx.RunURL(), MaxChars: ghclient.BodyLimit(v.Plan)})
+	body := report.GitHub(v, report.GitHubOptions{RunURL: gctx.RunURL(), MaxChars: ghclient.BodyLimit(v.Plan)})
 	if in.Comment && p.Number > 0 {
 		r, err := client.UpsertComment(ctx, repo, p.Number, v.Plan, body)
 		if err != nil {
@@ -199,17 +199,17 @@ func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prConte
 		}
 	}
 
-	conclusion := ghclient.Conclusion(v, code)
+	concl := conclusion(v, code)
 	if in.Check && p.HeadSHA != "" {
 		cr, err := client.CreateCheckRun(ctx, repo, ghclient.CheckRun{
 			Name:        "loadgate / " + v.Plan,
 			HeadSHA:     p.HeadSHA,
-			Conclusion:  conclusion,
-			Title:       ghclient.Title(v),
+			Conclusion:  concl,
+			Title:       report.CheckTitle(v),
 			Summary:     body,
 			DetailsURL:  gctx.RunURL(),
 			ExternalID:  v.Plan,
-			Annotations: ghclient.VerdictAnnotations(v, rc.planRel, lines),
+			Annotations: checkAnnotations(v, rc.planRel, lines),
 		})
 		switch {
 		case err == nil:
@@ -217,7 +217,7 @@ func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prConte
 		case ghclient.IsPermission(err):
 			// Personal access tokens and read-only tokens cannot create check
 			// runs; a commit status carries the verdict instead.
-			serr := client.CreateStatus(ctx, repo, p.HeadSHA, ghclient.StatusState(conclusion), "loadgate/"+v.Plan, ghclient.Title(v), gctx.RunURL())
+			serr := client.CreateStatus(ctx, repo, p.HeadSHA, statusState(concl), "loadgate/"+v.Plan, report.CheckTitle(v), gctx.RunURL())
 			if serr != nil {
 				g.fail("create a check run or a commit status", "checks: write", p, errors.Join(err, serr))
 			} else {
@@ -230,7 +230,7 @@ func (g *githubSide) publish(rc runContext, v *gate.Verdict, code int, p prConte
 
 	scheduled := gctx.EventName == "schedule" || gctx.EventName == "workflow_dispatch"
 	if in.IssueOnRegression && scheduled && len(v.Regressions()) > 0 {
-		title := "Performance regression: " + ghclient.Title(v)
+		title := "Performance regression: " + report.CheckTitle(v)
 		r, err := client.ReportIssue(ctx, repo, in.IssueNumber, v.Plan, title, body, in.IssueLabels)
 		if err != nil {
 			g.fail("open or update the regression issue", "issues: write", p, err)
@@ -311,4 +311,35 @@ func (g *githubSide) publishNoVerdict(r runOutcome, p prContext, fromPrev bool) 
 		}
 	}
 	return res
+}
+
+// conclusion maps a verdict and the process exit code to a check-run
+// conclusion: a failing exit is a failure, an inconclusive verdict neutral.
+func conclusion(v *gate.Verdict, exitCode int) string {
+	switch {
+	case exitCode != 0:
+		return ghclient.ConclusionFailure
+	case v != nil && v.Decision == gate.Inconclusive:
+		return ghclient.ConclusionNeutral
+	default:
+		return ghclient.ConclusionSuccess
+	}
+}
+
+// statusState maps a conclusion to a commit status state.
+func statusState(conclusion string) string {
+	if conclusion == ghclient.ConclusionFailure {
+		return ghclient.StateFailure
+	}
+	// A status has no "neutral": an inconclusive run does not block.
+	return ghclient.StateSuccess
+}
+
+// checkAnnotations are the report's annotations in the check-run API's form.
+func checkAnnotations(v *gate.Verdict, planPath string, line func(string) int) []ghclient.Annotation {
+	var out []ghclient.Annotation
+	for _, a := range report.Annotations(v, planPath, line) {
+		out = append(out, ghclient.Annotation{Path: a.Path, StartLine: a.StartLine, EndLine: a.EndLine, Level: a.Level, Title: a.Title, Message: a.Message})
+	}
+	return out
 }
