@@ -50,7 +50,7 @@ func MarkdownLimited(w io.Writer, in Input, maxChars int) error {
 	return MarkdownWith(w, in, MarkdownOptions{MaxChars: maxChars})
 }
 
-// MarkdownWith is Markdown with options; report/github renders the job
+// MarkdownWith is Markdown with options; GitHub renders the job
 // summary, the PR comment and the check-run summary with it.
 func MarkdownWith(w io.Writer, in Input, opt MarkdownOptions) error {
 	if in.Verdict == nil {
