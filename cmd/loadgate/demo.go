@@ -10,13 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/baselines"
-	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
-	"github.com/loadgate/loadgate/report"
-	"github.com/loadgate/loadgate/results"
-	"github.com/loadgate/loadgate/runners"
-	"github.com/loadgate/loadgate/runners/local"
 	"github.com/loadgate/loadgate/runners/paired"
 )
 
@@ -73,7 +69,7 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 		Example: `  loadgate demo
   loadgate demo --regress 30%
   loadgate demo -o results.json --report html=demo.html
-  loadgate demo --committed                                      # against the embedded baseline
+  loadgate demo --committed                                        # against the embedded baseline
   loadgate demo --write-baseline cmd/loadgate/demo/baseline.json   # regenerate the embedded baseline`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,7 +77,7 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			reports, err := parseReportFlags(reportFlags)
+			reports, err := pipeline.ParseReports(reportFlags)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -97,15 +93,19 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 			if err := shops.Head.Regress(regressPath, factor); err != nil {
 				return withCode(exitUsage, err)
 			}
-			f := runFlags{out: out, quiet: quiet, target: shops.HeadURL}
+			ro := pipeline.RunOptions{Out: out, Quiet: quiet, Target: shops.HeadURL}
 			if factor != 1 {
 				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower in the head shop\n", regressPath, (factor-1)*100)
 			}
 			if writeBaseline != "" {
-				return a.writeDemoBaseline(p, &f, writeBaseline)
+				return a.writeDemoBaseline(p, ro, writeBaseline)
 			}
 			if !committed && baselineFile == "" {
-				return a.demoPaired(p, shops, &f, reports)
+				// The recommended mode: base shop and head shop interleaved,
+				// each side with its own warm client.
+				return a.judge(pipeline.Job{Plan: p, Run: ro, Reports: reports, Paired: &pipeline.PairedOptions{
+					BaseTarget: shops.BaseURL, Slot: demoSlot, MaxLeftOut: paired.DefaultMaxLeftOut, Client: shops.Client,
+				}})
 			}
 			base, err := baselines.Decode(demoBaseline, demoBaselineName)
 			if err != nil {
@@ -116,11 +116,7 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 					return withCode(exitUsage, err)
 				}
 			}
-			head, err := a.execute(p, &f)
-			if err != nil {
-				return err
-			}
-			return a.judge(p, base.Runs, head, policyOptions{}, reports)
+			return a.judge(pipeline.Job{Plan: p, Run: ro, Baseline: pipeline.BaselineSource{Runs: base.Runs}, Reports: reports})
 		},
 	}
 	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint of the head shop slower, e.g. 30%")
@@ -130,44 +126,8 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 	cmd.Flags().BoolVar(&committed, "committed", false, "compare one run with the embedded baseline (committed-baseline mode) instead of measuring base and head paired")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "run the demo "+strconv.Itoa(demoBaselineRuns)+" times and write a fresh baseline file here instead of comparing")
 	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file (committed-baseline mode) instead of the embedded one")
-	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
+	pipeline.BindReportFlag(cmd.Flags(), &reportFlags)
 	return cmd
-}
-
-// demoPaired measures the base shop and the head shop interleaved and judges
-// the pairs, as `loadgate gate --paired` does, with one warm client per side.
-func (a *app) demoPaired(p *plan.Plan, shops *target.DemoPair, f *runFlags, reports []reportSpec) error {
-	f.apply(p)
-	pr := &paired.Runner{
-		New: func(side string) runners.Runner {
-			lo := f.localOptions()
-			lo.Label, lo.Client = side, shops.Client(side)
-			return local.New(lo)
-		},
-		BaseTarget: shops.BaseURL,
-		HeadTarget: shops.HeadURL,
-		Slot:       demoSlot,
-	}
-	fmt.Fprintf(a.stderr, "demo: base shop %s and head shop %s measured paired in %s slots, %s\n",
-		shops.BaseURL, shops.HeadURL, demoSlot, 2*p.TotalDuration())
-	base, head, err := pr.Run(a.ctx, p)
-	for _, r := range []*results.File{base, head} {
-		if r != nil {
-			a.stampEnv(r)
-		}
-	}
-	if err != nil {
-		if head != nil && interrupted(err) {
-			_ = a.writePairedResults(f.out, base, head)
-			return withCode(exitInvalid, fmt.Errorf("demo interrupted: partial results%s", writtenTo(f.out)))
-		}
-		return withCode(exitInfra, fmt.Errorf("demo: %w", err))
-	}
-	if err := a.writePairedResults(f.out, base, head); err != nil {
-		return err
-	}
-	v := gate.ComparePaired(base, head, policyFromPlan(p, policyOptions{}))
-	return a.finish(v, []*results.File{base}, head, reports)
 }
 
 // parseRegress turns "30%" (or "1.3x") into a slowdown factor; "" is 1.
@@ -193,10 +153,10 @@ func parseRegress(s string) (float64, error) {
 	return 0, fmt.Errorf("--regress %q: want a percentage such as 30%% or a factor such as 1.3x", s)
 }
 
-func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
+func (a *app) writeDemoBaseline(p *plan.Plan, ro pipeline.RunOptions, path string) error {
 	for i := 0; i < demoBaselineRuns; i++ {
 		fmt.Fprintf(a.stderr, "demo baseline: run %d of %d\n", i+1, demoBaselineRuns)
-		res, err := a.execute(p, f)
+		res, err := a.execute(p, ro)
 		if err != nil {
 			return err
 		}
@@ -208,35 +168,5 @@ func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "wrote %s (%d runs)\n", path, demoBaselineRuns)
-	return nil
-}
-
-// judge compares head with the baseline runs under the plan's policy, prints
-// the terminal report, writes the requested reports and returns the verdict's exit.
-func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, o policyOptions, reports []reportSpec) error {
-	pol := policyFromPlan(p, o)
-	if len(base) > 0 {
-		// Compare reports compatibility warnings itself; an incompatible
-		// baseline is a usage error, never a silent comparison.
-		if _, err := gate.Compatible(base, head, pol); err != nil {
-			return withCode(exitUsage, fmt.Errorf("%w (rerun with --allow-plan-change to compare anyway, or refresh the baseline with `loadgate baseline update`)", err))
-		}
-	}
-	v := gate.Compare(base, head, pol)
-	return a.finish(v, base, head, reports)
-}
-
-// finish prints the verdict, writes reports and maps the verdict to an exit code.
-func (a *app) finish(v *gate.Verdict, base []*results.File, head *results.File, reports []reportSpec) error {
-	in := report.Input{Verdict: v, Head: head, Base: base}
-	if err := report.Text(a.stdout, in, report.Options{Color: isTerminal(a.stdout)}); err != nil {
-		return withCode(exitInfra, err)
-	}
-	if err := writeReports(reports, in); err != nil {
-		return withCode(exitInfra, err)
-	}
-	if code := v.ExitCode(); code != exitPass {
-		return silentExit(code)
-	}
 	return nil
 }
