@@ -116,6 +116,12 @@ instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.
 					return withCode(exitUsage, err)
 				}
 			}
+			if len(base.Runs) > 0 {
+				// One run repeats the baseline's own schedule (the paired
+				// demo's is shorter per side and split into slots).
+				bp := base.Runs[len(base.Runs)-1].Profile
+				p.Profile.Rate, p.Profile.Duration, p.Profile.Warmup = bp.Rate, bp.Duration.D(), bp.Warmup.D()
+			}
 			return a.judge(pipeline.Job{Plan: p, Run: ro, Baseline: pipeline.BaselineSource{Runs: base.Runs}, Reports: reports})
 		},
 	}
