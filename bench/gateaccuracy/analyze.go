@@ -255,7 +255,14 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	label := fmt.Sprintf("real load, %g rps/endpoint", meta.Rate/2)
+	perEndpoint := meta.Rate / 2
+	for _, fs := range singles {
+		if len(fs) > 0 && len(fs[0].Endpoints) > 0 {
+			perEndpoint = meta.Rate / float64(len(fs[0].Endpoints))
+			break
+		}
+	}
+	label := fmt.Sprintf("real load, %g rps/endpoint", perEndpoint)
 	if meta.Parallel > 1 {
 		label += fmt.Sprintf(", %d runs at once", meta.Parallel)
 	}
