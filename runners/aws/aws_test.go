@@ -379,15 +379,28 @@ func TestCleaner(t *testing.T) {
 
 func TestEstimateCost(t *testing.T) {
 	t.Parallel()
-	e := EstimateCost(map[string]int{"us-east-1": 10}, 1, 2, 30*time.Second)
+	small := map[string]TaskSize{"us-east-1": {VCPU: 1, MemoryGB: 2}, "xx-nowhere-1": {VCPU: 1, MemoryGB: 2}}
+	e := EstimateCost(map[string]int{"us-east-1": 10}, small, 30*time.Second)
 	// 10 tasks × 60 s minimum: 600 vCPU-s, 1200 GB-s.
 	want := 600.0/3600*0.04048 + 1200.0/3600*0.004445
-	if e.VCPUSeconds != 600 || e.GBSeconds != 1200 || e.USD < want-1e-9 || e.USD > want+1e-9 {
+	if e.VCPUSeconds != 600 || e.GBSeconds != 1200 || e.USD < want-1e-9 || e.USD > want+1e-9 || len(e.Assumptions) != 0 {
 		t.Fatalf("estimate %+v, want $%v", e, want)
 	}
-	u := EstimateCost(map[string]int{"xx-nowhere-1": 1}, 1, 2, time.Hour)
-	if !strings.Contains(u.String(), "highest listed price") || u.USD < 0.05 {
-		t.Fatalf("unknown region: %s", u)
+	// A region outside the table: twice the dearest listed price, said so.
+	u := EstimateCost(map[string]int{"xx-nowhere-1": 1}, small, time.Hour)
+	dear := 2 * (0.05056 + 2*0.00553)
+	if len(u.Assumptions) != 1 || !strings.Contains(u.String(), "assumption: xx-nowhere-1 is not in loadgate's price table") ||
+		u.USD < dear-1e-9 || u.USD > dear+1e-9 {
+		t.Fatalf("unknown region: $%v, want $%v\n%s", u.USD, dear, u)
+	}
+}
+
+func TestUSD(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[float64]string{0.001: "$0.001", 0.0012345: "$0.00123", 0: "$0.00", 1.5: "$1.50", 12.345: "$12.35", 0.01: "$0.01"} {
+		if got := USD(v); got != want {
+			t.Errorf("USD(%v) = %s, want %s", v, got, want)
+		}
 	}
 }
 
