@@ -81,6 +81,10 @@ type Options struct {
 	// Throttle makes the n-th call (0-based, per operation) of op fail with
 	// ThrottlingException.
 	Throttle func(op string, n int) bool
+	// ReplyDelay holds the answer to the n-th call (0-based, per operation)
+	// of op after the call took effect, until the delay passes or the client
+	// gives up: an interrupted RunTask whose tasks nevertheless started.
+	ReplyDelay func(op string, n int) time.Duration
 	// Fault makes a call fail with a non-retryable error: it returns the
 	// error type ("AccessDeniedException", "ClusterNotFoundException", …) for
 	// op in region, or "" to serve the call.
@@ -215,8 +219,9 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
-// Calls returns how many calls each operation received, and how many were
-// answered with ThrottlingException (key "<op>:throttled").
+// Calls returns how many calls each operation received, how many were
+// answered with ThrottlingException (key "<op>:throttled"), and how many task
+// ARNs DescribeTasks answered MISSING ("DescribeTasks:missing").
 func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -235,6 +240,24 @@ func (s *Server) RunTaskRequests() []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]json.RawMessage(nil), s.runs...)
+}
+
+// Interrupt stops the task of ordinal now as a Fargate Spot reclaim does
+// (see Options.InterruptAfter). It reports whether the task was running.
+func (s *Server) Interrupt(ordinal int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ordinal < 0 || ordinal >= len(s.order) {
+		return false
+	}
+	t := s.tasks[s.order[ordinal]]
+	if t.lastStatus != "RUNNING" || t.desiredStatus == "STOPPED" {
+		return false
+	}
+	t.desiredStatus = "STOPPED"
+	t.stopCode, t.stoppedReason = "SpotInterruption", "Your Spot Task was interrupted."
+	t.stopOnce.Do(func() { close(t.stopRequested) })
+	return true
 }
 
 // Status is a task's state as the emulator sees it.
@@ -330,6 +353,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		writeErr(w, *aerr)
 		return
+	}
+	if s.o.ReplyDelay != nil {
+		if d := s.o.ReplyDelay(op, n); d > 0 {
+			tm := time.NewTimer(d)
+			select {
+			case <-tm.C:
+			case <-r.Context().Done():
+				tm.Stop()
+				return
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
@@ -676,10 +710,13 @@ func (s *Server) describeLocked(arns []string, withTags bool) []map[string]any {
 		if !t.started.IsZero() {
 			m["startedAt"] = epoch(t.started)
 		}
-		if !t.stopped.IsZero() {
-			m["stoppedAt"] = epoch(t.stopped)
+		// Like ECS, the stop code and reason show from the stop request on.
+		if t.stopCode != "" {
 			m["stopCode"] = t.stopCode
 			m["stoppedReason"] = t.stoppedReason
+		}
+		if !t.stopped.IsZero() {
+			m["stoppedAt"] = epoch(t.stopped)
 		}
 		if withTags {
 			m["tags"] = t.tags
@@ -716,6 +753,7 @@ func (s *Server) describeTasks(region string, body []byte) (any, *apiError) {
 			found = append(found, t.arn)
 		} else {
 			failures = append(failures, map[string]string{"arn": a, "reason": "MISSING"})
+			s.calls["DescribeTasks:missing"]++
 		}
 	}
 	return map[string]any{"tasks": s.describeLocked(found, withTags), "failures": failures}, nil

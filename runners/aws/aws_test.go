@@ -38,6 +38,10 @@ type fixture struct {
 	// per endpoint of the plan as it decoded it before its synthetic samples.
 	plan  *plan.Plan
 	probe bool
+	// partial makes workers upload what they measured when stopped
+	// mid-run, as the local runner does; ecs adjusts the launcher's options.
+	partial bool
+	ecs     func(*ECSOptions)
 }
 
 func (f *fixture) getenv(k string) string { return f.env[k] }
@@ -102,7 +106,7 @@ func (f *fixture) inProcessWorker(ctx context.Context, args, env []string) error
 	err = distributed.RunWorker(ctx, distributed.WorkerOptions{Store: st, RunID: *runID, Index: *index, Region: *region, Host: task,
 		Getenv: getenv,
 		NewRunner: func(sh distributed.Share) (runners.Runner, error) {
-			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true}
+			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true, PartialOnCancel: f.partial}
 			if f.probe {
 				return runnertest.Probe{Next: syn}, nil
 			}
@@ -155,12 +159,19 @@ func (f *fixture) run(t *testing.T, ctx context.Context, regions map[string]int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewECSLauncher(ctx, ECSOptions{Regions: rs, Container: "loadgate", StoreURL: st.URL(), Store: st,
-		WorkerArgs: []string{"--store-region", "us-east-1", "--synthetic", "200"}, Env: env, Pacing: fast, Spot: true})
+	eo := ECSOptions{Regions: rs, Container: "loadgate", StoreURL: st.URL(), Store: st,
+		WorkerArgs: []string{"--store-region", "us-east-1", "--synthetic", "200"}, Env: env, Pacing: fast, Spot: true}
+	if f.ecs != nil {
+		f.ecs(&eo)
+	}
+	l, err := NewECSLauncher(ctx, eo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Store, o.Launcher, o.Workers, o.Runner = st, l, specs, "aws"
+	if o.Log == nil {
+		o.Log = testWriter{t}
+	}
 	if o.RunID == "" {
 		o.RunID = "lg-test-1"
 	}
@@ -264,8 +275,14 @@ func TestECSFaults(t *testing.T) {
 			}
 			return 0
 		},
+		OOMAfter: func(n int) time.Duration {
+			if n == 4 {
+				return 1500 * time.Millisecond
+			}
+			return 0
+		},
 	})
-	res, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 10}, distributed.Options{MinLoadShare: 0.7, StartTimeout: 10 * time.Second})
+	res, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 10}, distributed.Options{MinLoadShare: 0.6, StartTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +302,12 @@ func TestECSFaults(t *testing.T) {
 	if _, ok := missing["eu-west-1/3"]; !ok {
 		t.Errorf("task that died mid-run not reported missing")
 	}
-	if !res.Validity.Valid || !res.Validity.Degraded || len(res.Validity.MissingWorkers) != 2 {
+	// The container's own stop reason survives: ECS's task-level reason
+	// only says "Essential container in task exited".
+	if r := missing["eu-west-1/4"]; !strings.Contains(r, "OutOfMemoryError: Container killed due to memory usage") || !strings.Contains(r, "exit 137") {
+		t.Errorf("out-of-memory task: %q", r)
+	}
+	if !res.Validity.Valid || !res.Validity.Degraded || len(res.Validity.MissingWorkers) != 3 {
 		t.Fatalf("validity %+v", res.Validity)
 	}
 	for _, tk := range f.emu.Tasks() {

@@ -409,9 +409,11 @@ func (l *ECSLauncher) fail(specs []distributed.WorkerSpec, reason string) {
 func phaseOf(t types.Task) distributed.TaskState {
 	st := distributed.TaskState{Task: aws.ToString(t.TaskArn)}
 	switch aws.ToString(t.LastStatus) {
-	case "RUNNING":
+	case "RUNNING", "DEACTIVATING", "STOPPING":
+		// While stopping, the container still runs: a worker that got
+		// SIGTERM uploads what it measured before it exits.
 		st.Phase = distributed.PhaseRunning
-	case "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED":
+	case "DEPROVISIONING", "STOPPED", "DELETED":
 		st.Phase = distributed.PhaseStopped
 		st.Reason = strings.TrimSpace(string(t.StopCode) + " " + aws.ToString(t.StoppedReason))
 		for _, c := range t.Containers {
@@ -477,7 +479,7 @@ func (l *ECSLauncher) State(ctx context.Context) (map[string]distributed.TaskSta
 				// passes; then presumed lost, but still stopped by Stop.
 				if waited := now.Sub(tk.launched); waited >= l.o.MissingGrace {
 					tk.state = distributed.TaskState{Phase: distributed.PhaseStopped, Task: tk.arn,
-						Reason: fmt.Sprintf("task missing: DescribeTasks has not known it for %s since RunTask", waited.Round(time.Second))}
+						Reason: fmt.Sprintf("task missing: DescribeTasks has not known it for %s since RunTask", waited.Round(10*time.Millisecond))}
 				}
 			}
 			l.mu.Unlock()
@@ -495,8 +497,8 @@ func (l *ECSLauncher) State(ctx context.Context) (map[string]distributed.TaskSta
 
 // Stop calls StopTask for every task not known to be stopped, including
 // tasks presumed lost because DescribeTasks did not know them yet. A task ECS
-// does not know yet (eventual consistency) is retried until it is known or
-// MissingGrace after its launch. When a RunTask call was cut off, tasks ECS
+// does not know yet (eventual consistency) is retried until it is known, for
+// MissingGrace after its launch and at least SettleTime. When a RunTask call was cut off, tasks ECS
 // started without our learning their ARNs are found by run ID (ListTasks,
 // startedBy) for SettleTime and stopped too.
 func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
@@ -515,6 +517,7 @@ func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
 	l.mu.Unlock()
 	var errs []error
 	stopped := 0
+	settle := l.o.Now().Add(l.o.SettleTime)
 	for len(live) > 0 {
 		var later []*task
 		for _, t := range live {
@@ -527,7 +530,7 @@ func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
 				t.gone = true
 				t.state = distributed.TaskState{Phase: distributed.PhaseStopped, Reason: "stopped by loadgate: " + reason, Task: t.arn}
 				l.mu.Unlock()
-			case notFound(err) && l.o.Now().Sub(t.launched) < l.o.MissingGrace && ctx.Err() == nil:
+			case notFound(err) && (l.o.Now().Sub(t.launched) < l.o.MissingGrace || l.o.Now().Before(settle)) && ctx.Err() == nil:
 				later = append(later, t)
 			default:
 				errs = append(errs, fmt.Errorf("StopTask %s: %w", t.arn, err))

@@ -376,6 +376,8 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 				dead++
 				if st.reason == "" {
 					st.reason = "stopped before ready: " + ts.Reason
+				} else if ts.Phase == PhaseStopped {
+					st.reason = withTaskReason(st.reason, ts.Reason)
 				}
 			case ts.Phase == PhaseRunning:
 				running++
@@ -481,6 +483,8 @@ func (c *Coordinator) collect(ctx context.Context, ws map[string]*workerState, i
 					st.missing = true
 					if st.reason == "" {
 						st.reason = "stopped without results: " + states[st.spec.ID()].Reason
+					} else {
+						st.reason = withTaskReason(st.reason, states[st.spec.ID()].Reason)
 					}
 				} else {
 					open++
@@ -679,6 +683,15 @@ func (c *Coordinator) interrupted(ctx context.Context, p *plan.Plan, order []*wo
 	f := c.notStarted(p, order, msg)
 	f.Run.Partial = true
 	return f, fmt.Errorf("distributed run interrupted %s: %w", when, context.Cause(ctx))
+}
+
+// withTaskReason adds the task's stop reason (the container's own, such as
+// OutOfMemoryError) to a worker's reason, once.
+func withTaskReason(reason, task string) string {
+	if task == "" || strings.Contains(reason, task) {
+		return reason
+	}
+	return reason + "; task stopped: " + task
 }
 
 func countDead(order []*workerState) int {
