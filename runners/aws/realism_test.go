@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/ecsemu"
@@ -265,3 +270,65 @@ func TestTaskSizeFromTaskDefinition(t *testing.T) {
 		t.Errorf("unknown task definition: %v", err)
 	}
 }
+
+// forbidMissing answers a GET of a missing object 403 AccessDenied, as S3
+// does for a caller whose ListBucket grant does not cover the key, and
+// refuses GETs of keys under "secret/" outright.
+type forbidMissing struct{ next http.Handler }
+
+func (h forbidMissing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && !r.URL.Query().Has("list-type") {
+		rec := httptest.NewRecorder()
+		h.next.ServeHTTP(rec, r)
+		if rec.Code == http.StatusNotFound || strings.Contains(r.URL.Path, "/secret/") {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+func TestS3MissingKeyAnsweredForbidden(t *testing.T) {
+	t.Parallel()
+	be := s3mem.New()
+	if err := be.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(forbidMissing{gofakes3.New(be).Server()})
+	defer srv.Close()
+	env := Env{Getenv: envMap{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_S3": srv.URL}.get}
+	ctx := context.Background()
+	st, err := NewS3Store(ctx, "s3://"+bucket+"/runs", "us-east-1", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "r/start/eu-west-1.json"); !errors.Is(err, distributed.ErrNotFound) {
+		t.Fatalf("missing key: %v, want ErrNotFound", err)
+	}
+	if err := st.Put(ctx, "r/start/eu-west-1.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := st.Get(ctx, "r/start/eu-west-1.json"); err != nil || string(b) != "{}" {
+		t.Fatalf("written key: %q %v", b, err)
+	}
+	// A key that exists but is forbidden stays an error.
+	if err := st.Put(ctx, "secret/x.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "secret/x.json"); err == nil || errors.Is(err, distributed.ErrNotFound) || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Fatalf("forbidden key: %v", err)
+	}
+}
+
+type envMap map[string]string
+
+func (m envMap) get(k string) string { return m[k] }
