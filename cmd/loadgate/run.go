@@ -163,7 +163,7 @@ func writtenTo(path string) string {
 // runValidityExit turns an invalid run into exit 4.
 func runValidityExit(r *results.File) error {
 	if !r.Validity.Valid {
-		return withCode(exitInvalid, fmt.Errorf("run invalid: %v", r.Validity.Reasons))
+		return withCode(exitInvalid, fmt.Errorf("run invalid: %s", strings.Join(r.Validity.Reasons, "; ")))
 	}
 	return nil
 }
@@ -207,6 +207,6 @@ func printRunSummary(a *app, r *results.File) {
 	fmt.Fprintf(a.stdout, "scheduled %d, sent %d, dropped %d, late %d, schedule lag p99 %.2fms, generator CPU %.0f%%\n",
 		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
 	if !v.Valid {
-		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
+		fmt.Fprintf(a.stdout, "RUN INVALID: %s\n", strings.Join(v.Reasons, "; "))
 	}
 }

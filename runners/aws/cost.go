@@ -100,16 +100,13 @@ func DescribeTaskSize(ctx context.Context, api ECSAPI, taskDef string) (TaskSize
 // "2 GB" (the unit named).
 func parseSize(s, unit string, per float64) (float64, error) {
 	s = strings.TrimSpace(strings.ToLower(s))
-	if v, ok := strings.CutSuffix(s, unit); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || !(f > 0) {
-			return 0, fmt.Errorf("bad size %q", s)
-		}
-		return f, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || !(f > 0) {
+	v, named := strings.CutSuffix(s, unit)
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !(f > 0) || math.IsInf(f, 0) {
 		return 0, fmt.Errorf("bad size %q", s)
+	}
+	if named {
+		return f, nil
 	}
 	return f / per, nil
 }

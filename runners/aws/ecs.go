@@ -551,7 +551,11 @@ func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
 		stopped += n
 		if err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		l.mu.Lock()
+		delete(l.uncertain, region) // swept: a second Stop need not wait again
+		l.mu.Unlock()
 	}
 	if stopped > 0 {
 		fmt.Fprintf(l.o.Log, "ecs: stopped %d tasks (%s)\n", stopped, reason)

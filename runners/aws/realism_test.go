@@ -332,3 +332,29 @@ func TestS3MissingKeyAnsweredForbidden(t *testing.T) {
 type envMap map[string]string
 
 func (m envMap) get(k string) string { return m[k] }
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]float64{"1024": 1, "256": 0.25, "4096": 4, "1 vCPU": 1, "0.5 vcpu": 0.5} {
+		if got, err := parseSize(in, "vcpu", 1024); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1024", "NaN", "x vCPU", "1 GB", "+Inf"} {
+		if got, err := parseSize(bad, "vcpu", 1024); err == nil {
+			t.Errorf("parseSize(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"1024", "2048", "1 vCPU", "8 GB", "0.25 vcpu", "", "-1", "NaN", "1e400", "Inf gb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseSize(s, "gb", 1024)
+		if err == nil && !(v > 0 && !math.IsInf(v, 0)) {
+			t.Fatalf("parseSize(%q) = %v without an error", s, v)
+		}
+	})
+}
