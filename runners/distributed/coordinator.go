@@ -579,7 +579,7 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 	out.Run.Target = p.Redact(p.Target)
 	out.Plan.Name = p.Name
 	out.Plan.File = p.Source
-	out.Profile = planProfile(p, out.Profile)
+	out.Profile = planProfile(p)
 	c.mu.Lock()
 	startAt := c.startAt
 	c.mu.Unlock()
@@ -643,7 +643,7 @@ func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string)
 	f := &results.File{Schema: results.Schema,
 		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
 		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.Redact(p.Target)},
-		Profile:  planProfile(p, results.Profile{}),
+		Profile:  planProfile(p),
 		Validity: results.Validity{Valid: false, Degraded: true, Reasons: []string{msg}},
 		Total:    results.Endpoint{Name: "total"},
 	}

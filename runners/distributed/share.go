@@ -10,13 +10,14 @@ import (
 	"github.com/loadgate/loadgate/results"
 )
 
-// planProfile is the profile of the whole plan as a single process runs it:
-// the merged results of N workers record the plan's rate, not one worker's
-// share, so a baseline recorded with another number of workers (or none)
-// compares; only the runner class differs. asRun supplies what the workers
-// measured (duration, warm-up).
-func planProfile(p *plan.Plan, asRun results.Profile) results.Profile {
-	out := results.Profile{Type: p.Profile.Type, Model: "open", Duration: asRun.Duration, Warmup: asRun.Warmup}
+// planProfile is the profile of the whole plan as a single process runs it
+// (as runners/local records it at rate scale 1): the merged results of N
+// workers record the plan's rate, not one worker's share, so a baseline
+// recorded with another number of workers (or none) compares; only the
+// runner class differs.
+func planProfile(p *plan.Plan) results.Profile {
+	out := results.Profile{Type: p.Profile.Type, Model: "open",
+		Duration: results.Duration(p.TotalDuration() - p.Profile.Warmup), Warmup: results.Duration(p.Profile.Warmup)}
 	if out.Type == "" {
 		out.Type = plan.ProfileLoad
 	}
@@ -29,10 +30,6 @@ func planProfile(p *plan.Plan, asRun results.Profile) results.Profile {
 	for _, s := range p.Schedule() {
 		out.Stages = append(out.Stages, results.Stage{Name: s.Name, Duration: results.Duration(s.Duration),
 			StartRate: round3(s.StartRate), EndRate: round3(s.EndRate), VUs: s.VUs, PayloadBytes: s.PayloadBytes, Warmup: s.Warmup})
-	}
-	if out.Duration == 0 {
-		out.Duration = results.Duration(p.TotalDuration() - p.Profile.Warmup)
-		out.Warmup = results.Duration(p.Profile.Warmup)
 	}
 	return out
 }
