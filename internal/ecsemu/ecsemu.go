@@ -78,6 +78,11 @@ type Options struct {
 	// was not found.") and ListTasks. The task itself runs meanwhile. The
 	// RunTask docs: "the task might not be immediately visible".
 	ConsistencyLag func(ordinal int) time.Duration
+	// DescribeMissing makes the n-th DescribeTasks lookup (0-based) of a
+	// task answer MISSING although the task exists: a lagging read path,
+	// counted in lookups rather than time so tests do not depend on how fast
+	// a busy machine launches.
+	DescribeMissing func(ordinal, n int) bool
 	// Throttle makes the n-th call (0-based, per operation) of op fail with
 	// ThrottlingException.
 	Throttle func(op string, n int) bool
@@ -180,6 +185,7 @@ type task struct {
 	// containerReason is the container's own stop reason (OutOfMemoryError).
 	containerReason string
 	visibleAt       time.Time
+	describes       int // DescribeTasks lookups so far
 }
 
 type tag struct {
@@ -749,7 +755,11 @@ func (s *Server) describeTasks(region string, body []byte) (any, *apiError) {
 	var found []string
 	var failures []map[string]string
 	for _, a := range in.Tasks {
-		if t := s.lookup(a); t != nil && t.region == region && s.visible(t) {
+		t := s.lookup(a)
+		if t != nil {
+			t.describes++
+		}
+		if t != nil && t.region == region && s.visible(t) && (s.o.DescribeMissing == nil || !s.o.DescribeMissing(t.ordinal, t.describes-1)) {
 			found = append(found, t.arn)
 		} else {
 			failures = append(failures, map[string]string{"arn": a, "reason": "MISSING"})

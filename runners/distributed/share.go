@@ -103,7 +103,7 @@ func workerList(ids []string) string {
 // sentence ends s with a full stop.
 func sentence(s string) string {
 	s = strings.TrimSpace(s)
-	if s == "" || strings.HasSuffix(s, ".") || strings.HasSuffix(s, ")") && strings.HasSuffix(strings.TrimSuffix(s, ")"), ".") {
+	if s == "" || strings.HasSuffix(s, ".") {
 		return s
 	}
 	return s + "."
