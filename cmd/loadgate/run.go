@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,6 @@ func printRunSummary(a *app, r *results.File) {
 	fmt.Fprintf(a.stdout, "scheduled %d, sent %d, dropped %d, late %d, schedule lag p99 %.2fms, generator CPU %.0f%%\n",
 		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
 	if !v.Valid {
-		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
+		fmt.Fprintf(a.stdout, "RUN INVALID: %s\n", strings.Join(v.Reasons, "; "))
 	}
 }

@@ -169,7 +169,7 @@ func writtenTo(path string) string {
 // ValidityErr is exit 4 for an invalid run, nil for a valid one.
 func ValidityErr(r *results.File) error {
 	if !r.Validity.Valid {
-		return WithCode(ExitInvalid, fmt.Errorf("run invalid: %v", r.Validity.Reasons))
+		return WithCode(ExitInvalid, fmt.Errorf("run invalid: %s", strings.Join(r.Validity.Reasons, "; ")))
 	}
 	return nil
 }
