@@ -31,8 +31,8 @@ type endpoint struct {
 	timeout      time.Duration
 	expect       []int // nil: 2xx and 3xx
 	weight       int
-	payload      bool   // a volume stage's payload replaces the body
-	head         []byte // the fast path's prebuilt request head (nil: net/http only)
+	payload      bool     // a volume stage's payload replaces the body
+	head         []byte   // the fast path's prebuilt request head (nil: net/http only)
 	dyn          *dynamic // per-request values (builder.go); nil for a plain endpoint
 	// viaClient is set once the endpoint answered with a redirect: from then
 	// on it goes through net/http, which follows redirects to allowed hosts.
