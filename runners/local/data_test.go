@@ -230,8 +230,14 @@ func TestSetupFailures(t *testing.T) {
 		login func(w http.ResponseWriter)
 		want  string
 	}{
-		{"status", func(w http.ResponseWriter) { w.WriteHeader(http.StatusUnauthorized); fmt.Fprint(w, `{"error":"pw hunter2"}`) }, "status 401, want 2xx or 3xx"},
-		{"missing key", func(w http.ResponseWriter) { w.Header().Set("X-Session", "s"); fmt.Fprint(w, `{"data":{"tok":"hunter2"}}`) }, `extract token from JSON data.token: at /data: no key "token"`},
+		{"status", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"pw hunter2"}`)
+		}, "status 401, want 2xx or 3xx"},
+		{"missing key", func(w http.ResponseWriter) {
+			w.Header().Set("X-Session", "s")
+			fmt.Fprint(w, `{"data":{"tok":"hunter2"}}`)
+		}, `extract token from JSON data.token: at /data: no key "token"`},
 		{"not json", func(w http.ResponseWriter) { fmt.Fprint(w, `<html>hunter2</html>`) }, "the response body is not JSON"},
 		{"empty", func(w http.ResponseWriter) { fmt.Fprint(w, `{"data":{"token":""}}`) }, "extract token from JSON data.token: empty value"},
 		{"no header", func(w http.ResponseWriter) { fmt.Fprint(w, `{"data":{"token":"hunter2"}}`) }, "extract session: the response has no header X-Session"},
