@@ -227,6 +227,10 @@ func decodeObjects(each func(func(int, []byte) bool), where string) ([]string, [
 			for k := range obj {
 				cols = append(cols, k)
 			}
+			if len(cols) == 0 {
+				err = fmt.Errorf("%s %d: an object without keys (want one key per column)", where, pos)
+				return false
+			}
 			// Object keys have no order in Go's decoder; sorted is stable.
 			sort.Strings(cols)
 			if err = checkColumns(cols); err != nil {
