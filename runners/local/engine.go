@@ -470,6 +470,11 @@ func (e *engine) runClosed(ctx context.Context) {
 					body = payloads[st.PayloadBytes]
 				}
 				e.do(w, ep, -1, body, payload)
+				if e.exhausted.Load() > 0 {
+					// A unique source ran out: the run is invalid already,
+					// and looping on would only spin.
+					return
+				}
 				if think != nil && !think.pause(stop) {
 					return
 				}
