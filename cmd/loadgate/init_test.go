@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -13,29 +12,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/loadgate/loadgate/internal/golden"
 	"github.com/loadgate/loadgate/internal/scaffold"
 	"github.com/loadgate/loadgate/plan"
 )
-
-// The package's -update flag is declared once, in action_test.go.
-
-func goldenInit(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "init", name)
-	if *updateAction {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/loadgate -run Init -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (-want +got):\n%s", name, cmp.Diff(string(want), string(got)))
-	}
-}
 
 func noEnv(string) string { return "" }
 
@@ -65,7 +45,7 @@ func TestInitStarter(t *testing.T) {
 	if p.Name != "checkout-api" || len(p.Endpoints) == 0 || p.Profile.Type != "load" {
 		t.Errorf("plan: name %q, %d endpoints, profile %q", p.Name, len(p.Endpoints), p.Profile.Type)
 	}
-	goldenInit(t, "starter.plan.golden.yaml", data)
+	golden.Check(t, filepath.Join("testdata", "init", "starter.plan.golden.yaml"), data)
 	if code, _, _ := cli(t, ctx, nil, "validate", planPath); code != 0 {
 		t.Errorf("loadgate validate on the starter plan: exit %d", code)
 	}
@@ -268,7 +248,7 @@ func TestInitFromOpenAPISmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenInit(t, "small.plan.golden.yaml", data)
+	golden.Check(t, filepath.Join("testdata", "init", "small.plan.golden.yaml"), data)
 	p, err := plan.Parse(data, "loadgate.yaml", dir, noEnv)
 	if err != nil {
 		t.Fatalf("generated plan does not validate: %v", err)
