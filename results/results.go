@@ -102,6 +102,9 @@ const (
 	CauseNoRequests = "no_requests"
 	CauseDropped    = "dropped"
 	CauseBehind     = "behind" // the schedule lag exceeded the runner's limit
+	// CauseDataExhausted: a unique data source ran out of rows, so requests
+	// of the plan were not sent.
+	CauseDataExhausted = "data_exhausted"
 )
 
 // AddCauses adds the causes v does not have yet.
