@@ -89,7 +89,7 @@ func percentileChart(base, head *results.Histogram) template.HTML {
 		return ""
 	}
 	maxN := ninesFor(bc, hc)
-	c := &lineChart{XLabel: "percentile", YLabel: "latency (ms)", XFixed: true, XMin: 0, XMax: maxN, XTicks: ninesTicks(maxN)}
+	c := &lineChart{Kind: "percentile", XLabel: "percentile", YLabel: "latency (ms)", YFromMin: true, XFixed: true, XMin: 0, XMax: maxN, XTicks: ninesTicks(maxN)}
 	c.Series = append(c.Series,
 		lineSeries{Name: "baseline", Pts: percentileSeries(base, maxN), Color: colBlue, Dash: dashLong, Width: 2},
 		lineSeries{Name: "current", Pts: percentileSeries(head, maxN), Color: colVermilion, Dash: dashSolid, Width: 2})
@@ -145,7 +145,7 @@ func latencyOverTime(ws []results.Window, t0 time.Time) template.HTML {
 		p95 = append(p95, point{X: x, Y: w.P95})
 		p99 = append(p99, point{X: x, Y: w.P99})
 	}
-	c := &lineChart{XLabel: "time (s)", YLabel: "latency (ms)", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up (excluded)")}
+	c := &lineChart{Kind: "latency", XLabel: "time (s)", YLabel: "latency (ms)", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up (excluded)")}
 	c.Series = []lineSeries{
 		{Name: "p99", Pts: p99, Color: colPurple, Dash: dashDot, Width: 1.8},
 		{Name: "p95", Pts: p95, Color: colOrange, Dash: dashLong, Width: 1.8},
@@ -169,7 +169,7 @@ func throughputOverTime(ws []results.Window, t0 time.Time) template.HTML {
 			offered = append(offered, point{X: x, Y: w.OfferedRPS})
 		}
 	}
-	c := &lineChart{XLabel: "time (s)", YLabel: "requests/s", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up")}
+	c := &lineChart{Kind: "throughput", XLabel: "time (s)", YLabel: "requests/s", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up")}
 	c.Series = []lineSeries{
 		{Name: "offered", Pts: offered, Color: colBlack, Dash: dashDot, Width: 1.2},
 		{Name: "achieved", Pts: got, Color: colBlue, Dash: dashSolid, Width: 1.8},
@@ -203,12 +203,12 @@ func curveCharts(d *results.Derived) (template.HTML, template.HTML) {
 	if d.BreakingRPS > 0 {
 		marks = append(marks, vmark{X: d.BreakingRPS, Name: fmt.Sprintf("broke at %s", formatValue(d.BreakingRPS, "rps")), Color: colVermilion, Dash: dashDotted})
 	}
-	t := &lineChart{XLabel: "offered rate (requests/s)", YLabel: "achieved (requests/s)", YFromZero: true, Marks: marks,
+	t := &lineChart{Kind: "curve-throughput", XLabel: "offered rate (requests/s)", YLabel: "achieved (requests/s)", YFromZero: true, Marks: marks,
 		Series: []lineSeries{
 			{Name: "offered = achieved", Pts: ideal, Color: colBlack, Dash: dashDot, Width: 1},
 			{Name: "achieved", Pts: ach, Color: colBlue, Dash: dashSolid, Width: 2},
 		}}
-	l := &lineChart{XLabel: "offered rate (requests/s)", YLabel: "p95 latency (ms)", YFromZero: true, Marks: marks,
+	l := &lineChart{Kind: "curve-latency", XLabel: "offered rate (requests/s)", YLabel: "p95 latency (ms)", YFromZero: true, Marks: marks,
 		Series: []lineSeries{{Name: "p95", Pts: p95, Color: colOrange, Dash: dashSolid, Width: 2}}}
 	return t.render(), l.render()
 }
@@ -234,7 +234,7 @@ func spikeChart(f *results.File, ws []results.Window) template.HTML {
 	if len(p95) == 0 {
 		return ""
 	}
-	c := &lineChart{XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true,
+	c := &lineChart{Kind: "spike", XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true,
 		Bands:  []band{{X0: spikeStart.Seconds(), X1: spikeEnd.Seconds(), Name: "spike"}},
 		Series: []lineSeries{{Name: "p95", Pts: p95, Color: colOrange, Dash: dashSolid, Width: 2}}}
 	if d.PreSpikeP95Ms > 0 {
@@ -285,7 +285,7 @@ func enduranceChart(f *results.File, ws []results.Window) template.HTML {
 		icept = mean(ys) - slope*mean(xs)
 	}
 	x0, x1 := xs[0], xs[len(xs)-1]
-	c := &lineChart{XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true, Series: []lineSeries{
+	c := &lineChart{Kind: "endurance", XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true, Series: []lineSeries{
 		{Name: "p95 per window", Pts: pts, Color: colOrange, Dash: dashSolid, Width: 1.5},
 		{Name: fmt.Sprintf("drift %+.2f ms/h", slope*3600), Pts: []point{{X: x0, Y: icept + slope*x0}, {X: x1, Y: icept + slope*x1}}, Color: colBlue, Dash: dashLong, Width: 2},
 	}}
@@ -307,11 +307,11 @@ func payloadCharts(d *results.Derived) (template.HTML, template.HTML) {
 		p95 = append(p95, point{X: kib, Y: x.P95Ms})
 		bps = append(bps, point{X: kib, Y: x.BytesPerSec / (1 << 20)})
 	}
-	l := &lineChart{XLabel: "payload (KiB)", YLabel: "latency (ms)", YFromZero: true, Series: []lineSeries{
+	l := &lineChart{Kind: "payload-latency", XLabel: "payload (KiB)", YLabel: "latency (ms)", YFromZero: true, Series: []lineSeries{
 		{Name: "p95", Pts: p95, Color: colOrange, Dash: dashLong, Width: 2},
 		{Name: "p50", Pts: p50, Color: colSky, Dash: dashSolid, Width: 2},
 	}}
-	t := &lineChart{XLabel: "payload (KiB)", YLabel: "MiB/s moved", YFromZero: true, Series: []lineSeries{
+	t := &lineChart{Kind: "payload-bytes", XLabel: "payload (KiB)", YLabel: "MiB/s moved", YFromZero: true, Series: []lineSeries{
 		{Name: "bytes/s (sent + received)", Pts: bps, Color: colBlue, Dash: dashSolid, Width: 2},
 	}}
 	return l.render(), t.render()

@@ -90,11 +90,17 @@ type tick struct {
 // latencies (a latency axis starts near the fastest request so the curve's
 // shape is visible).
 type lineChart struct {
+	// Kind names the chart in a data-chart attribute (tests find it by it).
+	Kind           string
 	XLabel, YLabel string
 	Series         []lineSeries
 	Bands          []band
 	Marks          []vmark
 	YFromZero      bool
+	// YFromMin starts the y axis exactly at the lowest value, labelled: the
+	// percentile curve's first point is the fastest request, and the axis
+	// must not suggest anything was faster.
+	YFromMin bool
 	// XMin/XMax fix the x range when XFixed; XTicks overrides the x ticks.
 	XFixed     bool
 	XMin, XMax float64
@@ -180,6 +186,23 @@ func tickLabel(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
+// shortLabel prints v with three significant digits at most ("23.4", "0.512").
+func shortLabel(v float64) string {
+	var s string
+	switch a := math.Abs(v); {
+	case a >= 100:
+		s = strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		s = strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		s = strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
+}
+
 // legendItem is one legend entry with its position in the legend area.
 type legendItem struct {
 	x, y  float64
@@ -244,10 +267,25 @@ func (c *lineChart) render() template.HTML {
 	} else {
 		x0, x1, xt = niceRange(x0, x1, 6)
 	}
-	if c.YFromZero {
+	switch {
+	case c.YFromMin && y1 > y0:
+		lo := y0
+		var all []tick
+		_, y1, all = niceRange(y0, y1, 5)
+		yt = []tick{{V: lo, Label: shortLabel(lo)}}
+		for _, t := range all {
+			// Skip ticks so close to the minimum that their labels collide.
+			if t.V > lo+(y1-lo)*0.06 {
+				yt = append(yt, t)
+			}
+		}
+		y0 = lo
+	case c.YFromZero:
 		y0 = math.Min(0, y0)
+		fallthrough
+	default:
+		y0, y1, yt = niceRange(y0, y1, 5)
 	}
-	y0, y1, yt = niceRange(y0, y1, 5)
 
 	plotW := svgWidth - svgPlotLeft - svgPlotRight
 	legend, rows := layoutLegend(c, svgPlotLeft, svgPlotTop+svgPlotHeight+svgAxisBelow+4, plotW)
@@ -268,8 +306,8 @@ func (c *lineChart) render() template.HTML {
 	clampY := func(y float64) float64 { return math.Min(math.Max(y, y0), y1) }
 
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-hidden="true" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %s %s" data-xmin="%s" data-xmax="%s" data-ymin="%s" data-ymax="%s" font-family="system-ui,-apple-system,'Segoe UI',Roboto,'Liberation Sans',Arial,sans-serif" font-size="%s">`,
-		num(svgWidth), num(height), tickLabel(x0), tickLabel(x1), tickLabel(y0), tickLabel(y1), num(svgFontSize))
+	fmt.Fprintf(&b, `<svg role="img" aria-hidden="true" xmlns="http://www.w3.org/2000/svg" data-chart="%s" viewBox="0 0 %s %s" data-xmin="%s" data-xmax="%s" data-ymin="%s" data-ymax="%s" font-family="system-ui,-apple-system,'Segoe UI',Roboto,'Liberation Sans',Arial,sans-serif" font-size="%s">`,
+		html.EscapeString(c.Kind), num(svgWidth), num(height), tickLabel(x0), tickLabel(x1), tickLabel(y0), tickLabel(y1), num(svgFontSize))
 	b.WriteString("\n")
 	// The plotting area: the browser test checks the legend stays out of it.
 	fmt.Fprintf(&b, `<rect class="plot-area" x="%s" y="%s" width="%s" height="%s" fill="#fff"/>`+"\n",
