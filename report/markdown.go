@@ -366,7 +366,7 @@ func mdRows(eps []endpointTable) []string {
 				check += " (tol. " + mdFigure(r.Tolerance) + ")"
 			}
 			if r.more > 0 {
-				check += fmt.Sprintf(" · %d more checks ok", r.more)
+				check += " · " + plural(r.more, "more check") + " ok"
 			}
 			check += mdNoteRefs(r.Notes)
 			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n",

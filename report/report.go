@@ -456,8 +456,12 @@ func formatMs(ms float64) string {
 	}
 }
 
-// counts summarises endpoint decisions: "1 regressed, 2 pass".
+// counts summarises endpoint decisions: "1 regressed, 2 pass", or "2
+// endpoints measured" when nothing was checked.
 func counts(v *gate.Verdict) string {
+	if nothingChecked(v) && len(v.Endpoints) > 0 {
+		return plural(len(v.Endpoints), "endpoint") + " measured"
+	}
 	n := map[gate.Decision]int{}
 	for _, e := range v.Endpoints {
 		n[e.Decision]++

@@ -56,7 +56,7 @@ func (a *app) runPaired(p *plan.Plan, f *runFlags, pf *pairedFlags, o policyOpti
 		MaxLeftOut: leftOutOption(pf.maxLeftOut),
 	}
 	fmt.Fprintf(a.stderr, "paired run of %q: base %s vs head %s, %s slots, %s\n",
-		p.Name, p.Redact(pf.baseTarget), p.Redact(p.Target), slotOrDefault(pf.slot), p.TotalDuration()*2)
+		p.Name, p.RedactURL(pf.baseTarget), p.RedactURL(p.Target), slotOrDefault(pf.slot), p.TotalDuration()*2)
 	base, head, err := pr.Run(a.ctx, p)
 	for _, r := range []*results.File{base, head} {
 		if r != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 	"github.com/loadgate/loadgate/runners/distributed"
@@ -102,7 +103,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 		fn, progressDone = progressPrinter(a.stderr, isTerminal(a.stderr))
 		pr.OnProgress(fn)
 	}
-	fmt.Fprintf(a.stderr, "running %q against %s: %s profile, %s\n", p.Name, p.Redact(p.Target), p.Profile.Type, p.TotalDuration())
+	fmt.Fprintf(a.stderr, "running %q against %s: %s profile, %s\n", p.Name, p.RedactURL(p.Target), p.Profile.Type, p.TotalDuration())
 	res, runErr := r.Run(a.ctx, p)
 	progressDone()
 	if res != nil {
@@ -125,7 +126,7 @@ func (a *app) execute(p *plan.Plan, f *runFlags) (*results.File, error) {
 		// No request reached the target: there is nothing to judge, and the
 		// cause is the environment (service not started, wrong port).
 		return nil, withCode(exitInfra, fmt.Errorf("target %s unreachable: all %d requests failed to connect (%s)",
-			p.Redact(p.Target), res.Total.Requests, errorKindsText(res.Total.ErrorKinds)))
+			p.RedactURL(p.Target), res.Total.Requests, errorKindsText(res.Total.ErrorKinds)))
 	}
 	return res, nil
 }
@@ -208,5 +209,8 @@ func printRunSummary(a *app, r *results.File) {
 		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
 	if !v.Valid {
 		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
+	}
+	if err := report.WriteProfile(a.stdout, r); err != nil {
+		fmt.Fprintf(a.stderr, "warning: %v\n", err)
 	}
 }
