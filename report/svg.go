@@ -23,7 +23,7 @@ const (
 	svgPlotTop    = 12.0
 	svgPlotHeight = 200.0
 	svgPlotLeft   = 58.0
-	svgPlotRight  = 14.0
+	svgPlotRight  = 24.0
 	svgAxisBelow  = 42.0 // tick labels and the x-axis label under the plot
 	svgLegendRow  = 16.0
 	svgFontSize   = 11.0
