@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/internal/pipeline"
+	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -59,5 +60,8 @@ func printRunSummary(a *app, r *results.File) {
 		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
 	if !v.Valid {
 		fmt.Fprintf(a.stdout, "RUN INVALID: %s\n", strings.Join(v.Reasons, "; "))
+	}
+	if err := report.WriteProfile(a.stdout, r); err != nil {
+		fmt.Fprintf(a.stderr, "warning: %v\n", err)
 	}
 }
