@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/loadgate/loadgate/internal/golden"
 	"github.com/loadgate/loadgate/internal/scaffold"
