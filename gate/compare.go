@@ -112,7 +112,10 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 		}
 		valid = append(valid, b)
 	}
-	baseInvalid := len(base) > 0 && len(valid) == 0
+	baseInvalid := ""
+	if len(base) > 0 && len(valid) == 0 {
+		baseInvalid = "every baseline run is invalid: nothing to compare with"
+	}
 	if len(valid) == 0 {
 		v.Mode = ModeSLOOnly
 	}
@@ -157,6 +160,7 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 			v.Endpoints = append(v.Endpoints, c.missing(name, bes))
 		}
 	}
+	c.machineChanged(v, valid, head)
 	finish(v, head, baseInvalid)
 	return v
 }
@@ -184,7 +188,7 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 			nums[i] = strconv.Itoa(lo.Pair)
 		}
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d pairs left out (%s): the generator fell behind its schedule in one of their slots; "+
-			"both sides of a pair leave together, so the comparison stays paired", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
+			"both sides of a pair leave together (and extra pairs replace them), so the comparison stays paired and exact", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
 	}
 	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence}
 	c.perm = c.randomization(base, head)
@@ -203,10 +207,15 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 			v.Endpoints = append(v.Endpoints, c.missing(base.Endpoints[i].Name, []*results.Endpoint{&base.Endpoints[i]}))
 		}
 	}
-	if !base.Validity.Valid {
-		v.Warnings = append(v.Warnings, "the base series is invalid: "+reasonText(base.Validity))
+	baseInvalid := ""
+	if !base.Validity.Valid && (head.Validity.Valid || reasonText(base.Validity) != reasonText(head.Validity)) {
+		// The paired runner marks both sides with what happened to the
+		// pairs; say it once.
+		baseInvalid = "the base series is invalid, so nothing can be compared: " + reasonText(base.Validity)
+	} else if !base.Validity.Valid {
+		baseInvalid = "-"
 	}
-	finish(v, head, !base.Validity.Valid)
+	finish(v, head, baseInvalid)
 	return v
 }
 
@@ -217,8 +226,10 @@ func reasonText(val results.Validity) string {
 	return strings.Join(val.Reasons, "; ")
 }
 
-// finish applies run validity and derives the overall decision.
-func finish(v *Verdict, head *results.File, baseInvalid bool) {
+// finish applies run validity and derives the overall decision. baseInvalid
+// is non-empty when the base side cannot be used: the warning to give ("-"
+// when another warning already says it).
+func finish(v *Verdict, head *results.File, baseInvalid string) {
 	if head.Run.Partial {
 		v.Warnings = append(v.Warnings, "the run was interrupted: results are partial")
 	}
@@ -235,8 +246,8 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 			}
 		}
 	}
-	if baseInvalid {
-		v.Warnings = append(v.Warnings, "every baseline run is invalid: nothing to compare with")
+	if baseInvalid != "" && baseInvalid != "-" {
+		v.Warnings = append(v.Warnings, baseInvalid)
 	}
 	worst := Pass
 	for _, e := range v.Endpoints {
@@ -253,7 +264,7 @@ func finish(v *Verdict, head *results.File, baseInvalid bool) {
 			}
 		}
 	}
-	if headInvalid || baseInvalid {
+	if headInvalid || baseInvalid != "" {
 		worst = Invalid
 	}
 	if len(v.Endpoints) == 0 && worst == Pass {

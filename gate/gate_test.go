@@ -434,9 +434,9 @@ func TestPairedResolutionWarning(t *testing.T) {
 	thin := spec{name: "api", medianMs: 5, windows: 10, rps: 40}
 	pol := testPolicy()
 	pol.MinRequests, pol.MinTailSamples = 1, 1
-	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0.03)}
+	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0.1)}
 	c := check(t, endpoint(t, ComparePaired(synth(t, 90, thin), synth(t, 91, thin), pol), "api"), P95, "baseline")
-	if c.Decision != Pass || !hasWarning(c.Warnings, "beyond the tolerance +3%: this run cannot rule out") || !hasWarning(c.Warnings, "the requests") {
+	if c.Decision != Pass || !hasWarning(c.Warnings, "beyond the tolerance +10%: this run cannot rule out") || !hasWarning(c.Warnings, "the requests") {
 		t.Fatalf("thin paired A/A: %+v", c)
 	}
 	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0.5)}
@@ -479,6 +479,7 @@ func TestPairedFamilyWiseMaxT(t *testing.T) {
 		for _, m := range ms {
 			p.Thresholds[m] = Rel(0.02)
 		}
+		p.BootstrapReps = 1000 // p-values in steps of 1/1001, so alone is not at the floor
 		return p
 	}
 	p95 := func(pol Policy) Check {
@@ -492,8 +493,10 @@ func TestPairedFamilyWiseMaxT(t *testing.T) {
 		t.Errorf("with checks no swap moves: p=%g [%g, %g], alone p=%g [%g, %g]", got.PValue, got.CILow, got.CIHigh, alone.PValue, alone.CILow, alone.CIHigh)
 	}
 	with90 := p95(only(P90, P95))
-	if with90.PValue < alone.PValue || with90.PValue >= 2*alone.PValue {
-		t.Errorf("with p90: p=%g, want in [%g, %g) (Bonferroni would double it)", with90.PValue, alone.PValue, 2*alone.PValue)
+	// Never more than Bonferroni's doubling (with 1000 swaps the adjusted p
+	// moves in steps of 1/1001).
+	if with90.PValue < alone.PValue || with90.PValue > 2*alone.PValue {
+		t.Errorf("with p90: p=%g, want in [%g, %g] (Bonferroni would double it)", with90.PValue, alone.PValue, 2*alone.PValue)
 	}
 	pol := only(P95)
 	pol.FamilyWise = false

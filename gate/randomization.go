@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/fnv"
 	"math"
@@ -20,13 +21,18 @@ import (
 //
 // The statistics are sums over pairs, so a swap flips the sign of one pair's
 // term and the distribution has no blind spots:
-//   - a latency percentile q: how many more of head's requests than base's lie
-//     above the q-quantile of both sides' requests together (the quantile
-//     test, Mood's median test generalized; as efficient as comparing the two
-//     percentiles, but a large shift cannot hide — comparing the pooled
-//     percentiles under swaps can: with base at 8 ms and head at 12 ms, any
-//     swap of fewer than half the pairs moves the pooled median from neither
-//     cluster, so the measured +50 % looks ordinary);
+//   - a latency percentile q: the Wilcoxon signed-rank statistic of the
+//     per-pair log ratios d_i = log(head_i / base_i) of the two windows' own
+//     q-quantiles: Σ sign(d_i) · rank(|d_i|). A swap flips d_i's sign and
+//     keeps its rank, so this is a sum over pairs like the others. Ranks
+//     bound what one pair can weigh: a window stalled by the machine (0.05×
+//     to 24× its partner on a busy 2-core runner) counts as one large rank,
+//     where the earlier quantile test (requests above the pooled quantile,
+//     summed over pairs) let a few stalled windows decide the whole sum. The
+//     change shown is the Hodges–Lehmann estimate (the median of the Walsh
+//     averages (d_i + d_j)/2) and its interval the Walsh averages the test's
+//     own critical value leaves out (the inversion of the same test), so the
+//     interval excludes zero exactly when the test is significant;
 //   - throughput: head's requests minus base's, per pair;
 //   - error rate: head's minus base's, per pair (pp);
 //   - max, an extreme of one window: the ratio of the sides' maxima,
@@ -50,6 +56,12 @@ type permCheck struct {
 	// sign is the direction of the measured statistic: +1 head higher, -1
 	// head lower, 0 no difference.
 	sign int
+	// robust marks a signed-rank check (latency percentiles): hl is the
+	// Hodges–Lehmann change on the log scale, [lo, hi] its interval at the
+	// test's critical value, bounded false when the pairs are too few for
+	// the interval to have finite ends at that level.
+	robust, bounded bool
+	hl, lo, hi      float64
 }
 
 // pairCheck is a check under test.
@@ -59,6 +71,9 @@ type pairCheck struct {
 	si       int
 	// terms are the per-pair terms of a sum statistic (nil for max).
 	terms []float64
+	// logRatios are the per-pair log ratios of a signed-rank check (NaN where
+	// a window has no requests); nil for the other statistics.
+	logRatios []float64
 	// observed is the statistic as measured; sd its spread under swaps.
 	observed, sd float64
 	// swapped holds the statistic under each swap (max only; sums are
@@ -104,40 +119,105 @@ func seq(from, to int) []int {
 	return out
 }
 
-// pairTerms are the per-pair terms of check m's sum statistic (head minus
-// base, so positive means head higher); all holds the pooled statistics of
-// both sides together.
-func pairTerms(m Metric, si int, s *side, n int, all *[nStats]float64) []float64 {
+// pairTerms are the per-pair terms of the sum statistic of throughput or the
+// error rate (head minus base, so positive means head higher).
+func pairTerms(si int, s *side, n int) []float64 {
 	terms := make([]float64, n)
 	for i := range n {
 		b, h := s.wins[i], s.wins[n+i]
-		switch {
-		case si == statThroughput:
+		switch si {
+		case statThroughput:
 			terms[i] = float64(h.requests)/h.seconds - float64(b.requests)/b.seconds
-		case si == statErrorRate:
+		case statErrorRate:
 			if b.requests > 0 && h.requests > 0 {
 				terms[i] = 100 * (float64(h.errors)/float64(h.requests) - float64(b.errors)/float64(b.requests))
 			}
-		default:
-			t := all[si] // ms
-			terms[i] = float64(s.above(n+i, t) - s.above(i, t))
 		}
 	}
 	return terms
 }
 
-// above counts window i's requests slower than ms.
-func (s *side) above(i int, ms float64) int64 {
-	w := s.wins[i]
-	var c int64
-	for j := len(w.dist) - 1; j >= 0; j-- {
-		b := w.dist[j]
-		if float64(s.values[b.idx])/1000 <= ms {
-			break
+// pairLogRatios are log(head_i / base_i) of latency statistic si per pair,
+// from each window's own distribution; NaN where either window has no
+// requests (or a zero value).
+func pairLogRatios(si int, s *side, n int) []float64 {
+	d := make([]float64, n)
+	for i := range n {
+		b, h := s.wins[i], s.wins[n+i]
+		d[i] = math.NaN()
+		if b.requests > 0 && h.requests > 0 && b.vals[si] > 0 && h.vals[si] > 0 {
+			d[i] = math.Log(h.vals[si] / b.vals[si])
 		}
-		c += b.count
 	}
-	return c
+	return d
+}
+
+// signedRanks are the terms of the Wilcoxon signed-rank statistic of d:
+// sign(d_i) × the rank of |d_i| among the finite values (ties get their
+// average rank; zeros and NaNs contribute 0).
+func signedRanks(d []float64) []float64 {
+	idx := make([]int, 0, len(d))
+	for i, x := range d {
+		if !math.IsNaN(x) {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(math.Abs(d[a]), math.Abs(d[b])) })
+	terms := make([]float64, len(d))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && math.Abs(d[idx[j+1]]) == math.Abs(d[idx[i]]) {
+			j++
+		}
+		rank := float64(i+j)/2 + 1
+		for k := i; k <= j; k++ {
+			switch x := d[idx[k]]; {
+			case x > 0:
+				terms[idx[k]] = rank
+			case x < 0:
+				terms[idx[k]] = -rank
+			}
+		}
+		i = j + 1
+	}
+	return terms
+}
+
+// walshInterval inverts the signed-rank test: the Hodges–Lehmann estimate
+// (median of the Walsh averages (d_i + d_j)/2, i ≤ j, of the finite d) and
+// the interval of shifts θ the test would not reject at critical value
+// tCrit on its sum scale (|Σ sign(d_i − θ) rank| < tCrit). Since that sum is
+// 2·#{Walsh averages > θ} − M for M Walsh averages, the interval runs from
+// the k-th smallest to the k-th largest of them (from 0), k = ⌊(M − tCrit)/2⌋.
+// bounded is false when k < 0: no finite interval reaches that level with
+// these pairs.
+func walshInterval(d []float64, tCrit float64) (hl, lo, hi float64, bounded bool) {
+	var xs []float64
+	for _, x := range d {
+		if !math.IsNaN(x) {
+			xs = append(xs, x)
+		}
+	}
+	if len(xs) == 0 {
+		return math.NaN(), math.NaN(), math.NaN(), false
+	}
+	w := make([]float64, 0, len(xs)*(len(xs)+1)/2)
+	for i := range xs {
+		for j := i; j < len(xs); j++ {
+			w = append(w, (xs[i]+xs[j])/2)
+		}
+	}
+	slices.Sort(w)
+	m := len(w)
+	hl = quantileSorted(w, 0.5)
+	if math.IsNaN(tCrit) {
+		return hl, math.NaN(), math.NaN(), false
+	}
+	k := int(math.Floor((float64(m) - tCrit) / 2))
+	if k < 0 {
+		return hl, w[0], w[m-1], false
+	}
+	return hl, w[k], w[m-1-k], true
 }
 
 // randomization runs the swap test over every baseline check of a paired
@@ -158,11 +238,10 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 			continue
 		}
 		pe := pairEndpoint{s: s, n: n}
-		var bs, hs, all [nStats]float64
+		var bs, hs [nStats]float64
 		sc := &scratch{}
 		s.stats(sideWeights(nil, n, nil, false), sc, &bs)
 		s.stats(sideWeights(nil, n, nil, true), sc, &hs)
-		s.stats(nil, sc, &all)
 		for _, mt := range pol.thresholds(he.Name) {
 			si := statIndex(mt.m)
 			if si < 0 {
@@ -174,7 +253,12 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 				ch.swapped = make([]float64, pol.BootstrapReps)
 				pe.hasMax = true
 			} else {
-				ch.terms = pairTerms(mt.m, si, s, n, &all)
+				if si < nLatency {
+					ch.logRatios = pairLogRatios(si, s, n)
+					ch.terms = signedRanks(ch.logRatios)
+				} else {
+					ch.terms = pairTerms(si, s, n)
+				}
 				var sum, ss float64
 				for _, t := range ch.terms {
 					sum += t
@@ -277,6 +361,18 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 				pc.sign = 1
 			case ch.observed < 0:
 				pc.sign = -1
+			}
+		}
+		if ch.logRatios != nil {
+			tCrit := math.NaN()
+			if ch.sd > 0 {
+				tCrit = pc.crit * ch.sd
+			}
+			pc.robust = true
+			pc.hl, pc.lo, pc.hi, pc.bounded = walshInterval(ch.logRatios, tCrit)
+			if !(ch.sd > 0) && !math.IsNaN(pc.hl) {
+				// Every pair measured the same value: no change, exactly.
+				pc.lo, pc.hi, pc.bounded = pc.hl, pc.hl, true
 			}
 		}
 		if out[ch.endpoint] == nil {

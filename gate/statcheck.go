@@ -201,21 +201,41 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 	var ok bool
 	agree := true
 	var testWarn []string
+	// judged is the head figure the tolerance is applied to: the run's own,
+	// or in a signed-rank check base × the Hodges–Lehmann change, the
+	// typical per-pair change that a few stalled windows cannot move.
+	judged := h
 	if c.paired {
 		// Significance from the randomization test over swaps within pairs
 		// (randomization.go), already family-wise adjusted when the policy
-		// is. The interval: the pair bootstrap's standard error of the
-		// change, times the test's critical value carried to Student's t
-		// with pairs − 1 degrees of freedom (the bootstrap is too narrow
-		// with few pairs).
+		// is.
 		pc, found := c.perm[name][m]
-		se, okSE := bootSE(bootEffects(m, si, bt))
-		ok = found && okSE && nb >= 2 && !math.IsNaN(point)
-		if ok {
-			q := tQuantile(normalCDF(pc.crit), nb-1)
-			lo, hi, p = point-q*se, point+q*se, pc.p
-			// The test and the figure must agree on the direction.
-			agree = pc.sign != 0 && (pc.sign > 0) == (point > 0)
+		if found && pc.robust {
+			// Latency percentiles: signed ranks of per-pair log ratios; the
+			// change and its interval invert the same test at the same
+			// (family-wise) critical value, so they agree with the p-value.
+			ok = pc.bounded && !math.IsNaN(pc.hl)
+			if found && !pc.bounded && len(short) == 0 {
+				short = append(short, fmt.Sprintf("too few samples: %d pairs give no finite interval at %g %% confidence across the verdict's checks (run longer)", nb, 100*pol.Confidence))
+			}
+			if ok {
+				point, lo, hi, p = pc.hl, pc.lo, pc.hi, pc.p
+				judged = b * math.Exp(point)
+				ch.Delta = round6(fromEffect(m, point))
+				agree = pc.sign != 0 && (pc.sign > 0) == (point > 0)
+			}
+		} else {
+			// Throughput, error rate, max: the pair bootstrap's standard
+			// error of the change, times the test's critical value carried
+			// to Student's t with pairs − 1 degrees of freedom (the
+			// bootstrap is too narrow with few pairs).
+			se, okSE := bootSE(bootEffects(m, si, bt))
+			ok = found && okSE && nb >= 2 && !math.IsNaN(point)
+			if ok {
+				q := tQuantile(normalCDF(pc.crit), nb-1)
+				lo, hi, p = point-q*se, point+q*se, pc.p
+				agree = pc.sign != 0 && (pc.sign > 0) == (point > 0)
+			}
 		}
 	} else {
 		lo, hi, p, ok, testWarn = c.unpairedTest(m, si, base, head, h, point, bt, alpha, nb, nh)
@@ -233,13 +253,13 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 	}
 	if !ok {
 		ch.Decision = Inconclusive
-		ch.Warnings = append(ch.Warnings, "no interval could be computed (too few values)")
+		ch.Warnings = append(ch.Warnings, "too few samples: no interval could be computed")
 		return ch
 	}
 	ch.Warnings = append(ch.Warnings, testWarn...)
-	ch.Decision = toleranceDecision(m, tol, b, h, ch.Significant)
+	ch.Decision = toleranceDecision(m, tol, b, judged, ch.Significant)
 	if ch.Decision == Pass {
-		if worse, better := exceeds(m, tol, b, h); worse || better {
+		if worse, _ := exceeds(m, tol, b, judged); worse {
 			ch.Warnings = append(ch.Warnings, "beyond the tolerance but not significant at this confidence: within noise")
 		} else if c.paired {
 			if w := resolution(m, tol, b, lo, hi); w != "" {
@@ -447,8 +467,28 @@ func (c *comparer) unpairedTest(m Metric, si int, base, head *side, h, point flo
 			lo, hi = math.Min(lo, lo2), math.Max(hi, hi2)
 		}
 	}
+	if ok && p >= level && (lo > 0 || hi < 0) {
+		// The rank test (or the run-to-run spread) does not reject "no
+		// change" while the bootstrap interval excludes it: print the
+		// interval the deciding test implies, point ± |point| × z(level) /
+		// z(p), which reaches zero exactly because p ≥ level — never an
+		// interval entirely beyond the tolerance next to "ok".
+		zl, zp := normalQuantile(1-level/2), normalQuantile(1-p/2)
+		half := float64(maxHalfWidth)
+		if zp > 0 {
+			half = math.Min(math.Max(math.Abs(point), math.Abs(point)*zl/zp), maxHalfWidth)
+		}
+		lo, hi = math.Min(lo, point-half), math.Max(hi, point+half)
+	}
 	return lo, hi, p, ok, warns
 }
+
+// maxHalfWidth caps a test-implied interval's half width (log scale: e^20 is
+// far beyond anything a report prints as a number).
+const maxHalfWidth = 20
+
+// normalQuantile is the standard normal quantile.
+func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
 
 // minPairsForLevel is the fewest pairs whose swap test can reach the
 // two-sided level at all: n pairs have 2^n equally likely swaps, and the

@@ -244,7 +244,7 @@ func checkDetail(c *gate.Check, endpointWarnings []string) string {
 		if c.Unit == "%" {
 			fmt.Fprintf(&b, "interval: [%s, %s] pp\n", signed(c.CILow, 2), signed(c.CIHigh, 2))
 		} else {
-			fmt.Fprintf(&b, "interval: [%s%%, %s%%]\n", signed(c.CILow*100, 1), signed(c.CIHigh*100, 1))
+			fmt.Fprintf(&b, "interval: [%s%%, %s%%]\n", signed(c.CILow*100, 1), ciHigh(c.CIHigh))
 		}
 	}
 	if c.PValue >= 0 {

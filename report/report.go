@@ -381,7 +381,7 @@ func checkChange(c *gate.Check) string {
 		if pp {
 			fmt.Fprintf(&b, " [%s, %s]", signed(c.CILow, 2), signed(c.CIHigh, 2))
 		} else {
-			fmt.Fprintf(&b, " [%s, %s]", signed(c.CILow*100, 1), signed(c.CIHigh*100, 1))
+			fmt.Fprintf(&b, " [%s, %s]", signed(c.CILow*100, 1), ciHigh(c.CIHigh))
 		}
 	}
 	if tested {
@@ -415,6 +415,15 @@ func signed(v float64, prec int) string {
 		return fmt.Sprintf("+%.*f", prec, 0.0)
 	}
 	return s
+}
+
+// ciHigh is a relative interval's upper end in percent; beyond +1000 % a
+// figure says nothing but "too few samples", so it reads "> +1000".
+func ciHigh(f float64) string {
+	if f > 10 {
+		return "> +1000"
+	}
+	return signed(f*100, 1)
 }
 
 func formatPct(f float64) string { return signed(f*100, 1) + "%" }

@@ -73,6 +73,28 @@ type Run struct {
 	// 99 on failed thresholds, Locust 1 on failed requests); nil when none ran.
 	// It is reported, never turned into loadgate's verdict.
 	ToolExitCode *int `json:"tool_exit_code,omitempty"`
+	// Health is what the run measured about its machine (runners/envprobe),
+	// so that a comparison can tell a slower machine from a slower build;
+	// nil in files written before it existed or by runners that do not
+	// measure it.
+	Health *Health `json:"health,omitempty"`
+}
+
+// Health holds a run's figures about its machine. Every field is optional.
+type Health struct {
+	// CalibrationMs is the wall time of a fixed CPU workload, measured
+	// before and after the load (the median of a few repetitions each).
+	CalibrationMs []float64 `json:"calibration_ms,omitempty"`
+	// SleepOverUs is how far a short sleep overslept (µs, median), before
+	// and after the load: timer and scheduler wake-up latency.
+	SleepOverUs []float64 `json:"sleep_over_us,omitempty"`
+	// LoadPerCPU is the 1-minute load average divided by the CPUs, read
+	// before the load.
+	LoadPerCPU float64 `json:"load_per_cpu,omitempty"`
+	// StealPct is the CPU time the hypervisor gave to other guests during
+	// the run, in percent of all CPU time (Linux /proc/stat); nil when
+	// unknown.
+	StealPct *float64 `json:"steal_pct,omitempty"`
 }
 
 // Pairing describes a paired run: base and head ran interleaved in alternating

@@ -8,6 +8,7 @@
 //	go run ./bench/gateaccuracy                    # simulation only (≈ 10 min on 2 cores)
 //	go run ./bench/gateaccuracy -record out/real -rate 800 -singles 6 -pairs 10   # real load (≈ 27 min, idle machine)
 //	go run ./bench/gateaccuracy -record out/busy -rate 800 -parallel 3 -singles A=16,B10=8,B20=8 -pairs A=100,B10=40,B20=40   # ≈ 47 min, 3 runs at once
+//	go run ./bench/gateaccuracy -record out/burn -rate 600 -quiet 3 -burners 2 -parallel 2 -singles A=100,B10=20,B20=20 -pairs A=100,B10=40,B20=40   # "Done means": quiet baseline, then 2 burners + 2 load tests at once (hours)
 //	go run ./bench/gateaccuracy -real out/real,out/busy      # simulation + recorded runs
 package main
 
@@ -26,6 +27,9 @@ import (
 func main() {
 	var (
 		serveMode = flag.Bool("serve", false, "internal: run one bench target build and print its URL")
+		burnMode  = flag.Bool("burn", false, "internal: spin one CPU until killed (a CPU burner)")
+		quiet     = flag.Int("quiet", 0, "-record: committed-mode runs of A recorded first, one at a time, before any burner (the quiet baseline)")
+		burners   = flag.Int("burners", 0, "-record: CPU burners to run during the recording after the quiet runs (a busy runner)")
 		mult      = flag.Float64("mult", 1, "internal (-serve): latency multiplier of /work")
 		recordDir = flag.String("record", "", "record real load runs into this directory, then exit")
 		realDirs  = flag.String("real", "", "also analyze real runs recorded in these directories (comma-separated)")
@@ -38,6 +42,9 @@ func main() {
 		simN      = flag.Int("sim", 300, "simulated comparisons per row (0: skip the simulation)")
 	)
 	flag.Parse()
+	if *burnMode {
+		burn()
+	}
 	if *serveMode {
 		if err := serve(*mult); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -61,7 +68,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "-pairs:", err)
 			os.Exit(2)
 		}
-		if err := record(ctx, *recordDir, *rate, *dur, sc, pc, *parallel, logf); err != nil {
+		if err := record(ctx, *recordDir, *rate, *dur, sc, pc, *parallel, *quiet, *burners, logf); err != nil {
 			fmt.Fprintln(os.Stderr, "record:", err)
 			os.Exit(1)
 		}

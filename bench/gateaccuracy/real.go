@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/envprobe"
 	"github.com/loadgate/loadgate/runners/local"
 	"github.com/loadgate/loadgate/runners/paired"
 )
@@ -29,6 +31,7 @@ import (
 const (
 	workMedianMs  = 4.0
 	otherMedianMs = 2.0
+	thirdMedianMs = 8.0
 	sigma         = 0.4
 )
 
@@ -41,9 +44,12 @@ func serve(mult float64) error {
 	}
 	fmt.Printf("http://%s\n", ln.Addr())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/work" {
+		switch r.URL.Path {
+		case "/work":
 			target.PreciseSleep(target.LogNormal(workMedianMs*mult, sigma))
-		} else {
+		case "/third":
+			target.PreciseSleep(target.LogNormal(thirdMedianMs, sigma))
+		default:
 			target.PreciseSleep(target.LogNormal(otherMedianMs, sigma))
 		}
 		w.WriteHeader(http.StatusOK)
@@ -85,6 +91,8 @@ endpoints:
     request: GET /work
   - name: other
     request: GET /other
+  - name: third
+    request: GET /third
 profile:
   type: load
   rate: %g/s
@@ -169,6 +177,10 @@ func headTarget(b string) string {
 type recordMeta struct {
 	Rate     float64 `json:"rate"`
 	Parallel int     `json:"parallel"`
+	// Burners is how many CPU burners ran during the (busy) recording;
+	// Quiet how many committed-mode runs of A were recorded before them.
+	Burners int `json:"burners,omitempty"`
+	Quiet   int `json:"quiet,omitempty"`
 }
 
 const metaFile = "recording.json"
@@ -185,17 +197,54 @@ type job struct {
 // committed-mode runs of A, B10 and B20 and paired runs A/A, A/B10, A/B20,
 // interleaved in time so machine drift spreads evenly over the kinds.
 // parallel > 1 runs that many at once: a busy shared runner, on purpose.
-func record(ctx context.Context, dir string, rate float64, dur time.Duration, singles, pairs counts, parallel int, logf func(string, ...any)) error {
+//
+// quiet > 0 first records that many committed-mode runs of A one at a time
+// (the baseline "recorded on the quiet machine"); burners > 0 then starts
+// that many CPU burners (processes of this binary spinning, stopped by PID
+// when the recording ends) for the rest: a reproducible busy runner.
+func record(ctx context.Context, dir string, rate float64, dur time.Duration, singles, pairs counts, parallel, quiet, burners int, logf func(string, ...any)) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	meta, _ := json.Marshal(recordMeta{Rate: rate, Parallel: parallel})
+	meta, _ := json.Marshal(recordMeta{Rate: rate, Parallel: parallel, Burners: burners, Quiet: quiet})
 	if err := os.WriteFile(filepath.Join(dir, metaFile), meta, 0o644); err != nil {
 		return err
 	}
 	p, err := benchPlan(rate, dur, time.Second)
 	if err != nil {
 		return err
+	}
+	if quiet > 0 {
+		urls, stopTargets, err := startWorkerTargets(ctx)
+		if err != nil {
+			return err
+		}
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, IdleConnTimeout: time.Minute}}
+		for i := range quiet {
+			q := *p
+			q.Target = urls["A"]
+			probe := envprobe.Start()
+			f, err := local.New(local.Options{Label: "A", Client: client}).Run(ctx, &q)
+			if err != nil {
+				stopTargets()
+				return err
+			}
+			f.Run.Health = probe.Finish()
+			logf("quiet single A #%d valid=%v work p95 %.2f ms, calibration %v ms", i, f.Validity.Valid, f.Endpoint("work").Latency.P95, f.Run.Health.CalibrationMs)
+			if err := results.WriteFile(filepath.Join(dir, fmt.Sprintf("quiet-A-%02d.json", i)), f); err != nil {
+				stopTargets()
+				return err
+			}
+		}
+		stopTargets()
+	}
+	if burners > 0 {
+		stop, err := startBurners(burners)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		logf("started %d CPU burners", burners)
 	}
 	var jobs []job
 	for _, set := range []struct {
@@ -278,10 +327,12 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 	if !j.paired {
 		q := *p
 		q.Target = urls[headTarget(j.build)]
+		probe := envprobe.Start()
 		f, err := local.New(local.Options{Label: j.build, Client: client(j.build)}).Run(ctx, &q)
 		if err != nil {
 			return err
 		}
+		f.Run.Health = probe.Finish()
 		logf("single %s #%d valid=%v work p95 %.2f ms", j.build, j.index, f.Validity.Valid, f.Endpoint("work").Latency.P95)
 		return results.WriteFile(filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", j.build, j.index)), f)
 	}
@@ -303,7 +354,43 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 	return nil
 }
 
-// loadRecorded reads what record wrote.
+// burn spins one CPU until killed (a CPU burner of the busy runner).
+func burn() {
+	x := uint64(1)
+	for {
+		x = x*6364136223846793005 + 1442695040888963407
+		burnSink.Store(x)
+	}
+}
+
+var burnSink atomic.Uint64
+
+// startBurners starts n processes of this binary in -burn mode and returns a
+// function that stops exactly those, by PID.
+func startBurners(n int) (stop func(), err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var cmds []*exec.Cmd
+	stop = func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	}
+	for range n {
+		c := exec.Command(exe, "-burn")
+		if err := c.Start(); err != nil {
+			stop()
+			return nil, err
+		}
+		cmds = append(cmds, c)
+	}
+	return stop, nil
+}
+
+// loadRecorded reads what record wrote (quiet runs of A under "quiet").
 func loadRecorded(dir string) (meta recordMeta, singles map[string][]*results.File, pairs map[string][][2]*results.File, err error) {
 	meta.Parallel = 1
 	if b, err := os.ReadFile(filepath.Join(dir, metaFile)); err == nil {
@@ -313,6 +400,16 @@ func loadRecorded(dir string) (meta recordMeta, singles map[string][]*results.Fi
 	}
 	singles = map[string][]*results.File{}
 	pairs = map[string][][2]*results.File{}
+	for i := 0; ; i++ {
+		f, err := results.ReadFile(filepath.Join(dir, fmt.Sprintf("quiet-A-%02d.json", i)))
+		if os.IsNotExist(err) {
+			break
+		}
+		if err != nil {
+			return meta, nil, nil, err
+		}
+		singles["quiet"] = append(singles["quiet"], f)
+	}
 	for _, b := range []string{"A", "B10", "B20"} {
 		for i := 0; ; i++ {
 			f, err := results.ReadFile(filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", b, i)))

@@ -3,8 +3,6 @@ package main
 import (
 	_ "embed"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/runners/paired"
 )
 
 // The demo's plan and baseline are embedded so `go run ./cmd/loadgate demo`
@@ -35,28 +34,42 @@ const (
 	demoBaselineRuns    = 3
 )
 
+// demoSlot is the demo's paired slot: short, so the demo's 8 s per side make
+// 16 pairs (a paired test needs several to reach 95 % across its checks) and
+// the whole demo takes about 18 s.
+const demoSlot = 500 * time.Millisecond
+
 func newDemoCmd(a *app) *cobra.Command {
 	var (
 		regress       string
 		regressPath   string
 		out           string
 		quiet         bool
+		committed     bool
 		writeBaseline string
 		baselineFile  string
 		reportFlags   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a self-contained demo: embedded target, plan and baseline",
-		Long: `Start an embedded fake shop on loopback (three endpoints with different
-latencies), run the embedded plan against it (12 s open-model load after a 2 s
-warm-up), compare with the embedded baseline and print the verdict.
+		Short: "Run a self-contained demo: two embedded shops (base and head), measured paired",
+		Long: `Start two embedded fake shops on loopback — the base build and the head build
+of the same service, three endpoints with different latencies — and measure
+them paired, as loadgate recommends on shared machines: alternating 0.5 s
+slots (8 s per side after a 1 s warm-up), compared pair by pair. Whatever
+else the machine is doing hits both builds alike, so the verdict holds on a
+busy laptop or CI runner.
 
---regress 30% makes one endpoint (POST /orders by default) 30 % slower: the
-demo then exits 1 with that endpoint, and only it, marked regressed.`,
+--regress 30% makes one endpoint of the head shop (POST /orders by default)
+30 % slower: the demo then exits 1 with that endpoint, and only it, marked
+regressed.
+
+--committed compares one run of the head shop with the embedded baseline
+instead (committed-baseline mode), as ` + "`loadgate gate --baseline`" + ` does.`,
 		Example: `  loadgate demo
   loadgate demo --regress 30%
   loadgate demo -o results.json --report html=demo.html
+  loadgate demo --committed                                        # against the embedded baseline
   loadgate demo --write-baseline cmd/loadgate/demo/baseline.json   # regenerate the embedded baseline`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,19 +85,27 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if err != nil {
 				return withCode(exitUsage, fmt.Errorf("embedded demo plan: %w", err))
 			}
-			shop := target.NewDemo()
-			if err := shop.Regress(regressPath, factor); err != nil {
-				return withCode(exitUsage, err)
-			}
-			url, stop, err := serveLoopback(shop)
+			shops, err := target.ServeDemoPair()
 			if err != nil {
 				return withCode(exitInfra, err)
 			}
-			defer stop()
-			ro := pipeline.RunOptions{Out: out, Quiet: quiet, Target: url}
-
+			defer shops.Close()
+			if err := shops.Head.Regress(regressPath, factor); err != nil {
+				return withCode(exitUsage, err)
+			}
+			ro := pipeline.RunOptions{Out: out, Quiet: quiet, Target: shops.HeadURL}
+			if factor != 1 {
+				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower in the head shop\n", regressPath, (factor-1)*100)
+			}
 			if writeBaseline != "" {
 				return a.writeDemoBaseline(p, ro, writeBaseline)
+			}
+			if !committed && baselineFile == "" {
+				// The recommended mode: base shop and head shop interleaved,
+				// each side with its own warm client.
+				return a.judge(pipeline.Job{Plan: p, Run: ro, Reports: reports, Paired: &pipeline.PairedOptions{
+					BaseTarget: shops.BaseURL, Slot: demoSlot, MaxLeftOut: paired.DefaultMaxLeftOut, Client: shops.Client,
+				}})
 			}
 			base, err := baselines.Decode(demoBaseline, demoBaselineName)
 			if err != nil {
@@ -95,18 +116,22 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 					return withCode(exitUsage, err)
 				}
 			}
-			if factor != 1 {
-				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower\n", regressPath, (factor-1)*100)
+			if len(base.Runs) > 0 {
+				// One run repeats the baseline's own schedule (the paired
+				// demo's is shorter per side and split into slots).
+				bp := base.Runs[len(base.Runs)-1].Profile
+				p.Profile.Rate, p.Profile.Duration, p.Profile.Warmup = bp.Rate, bp.Duration.D(), bp.Warmup.D()
 			}
 			return a.judge(pipeline.Job{Plan: p, Run: ro, Baseline: pipeline.BaselineSource{Runs: base.Runs}, Reports: reports})
 		},
 	}
-	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint slower, e.g. 30%")
+	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint of the head shop slower, e.g. 30%")
 	cmd.Flags().StringVar(&regressPath, "regress-endpoint", demoRegressEndpoint, "path of the endpoint --regress slows down (/products, /products/{id}, /orders)")
-	cmd.Flags().StringVarP(&out, "out", "o", "", "also write the results file here")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "also write the results file here (paired: the base side next to it as *.base.json)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress")
+	cmd.Flags().BoolVar(&committed, "committed", false, "compare one run with the embedded baseline (committed-baseline mode) instead of measuring base and head paired")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "run the demo "+strconv.Itoa(demoBaselineRuns)+" times and write a fresh baseline file here instead of comparing")
-	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file instead of the embedded one")
+	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file (committed-baseline mode) instead of the embedded one")
 	pipeline.BindReportFlag(cmd.Flags(), &reportFlags)
 	return cmd
 }
@@ -132,17 +157,6 @@ func parseRegress(s string) (float64, error) {
 		return x, nil
 	}
 	return 0, fmt.Errorf("--regress %q: want a percentage such as 30%% or a factor such as 1.3x", s)
-}
-
-// serveLoopback serves h on 127.0.0.1 on a free port.
-func serveLoopback(h http.Handler) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("demo target: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 func (a *app) writeDemoBaseline(p *plan.Plan, ro pipeline.RunOptions, path string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 	"github.com/loadgate/loadgate/runners/distributed"
+	"github.com/loadgate/loadgate/runners/envprobe"
 	"github.com/loadgate/loadgate/runners/local"
 )
 
@@ -78,8 +79,16 @@ func Execute(ctx context.Context, env Env, p *plan.Plan, o RunOptions) (*results
 	if o.Runner == nil {
 		fmt.Fprintf(env.Stderr, "running %q against %s: %s profile, %s\n", p.Name, p.RedactURL(p.Target), p.Profile.Type, p.TotalDuration())
 	}
+	// The machine's health before and after the load, when this machine
+	// ran it (not a distributed run or the AWS coordinator): the gate uses
+	// it to tell a slower machine from a slower build.
+	thisMachine := o.Runner == nil && o.Workers.Count <= 1
+	probe := envprobe.Start()
 	res, runErr := r.Run(ctx, p)
 	progressDone()
+	if res != nil && thisMachine {
+		res.Run.Health = probe.Finish()
+	}
 	if runErr != nil {
 		if c, ok := r.(runners.Cleaner); ok {
 			cleanup(ctx, env, c)

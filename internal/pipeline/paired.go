@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ type PairedOptions struct {
 	// MaxLeftOut is the fraction of pairs that may be left out because the
 	// generator fell behind in one of their slots (0: none).
 	MaxLeftOut float64
+	// Client, when set, gives each side ("base", "head") one client whose
+	// connections stay warm across its slots (the demo's two shops); nil: a
+	// fresh transport per slot.
+	Client func(side string) *http.Client
 }
 
 // runPaired runs the plan against base and head interleaved and judges the
@@ -55,6 +60,9 @@ func (job *Job) runPaired(ctx context.Context, o *Outcome) error {
 		New: func(side string) runners.Runner {
 			lo := f.localOptions()
 			lo.Label = side
+			if pf.Client != nil {
+				lo.Client = pf.Client(side)
+			}
 			return local.New(lo)
 		},
 		BaseTarget: pf.BaseTarget,

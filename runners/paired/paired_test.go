@@ -34,6 +34,10 @@ type slotLog struct {
 	rng   *rand.Rand
 	// bad makes the n-th slot run (from 1) invalid for this cause.
 	bad map[int]string
+	// lagSide's every lagEvery-th slot falls behind its schedule.
+	lagSide  string
+	lagEvery int
+	perSide  map[string]int
 }
 
 func (f *fake) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
@@ -48,6 +52,13 @@ func (f *fake) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	r := &results.File{Schema: results.Schema, Plan: results.PlanRef{Name: p.Name},
 		Run:      results.Run{ID: "slot", Started: start, Ended: f.log.clock, Runner: "fake", RunnerClass: "fake/1cpu", Target: p.Target},
 		Validity: results.Validity{Valid: true, Scheduled: 100, Sent: 100}}
+	if f.log.perSide == nil {
+		f.log.perSide = map[string]int{}
+	}
+	f.log.perSide[f.side]++
+	if f.side == f.log.lagSide && f.log.perSide[f.side]%f.log.lagEvery == 0 {
+		f.log.bad = map[int]string{len(f.log.sides): results.CauseBehind}
+	}
 	if cause, ok := f.log.bad[len(f.log.sides)]; ok {
 		r.Validity.Valid = false
 		r.Validity.Causes = []string{cause}
@@ -212,33 +223,41 @@ func TestLaggedPairsLeftOut(t *testing.T) {
 	behind := results.CauseBehind
 
 	// Slots 5 and 6 are pair 2; slot 17 is the first of pair 8.
-	base, head, sides := run(map[int]string{1: behind, 5: behind, 6: behind, 17: behind}, 0)
+	base, head, sides := run(map[int]string{1: behind, 5: behind, 6: behind, 17: behind}, 0.2)
 	for _, f := range []*results.File{base, head} {
 		p := f.Run.Pairing
-		if !f.Validity.Valid || p.Pairs != 8 || len(p.Order) != 8 || len(p.LeftOut) != 2 {
-			t.Fatalf("%s: valid %v %q pairing %+v; want valid, 8 pairs kept, 2 left out", f.Run.Label, f.Validity.Valid, f.Validity.Reasons, p)
+		if !f.Validity.Valid || p.Pairs != 10 || len(p.Order) != 10 || len(p.LeftOut) != 2 {
+			t.Fatalf("%s: valid %v %q pairing %+v; want valid, 10 pairs kept (2 replacing 2 left out)", f.Run.Label, f.Validity.Valid, f.Validity.Reasons, p)
 		}
 		if p.LeftOut[0].Pair != 2 || p.LeftOut[0].Side != "base+head" || p.LeftOut[1].Pair != 8 || p.LeftOut[1].Side != sides[16] ||
 			!strings.Contains(p.LeftOut[1].Reason, "slot 17") {
 			t.Errorf("%s: left out %+v (slot 17 ran %s)", f.Run.Label, p.LeftOut, sides[16])
 		}
 		e := f.Endpoint("ep")
-		if len(e.MeasuredWindows()) != 8 || e.Requests != 800 || f.Validity.Scheduled != 900 {
-			t.Errorf("%s: %d measured windows, %d requests, %d scheduled; want 8, 800, 900 (warm-up + kept)", f.Run.Label, len(e.MeasuredWindows()), e.Requests, f.Validity.Scheduled)
+		if len(e.MeasuredWindows()) != 10 || e.Requests != 1000 || f.Validity.Scheduled != 1100 {
+			t.Errorf("%s: %d measured windows, %d requests, %d scheduled; want 10, 1000, 1100 (warm-up + kept)", f.Run.Label, len(e.MeasuredWindows()), e.Requests, f.Validity.Scheduled)
 		}
 	}
-	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision == gate.Invalid || v.Decision == gate.Regressed || !strings.Contains(strings.Join(v.Warnings, "\n"), "2 of 10 pairs left out (2, 8)") {
+	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision == gate.Invalid || v.Decision == gate.Regressed || !strings.Contains(strings.Join(v.Warnings, "\n"), "2 of 12 pairs left out (2, 8)") {
 		t.Errorf("verdict %s, warnings %q", v.Decision, v.Warnings)
 	}
 
-	// Three lagging pairs of ten exceed the 20 % budget: all judged, run invalid.
-	base, head, _ = run(map[int]string{3: behind, 9: behind, 20: behind}, 0)
-	if base.Validity.Valid && head.Validity.Valid || len(base.Run.Pairing.LeftOut) != 0 || base.Run.Pairing.Pairs != 10 ||
-		!strings.Contains(strings.Join(head.Validity.Reasons, ";"), "more than 2 of 10 pairs") {
+	// Five lagging pairs of ten exceed a 40 % budget (4): four are left out
+	// and replaced, the fifth is judged, so the run is invalid and says how
+	// many pairs fell behind, on which side, and what to do.
+	base, head, sides = run(map[int]string{3: behind, 6: behind, 9: behind, 14: behind, 20: behind}, 0.4)
+	if len(sides) != 2*(1+10+4) {
+		t.Errorf("%d slots ran, want 30 (4 replacement pairs)", len(sides))
+	}
+	reasons := strings.Join(head.Validity.Reasons, ";")
+	if base.Validity.Valid || head.Validity.Valid || len(base.Run.Pairing.LeftOut) != 4 ||
+		!strings.Contains(reasons, "fell behind its schedule in 5 of 14 pairs") || !strings.Contains(reasons, "more than the 4 that may be left out") ||
+		!strings.Contains(reasons, "own runner") {
 		t.Errorf("over budget: valid %v/%v pairing %+v reasons %q", base.Validity.Valid, head.Validity.Valid, base.Run.Pairing, head.Validity.Reasons)
 	}
-	if v := gate.ComparePaired(base, head, gate.DefaultPolicy()); v.Decision != gate.Invalid {
-		t.Errorf("over budget: verdict %s", v.Decision)
+	v := gate.ComparePaired(base, head, gate.DefaultPolicy())
+	if w := strings.Join(v.Warnings, "\n"); v.Decision != gate.Invalid || strings.Contains(w, "every baseline run") || !strings.Contains(w, "in a head slot only") {
+		t.Errorf("over budget: verdict %s, warnings %q", v.Decision, v.Warnings)
 	}
 
 	// Dropped requests are the target's doing, never left out; nor is
@@ -257,6 +276,34 @@ func TestLaggedPairsLeftOut(t *testing.T) {
 		}
 		if r := strings.Join(append(base.Validity.Reasons, head.Validity.Reasons...), ";"); !strings.Contains(r, "pair 3: ") {
 			t.Errorf("%s: reasons %q do not name pair 3", name, r)
+		}
+	}
+}
+
+// A head build that starves the generator lags in its own slots: beyond what
+// may be left out, that lopsided lag makes the run invalid and says so.
+func TestLopsidedLagInvalid(t *testing.T) {
+	t.Parallel()
+	log := &slotLog{clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rng: rand.New(rand.NewPCG(9, 9)), lagSide: Head, lagEvery: 2}
+	r := &Runner{New: fakeFactory(log, map[string]float64{"http://a": 5, "http://b": 5}),
+		BaseTarget: "http://a", HeadTarget: "http://b", Seed: 5}
+	base, head, err := r.Run(context.Background(), testPlan(100, 20*time.Second, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Validity.Valid || head.Validity.Valid || !strings.Contains(strings.Join(head.Validity.Reasons, ";"), "mostly in head slots") {
+		t.Errorf("valid %v/%v reasons %q pairing %+v", base.Validity.Valid, head.Validity.Valid, head.Validity.Reasons, head.Run.Pairing)
+	}
+}
+
+func TestSignTestP(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a, b int
+		want float64
+	}{{0, 0, 1}, {3, 3, 1}, {0, 6, 2.0 / 64}, {1, 9, 2 * 11.0 / 1024}} {
+		if got := signTestP(tc.a, tc.b); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("signTestP(%d, %d) = %g, want %g", tc.a, tc.b, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,232 @@
+package gate
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/loadgate/loadgate/results"
+)
+
+// When the machine changed (committed-baseline mode). A baseline recorded on
+// a quiet runner and a run on a busy one differ in every latency, by the
+// machine's doing: on a 2-core runner with two CPU burners the demo's three
+// endpoints came out +330 % … +576 % at p99. A run records what it measured
+// about its machine (results.Health, runners/envprobe); the gate compares
+// head's figures with the baseline runs' and, when the machine moved beyond
+// what the baseline runs' own spread explains *and* most endpoints moved
+// with it (a shift common to the endpoints), calls no regression on that
+// evidence: those checks are inconclusive, with the reason.
+//
+// It does not correct for the shift. A busy machine adds scheduler delay to
+// every request, roughly the same milliseconds to each, not the same
+// percentage: a 2 ms endpoint triples where a 12 ms one gains a third, so
+// dividing by a common factor would still flag the fast endpoints (or, the
+// other way round, hide a real regression of the slow ones). No model of
+// that is sound without knowing the service, so the gate says what it
+// measured instead and leaves the rerun (or paired mode) to the user.
+//
+// A regression of one endpoint while the others hold is different evidence
+// and is still called, on a moved machine too (with a note): a slower machine
+// does not slow one endpoint alone.
+
+// machineShift is what the health figures say about head's machine against
+// the baseline's.
+type machineShift struct {
+	// known: both head and at least one baseline run carry figures.
+	known bool
+	// slower lists the figures that moved beyond the baseline's spread, in
+	// words ("CPU calibration 9.3 ms vs 4.4 ms: 2.1× slower").
+	slower []string
+	// factor is the CPU calibration's slowdown (1 when unknown).
+	factor float64
+}
+
+// Thresholds beyond which a machine figure counts as moved, on top of three
+// baseline standard deviations: a CPU workload 30 % slower, a sleep that
+// wakes over 1 ms later (and twice as late), 5 more points of steal, one
+// more runnable task per CPU (and twice the load), twice the schedule lag
+// and 5 ms more.
+const (
+	minCPUShift      = 0.2624 // log(1.3)
+	minSleepShiftUs  = 1000
+	minStealShiftPct = 5
+	minLoadShift     = 1
+	minLagShiftMs    = 5
+)
+
+func machineFigures(base []*results.File, head *results.File) machineShift {
+	out := machineShift{factor: 1}
+	hh := head.Run.Health
+	var bh []*results.Health
+	var lags []float64
+	for _, b := range base {
+		if b.Run.Health != nil {
+			bh = append(bh, b.Run.Health)
+		}
+		lags = append(lags, b.Validity.LagP99Ms)
+	}
+	if hh == nil || len(bh) == 0 {
+		return out
+	}
+	out.known = true
+	if h := slowest(hh.CalibrationMs); h > 0 {
+		var logs []float64
+		for _, b := range bh {
+			if v := slowest(b.CalibrationMs); v > 0 {
+				logs = append(logs, math.Log(v))
+			}
+		}
+		if len(logs) > 0 {
+			center, sd := medianOf(logs), 0.0
+			if len(logs) > 1 {
+				_, sd = meanSD(logs)
+			}
+			if d := math.Log(h) - center; d > math.Max(minCPUShift, 3*sd) {
+				out.factor = math.Exp(d)
+				out.slower = append(out.slower, fmt.Sprintf("CPU calibration %.3g ms vs %.3g ms: %.1f× slower", h, math.Exp(center), out.factor))
+			}
+		}
+	}
+	if h := slowest(hh.SleepOverUs); h >= 0 && len(hh.SleepOverUs) > 0 {
+		var bs []float64
+		for _, b := range bh {
+			if len(b.SleepOverUs) > 0 {
+				bs = append(bs, slowest(b.SleepOverUs))
+			}
+		}
+		if len(bs) > 0 {
+			b := medianOf(bs)
+			if h > b+minSleepShiftUs && h > 2*b {
+				out.slower = append(out.slower, fmt.Sprintf("a short sleep overslept %.1f ms vs %.1f ms", h/1000, b/1000))
+			}
+		}
+	}
+	if hh.StealPct != nil {
+		bmax := -1.0
+		for _, b := range bh {
+			if b.StealPct != nil {
+				bmax = math.Max(bmax, *b.StealPct)
+			}
+		}
+		if bmax >= 0 && *hh.StealPct > bmax+minStealShiftPct {
+			out.slower = append(out.slower, fmt.Sprintf("CPU steal %.0f %% vs %.0f %%", *hh.StealPct, bmax))
+		}
+	}
+	if hh.LoadPerCPU > 0 {
+		bmax := 0.0
+		for _, b := range bh {
+			bmax = math.Max(bmax, b.LoadPerCPU)
+		}
+		if hh.LoadPerCPU > bmax+minLoadShift && hh.LoadPerCPU > 2*bmax {
+			out.slower = append(out.slower, fmt.Sprintf("load %.1f vs %.1f per CPU", hh.LoadPerCPU, bmax))
+		}
+	}
+	if len(lags) > 0 {
+		bmax := slices.Max(lags)
+		if h := head.Validity.LagP99Ms; h > 2*bmax && h > bmax+minLagShiftMs {
+			out.slower = append(out.slower, fmt.Sprintf("the generator's schedule lag p99 %.1f ms vs %.1f ms", h, bmax))
+		}
+	}
+	return out
+}
+
+// commonShift counts the endpoints whose p50 moved up beyond the baseline's
+// run-to-run spread (the between-runs prediction interval at the policy's
+// confidence, not divided among endpoints: a machine moves them all at
+// once), out of the endpoints in both.
+func (c *comparer) commonShift(valid []*results.File, head *results.File) (moved, of int) {
+	si := statIndex(P50)
+	level := 1 - c.pol.Confidence
+	for i := range head.Endpoints {
+		he := &head.Endpoints[i]
+		var bes []*results.Endpoint
+		for _, b := range valid {
+			if be := b.Endpoint(he.Name); be != nil && hasWindows(be) {
+				bes = append(bes, be)
+			}
+		}
+		if len(bes) == 0 || !hasWindows(he) {
+			continue
+		}
+		base := newSide(bes, c.pol.WarmupExcluded)
+		hs := newSide([]*results.Endpoint{he}, c.pol.WarmupExcluded)
+		var b, h [nStats]float64
+		sc := &scratch{}
+		base.stats(nil, sc, &b)
+		hs.stats(nil, sc, &h)
+		point := effect(P50, b[si], h[si])
+		if math.IsNaN(point) {
+			continue
+		}
+		of++
+		if _, _, p, ok := c.betweenRuns(P50, si, base, h[si], point, level); ok && p < level && point > 0 {
+			moved++
+		}
+	}
+	return moved, of
+}
+
+// machineChanged applies the machine figures to a committed-baseline verdict.
+func (c *comparer) machineChanged(v *Verdict, valid []*results.File, head *results.File) {
+	if len(valid) == 0 {
+		return
+	}
+	regressed := false
+	for _, e := range v.Endpoints {
+		for _, ch := range e.Checks {
+			regressed = regressed || (ch.Kind == "baseline" && ch.Decision == Regressed)
+		}
+	}
+	if !regressed {
+		return
+	}
+	ms := machineFigures(valid, head)
+	moved, of := c.commonShift(valid, head)
+	common := of > 0 && 2*moved > of
+	switch {
+	case len(ms.slower) > 0 && common:
+		what := "this runner measured differently from the baseline's runner"
+		if ms.factor > 1 {
+			what = fmt.Sprintf("this runner measured %.1f× slower than the baseline's runner", ms.factor)
+		}
+		reason := fmt.Sprintf("%s (%s), and %d of %d endpoints moved with it: a slower machine, not necessarily a slower build; "+
+			"rerun on a quiet runner or use paired mode (--paired)", what, strings.Join(ms.slower, "; "), moved, of)
+		v.Warnings = append(v.Warnings, reason+". No regression is called on that evidence.")
+		for i := range v.Endpoints {
+			e := &v.Endpoints[i]
+			changed := false
+			for j := range e.Checks {
+				ch := &e.Checks[j]
+				if ch.Kind == "baseline" && ch.Decision == Regressed {
+					ch.Decision = Inconclusive
+					ch.Warnings = append(ch.Warnings, "not called a regression: the machine changed (see the verdict's warnings)")
+					changed = true
+				}
+			}
+			if changed && e.Decision == Regressed {
+				e.Decision = decide(e.Checks, Pass)
+			}
+		}
+	case len(ms.slower) > 0:
+		v.Warnings = append(v.Warnings, fmt.Sprintf("this runner differed from the baseline's runner (%s), but only %d of %d endpoints moved: "+
+			"a slower machine does not slow one endpoint alone, so the regressions stand", strings.Join(ms.slower, "; "), moved, of))
+	case !ms.known && common && of > 1:
+		v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d endpoints moved together, and this run or its baseline has no machine figures "+
+			"(results.run.health) to tell a slower machine from a slower build; re-record the baseline with this version, or use paired mode", moved, of))
+	}
+}
+
+// slowest is the largest of a before/after pair (the machine at its worst
+// during the run); -1 when empty.
+func slowest(xs []float64) float64 {
+	if len(xs) == 0 {
+		return -1
+	}
+	return slices.Max(xs)
+}
+
+func medianOf(xs []float64) float64 {
+	return quantileSorted(sorted(xs), 0.5)
+}
