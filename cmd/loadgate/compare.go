@@ -129,6 +129,11 @@ says so (use --require-baseline to make that an error).`,
 			if err != nil {
 				return err
 			}
+			// Refuse an incompatible baseline before sending any load.
+			f.apply(p)
+			if _, err := baselines.CheckPlan(base, p.Hash(), gf.AllowPlanChange); err != nil {
+				return withCode(exitUsage, fmt.Errorf("%s: %w", baselinePath, err))
+			}
 			head, err := a.execute(p, &f)
 			if err != nil {
 				return err
@@ -136,7 +141,7 @@ says so (use --require-baseline to make that an error).`,
 			verdictErr := a.judge(p, base, head, gf, reports)
 			if update && verdictErr == nil {
 				if err := baselines.Append(baselinePath, head, keep); err != nil {
-					return withCode(exitUsage, err)
+					return withCode(appendExit(err), err)
 				}
 				fmt.Fprintf(a.stderr, "baseline %s updated\n", baselinePath)
 			}
@@ -235,7 +240,7 @@ that. Commit the file; the gate compares with all runs it keeps.`,
 				return withCode(exitInvalid, errors.New("refusing to baseline a partial (interrupted) run"))
 			}
 			if err := baselines.Append(path, res, keep); err != nil {
-				return withCode(exitUsage, err)
+				return withCode(appendExit(err), err)
 			}
 			fmt.Fprintf(a.stdout, "baseline %s updated (plan %s, hash %s, keeps %d runs)\n", path, res.Plan.Name, res.Plan.Hash, keep)
 			return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ See docs/importers.md for the command that produces each format.`,
 				return withCode(exitInfra, fmt.Errorf("import: %w", err))
 			}
 			printImportSummary(a, f, out)
+			if slices.Contains(f.Validity.Causes, results.CauseNoRequests) {
+				return withCode(exitInvalid, fmt.Errorf("import: %s", f.Validity.Reasons[0]))
+			}
 			return nil
 		},
 	}
