@@ -47,8 +47,19 @@ func markDefault(ch *Check) {
 	ch.Warnings = append(ch.Warnings, fmt.Sprintf("default SLO: with no baseline for this endpoint, an error rate above %g%% fails (set gate.slo.error_rate to change it)", DefaultErrorRateSLO))
 }
 
-// successCheck fails an endpoint with requests but no successful response.
-func successCheck(he *results.Endpoint, warmupExcluded bool) (Check, bool) {
+// successCheck fails an endpoint with requests but no successful response,
+// unless its baseline had none either (an endpoint expected to fail whose
+// plan does not say so in expect.status: unchanged, left to the thresholds).
+func successCheck(he *results.Endpoint, bes []*results.Endpoint, warmupExcluded bool) (Check, bool) {
+	if len(bes) > 0 {
+		var ok int64
+		for _, be := range bes {
+			ok += be.Requests - be.Errors
+		}
+		if ok == 0 {
+			return Check{}, false
+		}
+	}
 	req, errs := he.Requests, he.Errors
 	if warmupExcluded && hasWindows(he) {
 		req, errs = 0, 0
