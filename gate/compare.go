@@ -331,7 +331,7 @@ func (c *comparer) endpoint(name string, bes []*results.Endpoint, he *results.En
 	} else {
 		c.figureChecks(&ev, bes, he)
 	}
-	if ch, ok := successCheck(he, bes, c.pol.WarmupExcluded); ok {
+	if ch, ok := successCheck(he, bes, c.pol.WarmupExcluded); ok && !c.errorsAccepted(name) {
 		ev.Checks = append(ev.Checks, ch)
 	}
 	switch {

@@ -14,7 +14,8 @@ import (
 
 // Successes is the check that an endpoint got at least one successful
 // response (docs: "default SLOs"). It applies in every mode: an endpoint
-// none of whose requests succeeded is failing, whatever its baseline.
+// none of whose requests succeeded is failing, unless its baseline had no
+// success either or the plan sets its error-rate SLO to 100 %.
 const Successes Metric = "successes"
 
 // DefaultErrorRateSLO is the error-rate ceiling (percent) checked for an
@@ -39,6 +40,18 @@ func (c *comparer) slos(name string, hasBase bool) (out []metricVal, defaulted b
 		}
 	}
 	return append(out, metricVal{ErrorRate, DefaultErrorRateSLO}), true
+}
+
+// errorsAccepted reports whether the plan explicitly accepts every request
+// of the endpoint failing (an error-rate SLO of 100 %): the one way to opt
+// out of the successes check.
+func (c *comparer) errorsAccepted(name string) bool {
+	for _, s := range c.pol.slos(name) {
+		if s.m == ErrorRate && s.v >= 100 {
+			return true
+		}
+	}
+	return false
 }
 
 // markDefault labels a check made from the default error-rate SLO.
