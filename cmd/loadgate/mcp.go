@@ -54,6 +54,9 @@ operator's list, so editing a plan cannot widen where load goes.`,
 			if maxDuration <= 0 {
 				return withCode(exitUsage, fmt.Errorf("--max-duration %v: must be > 0", maxDuration))
 			}
+			if ceil.rate < 0 || ceil.concurrency < 0 || ceil.wallClock < 0 {
+				return withCode(exitUsage, fmt.Errorf("--max-rate, --max-concurrency and --max-wall-clock must be > 0"))
+			}
 			srv, err := mcpserver.New(mcpserver.Options{
 				Dir:       dir,
 				Getenv:    a.getenv,
