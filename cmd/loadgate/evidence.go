@@ -6,20 +6,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 )
-
-// appendExit is the exit code of a refused baseline update: a run with no
-// successful response is invalid evidence (4), anything else a usage error.
-func appendExit(err error) int {
-	var dead *baselines.DeadRunError
-	if errors.As(err, &dead) {
-		return exitInvalid
-	}
-	return exitUsage
-}
 
 // maxFileSize is the --max-file-size flag: a size with a binary unit.
 type maxFileSize struct{ n int64 }
