@@ -166,15 +166,16 @@ func cliOut(t *testing.T, env map[string]string, args ...string) (int, string) {
 	return code, out + errOut
 }
 
-// deadPlan is a short plan against url's path with a short timeout.
+// deadPlan is a short, light plan against url's path. The timeout is long:
+// a busy test machine must not turn a healthy target into a timing-out one.
 func deadPlan(url, path string) string {
 	return `name: verdicts
 target: ` + url + `
-defaults: {timeout: 200ms}
+defaults: {timeout: 5s}
 endpoints:
   - name: ep
     request: GET ` + path + `
-profile: {type: load, rate: 40/s, duration: 2s}
+profile: {type: load, rate: 20/s, duration: 2s}
 `
 }
 
@@ -182,7 +183,7 @@ profile: {type: load, rate: 40/s, duration: 2s}
 func gateAgainst(t *testing.T, dir, url, path string) (int, string) {
 	t.Helper()
 	p := writeFile(t, dir, "plan.yaml", deadPlan(url, path))
-	return cliOut(t, nil, "gate", p, "-q", "--max-schedule-lag", "5s", "--baseline", filepath.Join(dir, "none.json"))
+	return cliOut(t, nil, "gate", p, "-q", "--max-schedule-lag", "60s", "--baseline", filepath.Join(dir, "none.json"))
 }
 
 func targetServer(t *testing.T) string {
@@ -234,7 +235,8 @@ var verdictSituations = map[string]func(t *testing.T, dir string) (int, string){
 		return gateAgainst(t, dir, targetServer(t), "/status?code=500")
 	},
 	"dead-timeout": func(t *testing.T, dir string) (int, string) {
-		return gateAgainst(t, dir, targetServer(t), "/delay?ms=1000")
+		// Longer than the plan's timeout, however busy the machine.
+		return gateAgainst(t, dir, targetServer(t), "/delay?ms=8000")
 	},
 	"errors-no-baseline": func(t *testing.T, dir string) (int, string) {
 		var n atomic.Int64
@@ -251,7 +253,7 @@ var verdictSituations = map[string]func(t *testing.T, dir string) (int, string){
 	},
 	"update-dead": func(t *testing.T, dir string) (int, string) {
 		p := writeFile(t, dir, "plan.yaml", deadPlan(targetServer(t), "/status?code=500"))
-		code, out := cliOut(t, nil, "baseline", "update", p, "-q", "--max-schedule-lag", "5s", "--baseline", filepath.Join(dir, "b.json"))
+		code, out := cliOut(t, nil, "baseline", "update", p, "-q", "--max-schedule-lag", "60s", "--baseline", filepath.Join(dir, "b.json"))
 		if _, err := os.Stat(filepath.Join(dir, "b.json")); err == nil {
 			t.Error("the dead run was written to the baseline")
 		}
@@ -323,10 +325,10 @@ var verdictSituations = map[string]func(t *testing.T, dir string) (int, string){
 		url := targetServer(t)
 		p := writeFile(t, dir, "plan.yaml", deadPlan("${TARGET_URL:-"+url+"}", "/fast"))
 		b := filepath.Join(dir, "b.json")
-		if code, out := cliOut(t, nil, "baseline", "update", p, "-q", "--max-schedule-lag", "5s", "--baseline", b); code != 0 {
+		if code, out := cliOut(t, nil, "baseline", "update", p, "-q", "--max-schedule-lag", "60s", "--baseline", b); code != 0 {
 			t.Fatalf("baseline update: %d\n%s", code, out)
 		}
-		return cliOut(t, map[string]string{"TARGET_URL": url}, "gate", p, "-q", "--max-schedule-lag", "5s", "--baseline", b)
+		return cliOut(t, map[string]string{"TARGET_URL": url}, "gate", p, "-q", "--max-schedule-lag", "60s", "--baseline", b)
 	},
 	"plan-changed": func(t *testing.T, dir string) (int, string) {
 		var hits atomic.Int64
