@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/loadgate/loadgate/results"
@@ -60,10 +61,15 @@ func (e *SchemaError) Error() string {
 type SyntaxError = results.SyntaxError
 
 // Load reads the baseline at path. A results file is accepted as a one-run
-// baseline (with a note saying so). Every error names the file.
+// baseline (with a note saying so). Every error names the file. A file
+// larger than results.MaxFileBytes is refused without being read.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := results.ReadLimited(path)
 	if err != nil {
+		var tl *results.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
 	return Decode(data, path)
@@ -162,6 +168,9 @@ func (f *File) Add(r *results.File, keep int) (notes []string, err error) {
 	if r.Run.Partial {
 		return nil, errors.New("the run was interrupted (partial results): not added to the baseline")
 	}
+	if err := checkAlive(r); err != nil {
+		return nil, err
+	}
 	if keep > 0 {
 		f.Keep = keep
 	}
@@ -240,4 +249,74 @@ func WriteFile(path string, f *File) error {
 		return fmt.Errorf("write baseline %s: %w", path, err)
 	}
 	return nil
+}
+
+// DeadRunError refuses a run with no successful response as a baseline: later
+// runs of the same dead service would compare as unchanged.
+type DeadRunError struct {
+	Requests int64
+	Kinds    map[string]int64
+}
+
+func (e *DeadRunError) Error() string {
+	if e.Requests == 0 {
+		return "the run has no requests: nothing to record (not added to the baseline)"
+	}
+	keys := make([]string, 0, len(e.Kinds))
+	for k := range e.Kinds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kinds := make([]string, len(keys))
+	for i, k := range keys {
+		kinds[i] = fmt.Sprintf("%s %d", k, e.Kinds[k])
+	}
+	return fmt.Sprintf("every one of the run's %d requests failed (%s): a baseline of a dead service would make later failing runs look unchanged; not added to the baseline (fix the target, then record again)",
+		e.Requests, strings.Join(kinds, ", "))
+}
+
+// checkAlive refuses a run without requests or in which every request failed.
+func checkAlive(r *results.File) error {
+	var req, errs int64
+	kinds := map[string]int64{}
+	for _, e := range r.Endpoints {
+		req += e.Requests
+		errs += e.Errors
+		for k, n := range e.ErrorKinds {
+			kinds[k] += n
+		}
+	}
+	if req == 0 || errs >= req {
+		return &DeadRunError{Requests: req, Kinds: kinds}
+	}
+	return nil
+}
+
+// PlanChangedError reports, before any load is sent, that the plan about to
+// run is not the one the baseline was recorded from (exit 2).
+type PlanChangedError struct {
+	Baseline, Plan string // plan hashes
+}
+
+func (e *PlanChangedError) Error() string {
+	return fmt.Sprintf("the baseline was recorded from plan hash %s, this plan hashes %s: its endpoints, bodies, header names or schedule changed. "+
+		"Nothing was sent. Re-record the baseline (`loadgate baseline update`), or compare anyway with --allow-plan-change",
+		e.Baseline, e.Plan)
+}
+
+// CheckPlan checks that a plan hashing to hash can be compared with the
+// baseline's runs, so an incompatible baseline is refused before the run
+// rather than after it. With allowChange a mismatch comes back as a warning.
+func CheckPlan(runs []*results.File, hash string, allowChange bool) (warnings []string, err error) {
+	for _, r := range runs {
+		if r == nil || r.Plan.Hash == hash {
+			continue
+		}
+		pe := &PlanChangedError{Baseline: r.Plan.Hash, Plan: hash}
+		if allowChange {
+			return []string{"plan changed (allowed): baseline hash " + pe.Baseline + ", plan hash " + pe.Plan}, nil
+		}
+		return nil, pe
+	}
+	return nil, nil
 }

@@ -123,7 +123,7 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 	if len(valid) == 1 {
 		v.Warnings = append(v.Warnings, "the baseline holds 1 run: run-to-run variance is unknown and not in the intervals; keep ≥ 3 runs (baseline keep) or use paired mode")
 	}
-	c := &comparer{pol: pol, paired: false}
+	c := &comparer{pol: pol, paired: false, profile: head.Profile.Type}
 	c.alpha = familyAlpha(pol, len(valid) > 0, head, func(name string) bool {
 		for _, b := range valid {
 			if b.Endpoint(name) != nil {
@@ -190,7 +190,7 @@ func ComparePaired(base, head *results.File, pol Policy) *Verdict {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d of %d pairs left out (%s): the generator fell behind its schedule in one of their slots; "+
 			"both sides of a pair leave together (and extra pairs replace them), so the comparison stays paired and exact", len(pr.LeftOut), pr.Pairs+len(pr.LeftOut), strings.Join(nums, ", ")))
 	}
-	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence}
+	c := &comparer{pol: pol, paired: true, alpha: 1 - pol.Confidence, profile: head.Profile.Type}
 	c.perm = c.randomization(base, head)
 	seen := map[string]bool{}
 	for i := range head.Endpoints {
@@ -270,6 +270,11 @@ func finish(v *Verdict, head *results.File, baseInvalid string) {
 	if len(v.Endpoints) == 0 && worst == Pass {
 		v.Warnings = append(v.Warnings, "the run has no endpoints")
 		worst = Invalid
+	} else if measuredRequests(v) == 0 && worst != Invalid {
+		// An empty import or a tool that wrote nothing: the baseline's
+		// endpoints all look "missing", which must not read as inconclusive.
+		v.Warnings = append(v.Warnings, "the run measured no requests: nothing to judge (an empty import, or a tool that wrote nothing?)")
+		worst = Invalid
 	}
 	v.Decision = worst
 }
@@ -284,6 +289,8 @@ type comparer struct {
 	alpha float64
 	// perm holds paired mode's randomization test, by endpoint and metric.
 	perm map[string]map[Metric]permCheck
+	// profile is the run's profile type (default SLOs depend on it).
+	profile string
 }
 
 // familyAlpha is the per-check alpha: 1 - Confidence, divided by the number
@@ -334,6 +341,9 @@ func (c *comparer) endpoint(name string, bes []*results.Endpoint, he *results.En
 		c.statChecks(&ev, bes, he)
 	} else {
 		c.figureChecks(&ev, bes, he)
+	}
+	if ch, ok := successCheck(he, bes, c.pol.WarmupExcluded); ok && !c.errorsAccepted(name) {
+		ev.Checks = append(ev.Checks, ch)
 	}
 	switch {
 	case !hasBase:
@@ -389,7 +399,8 @@ func figuresOf(eps []*results.Endpoint, warmupExcluded bool) *Figures {
 		f.Throughput, f.ErrorRatePct = round(nz(st[statThroughput])), round(nz(st[statErrorRate]))
 		return f
 	}
-	// Summaries only: pool counts, take the median run's figures.
+	// Summaries only: pool counts, take the median run's figures; a figure
+	// any run did not measure is unmeasured (0 in Figures, named in Unmeasured).
 	f := &Figures{}
 	var vals [nStats][]float64
 	var errs int64
@@ -400,14 +411,18 @@ func figuresOf(eps []*results.Endpoint, warmupExcluded bool) *Figures {
 			vals[i] = append(vals[i], v)
 		}
 	}
-	med := func(xs []float64) float64 {
-		if len(xs) == 0 {
+	med := func(m Metric, xs []float64) float64 {
+		v := measuredFigure(xs)
+		if math.IsNaN(v) {
+			if len(xs) > 0 {
+				f.Unmeasured = append(f.Unmeasured, m)
+			}
 			return 0
 		}
-		return quantileSorted(sorted(xs), 0.5)
+		return v
 	}
-	f.P50, f.P90, f.P95, f.P99, f.Max = med(vals[0]), med(vals[1]), med(vals[2]), med(vals[3]), med(vals[4])
-	f.Throughput = med(vals[statThroughput])
+	f.P50, f.P90, f.P95, f.P99, f.Max = med(P50, vals[0]), med(P90, vals[1]), med(P95, vals[2]), med(P99, vals[3]), med(Max, vals[4])
+	f.Throughput = med(Throughput, vals[statThroughput])
 	if f.Requests > 0 {
 		f.ErrorRatePct = round(100 * float64(errs) / float64(f.Requests))
 	}
@@ -456,13 +471,25 @@ func (c *comparer) figureChecks(ev *EndpointVerdict, bes []*results.Endpoint, he
 			if math.IsNaN(base) {
 				continue
 			}
+			if side := unmeasuredSide(ev, mt.m); side != "" {
+				ev.Checks = append(ev.Checks, notMeasuredCheck(mt.m, "baseline", mt.t.describe(mt.m), side))
+				continue
+			}
 			ch.Decision = toleranceDecision(mt.m, mt.t, base, head, true)
 			ev.Checks = append(ev.Checks, ch)
 		}
 	}
-	for _, s := range c.pol.slos(ev.Name) {
+	slos, defaulted := c.slos(ev.Name, len(bes) > 0)
+	for _, s := range slos {
+		if unmeasured(ev.Head, s.m) {
+			ev.Checks = append(ev.Checks, notMeasuredCheck(s.m, "slo", sloText(s.m, s.v), "run"))
+			continue
+		}
 		head := figureValue(ev.Head, s.m)
 		ch := sloCheck(s.m, s.v, head)
+		if defaulted && s.m == ErrorRate {
+			markDefault(&ch)
+		}
 		ev.Checks = append(ev.Checks, ch)
 	}
 }

@@ -47,12 +47,16 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 			ev.Checks = append(ev.Checks, c.baselineCheck(ev.Name, mt.m, mt.t, si, base, head, bs[si], hs[si], bt, alpha))
 		}
 	}
-	for _, s := range pol.slos(ev.Name) {
+	slos, defaulted := c.slos(ev.Name, base != nil)
+	for _, s := range slos {
 		si := statIndex(s.m)
 		if si < 0 {
 			continue
 		}
 		ch := sloCheck(s.m, s.v, nz(hs[si]))
+		if defaulted && s.m == ErrorRate {
+			markDefault(&ch)
+		}
 		effs := make([]float64, len(bt.head))
 		for r := range bt.head {
 			effs[r] = delta(s.m, s.v, bt.head[r][si])

@@ -81,6 +81,9 @@ type Figures struct {
 	Max          float64 `json:"max_ms"`
 	Throughput   float64 `json:"throughput_rps"`
 	ErrorRatePct float64 `json:"error_rate_pct"`
+	// Unmeasured names the figures the source did not measure (shown as 0
+	// above); checks on them are inconclusive, never compared.
+	Unmeasured []Metric `json:"unmeasured,omitempty"`
 }
 
 // Verdict is the outcome of a comparison.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 )
 
 // hashVersion changes when what Hash covers changes, so old baselines are
@@ -17,8 +18,9 @@ const hashVersion = 1
 // different load is flagged rather than compared. It is the first 16 hex
 // digits of a SHA-256 over canonical JSON of:
 //
-//   - the target's path (not its scheme, host or port: base and head
-//     targets in paired mode share a hash);
+//   - the target's path without a trailing slash (not its scheme, host or
+//     port: base and head targets in paired mode share a hash; nor where the
+//     target came from: a literal, ${TARGET_URL} or --target hash alike);
 //   - per endpoint, sorted by name: name, method, path, weight, the SHA-256
 //     of the body, and the sorted, canonicalized header names (not values);
 //   - the profile type and model (open or closed) and the expanded schedule
@@ -67,8 +69,11 @@ func (p *Plan) Hash() string {
 		sum := sha256.Sum256(rows)
 		in.Data = append(in.Data, d.Name+"/"+d.Mode+"/"+hex.EncodeToString(sum[:]))
 	}
-	if u, err := url.Parse(p.Redact(p.Target)); err == nil {
-		in.TargetPath = u.EscapedPath()
+	// The path comes from the real target, then is redacted: redacting the
+	// whole URL first would hash "***" for a target from TARGET_URL and the
+	// real path for the same target given literally or by --target.
+	if u, err := url.Parse(p.Target); err == nil {
+		in.TargetPath = strings.TrimRight(p.Redact(u.EscapedPath()), "/")
 	}
 	for _, e := range p.Endpoints {
 		sum := sha256.Sum256([]byte(p.Redact(e.Body)))

@@ -53,6 +53,18 @@ gate: {p95: +10%}
 			t.Errorf("%s changed the hash", name)
 		}
 	}
+	// Where the target comes from does not matter: the workflow `init`
+	// writes sets TARGET_URL, `baseline update` run by hand uses the default.
+	fromEnv := rep(base, "http://127.0.0.1:8080/api", "${TARGET_URL:-http://127.0.0.1:8080/api}")
+	if got := hash(fromEnv, map[string]string{"TOKEN": "one", "TARGET_URL": "http://10.1.2.3:9000/api"}); got != h {
+		t.Error("a target from TARGET_URL hashed differently from the literal")
+	}
+	if got := hash(fromEnv, env); got != h {
+		t.Error("a target from the ${TARGET_URL:-…} default hashed differently from the literal")
+	}
+	if got := hash(rep(base, "8080/api", "8080/api/"), env); got != h {
+		t.Error("a trailing slash on the target changed the hash")
+	}
 	if hash(base, map[string]string{"TOKEN": "two"}) != h {
 		t.Error("a different secret value changed the hash")
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -454,6 +455,8 @@ func formatValue(v float64, unit string) string {
 
 func formatMs(ms float64) string {
 	switch {
+	case math.IsNaN(ms): // a figure the source did not measure (results.Unmeasured)
+		return "unmeasured"
 	case ms >= 10000:
 		return fmt.Sprintf("%.1f s", ms/1000)
 	case ms >= 100:

@@ -8,7 +8,75 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 )
+
+// DefaultMaxFileBytes is how large a results or baseline file may be before
+// reading it is refused: a results file is bounded by the run's duration (a
+// few MB for an hour), so anything near the limit is not one.
+const DefaultMaxFileBytes = 64 << 20
+
+var maxFileBytes atomic.Int64
+
+func init() { maxFileBytes.Store(DefaultMaxFileBytes) }
+
+// MaxFileBytes is the current size limit of ReadFile (and of baseline files).
+func MaxFileBytes() int64 { return maxFileBytes.Load() }
+
+// SetMaxFileBytes changes the size limit (the CLI's --max-file-size); n ≤ 0
+// restores the default.
+func SetMaxFileBytes(n int64) {
+	if n <= 0 {
+		n = DefaultMaxFileBytes
+	}
+	maxFileBytes.Store(n)
+}
+
+// TooLargeError reports a file over the size limit; nothing beyond the limit
+// was read.
+type TooLargeError struct {
+	File  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: larger than the %s limit of results and baseline files (raise it with --max-file-size)", e.File, FormatBytes(e.Limit))
+}
+
+// FormatBytes renders n in binary units ("64 MiB").
+func FormatBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// ReadLimited reads the file at path, refusing (without reading further) a
+// file larger than MaxFileBytes.
+func ReadLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	limit := MaxFileBytes()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, &TooLargeError{File: path, Limit: limit}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{File: path, Limit: limit}
+	}
+	return data, nil
+}
 
 // SchemaError reports a results file whose schema this build cannot read.
 type SchemaError struct {
@@ -48,11 +116,17 @@ func Encode(w io.Writer, f *File) error {
 }
 
 // Decode reads one results file; name is used in error messages. It rejects
-// unknown schemas, malformed JSON (with line:column) and corrupt histograms.
+// unknown schemas, malformed JSON (with line:column), corrupt histograms,
+// counts that disagree with the windows and histograms, and input beyond
+// MaxFileBytes.
 func Decode(r io.Reader, name string) (*File, error) {
-	data, err := io.ReadAll(r)
+	limit := MaxFileBytes()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, &TooLargeError{File: name, Limit: limit}
 	}
 	return DecodeBytes(data, name)
 }
@@ -79,9 +153,9 @@ func DecodeBytes(data []byte, name string) (*File, error) {
 	return &f, nil
 }
 
-// ReadFile decodes the results file at path.
+// ReadFile decodes the results file at path (at most MaxFileBytes).
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadLimited(path)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +179,11 @@ func WriteFile(path string, f *File) error {
 func (f *File) check() error {
 	var errs []error
 	seen := map[string]bool{}
-	for i, e := range f.Endpoints {
+	exact := true
+	var sumReq, sumErr int64
+	for i := range f.Endpoints {
+		e := &f.Endpoints[i]
+		field := fmt.Sprintf("endpoints[%d] (%s)", i, e.Name)
 		if e.Name == "" {
 			errs = append(errs, fmt.Errorf("endpoints[%d].name: empty", i))
 		}
@@ -113,11 +191,74 @@ func (f *File) check() error {
 			errs = append(errs, fmt.Errorf("endpoints[%d].name: duplicate %q", i, e.Name))
 		}
 		seen[e.Name] = true
-		if e.Requests < 0 || e.Errors < 0 || e.Errors > e.Requests {
-			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): inconsistent counts (requests %d, errors %d)", i, e.Name, e.Requests, e.Errors))
+		errs = append(errs, e.checkCounts(field)...)
+		exact = exact && e.Precision != PrecisionAggregate
+		sumReq += e.Requests
+		sumErr += e.Errors
+	}
+	// A file may leave the total out (zero); one it carries must agree.
+	if f.Total.Requests != 0 || f.Total.Errors != 0 || f.Total.Histogram != nil {
+		errs = append(errs, f.Total.checkCounts("total")...)
+		// Aggregate imports may name only some of the requests (k6
+		// sub-metrics), so only exact files must add up.
+		if exact && f.Total.Precision != PrecisionAggregate && (f.Total.Requests != sumReq || f.Total.Errors != sumErr) {
+			errs = append(errs, fmt.Errorf("total: requests %d, errors %d, but the endpoints add up to requests %d, errors %d",
+				f.Total.Requests, f.Total.Errors, sumReq, sumErr))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkCounts checks that an endpoint's counts agree with each other, with
+// its windows and with its histogram; field names it in messages. Warm-up
+// windows are in Windows but not in the counts, and a window straddling the
+// end of the warm-up is flagged by its midpoint, so with warm-up windows the
+// windows bound the counts from above only.
+func (e *Endpoint) checkCounts(field string) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(field+"."+format, args...))
+	}
+	if e.Requests < 0 || e.Errors < 0 || e.Errors > e.Requests {
+		bad("errors: inconsistent counts (requests %d, errors %d)", e.Requests, e.Errors)
+		return errs
+	}
+	if len(e.Windows) > 0 {
+		var req, errc int64
+		warm := false
+		for j, w := range e.Windows {
+			if w.Requests < 0 || w.Errors < 0 || w.Errors > w.Requests {
+				bad("windows[%d]: inconsistent counts (requests %d, errors %d)", j, w.Requests, w.Errors)
+				return errs
+			}
+			if w.Histogram != nil {
+				if n := w.Histogram.Count(); n > w.Requests || n < w.Requests-w.Errors {
+					bad("windows[%d].histogram: %d samples for %d requests with %d errors", j, n, w.Requests, w.Errors)
+				}
+			}
+			req += w.Requests
+			errc += w.Errors
+			warm = warm || w.Warmup
+		}
+		switch {
+		case e.Requests > req:
+			bad("requests: %d, but its windows hold %d", e.Requests, req)
+		case e.Errors > errc:
+			bad("errors: %d, but its windows hold %d", e.Errors, errc)
+		case !warm && e.Requests != req:
+			bad("requests: %d, but its windows (no warm-up) hold %d", e.Requests, req)
+		case !warm && e.Errors != errc:
+			bad("errors: %d, but its windows (no warm-up) hold %d", e.Errors, errc)
+		}
+	}
+	// A failed request without a response has no latency; every other one
+	// is in the histogram.
+	if e.Histogram != nil && e.Precision != PrecisionAggregate {
+		if n := e.Histogram.Count(); n > e.Requests || n < e.Requests-e.Errors {
+			bad("histogram: %d samples for %d requests with %d errors", n, e.Requests, e.Errors)
+		}
+	}
+	return errs
 }
 
 // PositionJSONError turns an encoding/json error on data into a

@@ -4,7 +4,10 @@
 package results
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -424,4 +427,68 @@ func (p Profile) ShapeDiff(q Profile) string {
 		d = append(d, fmt.Sprintf("vus %d vs %d", p.VUs, q.VUs))
 	}
 	return strings.Join(d, ", ")
+}
+
+// Unmeasured marks a Summary figure the source did not measure (a Locust
+// history has no whole-run p90…p99.9): NaN in memory, null in JSON, so it is
+// never read as 0 ms.
+var Unmeasured = math.NaN()
+
+// Measured reports whether a Summary figure was measured.
+func Measured(v float64) bool { return !math.IsNaN(v) }
+
+// summaryJSON is Summary with unmeasured figures as null.
+type summaryJSON struct {
+	P50  *float64 `json:"p50"`
+	P90  *float64 `json:"p90"`
+	P95  *float64 `json:"p95"`
+	P99  *float64 `json:"p99"`
+	P999 *float64 `json:"p99.9"`
+	Max  *float64 `json:"max"`
+	Min  *float64 `json:"min,omitempty"`
+	Mean *float64 `json:"mean"`
+}
+
+// MarshalJSON writes unmeasured (NaN) figures as null.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	p := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	j := summaryJSON{P50: p(s.P50), P90: p(s.P90), P95: p(s.P95), P99: p(s.P99), P999: p(s.P999), Max: p(s.Max), Mean: p(s.Mean)}
+	if s.Min != 0 {
+		j.Min = p(s.Min)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads null as unmeasured (NaN); an absent figure is 0, as
+// files written before null existed have it.
+func (s *Summary) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	out := Summary{}
+	for _, f := range []struct {
+		key string
+		dst *float64
+	}{{"p50", &out.P50}, {"p90", &out.P90}, {"p95", &out.P95}, {"p99", &out.P99}, {"p99.9", &out.P999},
+		{"max", &out.Max}, {"min", &out.Min}, {"mean", &out.Mean}} {
+		v, ok := raw[f.key]
+		if !ok {
+			continue
+		}
+		if string(v) == "null" {
+			*f.dst = Unmeasured
+			continue
+		}
+		if err := json.Unmarshal(v, f.dst); err != nil {
+			return &json.UnmarshalTypeError{Value: string(v), Type: reflect.TypeOf(0.0), Field: "latency." + f.key}
+		}
+	}
+	*s = out
+	return nil
 }

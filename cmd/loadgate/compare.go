@@ -146,7 +146,7 @@ that. Commit the file; the gate compares with all runs it keeps.`,
 				return withCode(exitInvalid, errors.New("refusing to baseline a partial (interrupted) run"))
 			}
 			if err := baselines.Append(path, res, keep); err != nil {
-				return withCode(exitUsage, err)
+				return withCode(pipeline.AppendExit(err), err)
 			}
 			fmt.Fprintf(a.stdout, "baseline %s updated (plan %s, hash %s, keeps %d runs)\n", path, res.Plan.Name, res.Plan.Hash, keep)
 			return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ See docs/importers.md for the command that produces each format.`,
 				return withCode(exitInfra, fmt.Errorf("import: %w", err))
 			}
 			printImportSummary(a, f, out)
+			if slices.Contains(f.Validity.Causes, results.CauseNoRequests) {
+				return withCode(exitInvalid, fmt.Errorf("import: %s", f.Validity.Reasons[0]))
+			}
 			return nil
 		},
 	}
@@ -79,8 +83,8 @@ func printImportSummary(a *app, f *results.File, out string) {
 	fmt.Fprintf(a.stdout, "imported %d requests in %d endpoints (%s) -> %s\n",
 		f.Total.Requests, len(f.Endpoints), f.Run.Runner, out)
 	for _, e := range f.Endpoints {
-		fmt.Fprintf(a.stdout, "  %-32s %8d req  %6.2f%% err  p50 %8.3f ms  p95 %8.3f ms  p99 %8.3f ms  [%s]\n",
-			e.Name, e.Requests, e.ErrorRate*100, e.Latency.P50, e.Latency.P95, e.Latency.P99, e.Precision)
+		fmt.Fprintf(a.stdout, "  %-32s %8d req  %6.2f%% err  p50 %s  p95 %s  p99 %s  [%s]\n",
+			e.Name, e.Requests, e.ErrorRate*100, msOrUnmeasured(e.Latency.P50), msOrUnmeasured(e.Latency.P95), msOrUnmeasured(e.Latency.P99), e.Precision)
 	}
 	if n := importers.Skipped(f); n > 0 {
 		fmt.Fprintf(a.stdout, "skipped %d malformed line(s)\n", n)
@@ -88,4 +92,12 @@ func printImportSummary(a *app, f *results.File, out string) {
 	for _, r := range f.Validity.Reasons {
 		fmt.Fprintf(a.stdout, "note: %s\n", r)
 	}
+}
+
+// msOrUnmeasured formats a latency figure, or says it was not measured.
+func msOrUnmeasured(v float64) string {
+	if !results.Measured(v) {
+		return fmt.Sprintf("%11s", "unmeasured")
+	}
+	return fmt.Sprintf("%8.3f ms", v)
 }

@@ -167,6 +167,9 @@ func TestCompareBadInputs(t *testing.T) {
 	good := filepath.Join(dir, "good.json")
 	f := &results.File{Schema: results.Schema, Plan: results.PlanRef{Name: "p", Hash: "h1"},
 		Endpoints: []results.Endpoint{{Name: "a", Requests: 10, Histogram: results.NewHistogram()}}}
+	for range 10 { // the histogram must hold every successful request
+		f.Endpoints[0].Histogram.Record(time.Millisecond)
+	}
 	f.Finalize(time.Second)
 	if err := results.WriteFile(good, f); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ func newMCPCmd(a *app) *cobra.Command {
 		dir         string
 		maxDuration time.Duration
 		allow       []string
+		ceil        mcpCeilings
 	)
 	cmd := &cobra.Command{
 		Use:   "mcp",
@@ -53,13 +54,19 @@ operator's list, so editing a plan cannot widen where load goes.`,
 			if maxDuration <= 0 {
 				return withCode(exitUsage, fmt.Errorf("--max-duration %v: must be > 0", maxDuration))
 			}
+			if ceil.rate < 0 || ceil.concurrency < 0 || ceil.wallClock < 0 {
+				return withCode(exitUsage, fmt.Errorf("--max-rate, --max-concurrency and --max-wall-clock must be > 0"))
+			}
 			srv, err := mcpserver.New(mcpserver.Options{
-				Dir:          dir,
-				Getenv:       a.getenv,
-				NewRunner:    a.mcpRunner,
-				MaxDuration:  maxDuration,
-				AllowTargets: allow,
-				Version:      version.String(),
+				Dir:            dir,
+				Getenv:         a.getenv,
+				NewRunner:      a.mcpRunner,
+				MaxDuration:    maxDuration,
+				MaxRate:        ceil.rate,
+				MaxConcurrency: ceil.concurrency,
+				MaxWallClock:   ceil.wallClock,
+				AllowTargets:   allow,
+				Version:        version.String(),
 				// stdout carries the protocol; diagnostics go to stderr.
 				Logger: slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 			})
@@ -77,6 +84,7 @@ operator's list, so editing a plan cannot widen where load goes.`,
 	cmd.Flags().StringVar(&dir, "dir", "", "working directory: every path must lie inside it; results go to DIR/.loadgate/runs (default: the current directory)")
 	cmd.Flags().StringSliceVar(&allow, "allow-target", nil, "operator's allow list (hosts, *.domain, IPs, CIDRs; repeatable): a plan's target and targets.allow must lie within it")
 	cmd.Flags().DurationVar(&maxDuration, "max-duration", mcpserver.DefaultMaxDuration, "longest total duration of a run an MCP client may start")
+	ceil.bind(cmd)
 	return cmd
 }
 
@@ -113,3 +121,16 @@ func (s *stampingRunner) OnProgress(fn runners.ProgressFunc) {
 type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
+
+// mcpCeilings are the operator's limits on MCP-started runs; no plan raises them.
+type mcpCeilings struct {
+	rate        float64
+	concurrency int
+	wallClock   time.Duration
+}
+
+func (c *mcpCeilings) bind(cmd *cobra.Command) {
+	cmd.Flags().Float64Var(&c.rate, "max-rate", mcpserver.DefaultMaxRate, "highest peak arrival rate (requests/s) of a run an MCP client may start")
+	cmd.Flags().IntVar(&c.concurrency, "max-concurrency", mcpserver.DefaultMaxConcurrency, "most virtual users, or requests in flight, of an MCP-started run")
+	cmd.Flags().DurationVar(&c.wallClock, "max-wall-clock", 0, "stop an MCP-started run after this much real time (default: its planned duration + 30s)")
+}

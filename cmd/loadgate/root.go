@@ -79,6 +79,7 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	bindMaxFileSize(root)
 	root.AddCommand(
 		newVersionCmd(a),
 		newDemoCmd(a),

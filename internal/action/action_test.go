@@ -991,7 +991,9 @@ func TestActionPushToDefaultBranchOpensBaselinePR(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(perf, "results.jsonl"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	plan := "name: imported\nrunner:\n  import: { from: vegeta-json, file: results.jsonl }\ngate:\n  p95: +10%\n"
+	// The fixture's GET /err fails by design: the plan accepts it (without a
+	// baseline, an endpoint with no successful response fails otherwise).
+	plan := "name: imported\nrunner:\n  import: { from: vegeta-json, file: results.jsonl }\ngate:\n  p95: +10%\n  slo: { error_rate: 100% }\n"
 	if err := os.WriteFile(filepath.Join(perf, "plan.yaml"), []byte(plan), 0o644); err != nil {
 		t.Fatal(err)
 	}

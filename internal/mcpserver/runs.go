@@ -128,7 +128,8 @@ func (m *runManager) start(p *plan.Plan, planPath, baseline string, launch *resu
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	ctx, cancel := context.WithCancel(m.ctx)
+	wall := m.s.wallClock(p)
+	ctx, cancel := context.WithTimeoutCause(m.ctx, wall, &WallClockError{Limit: wall})
 	r := &run{
 		id:        newRunID(m.s.opts.Now()),
 		planPath:  planPath,
@@ -155,7 +156,7 @@ func (m *runManager) start(p *plan.Plan, planPath, baseline string, launch *resu
 		defer m.wg.Done()
 		defer cancel()
 		f, err := runner.Run(ctx, p)
-		m.finish(r, p, f, err)
+		m.finish(ctx, r, p, f, err)
 		if c, ok := runner.(runners.Cleaner); ok {
 			cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
 			_ = c.Cleanup(cctx)
@@ -167,7 +168,7 @@ func (m *runManager) start(p *plan.Plan, planPath, baseline string, launch *resu
 
 // finish records the outcome of r: writes results (also partial ones),
 // compares with the baseline, and releases the active slot.
-func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error) {
+func (m *runManager) finish(ctx context.Context, r *run, p *plan.Plan, f *results.File, runErr error) {
 	s := m.s
 	var (
 		resultsPath string
@@ -177,6 +178,9 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 		cmpErr      error
 	)
 	if f != nil {
+		if runErr != nil {
+			f.Run.Partial = true // stopped early: kept, never judged as complete
+		}
 		f.Run.ID = r.id
 		// The plan reference keys baselines; fill what the runner left out.
 		if f.Plan.Name == "" {
@@ -219,6 +223,10 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 		r.status = StatusFinished
 	}
 	var msgs []string
+	var wce *WallClockError
+	if runErr != nil && errors.As(context.Cause(ctx), &wce) {
+		runErr = fmt.Errorf("%w: %w", wce, runErr)
+	}
 	for _, e := range []error{runErr, writeErr, cmpErr} {
 		if e != nil && !(r.cancelled && errors.Is(e, context.Canceled)) {
 			msgs = append(msgs, p.Redact(e.Error()))
@@ -337,4 +345,11 @@ func (r *run) notifyLoop() {
 			return
 		}
 	}
+}
+
+// WallClockError is the cause of a run stopped at the server's wall-clock cap.
+type WallClockError struct{ Limit time.Duration }
+
+func (e *WallClockError) Error() string {
+	return fmt.Sprintf("stopped after %s of real time, the MCP server's wall-clock cap (--max-wall-clock): results are partial", e.Limit)
 }

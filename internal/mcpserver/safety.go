@@ -61,6 +61,7 @@ func (s *Server) admit(p *plan.Plan, ov Overrides) error {
 	if total := p.TotalDuration(); total > s.opts.MaxDuration {
 		reasons = append(reasons, fmt.Sprintf("total duration %s exceeds the MCP server's cap %s (lower profile.duration, pass a shorter duration, or start the server with a higher --max-duration)", total, s.opts.MaxDuration))
 	}
+	reasons = append(reasons, s.withinCeilings(p)...)
 	if len(reasons) > 0 {
 		return &SafetyError{Reasons: reasons}
 	}
@@ -181,4 +182,32 @@ func checkAllowList(list []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withinCeilings checks p against the operator's ceilings (--max-rate,
+// --max-concurrency) and bounds an open-model run's in-flight requests by
+// --max-concurrency: the plan's limits are the assistant's to write, these
+// are not.
+func (s *Server) withinCeilings(p *plan.Plan) []string {
+	var reasons []string
+	if peak := p.PeakRate(); peak > s.opts.MaxRate {
+		reasons = append(reasons, fmt.Sprintf("peak rate %g/s exceeds the MCP server's cap %g/s (pass a lower rate, or start the server with a higher --max-rate)", peak, s.opts.MaxRate))
+	}
+	if vus := p.PeakVUs(); vus > s.opts.MaxConcurrency {
+		reasons = append(reasons, fmt.Sprintf("%d virtual users exceed the MCP server's cap of %d concurrent requests (start the server with a higher --max-concurrency)", vus, s.opts.MaxConcurrency))
+	}
+	if !p.Profile.Closed() && (p.Profile.MaxInFlight <= 0 || p.Profile.MaxInFlight > s.opts.MaxConcurrency) {
+		// Requests beyond the bound are dropped and counted, so a run that
+		// needed more concurrency is invalid, never silently lighter.
+		p.Profile.MaxInFlight = s.opts.MaxConcurrency
+	}
+	return reasons
+}
+
+// wallClock is the real time a run of p may take before it is stopped.
+func (s *Server) wallClock(p *plan.Plan) time.Duration {
+	if s.opts.MaxWallClock > 0 {
+		return s.opts.MaxWallClock
+	}
+	return p.TotalDuration() + DefaultWallClockGrace
 }

@@ -19,6 +19,18 @@ import (
 // should run short checks, not soak tests nobody is watching.
 const DefaultMaxDuration = 10 * time.Minute
 
+// Operator ceilings an MCP-started run cannot exceed unless the operator
+// raises them (`loadgate mcp --max-rate`, `--max-concurrency`,
+// `--max-wall-clock`); no plan key can.
+const (
+	DefaultMaxRate        = 500.0
+	DefaultMaxConcurrency = 256
+	// DefaultWallClockGrace is how much longer than planned a run may take
+	// in real time (the last requests' timeouts, a slow start) before it is
+	// stopped, when no --max-wall-clock is given.
+	DefaultWallClockGrace = 30 * time.Second
+)
+
 // RunnerFactory builds the runner for one MCP-started run. cmd passes one that
 // builds the local runner; tests pass fakes.
 type RunnerFactory func(p *plan.Plan) (runners.Runner, error)
@@ -37,6 +49,17 @@ type Options struct {
 	// MaxDuration caps every MCP-started run's total duration; 0 means
 	// DefaultMaxDuration.
 	MaxDuration time.Duration
+	// MaxRate caps the peak arrival rate (requests/s) of every MCP-started
+	// run; 0 means DefaultMaxRate. The plan's limits are written by the
+	// assistant, so only the operator's ceilings bind it.
+	MaxRate float64
+	// MaxConcurrency caps the virtual users of a closed-model run and the
+	// in-flight requests of an open-model one; 0 means DefaultMaxConcurrency.
+	MaxConcurrency int
+	// MaxWallClock stops a run that is still going after this much real
+	// time (slow responses, a stuck target), whatever its planned duration;
+	// 0 means the run's planned duration plus DefaultWallClockGrace.
+	MaxWallClock time.Duration
 	// AllowTargets, when set, is the operator's own allow list (`loadgate mcp
 	// --allow-target`): a plan's target and every targets.allow entry must lie
 	// within it, so an assistant that edits a plan cannot widen where load goes.
@@ -69,6 +92,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxDuration <= 0 {
 		opts.MaxDuration = DefaultMaxDuration
+	}
+	if opts.MaxRate <= 0 {
+		opts.MaxRate = DefaultMaxRate
+	}
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = DefaultMaxConcurrency
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"

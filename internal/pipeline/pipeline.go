@@ -168,6 +168,11 @@ func (job *Job) run(ctx context.Context, o *Outcome) error {
 		if job.Plan == nil {
 			return WithCode(ExitUsage, errors.New("nothing to judge: no plan and no results"))
 		}
+		// Refuse an incompatible baseline before sending any load.
+		job.Run.Apply(job.Plan)
+		if _, err := baselines.CheckPlan(base, job.Plan.Hash(), job.Policy.AllowPlanChange); err != nil {
+			return WithCode(ExitUsage, fmt.Errorf("%s: %w", job.Baseline.Path, err))
+		}
 		if o.Head, err = Execute(ctx, job.Env, job.Plan, job.Run); err != nil {
 			return err
 		}
@@ -184,7 +189,7 @@ func (job *Job) run(ctx context.Context, o *Outcome) error {
 			keep = baselines.DefaultKeep
 		}
 		if err := baselines.Append(job.Baseline.Path, o.Head, keep); err != nil {
-			return WithCode(ExitUsage, err)
+			return WithCode(AppendExit(err), err)
 		}
 		fmt.Fprintf(job.Env.Stderr, "baseline %s updated\n", job.Baseline.Path)
 	}
@@ -258,4 +263,14 @@ func DefaultBaselinePath(p *plan.Plan) string {
 		return '-'
 	}, p.Name)
 	return "baselines/" + name + ".json"
+}
+
+// AppendExit is the exit code of a refused baseline update: a run with no
+// successful response is invalid evidence (4), anything else a usage error.
+func AppendExit(err error) int {
+	var dead *baselines.DeadRunError
+	if errors.As(err, &dead) {
+		return ExitInvalid
+	}
+	return ExitUsage
 }

@@ -480,6 +480,16 @@ func (b *builder) file(runner, planName string) *results.File {
 	if f.Total.Precision == "" {
 		f.Total.Precision = results.PrecisionExact
 	}
+	if b.total == nil && f.Total.Precision == results.PrecisionAggregate {
+		// Summaries do not merge: the one endpoint's figures are the total's,
+		// several endpoints' percentiles have no honest total.
+		if len(f.Endpoints) == 1 {
+			f.Total.Latency = f.Endpoints[0].Latency
+		} else {
+			u := results.Unmeasured
+			f.Total.Latency = results.Summary{P50: u, P90: u, P95: u, P99: u, P999: u, Max: u, Mean: u}
+		}
+	}
 	if b.total != nil && b.total.Requests > sent {
 		sent = b.total.Requests
 	}
@@ -496,6 +506,21 @@ func (b *builder) file(runner, planName string) *results.File {
 		f.Validity.Reasons = append(f.Validity.Reasons, fmt.Sprintf("skipped %d malformed line(s) in %s", b.skipped[file], file))
 	}
 	f.Validity.Reasons = append(f.Validity.Reasons, b.warnings...)
+	if sent == 0 {
+		// An empty or header-only file, or a tool that wrote nothing: the
+		// results are invalid, never a run of zero requests that passes.
+		msg := "the import holds no requests: nothing was measured (an empty or header-only file, or a tool that wrote nothing?)"
+		for _, e := range f.Endpoints {
+			if len(e.ErrorKinds) > 0 {
+				msg = "the import holds failure counts but no requests (a Locust _failures.csv alone?): import it with its _stats.csv or _stats_history.csv"
+				break
+			}
+		}
+		f.Validity.Valid = false
+		f.Validity.AddCauses(results.CauseNoRequests)
+		f.Validity.Reasons = append([]string{msg}, f.Validity.Reasons...)
+		b.logf("WARNING: %s", msg)
+	}
 	return f
 }
 

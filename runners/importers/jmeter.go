@@ -136,36 +136,20 @@ func parseJMeterCSV(ctx context.Context, in *input, b *builder) error {
 		return ""
 	}
 	col := func(name string) string { return fmt.Sprintf("column %q", name) }
-	for n := int64(1); ; n++ {
-		if n%checkEvery == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				if err := b.bad(in.errorf(int64(pe.StartLine), "%v", pe.Err)); err != nil {
-					return err
-				}
-				continue
-			}
-			return fmt.Errorf("%s: %w", in.name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if n == 1 {
+	first1 := true
+	return eachCSVRecord(ctx, in, b, cr, func(rec []string, line int64) error {
+		if first1 {
+			first1 = false
 			if isJMeterHeader(rec) {
 				header = true
 				setCols(rec)
 				ncols = len(rec)
 				for _, req := range []string{"timeStamp", "elapsed", "label"} {
 					if _, ok := idx[req]; !ok {
-						return in.errorf(int64(line), "header has no %q column (columns: %s)", req, strings.Join(rec, ","))
+						return in.errorf(line, "header has no %q column (columns: %s)", req, strings.Join(rec, ","))
 					}
 				}
-				continue
+				return nil
 			}
 			cols := b.opts.JMeterColumns
 			if len(cols) == 0 {
@@ -179,21 +163,15 @@ func parseJMeterCSV(ctx context.Context, in *input, b *builder) error {
 			if !header {
 				what = "the column list (JMeter 2.13 default unless --jmeter-columns)"
 			}
-			if err := b.bad(in.errorf(int64(line), "%d columns, %s has %d", len(rec), what, ncols)); err != nil {
-				return err
-			}
-			continue
+			return b.bad(in.errorf(line, "%d columns, %s has %d", len(rec), what, ncols))
 		}
 		js = jmeterSample{
 			ts: get(rec, "timeStamp"), elapsed: get(rec, "elapsed"), label: get(rec, "label"),
 			code: get(rec, "responseCode"), msg: get(rec, "responseMessage"), success: get(rec, "success"),
 			failure: get(rec, "failureMessage"), bytes: get(rec, "bytes"), sent: get(rec, "sentBytes"), url: get(rec, "URL"),
 		}
-		if err := b.addJMeter(in, int64(line), &js, &s, col); err != nil {
-			return err
-		}
-	}
-	return nil
+		return b.addJMeter(in, line, &js, &s, col)
+	})
 }
 
 func isJMeterHeader(rec []string) bool {

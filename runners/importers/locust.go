@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -79,9 +78,9 @@ func parseLocust(ctx context.Context, in *input, b *builder) error {
 	case has("timestamp") && has("total request count"):
 		return parseLocustHistory(ctx, in, b, cr, idx)
 	case has("occurrences") && has("error"):
-		return parseLocustFailures(in, b, cr, idx)
+		return parseLocustFailures(ctx, in, b, cr, idx)
 	case has("name") && (has("request count") || has("# requests")):
-		return parseLocustStats(in, b, cr, idx)
+		return parseLocustStats(ctx, in, b, cr, idx)
 	}
 	return in.errorf(1, "not a Locust CSV (_stats, _stats_history or _failures): header %q", strings.Join(head, ","))
 }
@@ -128,40 +127,20 @@ func (r *locustRow) nums(dst []*float64, names ...string) error {
 	return nil
 }
 
-func readLocustRows(in *input, b *builder, cr *csv.Reader, idx map[string]int, fn func(*locustRow) error) error {
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+func readLocustRows(ctx context.Context, in *input, b *builder, cr *csv.Reader, idx map[string]int, fn func(*locustRow) error) error {
+	return eachCSVRecord(ctx, in, b, cr, func(rec []string, line int64) error {
+		err := fn(&locustRow{in: in, idx: idx, rec: rec, line: line})
+		var le *LineError
+		if errors.As(err, &le) {
+			return b.bad(le)
 		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				if err := b.bad(in.errorf(int64(pe.StartLine), "%v", pe.Err)); err != nil {
-					return err
-				}
-				continue
-			}
-			return fmt.Errorf("%s: %w", in.name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		row := &locustRow{in: in, idx: idx, rec: rec, line: int64(line)}
-		if err := fn(row); err != nil {
-			var le *LineError
-			if errors.As(err, &le) {
-				if err := b.bad(le); err != nil {
-					return err
-				}
-				continue
-			}
-			return err
-		}
-	}
+		return err
+	})
 }
 
-func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
+func parseLocustStats(ctx context.Context, in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
 	st := b.locust()
-	return readLocustRows(in, b, cr, idx, func(r *locustRow) error {
+	return readLocustRows(ctx, in, b, cr, idx, func(r *locustRow) error {
 		typ, name := r.str("type", "method"), r.str("name")
 		var count, fails, med, avg, minv, maxv, size, rps, p50, p90, p95, p99, p999 float64
 		countCol, failCol := "request count", "failure count"
@@ -211,11 +190,7 @@ func parseLocustStats(in *input, b *builder, cr *csv.Reader, idx map[string]int)
 func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
 	st := b.locust()
 	st.sawNamed = false
-	n := 0
-	err := readLocustRows(in, b, cr, idx, func(r *locustRow) error {
-		if n++; n%checkEvery == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := readLocustRows(ctx, in, b, cr, idx, func(r *locustRow) error {
 		typ, name := r.str("type"), r.str("name")
 		tsS := r.str("timestamp")
 		ts, err := strconv.ParseInt(tsS, 10, 64)
@@ -325,12 +300,14 @@ func locustWindow(start, width, reqs, fails int64, p50, p90, p95, p99, maxv floa
 func setLocustTotals(e *results.Endpoint, req, ko, med, avg, minv, maxv, size float64) {
 	e.Requests, e.Errors = int64(req), int64(ko)
 	e.Bytes = int64(size*req + 0.5)
-	// The history has only the median of the whole run; p90..p99 stay 0 (unknown).
-	e.Latency = results.Summary{P50: med, Mean: round3(avg), Min: round3(minv), Max: round3(maxv)}
+	// The history has only the median of the whole run: p90…p99.9 are
+	// unmeasured (null), never 0.
+	u := results.Unmeasured
+	e.Latency = results.Summary{P50: med, P90: u, P95: u, P99: u, P999: u, Mean: round3(avg), Min: round3(minv), Max: round3(maxv)}
 }
 
-func parseLocustFailures(in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
-	return readLocustRows(in, b, cr, idx, func(r *locustRow) error {
+func parseLocustFailures(ctx context.Context, in *input, b *builder, cr *csv.Reader, idx map[string]int) error {
+	return readLocustRows(ctx, in, b, cr, idx, func(r *locustRow) error {
 		typ, name, msg := r.str("method", "type"), r.str("name"), r.str("error")
 		n, err := r.num("occurrences")
 		if err != nil {

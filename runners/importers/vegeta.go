@@ -202,30 +202,9 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 	cr.ReuseRecord = true
 	var s sample
 	var r vegetaResult
-	for n := int64(1); ; n++ {
-		if n%checkEvery == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				if err := b.bad(in.errorf(int64(pe.StartLine), "%v", pe.Err)); err != nil {
-					return err
-				}
-				continue
-			}
-			return fmt.Errorf("%s: %w", in.name, err)
-		}
-		line, _ := cr.FieldPos(0)
+	return eachCSVRecord(ctx, in, b, cr, func(rec []string, line int64) error {
 		if len(rec) < vcMinFields {
-			if err := b.bad(in.errorf(int64(line), "want at least %d columns, got %d", vcMinFields, len(rec))); err != nil {
-				return err
-			}
-			continue
+			return b.bad(in.errorf(line, "want at least %d columns, got %d", vcMinFields, len(rec)))
 		}
 		r = vegetaResult{Error: rec[vcError]}
 		ts, err1 := strconv.ParseInt(rec[vcTimestamp], 10, 64)
@@ -234,20 +213,15 @@ func parseVegetaCSV(ctx context.Context, in *input, b *builder) error {
 		bo, err4 := strconv.ParseUint(rec[vcBytesOut], 10, 64)
 		bi, err5 := strconv.ParseUint(rec[vcBytesIn], 10, 64)
 		if bad := firstBad([]string{"timestamp", "code", "latency", "bytes_out", "bytes_in"}, rec, err1, err2, err3, err4, err5); bad != "" {
-			if err := b.bad(in.errorf(int64(line), "%s", bad)); err != nil {
-				return err
-			}
-			continue
+			return b.bad(in.errorf(line, "%s", bad))
 		}
 		r.Timestamp, r.Code, r.Latency, r.BytesOut, r.BytesIn = time.Unix(0, ts), uint16(code), time.Duration(lat), bo, bi
 		if len(rec) > vcURL {
 			r.Method, r.URL = rec[vcMethod], rec[vcURL]
 		}
 		vegetaSample(&r, &s)
-		if err := b.addLine(in, int64(line), &s); err != nil {
-			return err
-		}
-	}
+		return b.addLine(in, line, &s)
+	})
 }
 
 // firstBad names the first column whose parse failed, in the style

@@ -1,0 +1,86 @@
+package importers
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/loadgate/loadgate/results"
+)
+
+// TestImportOfNothingIsInvalid: a file that yields no requests is an
+// invalid results file with a loud reason, never a run of 0 requests.
+func TestImportOfNothingIsInvalid(t *testing.T) {
+	t.Parallel()
+	jtlHeader := "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect\n"
+	cases := []struct {
+		name, format, content, want string
+	}{
+		{"empty.jtl", FormatJMeterCSV, "", "no requests"},
+		{"header.jtl", FormatJMeterCSV, jtlHeader, "no requests"},
+		{"failures.csv", FormatLocustStats, mustRead(t, peer("locust-2.12.1/run_failures.csv")), "_failures.csv alone"},
+		{"empty.csv", FormatVegetaCSV, "", "no requests"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), c.name)
+			if err := os.WriteFile(path, []byte(c.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var logged []string
+			f, err := Import(context.Background(), c.format, []string{path}, Options{Logf: func(format string, args ...any) {
+				logged = append(logged, format)
+			}})
+			if err != nil {
+				if strings.Contains(err.Error(), "empty file") {
+					return // refused outright: as good as invalid
+				}
+				t.Fatal(err)
+			}
+			if f.Validity.Valid || len(f.Validity.Reasons) == 0 || !strings.Contains(f.Validity.Reasons[0], c.want) {
+				t.Errorf("valid %v reasons %q; want invalid with %q", f.Validity.Valid, f.Validity.Reasons, c.want)
+			}
+			if len(logged) == 0 {
+				t.Error("no warning logged")
+			}
+		})
+	}
+}
+
+// TestTotalsComputedOrAbsent: a Vegeta report's total has the report's
+// figures, and a Locust history's unmeasured percentiles stay unmeasured.
+func TestTotalsComputedOrAbsent(t *testing.T) {
+	t.Parallel()
+	f, err := Import(context.Background(), FormatVegetaReport, []string{peer("vegeta-12.13.0/report.json")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Total.Latency.P95 <= 0 || f.Total.Latency != f.Endpoints[0].Latency {
+		t.Errorf("vegeta report total latency %+v, want the report's %+v", f.Total.Latency, f.Endpoints[0].Latency)
+	}
+	f, err = Import(context.Background(), FormatLocustHistory, []string{peer("locust-2.12.1/run_stats_history.csv")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append(f.Endpoints, f.Total) {
+		if results.Measured(e.Latency.P95) || !results.Measured(e.Latency.P50) {
+			t.Errorf("%s: p50 %v p95 %v; want p95 unmeasured, p50 measured", e.Name, e.Latency.P50, e.Latency.P95)
+		}
+	}
+	if math.IsNaN(f.Total.Latency.Max) {
+		t.Error("the history's max is measured")
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
