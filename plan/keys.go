@@ -5,10 +5,12 @@ package plan
 // both directions, so the parser, the schema and docs/plan.md cannot drift.
 // Section names are the $defs names in schema.json ("plan" is the root).
 var sectionKeys = map[string][]string{
-	"plan":     {"name", "target", "targets", "limits", "defaults", "endpoints", "profile", "gate", "runner"},
+	"plan":     {"name", "target", "targets", "limits", "defaults", "tls", "http", "endpoints", "profile", "gate", "runner"},
 	"targets":  {"allow"},
 	"limits":   {"max_rate", "max_duration", "max_workers"},
 	"defaults": {"timeout", "headers", "max_body_bytes", "expect"},
+	"tls":      {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "server_name", "min_version"},
+	"http":     {"version", "keep_alive"},
 	"endpoint": {"name", "request", "headers", "body", "body_file", "weight", "timeout", "expect"},
 	"expect":   {"status"},
 	"profile": {"type", "rate", "vus", "duration", "warmup", "max_in_flight",

@@ -12,6 +12,8 @@ type Plan struct {
 	Targets   Targets    `yaml:"targets,omitempty" json:"targets,omitempty"`
 	Limits    Limits     `yaml:"limits,omitempty" json:"limits,omitempty"`
 	Defaults  Defaults   `yaml:"defaults,omitempty" json:"defaults,omitempty"`
+	TLS       TLS        `yaml:"tls,omitempty" json:"tls,omitempty"`
+	HTTP      HTTP       `yaml:"http,omitempty" json:"http,omitempty"`
 	Endpoints []Endpoint `yaml:"endpoints" json:"endpoints"`
 	Profile   Profile    `yaml:"profile" json:"profile"`
 	Gate      Gate       `yaml:"gate,omitempty" json:"gate,omitempty"`

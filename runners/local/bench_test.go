@@ -45,16 +45,18 @@ func BenchmarkRequest(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
 	defer srv.Close()
 	p := &plan.Plan{Name: "b", Target: srv.URL, Endpoints: []plan.Endpoint{{Name: "a", Method: "GET", Path: "/"}}}
-	eps, err := buildEndpoints(p)
+	setup, err := newClientSetup(p, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := &engine{eps: eps, maxBody: DefaultMaxBodyBytes, t0: time.Now(), client: &http.Client{Transport: newTransport(4)}}
+	eps, err := buildEndpoints(p, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &engine{eps: eps, maxBody: DefaultMaxBodyBytes, t0: time.Now(), setup: setup, plan: p,
+		client: &http.Client{Transport: setup.transport(4)}}
 	e.col = newCollector(1, time.Hour, 0, false)
 	e.reqCtx = context.Background()
-	if addr, ok := fastPathOK(srv.URL); ok {
-		e.fastAddr = addr
-	}
 	w, done := e.newWorker()
 	defer done()
 	b.ReportAllocs()

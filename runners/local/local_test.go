@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,7 +172,19 @@ func TestErrorClassification(t *testing.T) {
 			e.Expect.Status = tc.expect
 			p := loadPlan(tc.url, 20, 500*time.Millisecond, e)
 			p.Defaults.MaxBodyBytes = tc.maxBody
-			f := run(t, p, Options{})
+			var f *results.File
+			if tc.kind == runners.ErrRefused {
+				// Nothing connects: the run ends in an UnreachableError,
+				// its results still complete.
+				var err error
+				f, err = New(Options{}).Run(context.Background(), p)
+				var ue *UnreachableError
+				if !errors.As(err, &ue) || ue.Early || ue.Failed != 10 || !strings.Contains(ue.First, "refused") {
+					t.Fatalf("err %v, want an UnreachableError for the whole run with 10 refused", err)
+				}
+			} else {
+				f = run(t, p, Options{})
+			}
 			got := f.Endpoint(tc.name)
 			if got.Requests != 10 {
 				t.Errorf("requests %d, want 10", got.Requests)
@@ -306,17 +319,30 @@ func TestRedirectsStayOnAllowedHosts(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	p := loadPlan(srv.URL, 10, 300*time.Millisecond, ep("away", "/away", 1), ep("home", "/home", 1))
-	p.Targets.Allow = []string{"127.0.0.1"}
-	f := run(t, p, Options{})
-	if _, ok := hits.Load("other"); ok {
-		t.Error("followed a redirect to a host outside targets.allow")
-	}
-	if got := f.Endpoint("away").Status["302"]; got == 0 {
-		t.Errorf("away: status %v, want the 302 itself", f.Endpoint("away").Status)
-	}
-	if got := f.Endpoint("home").Status["200"]; got == 0 {
-		t.Errorf("home: status %v, want the followed 200", f.Endpoint("home").Status)
+	// Both paths: the fast one (which learns of the redirect from its own
+	// parser) and net/http.
+	for _, noFast := range []bool{false, true} {
+		p := loadPlan(srv.URL, 10, 300*time.Millisecond, ep("away", "/away", 1), ep("home", "/home", 1), ep("expected", "/away", 1))
+		p.Endpoints[2].Expect.Status = []int{302} // a plan that asks for the redirect itself
+		p.Targets.Allow = []string{"127.0.0.1"}
+		f := run(t, p, Options{NoFastPath: noFast})
+		if _, ok := hits.Load("other"); ok {
+			t.Error("followed a redirect to a host outside targets.allow")
+		}
+		away := f.Endpoint("away")
+		if away.Status["302"] == 0 || away.Errors != away.Requests || away.ErrorKinds[runners.ErrRedirectDisallowed] != away.Requests {
+			t.Errorf("noFast=%v away: status %v, errors %d %v; want every 302 a %s error",
+				noFast, away.Status, away.Errors, away.ErrorKinds, runners.ErrRedirectDisallowed)
+		}
+		if exp := f.Endpoint("expected"); exp.Errors != 0 || exp.Status["302"] != exp.Requests {
+			t.Errorf("noFast=%v expected: status %v, errors %v; an expected 302 is a success", noFast, exp.Status, exp.ErrorKinds)
+		}
+		if got := f.Endpoint("home").Status["200"]; got == 0 || f.Endpoint("home").Errors != 0 {
+			t.Errorf("noFast=%v home: status %v, want the followed 200", noFast, f.Endpoint("home").Status)
+		}
+		if len(f.Run.Warnings) != 1 || !strings.Contains(f.Run.Warnings[0], "outside targets.allow (first: localhost:") {
+			t.Errorf("noFast=%v warnings %q, want one naming the redirect's host", noFast, f.Run.Warnings)
+		}
 	}
 }
 
