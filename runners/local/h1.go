@@ -108,8 +108,8 @@ func (c *h1conn) abort() {
 
 // h1Response is what the fast path learnt about a response.
 type h1Response struct {
-	status   int
-	bytes    int64
+	status int
+	bytes  int64
 	// location is a redirect's Location header (nil for other responses);
 	// valid until the connection's next request.
 	location []byte
