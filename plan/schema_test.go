@@ -219,6 +219,7 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 		{"plan", "runner"}: "runner", {"defaults", "expect"}: "expect", {"endpoint", "expect"}: "expect",
 		{"gate", "slo"}: "slo", {"override", "slo"}: "slo", {"runner", "import"}: "import",
 		{"gate", "endpoints"}: "override*", {"profile", "stages"}: "stage",
+		{"plan", "tls"}: "tls", {"plan", "http"}: "http",
 	}
 	walk = func(n *yaml.Node, section string) {
 		switch n.Kind {
@@ -249,11 +250,11 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 	// The full example uses every key except the profile keys of other types
 	// and the runner (which replaces the built-in generator).
 	for section, keys := range sectionKeys {
-		if section == "profile" || section == "stage" || section == "runner" || section == "import" {
+		if section == "profile" || section == "stage" || section == "runner" || section == "import" || section == "tls" {
 			continue
 		}
 		for _, k := range keys {
-			if !used[section][k] && !(section == "plan" && k == "runner") && !(section == "endpoint" && k == "body") {
+			if !used[section][k] && !(section == "plan" && (k == "runner" || k == "tls")) && !(section == "endpoint" && k == "body") {
 				t.Errorf("checkout.yaml does not use %s key %q", section, k)
 			}
 		}

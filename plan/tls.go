@@ -100,7 +100,7 @@ func (p *Plan) TLSConfig() (*tls.Config, error) {
 				// crypto/tls's messages name the problem, never the PEM
 				// content; one about the key is the key file's.
 				key := "cert_file"
-				if strings.Contains(err.Error(), "key") {
+				if msg := err.Error(); strings.Contains(msg, "key") && !strings.Contains(msg, "certificate input") {
 					key = "key_file"
 				}
 				errs = append(errs, &TLSFileError{Key: key, Err: err})
