@@ -30,11 +30,11 @@ import (
 // testPKI is a CA with a server certificate for 127.0.0.1 and lg.test and a
 // client certificate, written as PEM files.
 type testPKI struct {
-	dir                  string
-	caFile               string
+	dir                   string
+	caFile                string
 	clientCert, clientKey string
-	pool                 *x509.CertPool
-	server               tls.Certificate
+	pool                  *x509.CertPool
+	server                tls.Certificate
 }
 
 func newTestPKI(t *testing.T) *testPKI {
