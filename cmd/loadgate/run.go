@@ -209,4 +209,7 @@ func printRunSummary(a *app, r *results.File) {
 	if !v.Valid {
 		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
 	}
+	for _, w := range r.Run.Warnings {
+		fmt.Fprintf(a.stdout, "WARNING: %s\n", w)
+	}
 }
