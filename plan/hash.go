@@ -22,7 +22,9 @@ const hashVersion = 1
 //   - per endpoint, sorted by name: name, method, path, weight, the SHA-256
 //     of the body, and the sorted, canonicalized header names (not values);
 //   - the profile type and model (open or closed) and the expanded schedule
-//     (every stage's duration, rates, VUs, payload size, warm-up flag).
+//     (every stage's duration, rates, VUs, payload size, warm-up flag);
+//   - http.version and http.keep_alive when not the defaults (HTTP/2 or a
+//     connection per request measures other latencies).
 //
 // Gate thresholds, SLOs, limits, targets.allow, timeouts and the plan's name
 // are not covered. Values from the environment (secrets) are replaced by
@@ -51,9 +53,13 @@ func (p *Plan) Hash() string {
 		Type       string  `json:"type"`
 		Closed     bool    `json:"closed"`
 		Schedule   []stage `json:"schedule"`
+		HTTP       *HTTP   `json:"http,omitempty"` // nil for the defaults, so older hashes stay valid
 	}{V: hashVersion, Type: p.Profile.Type, Closed: p.Profile.Closed()}
 	if u, err := url.Parse(p.Redact(p.Target)); err == nil {
 		in.TargetPath = u.EscapedPath()
+	}
+	if h := p.HTTP; h.Version == HTTP2 || h.NoKeepAlive {
+		in.HTTP = &h
 	}
 	for _, e := range p.Endpoints {
 		sum := sha256.Sum256([]byte(p.Redact(e.Body)))
