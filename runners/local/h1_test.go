@@ -59,6 +59,10 @@ func TestReadResponse(t *testing.T) {
 			}
 		}
 	}
+	r, _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 302 Found\r\nLocation:  https://login.example/a?b \r\nContent-Length: 0\r\n\r\n")), "GET", 1, nil)
+	if err != nil || string(r.location) != "https://login.example/a?b" {
+		t.Errorf("redirect: location %q err %v", r.location, err)
+	}
 	if _, got, _, err := readResponse(bufio.NewReader(strings.NewReader("")), "GET", 1, nil); got || err != io.EOF {
 		t.Errorf("empty stream: got %v err %v, want nothing and io.EOF", got, err)
 	}
@@ -71,9 +75,17 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		br := bufio.NewReaderSize(strings.NewReader(in), 16)
-		r, _, _, _ := readResponse(br, "GET", 1<<10, nil)
+		r, _, _, err := readResponse(br, "GET", 1<<10, make([]byte, 0, 4))
 		if r.bytes < 0 || r.bytes > 1<<10 {
 			t.Fatalf("bytes %d outside 0..limit", r.bytes)
+		}
+		// Only a redirect carries a Location, and it is a copy that
+		// outlives the reader's buffer.
+		if r.location != nil && (r.status < 300 || r.status > 399) {
+			t.Fatalf("location %q on status %d", r.location, r.status)
+		}
+		if err == nil && r.location != nil && !strings.Contains(in, string(r.location)) {
+			t.Fatalf("location %q is not in the response", r.location)
 		}
 	})
 }
