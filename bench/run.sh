@@ -130,8 +130,8 @@ timed() {
   local f=$1; shift
   /usr/bin/time -f "%U %S %M" -o "$f.time" "$@" >"$f.out" 2>&1 || true
 }
-cpu_of() { awk '{print $1+$2}' "$1.time"; }
-rss_of() { awk '{printf "%.1f", $3/1024}' "$1.time"; }
+cpu_of() { tail -1 "$1.time" | awk '{print $1+$2}'; }   # /usr/bin/time may add a first line (exit status)
+rss_of() { tail -1 "$1.time" | awk '{printf "%.1f", $3/1024}'; }
 
 # stat VALUES...: "median (min–max)"
 stat() {
@@ -157,7 +157,7 @@ lg_plan() {
     case $url in https://*) echo "tls: {ca_file: $WORK/pki/ca.pem}" ;; esac
     if [ -n "$http" ]; then echo "http: {$http}"; fi
     echo "defaults: {timeout: 5s}"
-    echo "endpoints: [{name: e, request: GET /$rest}]"
+    echo "endpoints: [{name: e, request: \"GET /$rest\"}]"
     echo "profile: {type: load, $profile}"
   } >"$f"
 }
