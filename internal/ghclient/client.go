@@ -1,4 +1,4 @@
-// Package github reports a verdict to GitHub: one sticky pull-request comment
+// Package ghclient reports a verdict to GitHub: one sticky pull-request comment
 // per plan, a check run with annotations (or a commit status when check runs
 // are not allowed), an issue for nightly regressions and a pull request that
 // updates a committed baseline. It is the only package that imports go-github.
@@ -6,7 +6,7 @@
 // A GitHub failure never changes the verdict: callers get typed errors and
 // decide; IsPermission tells the "token may not do this" cases (fork pull
 // requests, read-only tokens) apart from outages.
-package github
+package ghclient
 
 import (
 	"context"
