@@ -109,11 +109,7 @@ func readActionInputs(env *actionsenv.Env) (actionInputs, error) {
 		return b
 	}
 	list := func(name string) []string {
-		var out []string
-		for _, f := range strings.FieldsFunc(env.Input(name), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
-			out = append(out, f)
-		}
-		return out
+		return strings.FieldsFunc(env.Input(name), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' })
 	}
 	or := func(v, def string) string {
 		if v == "" {

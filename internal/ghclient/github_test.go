@@ -3,7 +3,6 @@ package ghclient
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,8 +16,6 @@ import (
 	"github.com/loadgate/loadgate/internal/fakegithub"
 	"github.com/loadgate/loadgate/report"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 const token = "ghs_testtoken"
 

@@ -89,8 +89,13 @@ func Execute(ctx context.Context, env Env, p *plan.Plan, o RunOptions) (*results
 		StampEnv(env, res)
 	}
 	if runErr != nil {
-		if res != nil && Interrupted(runErr) {
-			return nil, savePartial(env, o.Out, res)
+		if Interrupted(runErr) {
+			if res != nil {
+				return nil, savePartial(env, o.Out, res)
+			}
+			// Stopped before any request: nothing to keep, and still an
+			// interrupted run (exit 4), not an infrastructure failure.
+			return nil, WithCode(ExitInvalid, fmt.Errorf("run %s interrupted before it started: %w", p.Name, runErr))
 		}
 		if o.RunErr != nil {
 			return nil, o.RunErr(runErr)

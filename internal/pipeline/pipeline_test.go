@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
 )
@@ -141,5 +143,44 @@ func TestRunValidatesThePolicyFirst(t *testing.T) {
 	o := Run(context.Background(), Job{Env: env, HeadFile: "does-not-matter.json", Policy: PolicyOptions{Confidence: 2}})
 	if o.Exit != ExitUsage || !strings.Contains(o.Err.Error(), "--confidence") {
 		t.Errorf("%+v", o)
+	}
+}
+
+// cleanRunner fails like an interrupted distributed run and records how it
+// was cleaned up.
+type cleanRunner struct {
+	cleaned  bool
+	cleanCtx error
+}
+
+func (r *cleanRunner) Run(ctx context.Context, _ *plan.Plan) (*results.File, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("distributed run interrupted: %w", ctx.Err())
+}
+
+func (r *cleanRunner) Cleanup(ctx context.Context) error {
+	r.cleaned, r.cleanCtx = true, ctx.Err()
+	return nil
+}
+
+// An interrupted run whose runner holds resources (worker processes, ECS
+// tasks) is cleaned up with a context that is still live, and ends with
+// exit 4 even when it stopped before any result.
+func TestExecuteCleansUpAnInterruptedRun(t *testing.T) {
+	t.Parallel()
+	p, err := plan.Parse([]byte("name: p\ntarget: http://127.0.0.1:1\nendpoints:\n  - name: a\n    request: GET /\nprofile:\n  type: load\n  rate: 1/s\n  duration: 1s\n"), "p.yaml", "", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &cleanRunner{}
+	env, _, _ := testEnv()
+	_, err = Execute(ctx, env, p, RunOptions{Runner: r})
+	if Code(err) != ExitInvalid || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("exit %d: %v", Code(err), err)
+	}
+	if !r.cleaned || r.cleanCtx != nil {
+		t.Errorf("cleaned %v with context error %v; want a cleanup with a live context", r.cleaned, r.cleanCtx)
 	}
 }
