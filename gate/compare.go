@@ -233,6 +233,9 @@ func finish(v *Verdict, head *results.File, baseInvalid string) {
 	if head.Run.Partial {
 		v.Warnings = append(v.Warnings, "the run was interrupted: results are partial")
 	}
+	// The runner's own caveats (unverified TLS certificates, redirects
+	// outside targets.allow) reach every report through the verdict.
+	v.Warnings = append(v.Warnings, head.Run.Warnings...)
 	headInvalid := !head.Validity.Valid
 	if headInvalid {
 		v.Warnings = append(v.Warnings, "the run is invalid, so no regression can be claimed: "+reasonText(head.Validity))

@@ -654,3 +654,16 @@ func TestPairedTooFewPairsForConfidence(t *testing.T) {
 		}
 	}
 }
+
+// The runner's warnings (unverified TLS certificates, redirects outside
+// targets.allow) reach the verdict, and so every report.
+func TestRunWarningsReachVerdict(t *testing.T) {
+	t.Parallel()
+	head := synth(t, 19, fast)
+	head.Run.InsecureTLS = true
+	head.Run.Warnings = []string{"TLS certificates were NOT verified"}
+	v := Compare([]*results.File{synth(t, 20, fast)}, head, testPolicy())
+	if !hasWarning(v.Warnings, "NOT verified") {
+		t.Errorf("warnings %q, want the run's own", v.Warnings)
+	}
+}

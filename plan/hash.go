@@ -27,6 +27,8 @@ const hashVersion = 1
 //     (every stage's duration, rates, VUs, payload size, warm-up flag);
 //   - when set: the think time, and per data source its name, mode and the
 //     SHA-256 of its rows (a plan without them hashes as before).
+//   - http.version and http.keep_alive when not the defaults (HTTP/2 or a
+//     connection per request measures other latencies).
 //
 // Gate thresholds, SLOs, limits, targets.allow, timeouts and the plan's name
 // are not covered. Values from the environment (secrets) are replaced by
@@ -57,6 +59,7 @@ func (p *Plan) Hash() string {
 		Schedule   []stage    `json:"schedule"`
 		Think      *ThinkTime `json:"think_time,omitempty"`
 		Data       []string   `json:"data,omitempty"`
+		HTTP       *HTTP      `json:"http,omitempty"` // nil for the defaults, so older hashes stay valid
 	}{V: hashVersion, Type: p.Profile.Type, Closed: p.Profile.Closed()}
 	if !p.Profile.ThinkTime.IsZero() {
 		in.Think = &p.Profile.ThinkTime
@@ -74,6 +77,9 @@ func (p *Plan) Hash() string {
 	// real path for the same target given literally or by --target.
 	if u, err := url.Parse(p.Target); err == nil {
 		in.TargetPath = strings.TrimRight(p.Redact(u.EscapedPath()), "/")
+	}
+	if h := p.HTTP; h.Version == HTTP2 || h.NoKeepAlive {
+		in.HTTP = &h
 	}
 	for _, e := range p.Endpoints {
 		sum := sha256.Sum256([]byte(p.Redact(e.Body)))

@@ -91,3 +91,26 @@ gate: {p95: +10%}
 		seen[got] = name
 	}
 }
+
+// HTTP/2 or a connection per request is other load; the defaults, spelled
+// out or not, keep the hash of a plan that never named them.
+func TestHashCoversHTTPChoices(t *testing.T) {
+	t.Parallel()
+	p, err := Parse([]byte(minimal), "p.yaml", ".", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := p.Hash()
+	same := *p
+	same.HTTP = HTTP{Version: HTTP11}
+	if same.Hash() != base {
+		t.Error("http.version 1.1 (the default) changed the hash")
+	}
+	for _, h := range []HTTP{{Version: HTTP2}, {NoKeepAlive: true}} {
+		q := *p
+		q.HTTP = h
+		if q.Hash() == base {
+			t.Errorf("%+v: same hash as the default", h)
+		}
+	}
+}

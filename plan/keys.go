@@ -5,7 +5,7 @@ package plan
 // both directions, so the parser, the schema and docs/plan.md cannot drift.
 // Section names are the $defs names in schema.json ("plan" is the root).
 var sectionKeys = map[string][]string{
-	"plan":       {"name", "target", "targets", "limits", "defaults", "data", "setup", "endpoints", "profile", "gate", "runner"},
+	"plan":       {"name", "target", "targets", "limits", "defaults", "tls", "http", "data", "setup", "endpoints", "profile", "gate", "runner"},
 	"source":     {"file", "format", "mode"},
 	"setup":      {"name", "request", "headers", "body", "timeout", "expect", "extract"},
 	"extract":    {"json", "header"},
@@ -13,6 +13,8 @@ var sectionKeys = map[string][]string{
 	"targets":    {"allow"},
 	"limits":     {"max_rate", "max_duration", "max_workers"},
 	"defaults":   {"timeout", "headers", "max_body_bytes", "expect"},
+	"tls":        {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "server_name", "min_version"},
+	"http":       {"version", "keep_alive"},
 	"endpoint":   {"name", "request", "headers", "body", "body_file", "weight", "timeout", "expect"},
 	"expect":     {"status"},
 	"profile": {"type", "rate", "vus", "duration", "warmup", "max_in_flight",

@@ -193,6 +193,8 @@ func (p *parser) parse(data []byte) *Plan {
 	}
 	pl.Targets = p.targets(m.get("targets"))
 	pl.Defaults = p.defaults(m.get("defaults"))
+	pl.TLS = p.tls(m.get("tls"))
+	pl.HTTP = p.httpSection(m.get("http"))
 	pl.Data = p.data(m.get("data"))
 	pl.Setup = p.setup(m.get("setup"))
 	pl.Endpoints = p.endpoints(m.get("endpoints"), pl.Defaults, usesLocal, m.node)

@@ -12,6 +12,8 @@ type Plan struct {
 	Targets  Targets  `yaml:"targets,omitempty" json:"targets,omitempty"`
 	Limits   Limits   `yaml:"limits,omitempty" json:"limits,omitempty"`
 	Defaults Defaults `yaml:"defaults,omitempty" json:"defaults,omitempty"`
+	TLS      TLS      `yaml:"tls,omitempty" json:"tls,omitempty"`
+	HTTP     HTTP     `yaml:"http,omitempty" json:"http,omitempty"`
 	// Data are the plan's data sources, loaded when the plan is read (rows
 	// included, so distributed workers need no file).
 	Data []DataSource `yaml:"-" json:"data,omitempty"`

@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -139,6 +140,7 @@ func (m *Merger) begin(f *File) error {
 		m.out = &File{Schema: Schema, Plan: f.Plan, Profile: f.Profile, Run: f.Run}
 		m.out.Run.Runner = "merge"
 		m.out.Run.Workers = 0
+		m.out.Run.Warnings = slices.Clone(f.Run.Warnings)
 		m.out.Validity = Validity{Valid: true}
 		m.eps = map[string]*accEndpoint{}
 	}
@@ -152,6 +154,14 @@ func (m *Merger) begin(f *File) error {
 		m.out.Run.Ended = f.Run.Ended
 	}
 	m.out.Run.Partial = m.out.Run.Partial || f.Run.Partial
+	if m.n > 0 {
+		m.out.Run.InsecureTLS = m.out.Run.InsecureTLS || f.Run.InsecureTLS
+		for _, w := range f.Run.Warnings {
+			if !slices.Contains(m.out.Run.Warnings, w) {
+				m.out.Run.Warnings = append(m.out.Run.Warnings, w)
+			}
+		}
+	}
 	w := f.Run.Workers
 	if w == 0 {
 		w = 1

@@ -53,7 +53,10 @@ type PlanRef struct {
 
 // Run is the run's metadata and provenance.
 type Run struct {
-	ID      string    `json:"id"`
+	ID string `json:"id"`
+	// Started is when the schedule began; Ended when the generator really
+	// stopped sending (later than Started + the planned duration when it
+	// fell behind), the span throughput is computed over.
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
 	// Runner names what produced the results: local, aws, exec, import:<format>, merge.
@@ -81,6 +84,14 @@ type Run struct {
 	// nil in files written before it existed or by runners that do not
 	// measure it.
 	Health *Health `json:"health,omitempty"`
+	// InsecureTLS is true when server certificates were not verified
+	// (tls.insecure_skip_verify): the figures may come from any host that
+	// answered, and every report must say so.
+	InsecureTLS bool `json:"insecure_tls,omitempty"`
+	// Warnings are the runner's caveats about the run that do not make it
+	// invalid (unverified certificates, redirects outside targets.allow);
+	// reports show them with the verdict.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Health holds a run's figures about its machine. Every field is optional.

@@ -58,4 +58,8 @@ const (
 	ErrStatus       = "status"
 	ErrBodyTooLarge = "body_too_large"
 	ErrOther        = "other"
+	// ErrRedirectDisallowed is a redirect to a host outside targets.allow:
+	// not followed, and not a success (a service redirecting everything to
+	// a login host must not pass).
+	ErrRedirectDisallowed = "redirect_disallowed"
 )

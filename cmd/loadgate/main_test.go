@@ -222,6 +222,20 @@ func TestUnreachableTargetIsInfraError(t *testing.T) {
 	}
 }
 
+// A certificate the plan does not trust fails every handshake: exit 3 with
+// the reason, never a run of errors judged as a regression.
+func TestUntrustedCertificateIsInfraError(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(shortPlan(srv.URL), "duration: 3s", "duration: 1s", 1))
+	code, _, errOut := cli(t, context.Background(), nil, "run", planPath, "-q")
+	if code != exitInfra || !strings.Contains(errOut, "unreachable") || !strings.Contains(errOut, "certificate signed by unknown authority") {
+		t.Errorf("exit %d, %s; want %d naming the unknown authority", code, errOut, exitInfra)
+	}
+}
+
 func TestInterruptWritesPartialResults(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(target.New(target.Options{}))

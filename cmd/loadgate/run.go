@@ -64,4 +64,7 @@ func printRunSummary(a *app, r *results.File) {
 	if err := report.WriteProfile(a.stdout, r); err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v\n", err)
 	}
+	for _, w := range r.Run.Warnings {
+		fmt.Fprintf(a.stdout, "WARNING: %s\n", w)
+	}
 }

@@ -64,17 +64,19 @@ func BenchmarkRequest(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			p := &plan.Plan{Name: "b", Target: srv.URL, Data: data, Endpoints: []plan.Endpoint{c.ep}}
-			eps, err := buildEndpoints(p)
+			setup, err := newClientSetup(p, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			eps, err := buildEndpoints(p, true)
 			if err != nil {
 				b.Fatal(err)
 			}
 			ds, _ := newDataState(p, 0, 1)
-			e := &engine{eps: eps, maxBody: DefaultMaxBodyBytes, t0: time.Now(), client: &http.Client{Transport: newTransport(4)}, data: ds, anyDyn: eps[0].dyn != nil}
+			e := &engine{eps: eps, maxBody: DefaultMaxBodyBytes, t0: time.Now(), setup: setup, plan: p,
+				client: &http.Client{Transport: setup.transport(4)}, data: ds, anyDyn: eps[0].dyn != nil}
 			e.col = newCollector(1, time.Hour, 0, false)
 			e.reqCtx = context.Background()
-			if addr, ok := fastPathOK(srv.URL); ok {
-				e.fastAddr = addr
-			}
 			w, done := e.newWorker()
 			defer done()
 			b.ReportAllocs()
@@ -94,7 +96,7 @@ func BenchmarkBuild(b *testing.B) {
 	rows := [][]string{{"1"}, {"2"}, {"3"}}
 	p := &plan.Plan{Name: "b", Target: "http://127.0.0.1:1", Data: []plan.DataSource{{Name: "products", Mode: plan.ModeSequential, Columns: []string{"id"}, Rows: rows}},
 		Endpoints: []plan.Endpoint{{Name: "a", Method: "POST", Path: "/products/{{ data.products.id }}", Headers: map[string]string{"X-Request-Id": "{{ uuid }}"}, Body: `{"n":{{ seq }}}`}}}
-	eps, err := buildEndpoints(p)
+	eps, err := buildEndpoints(p, true)
 	if err != nil {
 		b.Fatal(err)
 	}

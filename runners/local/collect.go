@@ -22,6 +22,7 @@ const (
 	kindStatus
 	kindBodyTooLarge
 	kindOther
+	kindRedirect
 	numKinds
 )
 
@@ -34,6 +35,7 @@ var kindNames = [numKinds]string{
 	kindStatus:       runners.ErrStatus,
 	kindBodyTooLarge: runners.ErrBodyTooLarge,
 	kindOther:        runners.ErrOther,
+	kindRedirect:     runners.ErrRedirectDisallowed,
 }
 
 // sample is one finished request as a worker saw it. Offsets and durations
@@ -48,6 +50,7 @@ type sample struct {
 	ep     int32
 	kind   uint8
 	timed  bool // latency is meaningful (a response arrived, or it timed out)
+	noConn bool // failed before a connection to the target existed
 }
 
 // shard is one worker's private buffer of samples. Only its worker and the
@@ -103,6 +106,11 @@ type collector struct {
 	completed int64
 	requests  int64 // all, warm-up included (progress)
 	errors    int64
+	// responded counts requests that got a response, notConnected those
+	// that failed before a connection existed (warm-up included): a run
+	// with none of the first and some of the second never reached its target.
+	responded, notConnected int64
+	redirects               int64 // redirects outside targets.allow, warm-up included
 
 	// the current progress interval
 	ivHist *results.Histogram
@@ -171,6 +179,14 @@ func (c *collector) record(x *sample) {
 	isErr := x.kind != kindOK
 	if isErr {
 		c.errors++
+	}
+	if x.status != 0 {
+		c.responded++
+	} else if x.noConn {
+		c.notConnected++
+	}
+	if x.kind == kindRedirect {
+		c.redirects++
 	}
 	if c.open {
 		lag := x.lat - x.svc

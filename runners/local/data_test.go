@@ -301,7 +301,7 @@ func TestThinkerDistributions(t *testing.T) {
 func TestPlainEndpointHasNoBuilder(t *testing.T) {
 	t.Parallel()
 	p := &plan.Plan{Name: "b", Target: "http://127.0.0.1:1", Endpoints: []plan.Endpoint{{Name: "a", Method: "GET", Path: "/x", Body: "{}"}}}
-	eps, err := buildEndpoints(p)
+	eps, err := buildEndpoints(p, true)
 	if err != nil || eps[0].dyn != nil {
 		t.Errorf("plain endpoint got a builder: %v", err)
 	}

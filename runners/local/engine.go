@@ -39,13 +39,14 @@ type endpoint struct {
 	viaClient atomic.Bool
 }
 
-func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
-	return buildEndpointsWith(p, nil)
+func buildEndpoints(p *plan.Plan, keepAlive bool) ([]*endpoint, error) {
+	return buildEndpointsWith(p, nil, keepAlive)
 }
 
 // buildEndpointsWith prepares the endpoints with setup's variables
-// substituted; endpoints whose templates remain get a builder.
-func buildEndpointsWith(p *plan.Plan, vars map[string]string) ([]*endpoint, error) {
+// substituted; endpoints whose templates remain get a builder. keepAlive
+// false puts Connection: close in every fast-path head, templated or not.
+func buildEndpointsWith(p *plan.Plan, vars map[string]string, keepAlive bool) ([]*endpoint, error) {
 	if len(p.Endpoints) == 0 {
 		return nil, fmt.Errorf("plan %q has no endpoints", p.Name)
 	}
@@ -144,7 +145,7 @@ func buildEndpointsWith(p *plan.Plan, vars map[string]string) ([]*endpoint, erro
 		if w <= 0 {
 			w = 1
 		}
-		head, err := h1Head(req)
+		head, err := h1Head(req, keepAlive)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, err))
 			continue
@@ -180,46 +181,6 @@ func buildEndpointsWith(p *plan.Plan, vars map[string]string) ([]*endpoint, erro
 func hasBodyMethod(m string) bool {
 	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
 }
-
-// newTransport returns an HTTP/1.1 keep-alive transport sized for bound
-// concurrent requests, so connections are reused rather than re-dialled.
-func newTransport(bound int) *http.Transport {
-	d := &net.Dialer{Timeout: DefaultTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:                 nil, // load goes where the plan says, never through an environment proxy
-		DialContext:           d.DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   bound,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   DefaultTimeout,
-		DisableCompression:    true, // measure the bytes the server sends, and spare the CPU
-		ForceAttemptHTTP2:     false,
-		ExpectContinueTimeout: 0,
-	}
-}
-
-// redirectPolicy follows redirects only to hosts the plan allows: those in
-// targets.allow, or only the target's own host when the list is empty (a
-// plan that names no list still does not spread load to other hosts).
-func redirectPolicy(p *plan.Plan) func(*http.Request, []*http.Request) error {
-	allowed := p.AllowedHost
-	if len(p.Targets.Allow) == 0 {
-		own := plan.Targets{}
-		if u, err := url.Parse(p.Target); err == nil {
-			own.Allow = []string{u.Hostname()}
-		}
-		allowed = own.AllowedHost
-	}
-	return func(req *http.Request, via []*http.Request) error {
-		if len(via) >= maxRedirects || !allowed(req.URL.Host) {
-			return http.ErrUseLastResponse // the 3xx itself is the response
-		}
-		return nil
-	}
-}
-
-// maxRedirects is net/http's default limit.
-const maxRedirects = 10
 
 // job is one open-model arrival handed to a worker.
 type job struct {
@@ -377,8 +338,8 @@ func (e *engine) newWorker() (*wstate, func()) {
 		w.t = newTState(len(e.data.sources))
 	}
 	stop := func() bool { return false }
-	if e.fastAddr != "" {
-		w.h1 = newH1(e.fastAddr)
+	if e.setup.fast != nil {
+		w.h1 = newH1(e.setup.fast)
 		stop = context.AfterFunc(ctx, w.h1.abort)
 	}
 	return w, func() {
@@ -523,7 +484,9 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 		var r h1Response
 		r, err = w.h1.do(w.ctx, head, ep.method, body, time.Now().Add(ep.timeout), e.maxBody)
 		switch {
-		case err == nil && r.location:
+		case err == nil && r.location != nil && e.redirectAllowed(ep, r.location):
+			// From now on the endpoint goes through net/http, which
+			// follows redirects to allowed hosts.
 			ep.viaClient.Store(true)
 			if ep.dyn != nil {
 				// The redirect is followed through net/http, which needs
@@ -536,14 +499,20 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 			err = e.doClient(w, ep, tmpl, body, &x)
 		case err == nil || errors.Is(err, errBodyTooLarge):
 			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
-			if err != nil {
+			switch {
+			case err != nil:
 				x.kind, err = kindBodyTooLarge, nil
-			} else if !expected(ep.expect, r.status) {
+			case r.location != nil && !slices.Contains(ep.expect, r.status):
+				x.kind = kindRedirect // a redirect to a host the plan does not allow
+				e.noteRedirect(ep, r.location)
+			case !expected(ep.expect, r.status):
 				x.kind = kindStatus
 			}
 		default:
 			x.kind = classify(err)
 			x.timed = x.kind == kindTimeout
+			x.noConn = notConnected(err, x.kind)
+			e.noteConnectError(err, x.noConn)
 		}
 	} else {
 		err = e.doClient(w, ep, tmpl, body, &x)
@@ -572,10 +541,19 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	if err != nil {
 		x.kind = classify(err)
 		x.timed = x.kind == kindTimeout
+		x.noConn = notConnected(err, x.kind)
+		e.noteConnectError(err, x.noConn)
 		return err
 	}
 	x.status = int32(resp.StatusCode)
 	x.timed = true
+	if e.setup.http2 && resp.ProtoMajor != 2 {
+		// Only reachable with a caller's own client: the run's transport
+		// speaks nothing else.
+		x.kind = kindOther
+		_ = resp.Body.Close()
+		return nil
+	}
 	if w.buf == nil {
 		w.buf = make([]byte, readBufSize) // only workers that use net/http need it
 	}
@@ -583,10 +561,51 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	x.bytes = n
 	_ = resp.Body.Close()
 	x.kind = kind
-	if kind == kindOK && !expected(ep.expect, resp.StatusCode) {
+	if kind != kindOK {
+		return nil
+	}
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 &&
+		!slices.Contains(ep.expect, resp.StatusCode) {
+		// net/http handed back a redirect it did not follow: to a host
+		// outside targets.allow, or past maxRedirects.
+		if u, err := resp.Request.URL.Parse(loc); err == nil && !e.setup.allowed(u.Host) {
+			x.kind = kindRedirect
+			e.noteRedirect(ep, []byte(loc))
+			return nil
+		}
+	}
+	if !expected(ep.expect, resp.StatusCode) {
 		x.kind = kindStatus
 	}
 	return nil
+}
+
+// redirectAllowed reports whether a redirect from ep to loc may be followed.
+func (e *engine) redirectAllowed(ep *endpoint, loc []byte) bool {
+	u, err := ep.tmpl.URL.Parse(string(loc))
+	return err == nil && e.setup.allowed(u.Host)
+}
+
+// noteRedirect keeps the first host a redirect outside targets.allow
+// pointed to, for the run's warning.
+func (e *engine) noteRedirect(ep *endpoint, loc []byte) {
+	if e.blockedRedirect.Load() != nil {
+		return
+	}
+	host := "?"
+	if u, err := ep.tmpl.URL.Parse(string(loc)); err == nil {
+		host = u.Host
+	}
+	e.blockedRedirect.CompareAndSwap(nil, &host)
+}
+
+// noteConnectError keeps the first failure to connect, for the error of a
+// run that never reached its target.
+func (e *engine) noteConnectError(err error, noConn bool) {
+	if noConn && e.connectErr.Load() == nil {
+		msg := e.plan.Redact(err.Error())
+		e.connectErr.CompareAndSwap(nil, &msg)
+	}
 }
 
 // readBody reads and discards r up to limit bytes, counting them.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,24 +16,32 @@ import (
 	"time"
 )
 
-// The fast path: a minimal HTTP/1.1 keep-alive client, one connection per
-// worker, used for plain-http targets. It writes a request prebuilt once per
-// endpoint and parses the response in place, with no goroutines, channels or
-// allocations per request — net/http's client costs about three times the CPU
-// per request, and on a CI runner every generator cycle is taken from the
-// service under test. Anything it does not handle (https, a custom client,
-// redirects) goes through net/http.
+// The fast path: a minimal HTTP/1.1 client, one connection per worker, plain
+// or over crypto/tls. It writes a request head prebuilt once per endpoint and
+// parses the response in place, with no goroutines, channels or allocations
+// per request — net/http's client costs about three times the CPU per
+// request, and on a CI runner every generator cycle is taken from the service
+// under test. What it does not handle (HTTP/2, a caller's own client,
+// redirects to follow) goes through net/http.
+//
+// The codec takes the request as bytes (head, body) per call, so a request
+// rendered per call (templated path, headers or body) plugs in by building
+// its head with appendH1Head instead of using the endpoint's prebuilt one.
 
 // h1Head is an endpoint's prebuilt request head, without the final
-// Content-Length line and blank line.
-func h1Head(req *http.Request) ([]byte, error) {
+// Content-Length line and blank line. keepAlive false adds Connection: close.
+func h1Head(req *http.Request, keepAlive bool) ([]byte, error) {
+	return appendH1Head(nil, req, keepAlive)
+}
+
+// appendH1Head appends req's request head to b.
+func appendH1Head(b []byte, req *http.Request, keepAlive bool) ([]byte, error) {
 	u := req.URL
 	host := req.Host
 	if host == "" {
 		host = u.Host
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, u.RequestURI(), host)
+	b = fmt.Appendf(b, "%s %s HTTP/1.1\r\nHost: %s\r\n", req.Method, u.RequestURI(), host)
 	keys := make([]string, 0, len(req.Header))
 	for k := range req.Header {
 		keys = append(keys, k)
@@ -48,47 +55,37 @@ func h1Head(req *http.Request) ([]byte, error) {
 			if strings.ContainsAny(k+v, "\r\n") {
 				return nil, fmt.Errorf("header %q: line breaks are not allowed", k)
 			}
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+			b = fmt.Appendf(b, "%s: %s\r\n", k, v)
 		}
 	}
 	if req.Header.Get("User-Agent") == "" {
-		b.WriteString("User-Agent: " + userAgent + "\r\n")
+		b = append(b, "User-Agent: "+userAgent+"\r\n"...)
 	}
-	return b.Bytes(), nil
+	if !keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return b, nil
 }
 
 // userAgent identifies loadgate's requests in the target's logs.
 const userAgent = "loadgate"
 
-// fastPathOK reports whether target can use the fast path.
-func fastPathOK(target string) (addr string, ok bool) {
-	u, err := url.Parse(target)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return "", false
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "80"
-	}
-	return net.JoinHostPort(host, port), true
-}
-
 // h1conn is one worker's connection; only its worker uses it.
 type h1conn struct {
-	mu     sync.Mutex // guards conn against abort from another goroutine
-	addr   string
-	dialer *net.Dialer
-	conn   net.Conn
-	br     *bufio.Reader
-	wbuf   []byte
-	used   bool // a request completed on conn (so a failure may be a stale keep-alive)
+	mu   sync.Mutex // guards conn against abort from another goroutine
+	d    *h1dialer
+	conn net.Conn
+	br   *bufio.Reader
+	wbuf []byte
+	loc  []byte // the last redirect's Location
+	used bool   // a request completed on conn (so a failure may be a stale keep-alive)
 }
 
 // h1BufSize is the read buffer of a fast-path connection (headers must fit).
 const h1BufSize = 4 << 10
 
-func newH1(addr string) *h1conn {
-	return &h1conn{addr: addr, dialer: &net.Dialer{KeepAlive: 30 * time.Second}}
+func newH1(d *h1dialer) *h1conn {
+	return &h1conn{d: d}
 }
 
 func (c *h1conn) close() {
@@ -111,9 +108,11 @@ func (c *h1conn) abort() {
 
 // h1Response is what the fast path learnt about a response.
 type h1Response struct {
-	status   int
-	bytes    int64
-	location bool // a redirect with a Location header
+	status int
+	bytes  int64
+	// location is a redirect's Location header (nil for other responses);
+	// valid until the connection's next request.
+	location []byte
 }
 
 var errBodyTooLarge = errors.New("response body too large")
@@ -138,7 +137,7 @@ func (c *h1conn) do(ctx context.Context, head []byte, method string, body []byte
 func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byte, deadline time.Time, maxBody int64) (r h1Response, fresh, got bool, err error) {
 	if c.conn == nil {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
-		conn, err := c.dialer.DialContext(dctx, "tcp", c.addr)
+		conn, err := c.d.dial(dctx)
 		cancel()
 		if err != nil {
 			return r, true, false, err
@@ -181,12 +180,15 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 			return r, fresh, false, err
 		}
 	}
-	r, got, keep, err := readResponse(c.br, method, maxBody)
+	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc)
+	if r.location != nil {
+		c.loc = r.location[:0]
+	}
 	if err != nil {
 		return r, fresh, got, err
 	}
 	c.used = true
-	if !keep {
+	if !keep || !c.d.keepAlive {
 		c.close()
 	}
 	return r, fresh, got, nil
@@ -200,7 +202,8 @@ func isTimeout(err error) bool {
 // readResponse parses one response and discards its body. got reports
 // whether any byte of the response arrived; keep whether the connection can
 // carry another request.
-func readResponse(br *bufio.Reader, method string, maxBody int64) (r h1Response, got, keep bool, err error) {
+// A redirect's Location is copied into locBuf.
+func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte) (r h1Response, got, keep bool, err error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -255,7 +258,9 @@ func readResponse(br *bufio.Reader, method string, maxBody int64) (r h1Response,
 				closeConn = bytes.Contains(lv, []byte("close"))
 				keepAlive = bytes.Contains(lv, []byte("keep-alive"))
 			case asciiEqualFold(k, "Location"):
-				r.location = code >= 300 && code < 400
+				if code >= 300 && code < 400 {
+					r.location = append(locBuf[:0], v...)
+				}
 			}
 		}
 		if code >= 100 && code < 200 && code != 101 {

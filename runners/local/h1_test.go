@@ -47,7 +47,7 @@ func TestReadResponse(t *testing.T) {
 		{"bad-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1 << 20, 200, 0, false, true, ""},
 	} {
 		br := bufio.NewReaderSize(strings.NewReader(tc.in), 64)
-		r, got, keep, err := readResponse(br, tc.method, tc.max)
+		r, got, keep, err := readResponse(br, tc.method, tc.max, nil)
 		if (err != nil) != tc.err || r.status != tc.status || r.bytes != tc.bytes || keep != tc.keep || !got {
 			t.Errorf("%s: status %d bytes %d keep %v got %v err %v; want %d %d %v err=%v",
 				tc.name, r.status, r.bytes, keep, got, err, tc.status, tc.bytes, tc.keep, tc.err)
@@ -59,7 +59,11 @@ func TestReadResponse(t *testing.T) {
 			}
 		}
 	}
-	if _, got, _, err := readResponse(bufio.NewReader(strings.NewReader("")), "GET", 1); got || err != io.EOF {
+	r, _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 302 Found\r\nLocation:  https://login.example/a?b \r\nContent-Length: 0\r\n\r\n")), "GET", 1, nil)
+	if err != nil || string(r.location) != "https://login.example/a?b" {
+		t.Errorf("redirect: location %q err %v", r.location, err)
+	}
+	if _, got, _, err := readResponse(bufio.NewReader(strings.NewReader("")), "GET", 1, nil); got || err != io.EOF {
 		t.Errorf("empty stream: got %v err %v, want nothing and io.EOF", got, err)
 	}
 }
@@ -71,9 +75,17 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		br := bufio.NewReaderSize(strings.NewReader(in), 16)
-		r, _, _, _ := readResponse(br, "GET", 1<<10)
+		r, _, _, err := readResponse(br, "GET", 1<<10, make([]byte, 0, 4))
 		if r.bytes < 0 || r.bytes > 1<<10 {
 			t.Fatalf("bytes %d outside 0..limit", r.bytes)
+		}
+		// Only a redirect carries a Location, and it is a copy that
+		// outlives the reader's buffer.
+		if r.location != nil && (r.status < 300 || r.status > 399) {
+			t.Fatalf("location %q on status %d", r.location, r.status)
+		}
+		if err == nil && r.location != nil && !strings.Contains(in, string(r.location)) {
+			t.Fatalf("location %q is not in the response", r.location)
 		}
 	})
 }
@@ -137,8 +149,7 @@ func TestFastPathAbort(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	addr, _ := fastPathOK(srv.URL)
-	c := newH1(addr)
+	c := newH1(testDialer(t, srv.URL))
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, c.abort)
 	defer stop()
@@ -171,4 +182,14 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%v) = %s, want %s", tc.err, kindNames[got], kindNames[tc.want])
 		}
 	}
+}
+
+// testDialer is the fast path's dialer for target.
+func testDialer(t testing.TB, target string) *h1dialer {
+	t.Helper()
+	s, err := newClientSetup(&plan.Plan{Target: target}, false)
+	if err != nil || s.fast == nil {
+		t.Fatalf("no fast path for %s: %v", target, err)
+	}
+	return s.fast
 }

@@ -74,6 +74,12 @@ const (
 	// reported invalid instead (profile.max_in_flight raises the bound).
 	MinInFlight        = 16
 	MaxDerivedInFlight = 2000
+	// UnreachableAfter is how long a run goes on while nothing at all
+	// connects (every request refused, unresolvable, failing its TLS
+	// handshake or timing out while connecting) before it stops with an
+	// UnreachableError instead of spending its whole planned duration. A
+	// target that comes up within it (a service still starting) runs normally.
+	UnreachableAfter = 5 * time.Second
 	// DrainGrace is how long an interrupted run waits for in-flight requests.
 	DrainGrace = 2 * time.Second
 	// ProgressInterval is how often progress is reported and samples collected.
@@ -108,6 +114,30 @@ type Options struct {
 	// of sequential and unique sources and seq values are split between
 	// workers by index, so unique values stay unique across workers.
 	Shard, Shards int
+	// UnreachableAfter overrides the package's UnreachableAfter when > 0.
+	UnreachableAfter time.Duration
+}
+
+// UnreachableError ends a run in which no request reached the target: it
+// was refused, not resolved, failed its TLS handshake or never connected.
+// Results come with it (for the record); there is nothing in them to judge.
+type UnreachableError struct {
+	Target string        // redacted
+	After  time.Duration // how long the run went on
+	Early  bool          // stopped before its planned end
+	Failed int64         // requests that failed to connect
+	// First is the first failure's message (redacted): the reason, such as
+	// a certificate that does not match the server name.
+	First string
+}
+
+func (e *UnreachableError) Error() string {
+	how := "during the whole run"
+	if e.Early {
+		how = fmt.Sprintf("in the first %v (stopped early)", e.After.Round(time.Second))
+	}
+	return fmt.Sprintf("target %s unreachable: nothing connected %s; %d requests failed to connect, the first with: %s",
+		e.Target, how, e.Failed, e.First)
 }
 
 // Runner is the local load generator.
@@ -148,15 +178,19 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if total <= 0 {
 		return nil, fmt.Errorf("local runner: plan %q: the profile's schedule is empty", p.Name)
 	}
+	setup, err := newClientSetup(p, r.opts.NoFastPath || r.opts.Client != nil)
+	if err != nil {
+		return nil, fmt.Errorf("local runner: plan %q: %w", p.Name, err)
+	}
 	data, err := newDataState(p, r.opts.Shard, r.opts.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("local runner: %w", err)
 	}
-	vars, err := r.setup(ctx, p, data)
+	vars, err := r.setup(ctx, p, setup, data)
 	if err != nil {
 		return nil, fmt.Errorf("local runner: %w", err)
 	}
-	eps, err := buildEndpointsWith(p, vars)
+	eps, err := buildEndpointsWith(p, vars, setup.keepAlive)
 	if err != nil {
 		return nil, fmt.Errorf("local runner: %w", err)
 	}
@@ -168,7 +202,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e := &engine{
 		opts: r.opts, plan: p, eps: eps, stages: stages, total: total,
 		warm: warmupDuration(stages), closed: closed, progress: progress,
-		maxBody: p.Defaults.MaxBodyBytes, data: data,
+		maxBody: p.Defaults.MaxBodyBytes, setup: setup, data: data,
 	}
 	for _, ep := range eps {
 		e.anyDyn = e.anyDyn || ep.dyn != nil
@@ -179,38 +213,36 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e.bound = r.inFlightBound(p, stages, eps)
 	e.client = r.opts.Client
 	if e.client == nil {
-		// The fast path serves plain-http targets; https and a caller's own
-		// client go through net/http.
-		if addr, ok := fastPathOK(p.Target); ok && !r.opts.NoFastPath {
-			e.fastAddr = addr
-		}
-		tr := newTransport(e.bound)
+		tr := setup.transport(e.bound)
 		defer tr.CloseIdleConnections()
 		e.client = &http.Client{Transport: tr}
 	}
 	if e.client.CheckRedirect == nil {
 		c := *e.client
-		c.CheckRedirect = redirectPolicy(p)
+		c.CheckRedirect = redirectPolicy(setup.allowed)
 		e.client = &c
 	}
 	return e.run(ctx)
 }
 
 // setup runs the plan's setup steps (before the start barrier and the
-// warm-up) and returns the variables they extracted.
-func (r *Runner) setup(ctx context.Context, p *plan.Plan, data *dataState) (map[string]string, error) {
+// warm-up) and returns the variables they extracted. The steps go through
+// net/http with the run's TLS settings (CA, client certificate, server name,
+// verification), protocol and redirect rule, so a login reaches the target
+// the load reaches.
+func (r *Runner) setup(ctx context.Context, p *plan.Plan, cs *clientSetup, data *dataState) (map[string]string, error) {
 	if len(p.Setup) == 0 {
 		return nil, nil
 	}
 	client := r.opts.Client
 	if client == nil {
-		tr := newTransport(1)
+		tr := cs.transport(1)
 		defer tr.CloseIdleConnections()
 		client = &http.Client{Transport: tr}
 	}
 	if client.CheckRedirect == nil {
 		c := *client
-		c.CheckRedirect = redirectPolicy(p)
+		c.CheckRedirect = redirectPolicy(cs.allowed)
 		client = &c
 	}
 	return runSetup(ctx, p, client, data)
@@ -245,7 +277,7 @@ type engine struct {
 	bound    int
 	maxBody  int64
 	client   *http.Client
-	fastAddr string // host:port of the fast HTTP/1.1 path; "" = net/http only
+	setup    *clientSetup
 	progress runners.ProgressFunc
 
 	t0  time.Time
@@ -271,7 +303,13 @@ type engine struct {
 	// run out; exhaustedSource names the first.
 	exhausted       atomic.Int64
 	exhaustedSource atomic.Value
-	cutoff          time.Duration
+	cutoff          time.Duration // end of the schedule that ran (windows)
+	sendEnd         time.Duration // when sending really stopped, since t0
+
+	blockedRedirect atomic.Pointer[string] // first host a redirect outside targets.allow led to
+	connectErr      atomic.Pointer[string] // first failure to connect
+	unreachable     atomic.Bool            // stopped early: nothing connected
+	stopRun         context.CancelFunc
 }
 
 func (e *engine) run(ctx context.Context) (*results.File, error) {
@@ -302,6 +340,12 @@ func (e *engine) run(ctx context.Context) (*results.File, error) {
 	cpu0 := cpuTime()
 	wall0 := time.Now()
 
+	// The run's own context: the caller's, and an early stop when nothing
+	// connects.
+	parent := ctx
+	ctx, e.stopRun = context.WithCancel(ctx)
+	defer e.stopRun()
+
 	// The collector/progress loop.
 	colDone := make(chan struct{})
 	stopCol := make(chan struct{})
@@ -315,23 +359,52 @@ func (e *engine) run(ctx context.Context) (*results.File, error) {
 	} else {
 		e.runOpen(ctx)
 	}
-	interrupted := ctx.Err() != nil
-	e.cutoff = min(time.Since(e.t0), e.total)
-	if !interrupted {
+	e.sendEnd = time.Since(e.t0)
+	interrupted := parent.Err() != nil
+	stopped := interrupted || e.unreachable.Load()
+	e.cutoff = min(e.sendEnd, e.total)
+	if !stopped {
 		e.cutoff = e.total
 	}
-	e.drain(interrupted)
+	e.drain(stopped)
 	close(stopCol)
 	<-colDone
 	e.col.collect()
 
 	cpu := cpuTime() - cpu0
 	wall := time.Since(wall0)
-	f := e.results(id, interrupted, cpu, wall)
+	f := e.results(id, stopped, cpu, wall)
 	if interrupted {
-		return f, fmt.Errorf("local runner: interrupted after %v: %w", e.cutoff.Round(time.Millisecond), ctx.Err())
+		return f, fmt.Errorf("local runner: interrupted after %v: %w", e.cutoff.Round(time.Millisecond), parent.Err())
+	}
+	if e.col.responded == 0 && e.col.notConnected > 0 && e.col.notConnected == e.col.completed {
+		return f, e.unreachableError()
 	}
 	return f, nil
+}
+
+func (e *engine) unreachableError() *UnreachableError {
+	ue := &UnreachableError{
+		Target: e.plan.Redact(e.plan.Target), After: e.cutoff,
+		Early: e.unreachable.Load(), Failed: e.col.notConnected, First: "?",
+	}
+	if m := e.connectErr.Load(); m != nil {
+		ue.First = *m
+	}
+	return ue
+}
+
+// checkReachable stops the run when, UnreachableAfter into it, requests
+// have failed to connect and none got a response. Collector goroutine only.
+func (e *engine) checkReachable(el time.Duration) {
+	after := UnreachableAfter
+	if e.opts.UnreachableAfter > 0 {
+		after = e.opts.UnreachableAfter
+	}
+	if el >= after && e.col.responded == 0 && e.col.notConnected > 0 && !e.unreachable.Load() {
+		e.unreachable.Store(true)
+		e.stopRun()
+	}
 }
 
 // drain waits for in-flight requests: up to the longest timeout after a
@@ -365,6 +438,7 @@ func (e *engine) collectLoop(stop <-chan struct{}) {
 			return
 		case now := <-tk.C:
 			e.col.collect()
+			e.checkReachable(now.Sub(e.t0))
 			n, p95 := e.col.interval()
 			if e.progress != nil {
 				el := now.Sub(e.t0)
@@ -392,7 +466,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 		Schema: results.Schema,
 		Plan:   results.PlanRef{Name: p.Name, File: p.Source},
 		Run: results.Run{
-			ID: id, Started: e.t0, Ended: e.t0.Add(e.cutoff),
+			ID: id, Started: e.t0, Ended: e.t0.Add(max(e.sendEnd, e.cutoff)),
 			Runner: "local", RunnerClass: fmt.Sprintf("local/%dcpu", runtime.NumCPU()),
 			Workers: 1, Target: p.Redact(p.Target), Partial: interrupted, Label: e.opts.Label,
 			Env: results.Env{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
@@ -426,14 +500,35 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 		re.Name, re.Method, re.URL = ep.name, ep.method, p.Redact(ep.rawURL)
 		f.Endpoints = append(f.Endpoints, re)
 	}
-	measured := e.cutoff - e.warm
+	// Throughput over the time the generator really sent, which is longer
+	// than planned when it fell behind.
+	span := max(e.sendEnd, e.cutoff)
+	measured := span - e.warm
 	if measured <= 0 {
-		measured = e.cutoff
+		measured = span
 	}
 	f.Finalize(measured)
 	f.Validity = e.validity(cpu, wall)
+	e.warnings(f)
 	f.Derived = derive(p.Profile, e.stages, e.t0, f.Total.Windows)
 	return f
+}
+
+// warnings records the run's caveats that do not invalidate it.
+func (e *engine) warnings(f *results.File) {
+	if e.setup.tls != nil && e.setup.tls.InsecureSkipVerify {
+		f.Run.InsecureTLS = true
+		f.Run.Warnings = append(f.Run.Warnings, "TLS certificates were NOT verified (tls.insecure_skip_verify): any host that answered may have served these figures")
+	}
+	if n := e.col.redirects; n > 0 {
+		host := "?"
+		if h := e.blockedRedirect.Load(); h != nil {
+			host = *h
+		}
+		f.Run.Warnings = append(f.Run.Warnings, fmt.Sprintf(
+			"%d responses were redirects to a host outside targets.allow (first: %s); they were not followed and count as %s errors",
+			n, e.plan.Redact(host), runners.ErrRedirectDisallowed))
+	}
 }
 
 func (e *engine) profile() results.Profile {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,8 +86,11 @@ func TestOpenModelCountsAndWeights(t *testing.T) {
 	if a.Requests+b.Requests != v.Sent-300 || a.Requests != 2*b.Requests {
 		t.Errorf("requests a=%d b=%d (sent %d), want 400/200", a.Requests, b.Requests, v.Sent)
 	}
-	if math.Abs(f.Total.ThroughputRPS-300) > 3 {
-		t.Errorf("throughput %.1f rps, want 300", f.Total.ThroughputRPS)
+	// Throughput is over the real sending span: 300/s unless this busy
+	// test host made the generator finish late.
+	span := f.Run.Ended.Sub(f.Run.Started) - time.Second
+	if want := float64(a.Requests+b.Requests) / span.Seconds(); math.Abs(f.Total.ThroughputRPS-want) > 1 || f.Total.ThroughputRPS > 303 {
+		t.Errorf("throughput %.1f rps, want %.1f (≤ 300)", f.Total.ThroughputRPS, want)
 	}
 	if a.Errors != 0 || a.Status["200"] != a.Requests {
 		t.Errorf("a: errors %d status %v", a.Errors, a.Status)
@@ -171,7 +175,19 @@ func TestErrorClassification(t *testing.T) {
 			e.Expect.Status = tc.expect
 			p := loadPlan(tc.url, 20, 500*time.Millisecond, e)
 			p.Defaults.MaxBodyBytes = tc.maxBody
-			f := run(t, p, Options{})
+			var f *results.File
+			if tc.kind == runners.ErrRefused {
+				// Nothing connects: the run ends in an UnreachableError,
+				// its results still complete.
+				var err error
+				f, err = New(Options{}).Run(context.Background(), p)
+				var ue *UnreachableError
+				if !errors.As(err, &ue) || ue.Early || ue.Failed != 10 || !strings.Contains(ue.First, "refused") {
+					t.Fatalf("err %v, want an UnreachableError for the whole run with 10 refused", err)
+				}
+			} else {
+				f = run(t, p, Options{})
+			}
 			got := f.Endpoint(tc.name)
 			if got.Requests != 10 {
 				t.Errorf("requests %d, want 10", got.Requests)
@@ -306,17 +322,30 @@ func TestRedirectsStayOnAllowedHosts(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	p := loadPlan(srv.URL, 10, 300*time.Millisecond, ep("away", "/away", 1), ep("home", "/home", 1))
-	p.Targets.Allow = []string{"127.0.0.1"}
-	f := run(t, p, Options{})
-	if _, ok := hits.Load("other"); ok {
-		t.Error("followed a redirect to a host outside targets.allow")
-	}
-	if got := f.Endpoint("away").Status["302"]; got == 0 {
-		t.Errorf("away: status %v, want the 302 itself", f.Endpoint("away").Status)
-	}
-	if got := f.Endpoint("home").Status["200"]; got == 0 {
-		t.Errorf("home: status %v, want the followed 200", f.Endpoint("home").Status)
+	// Both paths: the fast one (which learns of the redirect from its own
+	// parser) and net/http.
+	for _, noFast := range []bool{false, true} {
+		p := loadPlan(srv.URL, 10, 300*time.Millisecond, ep("away", "/away", 1), ep("home", "/home", 1), ep("expected", "/away", 1))
+		p.Endpoints[2].Expect.Status = []int{302} // a plan that asks for the redirect itself
+		p.Targets.Allow = []string{"127.0.0.1"}
+		f := run(t, p, Options{NoFastPath: noFast})
+		if _, ok := hits.Load("other"); ok {
+			t.Error("followed a redirect to a host outside targets.allow")
+		}
+		away := f.Endpoint("away")
+		if away.Status["302"] == 0 || away.Errors != away.Requests || away.ErrorKinds[runners.ErrRedirectDisallowed] != away.Requests {
+			t.Errorf("noFast=%v away: status %v, errors %d %v; want every 302 a %s error",
+				noFast, away.Status, away.Errors, away.ErrorKinds, runners.ErrRedirectDisallowed)
+		}
+		if exp := f.Endpoint("expected"); exp.Errors != 0 || exp.Status["302"] != exp.Requests {
+			t.Errorf("noFast=%v expected: status %v, errors %v; an expected 302 is a success", noFast, exp.Status, exp.ErrorKinds)
+		}
+		if got := f.Endpoint("home").Status["200"]; got == 0 || f.Endpoint("home").Errors != 0 {
+			t.Errorf("noFast=%v home: status %v, want the followed 200", noFast, f.Endpoint("home").Status)
+		}
+		if len(f.Run.Warnings) != 1 || !strings.Contains(f.Run.Warnings[0], "outside targets.allow (first: localhost:") {
+			t.Errorf("noFast=%v warnings %q, want one naming the redirect's host", noFast, f.Run.Warnings)
+		}
 	}
 }
 
@@ -341,5 +370,28 @@ func TestMaxLagOption(t *testing.T) {
 	f := run(t, p, Options{MaxLagP99: time.Hour})
 	if !f.Validity.Valid || f.Validity.LagP99Ms < 20 {
 		t.Errorf("validity %+v: want valid despite the lag, with the lag reported", f.Validity)
+	}
+}
+
+// A generator that falls behind sends past the planned end: run.ended is
+// when it really stopped, and throughput is computed over that span.
+func TestEndedIsRealTime(t *testing.T) {
+	t.Parallel()
+	_, url := newTarget(t, target.Options{})
+	// One request in flight at a time, each 400 ms, 20 arrivals/s for 1 s:
+	// the scheduler waits for the only worker and is still dispatching
+	// (or dropping) arrivals of the first second well after it.
+	p := loadPlan(url, 20, time.Second, ep("slow", "/delay?ms=400", 1))
+	f, err := New(Options{MaxInFlight: 1}).Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	span := f.Run.Ended.Sub(f.Run.Started)
+	if span <= 1100*time.Millisecond {
+		t.Errorf("ended %v after the start; the generator sent until > 1.1 s", span)
+	}
+	want := float64(f.Total.Requests) / span.Seconds()
+	if math.Abs(f.Total.ThroughputRPS-want) > 0.01*want {
+		t.Errorf("throughput %.3f/s, want %.3f/s (requests over the real span)", f.Total.ThroughputRPS, want)
 	}
 }

@@ -1,0 +1,222 @@
+package plan
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// TLS configures connections to https targets. File paths resolve against
+// the plan's directory. Key material is read when a run starts and never
+// kept in the plan, so no encoding of a plan can carry it.
+type TLS struct {
+	// CAFile is a PEM bundle of CAs trusted in addition to the system's.
+	CAFile string `yaml:"ca_file,omitempty" json:"ca_file,omitempty"`
+	// CertFile and KeyFile are the client certificate and key (mTLS).
+	CertFile string `yaml:"cert_file,omitempty" json:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty" json:"key_file,omitempty"`
+	// InsecureSkipVerify accepts any server certificate; every report says so.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify,omitempty" json:"insecure_skip_verify,omitempty"`
+	// ServerName overrides the name sent in SNI and checked in the certificate.
+	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
+	// MinVersion is "1.2" or "1.3" ("" = Go's default, TLS 1.2).
+	MinVersion string `yaml:"min_version,omitempty" json:"min_version,omitempty"`
+}
+
+// HTTP selects the protocol and connection handling.
+type HTTP struct {
+	// Version is "1.1" (default) or "2" (negotiated by ALPN over TLS,
+	// prior knowledge over plain http).
+	Version string `yaml:"version,omitempty" json:"version,omitempty"`
+	// NoKeepAlive opens a new connection for every request (plan key
+	// `keep_alive: false`); by default each worker or VU keeps its own.
+	NoKeepAlive bool `yaml:"-" json:"no_keep_alive,omitempty"`
+}
+
+// HTTP versions http.version accepts.
+const (
+	HTTP11 = "1.1"
+	HTTP2  = "2"
+)
+
+// tlsVersions maps tls.min_version values to crypto/tls constants.
+var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+// IsZero reports whether t sets nothing.
+func (t TLS) IsZero() bool { return t == TLS{} }
+
+// TLSConfig builds the client TLS configuration the plan asks for, reading
+// its files (relative to p.Dir). Errors name the key and the file, never the
+// files' contents.
+func (p *Plan) TLSConfig() (*tls.Config, error) {
+	t := p.TLS
+	c := &tls.Config{
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // the plan asked for it; every report warns
+		ServerName:         t.ServerName,
+		MinVersion:         tls.VersionTLS12,
+	}
+	if v, ok := tlsVersions[t.MinVersion]; ok {
+		c.MinVersion = v
+	} else if t.MinVersion != "" {
+		return nil, fmt.Errorf("tls.min_version: %q is not one of 1.2, 1.3", t.MinVersion)
+	}
+	var errs []error
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(p.resolvePath(t.CAFile))
+		if err != nil {
+			errs = append(errs, &TLSFileError{Key: "ca_file", Err: err})
+		} else {
+			pool, err := x509.SystemCertPool()
+			if err != nil || pool == nil {
+				pool = x509.NewCertPool()
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				errs = append(errs, &TLSFileError{Key: "ca_file", Err: fmt.Errorf("%s holds no PEM certificate", t.CAFile)})
+			}
+			c.RootCAs = pool
+		}
+	}
+	switch {
+	case t.CertFile != "" && t.KeyFile != "":
+		certPEM, err1 := os.ReadFile(p.resolvePath(t.CertFile))
+		if err1 != nil {
+			errs = append(errs, &TLSFileError{Key: "cert_file", Err: err1})
+		}
+		keyPEM, err2 := os.ReadFile(p.resolvePath(t.KeyFile))
+		if err2 != nil {
+			errs = append(errs, &TLSFileError{Key: "key_file", Err: err2})
+		}
+		if err1 == nil && err2 == nil {
+			cert, err := tls.X509KeyPair(certPEM, keyPEM)
+			clear(keyPEM)
+			if err != nil {
+				// crypto/tls's messages name the problem, never the PEM
+				// content; one about the key is the key file's.
+				key := "cert_file"
+				if msg := err.Error(); strings.Contains(msg, "key") && !strings.Contains(msg, "certificate input") {
+					key = "key_file"
+				}
+				errs = append(errs, &TLSFileError{Key: key, Err: err})
+			} else {
+				c.Certificates = []tls.Certificate{cert}
+			}
+		}
+	case t.CertFile != "":
+		errs = append(errs, &TLSFileError{Key: "key_file", Err: errors.New("required with tls.cert_file")})
+	case t.KeyFile != "":
+		errs = append(errs, &TLSFileError{Key: "cert_file", Err: errors.New("required with tls.key_file")})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// TLSFileError is a problem with one of the plan's TLS files.
+type TLSFileError struct {
+	Key string // ca_file, cert_file or key_file
+	Err error
+}
+
+func (e *TLSFileError) Error() string { return "tls." + e.Key + ": " + e.Err.Error() }
+func (e *TLSFileError) Unwrap() error { return e.Err }
+
+func (p *Plan) resolvePath(name string) string {
+	if filepath.IsAbs(name) || p.Dir == "" {
+		return name
+	}
+	return filepath.Join(p.Dir, name)
+}
+
+func (p *parser) tls(n *yaml.Node) TLS {
+	var t TLS
+	m := p.mapping(n, "tls", "tls")
+	if m == nil {
+		return t
+	}
+	t.CAFile = p.text(m.get("ca_file"), "tls.ca_file", false)
+	t.CertFile = p.text(m.get("cert_file"), "tls.cert_file", false)
+	t.KeyFile = p.text(m.get("key_file"), "tls.key_file", false)
+	t.InsecureSkipVerify = p.boolean(m.get("insecure_skip_verify"), "tls.insecure_skip_verify")
+	t.ServerName = p.text(m.get("server_name"), "tls.server_name", false)
+	if v := m.get("min_version"); v != nil {
+		s := p.text(v, "tls.min_version", false)
+		if _, ok := tlsVersions[s]; s != "" && !ok {
+			p.errorf(v, "tls.min_version", "%q is not a TLS version: want 1.2 or 1.3", s)
+		} else {
+			t.MinVersion = s
+		}
+	}
+	if t.InsecureSkipVerify && t.CAFile != "" {
+		p.errorf(m.get("insecure_skip_verify"), "tls.insecure_skip_verify", "contradicts tls.ca_file: a CA file is only useful when certificates are verified")
+	}
+	// Check the files now, so `loadgate validate` catches a wrong path or a
+	// key that does not match its certificate before any load starts.
+	probe := &Plan{Dir: p.dir, TLS: t}
+	if _, err := probe.TLSConfig(); err != nil {
+		for _, e := range unjoin(err) {
+			var fe *TLSFileError
+			if !errors.As(e, &fe) {
+				continue
+			}
+			node := m.get(fe.Key)
+			if node == nil {
+				node = m.node
+			}
+			p.errorf(node, "tls."+fe.Key, "%v", fe.Err)
+		}
+	}
+	return t
+}
+
+func (p *parser) httpSection(n *yaml.Node) HTTP {
+	var h HTTP
+	m := p.mapping(n, "http", "http")
+	if m == nil {
+		return h
+	}
+	if v := m.get("version"); v != nil {
+		s, _ := p.scalar(v, "http.version", "a string", false)
+		switch s {
+		case "1.1", "1":
+			h.Version = HTTP11
+		case "2", "2.0":
+			h.Version = HTTP2
+		default:
+			p.errorf(v, "http.version", "%q is not an HTTP version: want 1.1 or 2", s)
+		}
+	}
+	if v := m.get("keep_alive"); v != nil {
+		h.NoKeepAlive = !p.boolean(v, "http.keep_alive")
+	}
+	return h
+}
+
+// boolean reads true/false (yes/no and on/off are YAML 1.1 and rejected, as
+// yaml.v3 treats them as strings).
+func (p *parser) boolean(n *yaml.Node, path string) bool {
+	s, ok := p.scalar(n, path, "true or false", false)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil || (s != "true" && s != "false") {
+		p.errorf(n, path, "want true or false, got %q", s)
+		return false
+	}
+	return b
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
