@@ -48,8 +48,6 @@ const (
 	compositeSHA    = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 	compositeRef    = "v1.2.3"
 	compositeImage  = "ghcr.io/loadgate/loadgate:" + compositeRef
-	fakeDockerEnv   = "LOADGATE_FAKE_DOCKER_DIR"
-	fakeDockerImage = "LOADGATE_FAKE_DOCKER_IMAGE_ROOT"
 )
 
 // actionMeta is the part of action.yml the runner reads for a composite action.
@@ -318,10 +316,12 @@ func readDockerCalls(t *testing.T, dir string) []dockerCall {
 	return calls
 }
 
-// installFakeDocker writes a `docker` that re-enters this test binary
-// (TestActionFakeDockerProcess) and an image root holding what the image
-// holds: the static binary as /loadgate, /tmp, the CA bundle (plus the fake
-// GitHub's certificate).
+// installFakeDocker makes a `docker` that is this test binary (hard-linked,
+// so bash executes a Go program directly, as it would the docker CLI: a shell
+// wrapper could drop variables such as INPUT_GITHUB-TOKEN that are no shell
+// names) with its settings beside it, and an image root holding what the
+// image holds: the static binary as /loadgate, /tmp, the CA bundle (plus the
+// fake GitHub's certificate).
 func installFakeDocker(t *testing.T, bin string, extraCA []byte) (binDir, logDir string) {
 	t.Helper()
 	self, err := os.Executable()
@@ -339,23 +339,55 @@ func installFakeDocker(t *testing.T, bin string, extraCA []byte) (binDir, logDir
 	if err := os.Chmod(filepath.Join(img, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(img, "loadgate"), data, 0o755); err != nil {
+	if err := copyFile(bin, filepath.Join(img, "loadgate")); err != nil {
 		t.Fatal(err)
 	}
 	bundle, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err := os.WriteFile(filepath.Join(img, "etc", "ssl", "certs", "ca-certificates.crt"), append(bundle, extraCA...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("#!/bin/sh\nexport %s=%q %s=%q\nexec %q -test.run='^TestActionFakeDockerProcess$' -- \"$@\"\n",
-		fakeDockerEnv, logDir, fakeDockerImage, img, self)
-	if err := os.WriteFile(filepath.Join(binDir, "docker"), []byte(script), 0o755); err != nil {
+	if err := os.Link(self, filepath.Join(binDir, "docker")); err != nil {
+		if err := copyFile(self, filepath.Join(binDir, "docker")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, _ := json.Marshal(fakeDockerConfig{LogDir: logDir, ImageRoot: img})
+	if err := os.WriteFile(filepath.Join(binDir, "fake-docker.json"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return binDir, logDir
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
+type fakeDockerConfig struct {
+	LogDir    string `json:"log_dir"`
+	ImageRoot string `json:"image_root"`
+}
+
+// init turns this test binary into the fake docker when it runs under that
+// name (before the testing package parses any flag).
+func init() {
+	exe, err := os.Executable()
+	if err != nil || filepath.Base(exe) != "docker" {
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "fake-docker.json"))
+	if err != nil {
+		return
+	}
+	var cfg fakeDockerConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "fake docker:", err)
+		os.Exit(125)
+	}
+	os.Exit(fakeDocker(cfg.LogDir, cfg.ImageRoot, os.Args[1:], os.Environ()))
 }
 
 func needUnshare(t *testing.T) {
@@ -366,29 +398,6 @@ func needUnshare(t *testing.T) {
 	if out, err := exec.Command("unshare", "-r", "-m", "-n", "true").CombinedOutput(); err != nil {
 		t.Skipf("unshare -r -m -n not permitted here: %v %s", err, out)
 	}
-}
-
-// TestActionFakeDockerProcess is the fake docker (not a test: it does
-// nothing unless the fake's script started it).
-func TestActionFakeDockerProcess(t *testing.T) {
-	logDir := os.Getenv(fakeDockerEnv)
-	if logDir == "" {
-		return
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, fakeDockerEnv+"=") && !strings.HasPrefix(kv, fakeDockerImage+"=") {
-			env = append(env, kv)
-		}
-	}
-	os.Exit(fakeDocker(logDir, os.Getenv(fakeDockerImage), args, env))
 }
 
 // fakeDocker does what docker would with args, env being the docker CLI's
@@ -463,6 +472,11 @@ func fakeDocker(logDir, imageRoot string, args, env []string) int {
 	}
 	var sh strings.Builder
 	sh.WriteString("set -e\n")
+	if network != "host" {
+		// Docker's own network namespace has its loopback up: 127.0.0.1 is
+		// the container, where nothing listens.
+		sh.WriteString("ip link set lo up\n")
+	}
 	for _, m := range mounts {
 		if err := os.MkdirAll(filepath.Join(imageRoot, m[1]), 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "fake docker:", err)
@@ -606,7 +620,7 @@ func TestActionCompositeDockerOnRunnerNetwork(t *testing.T) {
 		passed[run[i+1]] = true
 	}
 	for name := range env {
-		if !passed[name] {
+		if !passed[name] && !strings.HasPrefix(name, "LOADGATE_") {
 			t.Errorf("step variable %s not passed to the container", name)
 		}
 	}
@@ -654,11 +668,15 @@ func TestActionCompositeWithoutHostNetworkFails(t *testing.T) {
 		args = append(args, "-e", n)
 	}
 	code := fakeDocker(logDir, filepath.Join(filepath.Dir(logDir), "image"), append(args, compositeImage, "action"), env)
-	if code != 3 {
-		t.Fatalf("exit %d on a network of its own, want 3 (target unreachable)", code)
+	// Every request fails to connect: no verdict (3) or an invalid run (4),
+	// never a pass.
+	out := readOutputs(t, r.files["GITHUB_OUTPUT"])
+	if (code != 3 || out["verdict"] != "error") && (code != 4 || out["verdict"] != "invalid") {
+		t.Fatalf("exit %d, outputs %v on a network of its own, want no pass", code, out)
 	}
-	if out := readOutputs(t, r.files["GITHUB_OUTPUT"]); out["verdict"] != "error" {
-		t.Errorf("outputs %v", out)
+	res, err := os.ReadFile(filepath.Join(r.ws, "loadgate-results", "results.json"))
+	if err == nil && !strings.Contains(string(res), `"refused"`) {
+		t.Errorf("results record no refused connection:\n%.2000s", res)
 	}
 }
 
