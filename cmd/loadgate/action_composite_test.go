@@ -43,11 +43,11 @@ import (
 )
 
 const (
-	compositeRoot   = "../.."
-	compositeToken  = "ghs_compositetesttoken"
-	compositeSHA    = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
-	compositeRef    = "v1.2.3"
-	compositeImage  = "ghcr.io/loadgate/loadgate:" + compositeRef
+	compositeRoot  = "../.."
+	compositeToken = "ghs_compositetesttoken"
+	compositeSHA   = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	compositeRef   = "v1.2.3"
+	compositeImage = "ghcr.io/loadgate/loadgate:" + compositeRef
 )
 
 // actionMeta is the part of action.yml the runner reads for a composite action.
