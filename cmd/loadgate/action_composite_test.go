@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The action as the runner runs it: action.yml is a composite action whose one
@@ -34,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -374,6 +377,9 @@ type fakeDockerConfig struct {
 // init turns this test binary into the fake docker when it runs under that
 // name (before the testing package parses any flag).
 func init() {
+	if len(os.Args) > 1 && os.Args[1] == containerArg {
+		os.Exit(fakeContainer(os.Args[2:]))
+	}
 	exe, err := os.Executable()
 	if err != nil || filepath.Base(exe) != "docker" {
 		return
@@ -470,29 +476,30 @@ func fakeDocker(logDir, imageRoot string, args, env []string) int {
 			cenv = append(cenv, name+"="+v)
 		}
 	}
-	var sh strings.Builder
-	sh.WriteString("set -e\n")
-	if network != "host" {
-		// Docker's own network namespace has its loopback up: 127.0.0.1 is
-		// the container, where nothing listens.
-		sh.WriteString("ip link set lo up\n")
-	}
 	for _, m := range mounts {
 		if err := os.MkdirAll(filepath.Join(imageRoot, m[1]), 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "fake docker:", err)
 			return 125
 		}
-		fmt.Fprintf(&sh, "mount --rbind %q %q\n", m[0], filepath.Join(imageRoot, m[1]))
 	}
-	fmt.Fprintf(&sh, "exec unshare --root=%q --wd=%q /loadgate", imageRoot, workdir)
-	for _, a := range cmdArgs {
-		fmt.Fprintf(&sh, " %q", a)
+	// The container's process: this binary again, in new namespaces, doing
+	// the mounts and the chroot in Go and exec'ing /loadgate with exactly
+	// cenv (a shell there would drop names such as INPUT_GITHUB-TOKEN).
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake docker:", err)
+		return 125
 	}
 	ns := []string{"-r", "-m"}
 	if network != "host" {
 		ns = append(ns, "-n") // a network of its own: no route to the runner's 127.0.0.1
 	}
-	cmd := exec.Command("unshare", append(ns, "/bin/sh", "-c", sh.String())...)
+	cargs := append(ns, self, containerArg, imageRoot, workdir, network, strconv.Itoa(len(mounts)))
+	for _, m := range mounts {
+		cargs = append(cargs, m[0], m[1])
+	}
+	cargs = append(append(cargs, "--", "/loadgate"), cmdArgs...)
+	cmd := exec.Command("unshare", cargs...)
 	cmd.Env = cenv
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -504,6 +511,48 @@ func fakeDocker(logDir, imageRoot string, args, env []string) int {
 		return 125
 	}
 	return 0
+}
+
+// containerArg marks the fake container's process (see fakeContainer).
+const containerArg = "__loadgate_fake_container"
+
+// fakeContainer runs inside `unshare -r -m [-n]`: args are ROOT WORKDIR
+// NETWORK N (SRC DST)×N -- COMMAND...; it bind-mounts each SRC at ROOT/DST,
+// brings up the loopback of a network of its own (as Docker's is),
+// chroots to ROOT, changes to WORKDIR and execs COMMAND with its environment
+// unchanged.
+func fakeContainer(args []string) int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "fake container:", err)
+		return 125
+	}
+	if len(args) < 4 {
+		return fail(errors.New("short arguments"))
+	}
+	root, workdir, network := args[0], args[1], args[2]
+	n, err := strconv.Atoi(args[3])
+	if err != nil || len(args) < 4+2*n+2 || args[4+2*n] != "--" {
+		return fail(fmt.Errorf("bad arguments %q", args))
+	}
+	if network != "host" {
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			return fail(fmt.Errorf("ip link set lo up: %v %s", err, out))
+		}
+	}
+	for i := 0; i < n; i++ {
+		src, dst := args[4+2*i], filepath.Join(root, args[5+2*i])
+		if err := syscall.Mount(src, dst, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+			return fail(fmt.Errorf("mount %s: %w", src, err))
+		}
+	}
+	if err := syscall.Chroot(root); err != nil {
+		return fail(err)
+	}
+	if err := os.Chdir(workdir); err != nil {
+		return fail(err)
+	}
+	command := args[4+2*n+1:]
+	return fail(syscall.Exec(command[0], command, os.Environ()))
 }
 
 // compositePlan gates the demo shop on an absolute SLO loose enough for a busy
