@@ -9,7 +9,10 @@ import (
 // TestDependencyDirection keeps the architecture honest (docs/ARCHITECTURE.md):
 // results and plan import no other loadgate package, gate imports only
 // results, report only gate and results, runners only plan and results (and
-// runners itself), and each external SDK lives in exactly one package.
+// runners itself); the application layer (internal/pipeline) sits below the
+// action and the MCP server and above the library; the GitHub client imports
+// no loadgate package; nothing imports cmd; and each external SDK lives in
+// exactly one package.
 func TestDependencyDirection(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/loadgate/loadgate"
@@ -17,18 +20,26 @@ func TestDependencyDirection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	library := []string{"plan", "results", "runners", "gate", "baselines", "report"}
 	allowed := map[string][]string{
-		"results":         {},
-		"plan":            {},
-		"gate":            {"results"},
-		"baselines":       {"results"},
-		"report":          {"gate", "results", "report"},
-		"runners":         {"plan", "results", "runners"},
-		"internal/target": {"results"},
+		"results":             {},
+		"plan":                {},
+		"gate":                {"results"},
+		"baselines":           {"results"},
+		"report":              {"gate", "results"},
+		"runners":             {"plan", "results", "runners"},
+		"internal/target":     {"results"},
+		"internal/ghclient":   {},
+		"internal/actionsenv": {},
+		"internal/golden":     {},
+		"internal/provenance": {"results"},
+		"internal/pipeline":   append([]string{"internal/provenance", "internal/version"}, library...),
+		"internal/mcpserver":  append([]string{"internal/pipeline", "internal/provenance", "internal/version"}, library...),
+		"internal/action":     append([]string{"internal/pipeline", "internal/ghclient", "internal/actionsenv"}, library...),
 	}
 	sdkOwners := map[string]string{
 		"github.com/aws/aws-sdk-go-v2":           "runners/aws",
-		"github.com/google/go-github":            "report/github",
+		"github.com/google/go-github":            "internal/ghclient",
 		"github.com/sethvargo/go-githubactions":  "internal/actionsenv",
 		"github.com/modelcontextprotocol/go-sdk": "internal/mcpserver",
 	}
@@ -51,9 +62,6 @@ func TestDependencyDirection(t *testing.T) {
 			for prefix, ok := range allowed {
 				if rel != prefix && !strings.HasPrefix(rel, prefix+"/") {
 					continue
-				}
-				if prefix == "report" && strings.HasPrefix(rel, "report/github") {
-					continue // report/github also reads the Actions environment package
 				}
 				if !hasPrefixAny(dep, ok) && !strings.HasPrefix(dep, prefix+"/") && dep != prefix {
 					t.Errorf("%s imports %s; %s may import only %v", rel, dep, prefix, ok)

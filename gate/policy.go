@@ -271,10 +271,3 @@ func (p *Policy) requiredRequests(m Metric) int64 {
 	}
 	return need
 }
-
-func abs(v float64) float64 {
-	if v < 0 {
-		return -v
-	}
-	return v
-}

@@ -50,8 +50,8 @@ func MarkdownLimited(w io.Writer, in Input, maxChars int) error {
 	return MarkdownWith(w, in, MarkdownOptions{MaxChars: maxChars})
 }
 
-// MarkdownWith is Markdown with options; report/github renders the job
-// summary, the PR comment and the check-run summary with it.
+// MarkdownWith is Markdown with options; the function GitHub uses it for the
+// job summary, the PR comment and the check-run summary.
 func MarkdownWith(w io.Writer, in Input, opt MarkdownOptions) error {
 	if in.Verdict == nil {
 		return fmt.Errorf("markdown: %w", ErrNoVerdict)

@@ -1,6 +1,6 @@
 // Package report renders a verdict and its results as text, Markdown, JSON,
 // JUnit XML and a self-contained HTML page. It imports only gate and results;
-// posting to GitHub lives in report/github.
+// posting to GitHub lives in internal/action and internal/ghclient.
 package report
 
 import (

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/plan"
 	awsrunner "github.com/loadgate/loadgate/runners/aws"
 	"github.com/loadgate/loadgate/runners/distributed"
@@ -53,6 +54,12 @@ func newAWSCmd(a *app) *cobra.Command {
 }
 
 func newAWSRunCmd(a *app) *cobra.Command {
+	cmd, _ := awsRunCommand(a)
+	return cmd
+}
+
+// awsRunCommand is `loadgate aws run` and the flags it binds.
+func awsRunCommand(a *app) (*cobra.Command, *awsRunFlags) {
 	var f awsRunFlags
 	cmd := &cobra.Command{
 		Use:   "run PLAN",
@@ -110,7 +117,7 @@ Exit codes: 0 valid run, 2 refused (flags, plan, allow list, cost, caps),
 	}
 	_ = cmd.MarkFlagRequired("store")
 	_ = cmd.MarkFlagRequired("regions")
-	return cmd
+	return cmd, &f
 }
 
 // parseRegions parses "eu-west-1:10,us-east-1:5".
@@ -161,11 +168,29 @@ const consentNotice = `NOTICE: this run sends HTTP load from AWS to %s (%d Farga
 `
 
 func awsRun(a *app, planPath string, f *awsRunFlags) error {
-	ctx := a.ctx
 	p, err := a.loadPlan(planPath)
 	if err != nil {
 		return err
 	}
+	ro, tasks, err := a.awsRunOptions(a.ctx, p, f)
+	if err != nil {
+		return err
+	}
+	ro.Out = f.out
+	res, err := a.execute(p, ro)
+	if err != nil {
+		return err
+	}
+	printRunSummary(a, res)
+	fmt.Fprintf(a.stderr, "workers: %d of %d delivered (%.1f%% of the load), start skew %.1f ms\n",
+		res.Run.Workers, tasks, 100*res.Validity.LoadShare, res.Validity.StartSkewMs)
+	return pipeline.ValidityErr(res)
+}
+
+// awsRunOptions checks an AWS run against the safety rails and the cost cap,
+// and returns the run options that run it on ECS (the coordinator as runner)
+// and the number of tasks.
+func (a *app) awsRunOptions(ctx context.Context, p *plan.Plan, f *awsRunFlags) (pipeline.RunOptions, int, error) {
 	if f.target != "" {
 		p.Target = f.target
 	}
@@ -174,14 +199,14 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 	}
 	names, counts, err := parseRegions(f.regions)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
 	specs, err := splitCounts(names, counts)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
 	if err := awsPreflight(p, f, len(specs)); err != nil {
-		return withCode(exitUsage, err)
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
 	storeRegion := f.storeRegion
 	if storeRegion == "" {
@@ -207,13 +232,13 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 	est := awsrunner.EstimateCost(awsrunner.Counts(specs), f.cpu, f.memGB, perTask)
 	fmt.Fprintf(a.stderr, "cost estimate (upper bound: each task billed %s):\n%s\n", perTask.Round(time.Second), indent(est.String()))
 	if est.USD > f.maxCost {
-		return withCode(exitUsage, fmt.Errorf("estimated cost $%.2f exceeds --max-cost $%.2f", est.USD, f.maxCost))
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, fmt.Errorf("estimated cost $%.2f exceeds --max-cost $%.2f", est.USD, f.maxCost))
 	}
 	fmt.Fprintf(a.stderr, consentNotice, p.Redact(p.Target), len(specs), strings.Join(names, ", "))
 
 	store, err := awsrunner.NewS3Store(ctx, f.store, storeRegion, env)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
 	var regions []awsrunner.Region
 	for _, r := range names {
@@ -224,7 +249,7 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 		for _, r := range regions {
 			cl, err := awsrunner.NewCleaner(ctx, r.Name, r.Cluster, env)
 			if err != nil {
-				return withCode(exitInfra, err)
+				return pipeline.RunOptions{}, 0, withCode(exitInfra, err)
 			}
 			cl.Pacing = pacing
 			if n, err := cl.StopOlder(ctx, f.cleanupOlderThan); err != nil {
@@ -234,8 +259,8 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 			}
 		}
 	}
-	runID := newRunID()
-	log := &syncWriter{w: a.stderr}
+	runID := pipeline.NewRunID()
+	log := &pipeline.SyncWriter{W: a.stderr}
 	workerArgs := []string{"--store-region", storeRegion}
 	if f.synthetic > 0 {
 		workerArgs = append(workerArgs, "--synthetic", strconv.Itoa(f.synthetic))
@@ -245,7 +270,7 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 		StoreURL: store.URL(), Store: store, WorkerArgs: workerArgs, Env: env, Pacing: pacing, Log: log,
 	})
 	if err != nil {
-		return withCode(exitUsage, err)
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
 	class := fmt.Sprintf("aws/%gvcpu-%ggb/x%d/%s", f.cpu, f.memGB, len(specs), strings.Join(names, "+"))
 	coord := distributed.New(distributed.Options{
@@ -255,36 +280,30 @@ func awsRun(a *app, planPath string, f *awsRunFlags) error {
 	})
 	fmt.Fprintf(a.stderr, "run %s: %d tasks; stop them with: loadgate aws cleanup --run-id %s --regions %s --cluster %s\n",
 		runID, len(specs), runID, strings.Join(names, ","), f.cluster)
-	res, runErr := coord.Run(ctx, p)
-	if runErr != nil {
-		// Run stops its tasks on errors; make sure with a fresh context.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		if err := coord.Cleanup(cctx); err != nil {
-			fmt.Fprintf(a.stderr, "warning: cleanup: %v (run loadgate aws cleanup --run-id %s)\n", err, runID)
-		}
-		cancel()
+	return pipeline.RunOptions{Runner: &awsCoordinator{coord, runID},
+		RunErr: func(err error) error {
+			var te *distributed.TargetError
+			var ce *distributed.ConfigError
+			if errors.As(err, &te) || errors.As(err, &ce) {
+				return withCode(exitUsage, fmt.Errorf("aws run %s: %w", runID, err))
+			}
+			return withCode(exitInfra, fmt.Errorf("aws run %s: %w", runID, err))
+		}}, len(specs), nil
+}
+
+// awsCoordinator is the ECS coordinator as a runner; the pipeline cleans it
+// up after a failed or interrupted run (Run stops its tasks on errors; this
+// makes sure with a fresh context) and the warning says how to finish by hand.
+type awsCoordinator struct {
+	*distributed.Coordinator
+	runID string
+}
+
+func (c *awsCoordinator) Cleanup(ctx context.Context) error {
+	if err := c.Coordinator.Cleanup(ctx); err != nil {
+		return fmt.Errorf("%w (run loadgate aws cleanup --run-id %s)", err, c.runID)
 	}
-	if res != nil {
-		a.stampEnv(res)
-	}
-	if runErr != nil {
-		if res != nil && interrupted(runErr) {
-			return a.savePartial(f.out, res)
-		}
-		var te *distributed.TargetError
-		var ce *distributed.ConfigError
-		if errors.As(runErr, &te) || errors.As(runErr, &ce) {
-			return withCode(exitUsage, fmt.Errorf("aws run %s: %w", runID, runErr))
-		}
-		return withCode(exitInfra, fmt.Errorf("aws run %s: %w", runID, runErr))
-	}
-	if err := a.writeResults(f.out, res); err != nil {
-		return err
-	}
-	printRunSummary(a, res)
-	fmt.Fprintf(a.stderr, "workers: %d of %d delivered (%.1f%% of the load), start skew %.1f ms\n",
-		res.Run.Workers, len(specs), 100*res.Validity.LoadShare, res.Validity.StartSkewMs)
-	return runValidityExit(res)
+	return nil
 }
 
 // awsPreflight refuses runs the safety rails forbid, collecting every problem.

@@ -3,26 +3,24 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/baselines"
-	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/results"
-	"github.com/loadgate/loadgate/runners/paired"
 )
 
 func newCompareCmd(a *app) *cobra.Command {
 	var (
 		baselinePath string
 		planPath     string
-		gf           policyOptions
+		gf           pipeline.PolicyOptions
 		reportFlags  []string
 	)
 	cmd := &cobra.Command{
-		Use:   "compare --baseline BASELINE RESULTS | compare BASE_RESULTS HEAD_RESULTS",
+		Use:   "compare (--baseline FILE RESULTS | BASE_RESULTS HEAD_RESULTS) [--plan PLAN]",
 		Short: "Decide a verdict from results files, without running load",
 		Long: `Compare a results file with a baseline file (or with another results file) and
 print the verdict. Thresholds come from --plan when given, otherwise from the
@@ -33,64 +31,38 @@ default policy. Exit 0 pass, 1 regression, 2 bad or incompatible input,
   loadgate compare main.json pr.json`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := gf.validate(); err != nil {
-				return withCode(exitUsage, err)
-			}
-			reports, err := parseReportFlags(reportFlags)
+			reports, err := pipeline.ParseReports(reportFlags)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			var base []*results.File
-			headPath := args[len(args)-1]
+			job := pipeline.Job{HeadFile: args[len(args)-1], Policy: gf, Reports: reports}
 			switch {
 			case len(args) == 2 && baselinePath == "":
-				b, err := baselines.Load(args[0])
-				if err != nil {
-					return withCode(exitUsage, err)
-				}
-				base = b.Runs
+				job.Baseline = pipeline.BaselineSource{Path: args[0], Required: true}
 			case len(args) == 1 && baselinePath != "":
-				b, err := baselines.Load(baselinePath)
-				if err != nil {
-					return withCode(exitUsage, err)
-				}
-				base = b.Runs
+				job.Baseline = pipeline.BaselineSource{Path: baselinePath, Required: true}
 			default:
 				return withCode(exitUsage, errors.New("give --baseline FILE and one results file, or two results files (base, head)"))
 			}
-			head, err := results.ReadFile(headPath)
-			if err != nil {
-				return withCode(exitUsage, err)
-			}
-			var p *plan.Plan
 			if planPath != "" {
-				if p, err = a.loadPlan(planPath); err != nil {
+				if job.Plan, err = a.loadPlan(planPath); err != nil {
 					return err
 				}
 			}
-			return a.judge(p, base, head, gf, reports)
+			return a.judge(job)
 		},
 	}
 	cmd.Flags().StringVarP(&baselinePath, "baseline", "b", "", "baseline file (or a results file used as a one-run baseline)")
 	cmd.Flags().StringVar(&planPath, "plan", "", "take thresholds and SLOs from this plan")
-	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
-	addPolicyFlags(cmd.Flags(), &gf)
+	pipeline.BindReportFlag(cmd.Flags(), &reportFlags)
+	pipeline.BindPolicyFlags(cmd.Flags(), &gf)
 	return cmd
 }
 
 func newGateCmd(a *app) *cobra.Command {
-	var (
-		baselinePath    string
-		f               runFlags
-		gf              policyOptions
-		reportFlags     []string
-		update          bool
-		keep            int
-		requireBaseline bool
-		pf              pairedFlags
-	)
+	var g pipeline.GateFlags
 	cmd := &cobra.Command{
-		Use:   "gate PLAN --baseline BASELINE",
+		Use:   "gate PLAN [--baseline FILE | --paired --base-target URL]",
 		Short: "Run a plan, compare with its baseline and report: the CI step",
 		Long: `Run the plan, compare the results with the committed baseline using the plan's
 gate thresholds and the statistical policy, print the per-endpoint verdict and
@@ -105,83 +77,22 @@ says so (use --require-baseline to make that an error).`,
   loadgate gate plan.yaml --paired --base-target http://127.0.0.1:8081 --target http://127.0.0.1:8082`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := gf.validate(); err != nil {
-				return withCode(exitUsage, err)
-			}
-			reports, err := parseReportFlags(reportFlags)
-			if err != nil {
+			if _, err := pipeline.ParseReports(g.Reports); err != nil {
 				return withCode(exitUsage, err)
 			}
 			p, err := a.loadPlan(args[0])
 			if err != nil {
 				return err
 			}
-			if pf.on {
-				if update {
-					return withCode(exitUsage, errors.New("--update-baseline does not apply to --paired runs (there is no committed baseline)"))
-				}
-				return a.runPaired(p, &f, &pf, gf, reports)
-			}
-			if baselinePath == "" {
-				baselinePath = defaultBaselinePath(p)
-			}
-			base, err := a.loadBaselineOrNone(baselinePath, requireBaseline)
+			job, err := g.Job(p)
 			if err != nil {
 				return err
 			}
-			head, err := a.execute(p, &f)
-			if err != nil {
-				return err
-			}
-			verdictErr := a.judge(p, base, head, gf, reports)
-			if update && verdictErr == nil {
-				if err := baselines.Append(baselinePath, head, keep); err != nil {
-					return withCode(exitUsage, err)
-				}
-				fmt.Fprintf(a.stderr, "baseline %s updated\n", baselinePath)
-			}
-			return verdictErr
+			return a.judge(job)
 		},
 	}
-	cmd.Flags().StringVarP(&baselinePath, "baseline", "b", "", "baseline file (default baselines/<plan name>.json)")
-	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
-	cmd.Flags().BoolVar(&update, "update-baseline", false, "append this run to the baseline when the verdict passes")
-	cmd.Flags().IntVar(&keep, "keep", baselines.DefaultKeep, "runs kept in the baseline file by --update-baseline")
-	cmd.Flags().BoolVar(&requireBaseline, "require-baseline", false, "exit 2 when the baseline file does not exist (default: SLO-only verdict with a warning)")
-	cmd.Flags().BoolVar(&pf.on, "paired", false, "paired mode: measure --base-target and the plan's target interleaved in this job and compare the pairs (no baseline file)")
-	cmd.Flags().StringVar(&pf.baseTarget, "base-target", "", "with --paired: URL of the base build (the plan's target, or --target, is the head build)")
-	cmd.Flags().DurationVar(&pf.slot, "slot", 0, "with --paired: length of each side's turn (default 1s)")
-	cmd.Flags().Uint64Var(&pf.seed, "seed", 0, "with --paired: seed of the A/B order (0: from the clock; recorded in the results)")
-	cmd.Flags().Float64Var(&pf.maxLeftOut, "max-left-out", paired.DefaultMaxLeftOut, "with --paired: fraction of pairs that may be left out because the generator fell behind its schedule in one of their slots (0: none; beyond it the run is invalid)")
-	f.bind(cmd)
-	addPolicyFlags(cmd.Flags(), &gf)
+	g.Bind(cmd.Flags())
 	return cmd
-}
-
-// loadBaselineOrNone loads the baseline runs; a missing file is no baseline
-// (SLO-only verdict) unless required.
-func (a *app) loadBaselineOrNone(path string, required bool) ([]*results.File, error) {
-	b, err := baselines.Load(path)
-	if errors.Is(err, fs.ErrNotExist) && !required {
-		fmt.Fprintf(a.stderr, "warning: no baseline at %s yet: the verdict uses SLOs only (create one with `loadgate baseline update`)\n", path)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, withCode(exitUsage, err)
-	}
-	return b.Runs, nil
-}
-
-// defaultBaselinePath is baselines/<plan name>.json.
-func defaultBaselinePath(p *plan.Plan) string {
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '-'
-	}, p.Name)
-	return "baselines/" + name + ".json"
 }
 
 func newBaselineCmd(a *app) *cobra.Command {
@@ -222,9 +133,9 @@ that. Commit the file; the gate compares with all runs it keeps.`,
 					return err
 				}
 				if path == "" {
-					path = defaultBaselinePath(p)
+					path = pipeline.DefaultBaselinePath(p)
 				}
-				if res, err = a.execute(p, &f); err != nil {
+				if res, err = a.execute(p, f.o); err != nil {
 					return err
 				}
 			}

@@ -12,11 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/baselines"
-	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
-	"github.com/loadgate/loadgate/report"
-	"github.com/loadgate/loadgate/results"
 )
 
 // The demo's plan and baseline are embedded so `go run ./cmd/loadgate demo`
@@ -66,7 +64,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			reports, err := parseReportFlags(reportFlags)
+			reports, err := pipeline.ParseReports(reportFlags)
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
@@ -83,10 +81,10 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 				return withCode(exitInfra, err)
 			}
 			defer stop()
-			f := runFlags{out: out, quiet: quiet, target: url}
+			ro := pipeline.RunOptions{Out: out, Quiet: quiet, Target: url}
 
 			if writeBaseline != "" {
-				return a.writeDemoBaseline(p, &f, writeBaseline)
+				return a.writeDemoBaseline(p, ro, writeBaseline)
 			}
 			base, err := baselines.Decode(demoBaseline, demoBaselineName)
 			if err != nil {
@@ -100,11 +98,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 			if factor != 1 {
 				fmt.Fprintf(a.stderr, "demo: %s made %.0f%% slower\n", regressPath, (factor-1)*100)
 			}
-			head, err := a.execute(p, &f)
-			if err != nil {
-				return err
-			}
-			return a.judge(p, base.Runs, head, policyOptions{}, reports)
+			return a.judge(pipeline.Job{Plan: p, Run: ro, Baseline: pipeline.BaselineSource{Runs: base.Runs}, Reports: reports})
 		},
 	}
 	cmd.Flags().StringVar(&regress, "regress", "", "make one endpoint slower, e.g. 30%")
@@ -113,7 +107,7 @@ demo then exits 1 with that endpoint, and only it, marked regressed.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "run the demo "+strconv.Itoa(demoBaselineRuns)+" times and write a fresh baseline file here instead of comparing")
 	cmd.Flags().StringVar(&baselineFile, "baseline", "", "compare with this baseline file instead of the embedded one")
-	cmd.Flags().StringArrayVar(&reportFlags, "report", nil, "also write a report, FORMAT=FILE (text, markdown, json, junit, html); repeatable")
+	pipeline.BindReportFlag(cmd.Flags(), &reportFlags)
 	return cmd
 }
 
@@ -151,10 +145,10 @@ func serveLoopback(h http.Handler) (url string, stop func(), err error) {
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
-func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
+func (a *app) writeDemoBaseline(p *plan.Plan, ro pipeline.RunOptions, path string) error {
 	for i := 0; i < demoBaselineRuns; i++ {
 		fmt.Fprintf(a.stderr, "demo baseline: run %d of %d\n", i+1, demoBaselineRuns)
-		res, err := a.execute(p, f)
+		res, err := a.execute(p, ro)
 		if err != nil {
 			return err
 		}
@@ -166,35 +160,5 @@ func (a *app) writeDemoBaseline(p *plan.Plan, f *runFlags, path string) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "wrote %s (%d runs)\n", path, demoBaselineRuns)
-	return nil
-}
-
-// judge compares head with the baseline runs under the plan's policy, prints
-// the terminal report, writes the requested reports and returns the verdict's exit.
-func (a *app) judge(p *plan.Plan, base []*results.File, head *results.File, o policyOptions, reports []reportSpec) error {
-	pol := policyFromPlan(p, o)
-	if len(base) > 0 {
-		// Compare reports compatibility warnings itself; an incompatible
-		// baseline is a usage error, never a silent comparison.
-		if _, err := gate.Compatible(base, head, pol); err != nil {
-			return withCode(exitUsage, fmt.Errorf("%w (rerun with --allow-plan-change to compare anyway, or refresh the baseline with `loadgate baseline update`)", err))
-		}
-	}
-	v := gate.Compare(base, head, pol)
-	return a.finish(v, base, head, reports)
-}
-
-// finish prints the verdict, writes reports and maps the verdict to an exit code.
-func (a *app) finish(v *gate.Verdict, base []*results.File, head *results.File, reports []reportSpec) error {
-	in := report.Input{Verdict: v, Head: head, Base: base}
-	if err := report.Text(a.stdout, in, report.Options{Color: isTerminal(a.stdout)}); err != nil {
-		return withCode(exitInfra, err)
-	}
-	if err := writeReports(reports, in); err != nil {
-		return withCode(exitInfra, err)
-	}
-	if code := v.ExitCode(); code != exitPass {
-		return silentExit(code)
-	}
 	return nil
 }

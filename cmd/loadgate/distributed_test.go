@@ -227,18 +227,6 @@ func workerPIDs(store string, index string) []int {
 	return pids
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func started(store string) bool {
 	m, _ := filepath.Glob(filepath.Join(store, "*", "start", "*.json"))
 	return len(m) > 0
@@ -276,6 +264,35 @@ func TestWorkersCancelStopsEveryProcess(t *testing.T) {
 	}
 	if !r.Run.Partial {
 		t.Errorf("results not marked partial")
+	}
+}
+
+// Ctrl-C while the workers start (launched, not yet given the start time)
+// stops every worker process too, and the run ends as interrupted (exit 4).
+func TestWorkersCancelDuringStartStopsEveryProcess(t *testing.T) {
+	t.Parallel()
+	serializeHeavy(t)
+	bin := workerBinary(t)
+	srv := httptest.NewServer(target.New(target.Options{}))
+	defer srv.Close()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "store")
+	planPath := writeFile(t, dir, "plan.yaml", distPlan(srv.URL, 30, time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(workerPIDs(store, "")) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	code, _, stderr := cli(t, ctx, nil, "run", planPath, "--workers", "3", "--worker-binary", bin, "--store-dir", store,
+		"--start-timeout", "50s", "-o", filepath.Join(dir, "results.json"), "-q")
+	if code != exitInvalid || !strings.Contains(stderr, "interrupted") {
+		t.Fatalf("exit %d, want %d (interrupted)\n%s", code, exitInvalid, stderr)
+	}
+	if pids := workerPIDs(store, ""); len(pids) > 0 {
+		t.Fatalf("worker processes still alive after cancel: %v", pids)
 	}
 }
 

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
-	"github.com/loadgate/loadgate/runners"
-	"github.com/loadgate/loadgate/runners/exec"
 	"github.com/loadgate/loadgate/runners/importers"
 )
 
@@ -92,59 +87,5 @@ func printImportSummary(a *app, f *results.File, out string) {
 	}
 	for _, r := range f.Validity.Reasons {
 		fmt.Fprintf(a.stdout, "note: %s\n", r)
-	}
-}
-
-// execRunner is the runner for plans with `runner: exec` or `runner: import`:
-// it streams the tool's output to stderr, inside a collapsible group on
-// GitHub Actions.
-func (a *app) execRunner(p *plan.Plan) runners.Runner {
-	out := io.Writer(a.stderr)
-	if a.getenv("GITHUB_ACTIONS") == "true" && p.Runner.Exec != "" {
-		out = &actionsGroup{w: a.stderr, title: p.Redact(p.Runner.Exec)}
-	}
-	return &execWithGroup{
-		Runner: exec.New(exec.Options{
-			Output: out,
-			Logf: func(format string, args ...any) {
-				fmt.Fprintf(a.stderr, "loadgate: exec: "+format+"\n", args...)
-			},
-		}),
-		out: out,
-	}
-}
-
-// execWithGroup closes the Actions log group when the tool is done.
-type execWithGroup struct {
-	*exec.Runner
-	out io.Writer
-}
-
-func (e *execWithGroup) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
-	res, err := e.Runner.Run(ctx, p)
-	if g, ok := e.out.(*actionsGroup); ok {
-		g.end()
-	}
-	return res, err
-}
-
-// actionsGroup opens a ::group:: on the first line the tool writes.
-type actionsGroup struct {
-	w      io.Writer
-	title  string
-	opened bool
-}
-
-func (g *actionsGroup) Write(p []byte) (int, error) {
-	if !g.opened {
-		g.opened = true
-		fmt.Fprintf(g.w, "::group::%s\n", strings.ReplaceAll(g.title, "\n", " "))
-	}
-	return g.w.Write(p)
-}
-
-func (g *actionsGroup) end() {
-	if g.opened {
-		fmt.Fprintln(g.w, "::endgroup::")
 	}
 }

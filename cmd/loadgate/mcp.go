@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/mcpserver"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/version"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
@@ -54,12 +54,9 @@ operator's list, so editing a plan cannot widen where load goes.`,
 				return withCode(exitUsage, fmt.Errorf("--max-duration %v: must be > 0", maxDuration))
 			}
 			srv, err := mcpserver.New(mcpserver.Options{
-				Dir:       dir,
-				Getenv:    a.getenv,
-				NewRunner: a.mcpRunner,
-				Policy: func(p *plan.Plan) gate.Policy {
-					return policyFromPlan(p, policyOptions{})
-				},
+				Dir:          dir,
+				Getenv:       a.getenv,
+				NewRunner:    a.mcpRunner,
 				MaxDuration:  maxDuration,
 				AllowTargets: allow,
 				Version:      version.String(),
@@ -87,7 +84,8 @@ operator's list, so editing a plan cannot widen where load goes.`,
 // generator (an exec plan is refused before this point), with the environment
 // provenance the CLI records too.
 func (a *app) mcpRunner(*plan.Plan) (runners.Runner, error) {
-	return &stampingRunner{Runner: local.New(local.Options{}), stamp: a.stampEnv}, nil
+	env := a.env()
+	return &stampingRunner{Runner: local.New(local.Options{}), stamp: func(f *results.File) { pipeline.StampEnv(env, f) }}, nil
 }
 
 // stampingRunner fills cmd-only environment provenance into the results of a

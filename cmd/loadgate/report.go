@@ -13,6 +13,7 @@ import (
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
@@ -30,7 +31,7 @@ func newReportCmd(a *app) *cobra.Command {
 		format, outPath, title              string
 		maxChars                            int
 		color, exitCode                     bool
-		gf                                  policyOptions
+		gf                                  pipeline.PolicyOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "report RESULTS [--baseline BASELINE | --verdict VERDICT] [--format FORMAT] [-o FILE]",
@@ -54,7 +55,7 @@ the verdict's code instead (1 regression, 4 invalid run).`,
   loadgate report results.json -o run.html                     # a run alone, no comparison`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := gf.validate(); err != nil {
+			if err := gf.Validate(); err != nil {
 				return withCode(exitUsage, err)
 			}
 			if format == "" {
@@ -102,7 +103,7 @@ the verdict's code instead (1 regression, 4 invalid run).`,
 						return err
 					}
 				}
-				v = gate.Compare(base, head, policyFromPlan(p, gf))
+				v = pipeline.Verdict(p, base, head, gf)
 			}
 			in := report.Input{Verdict: v, Head: head, Base: base, Title: title}
 			opt := report.Options{MaxChars: maxChars, Color: color || (outPath == "" && format == report.FormatText && isTerminal(a.stdout))}
@@ -130,7 +131,7 @@ the verdict's code instead (1 regression, 4 invalid run).`,
 	f.IntVar(&maxChars, "max-chars", 0, "markdown: shorten the report to at most N characters, saying what was left out (GitHub comments: 65536)")
 	f.BoolVar(&color, "color", false, "text: colour regressions and improvements (default: when writing to a terminal)")
 	f.BoolVar(&exitCode, "exit-code", false, "exit with the verdict's code (1 regression, 4 invalid) instead of 0")
-	addPolicyFlags(f, &gf)
+	pipeline.BindPolicyFlags(f, &gf)
 	return cmd
 }
 

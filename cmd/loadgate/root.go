@@ -8,16 +8,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/version"
 )
 
 // Exit codes (README "Exit codes"; stable).
 const (
-	exitPass    = 0
-	exitFail    = 1
-	exitUsage   = 2
-	exitInfra   = 3
-	exitInvalid = 4
+	exitPass    = pipeline.ExitPass
+	exitFail    = pipeline.ExitFail
+	exitUsage   = pipeline.ExitUsage
+	exitInfra   = pipeline.ExitInfra
+	exitInvalid = pipeline.ExitInvalid
 )
 
 // app is what every subcommand gets: the process boundary as values, so tests
@@ -29,31 +30,12 @@ type app struct {
 	getenv func(string) string
 }
 
-// exitError carries an exit code out of a subcommand.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-func (e *exitError) Unwrap() error { return e.err }
-
 // withCode wraps err so run exits with code.
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
+func withCode(code int, err error) error { return pipeline.WithCode(code, err) }
 
 // silentExit ends the command with code without printing an error (the report
 // already said everything).
-func silentExit(code int) error { return &exitError{code: code} }
+func silentExit(code int) error { return &pipeline.Error{Code: code} }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
@@ -65,12 +47,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err == nil {
 		return exitPass
 	}
-	var ee *exitError
+	var ee *pipeline.Error
 	if errors.As(err, &ee) {
-		if ee.err != nil {
-			fmt.Fprintf(stderr, "loadgate: %v\n", ee.err)
+		if ee.Err != nil {
+			fmt.Fprintf(stderr, "loadgate: %v\n", ee.Err)
 		}
-		return ee.code
+		return ee.Code
 	}
 	// Cobra's own errors: unknown command or flag, wrong arguments.
 	fmt.Fprintf(stderr, "loadgate: %v\n", err)

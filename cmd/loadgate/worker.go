@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/loadgate/loadgate/plan"
-	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 	awsrunner "github.com/loadgate/loadgate/runners/aws"
 	"github.com/loadgate/loadgate/runners/distributed"
@@ -130,146 +124,4 @@ func openStore(ctx context.Context, a *app, spec, storeRegion, region string) (d
 		storeRegion = region
 	}
 	return awsrunner.NewS3Store(ctx, spec, storeRegion, awsrunner.Env{Getenv: a.getenv})
-}
-
-// distributedFlags are the options of local multi-process runs
-// (`loadgate run|gate --workers N`).
-type distributedFlags struct {
-	workers      int
-	minLoadShare float64
-	startTimeout time.Duration
-	storeDir     string
-	// binary and synthetic are for tests: the worker executable (default:
-	// this one) and synthetic workers.
-	binary    string
-	synthetic int
-}
-
-func (f *distributedFlags) bind(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.IntVar(&f.workers, "workers", 0, "run the plan on N local worker processes (each with 1/N of the rate; results merged exactly); needs the target in targets.allow")
-	fl.Float64Var(&f.minLoadShare, "min-load-share", distributed.DefaultMinLoadShare, "with --workers: below this fraction of the intended load (lost workers) the run is invalid (exit 4)")
-	fl.DurationVar(&f.startTimeout, "start-timeout", 30*time.Second, "with --workers: how long to wait for workers to be ready; late ones are excluded")
-	fl.StringVar(&f.storeDir, "store-dir", "", "with --workers: keep the coordinator/worker exchange in this directory (default: a temporary one, removed)")
-	fl.StringVar(&f.binary, "worker-binary", "", "with --workers: the loadgate executable workers run (default: this one)")
-	fl.IntVar(&f.synthetic, "synthetic-workers", 0, "with --workers: workers send no traffic and record this many synthetic samples per endpoint")
-	_ = fl.MarkHidden("worker-binary")
-	_ = fl.MarkHidden("synthetic-workers")
-}
-
-// selectRunnerWith is selectRunner, or the local multi-process coordinator
-// when --workers asks for more than one worker.
-func (a *app) selectRunnerWith(p *plan.Plan, f *distributedFlags, lo local.Options) (runners.Runner, error) {
-	if f == nil || f.workers <= 1 {
-		return a.selectRunner(p, lo)
-	}
-	return distributedRunner(a, p, *f)
-}
-
-// distributedRunner returns the coordinator of a local multi-process run.
-func distributedRunner(a *app, p *plan.Plan, f distributedFlags) (runners.Runner, error) {
-	if err := distributed.CheckTargets(p); err != nil {
-		return nil, withCode(exitUsage, err)
-	}
-	if p.Runner.Exec != "" || p.Runner.Import != nil {
-		return nil, withCode(exitUsage, errors.New("--workers runs the built-in generator; this plan uses runner.exec/import"))
-	}
-	specs, err := distributed.Split(f.workers, nil, nil)
-	if err != nil {
-		return nil, withCode(exitUsage, err)
-	}
-	bin := f.binary
-	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return nil, withCode(exitInfra, fmt.Errorf("--workers: locating the loadgate executable: %w", err))
-		}
-	}
-	return &localDistributed{a: a, f: f, specs: specs, bin: bin}, nil
-}
-
-// localDistributed runs a Coordinator over a directory store and local
-// processes, and removes a temporary store afterwards.
-type localDistributed struct {
-	a     *app
-	f     distributedFlags
-	specs []distributed.WorkerSpec
-	bin   string
-	coord *distributed.Coordinator
-}
-
-var (
-	_ runners.Runner  = (*localDistributed)(nil)
-	_ runners.Cleaner = (*localDistributed)(nil)
-)
-
-func (l *localDistributed) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
-	dir := l.f.storeDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "loadgate-workers-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	var extra []string
-	if l.f.synthetic > 0 {
-		extra = []string{"--synthetic", fmt.Sprint(l.f.synthetic)}
-	}
-	// Workers' output and the coordinator's progress share stderr.
-	log := &syncWriter{w: l.a.stderr}
-	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log, Env: workerEnv(l.a, p)}
-	l.coord = distributed.New(distributed.Options{
-		Store: &distributed.DirStore{Root: dir}, Launcher: launcher, RunID: newRunID(), Workers: l.specs,
-		Runner: "local", RunnerClass: fmt.Sprintf("local/%dproc", len(l.specs)),
-		MinLoadShare: l.f.minLoadShare, StartTimeout: l.f.startTimeout,
-		PollInterval: 100 * time.Millisecond, StartLead: time.Second, ResultGrace: 30 * time.Second,
-		Log: log,
-	})
-	return l.coord.Run(ctx, p)
-}
-
-// workerEnv is the environment of local worker processes: this process's,
-// with the variables the plan's secrets come from as the coordinator sees them
-// (the same unless the CLI runs in process with its own getenv). Secret values
-// pass from process to process only, never through the store.
-func workerEnv(a *app, p *plan.Plan) []string {
-	env := os.Environ()
-	names := map[string]bool{}
-	for _, n := range p.SecretEnv {
-		names[n] = true
-	}
-	for n := range names {
-		if v := a.getenv(n); v != "" {
-			env = append(env, n+"="+v)
-		}
-	}
-	return env
-}
-
-func (l *localDistributed) Cleanup(ctx context.Context) error {
-	if l.coord == nil {
-		return nil
-	}
-	return l.coord.Cleanup(ctx)
-}
-
-// newRunID is "lg-<UTC time>-<random>": sortable, unique, and valid as an S3
-// key part, an ECS startedBy and a tag value.
-func newRunID() string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return "lg-" + time.Now().UTC().Format("20060102t150405") + "-" + hex.EncodeToString(b[:])
-}
-
-// syncWriter serializes writes from several goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
-	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -65,15 +64,7 @@ func writeResults(t *testing.T, dir, name string, f *results.File) string {
 
 func TestCompareExplainAndBaselines(t *testing.T) {
 	t.Parallel()
-	// Fewer bootstrap resamples keep the test quick under -race; the
-	// regression (+50 % latency) is far beyond noise either way.
-	te := newTestEnv(t, nil, func(o *Options) {
-		o.Policy = func(*plan.Plan) gate.Policy {
-			pol := gate.DefaultPolicy()
-			pol.BootstrapReps = 200
-			return pol
-		}
-	})
+	te := newTestEnv(t, nil)
 	base := syntheticRun(t, 1, 10)
 	base.Run.StartedBy = &results.Launch{Via: "action", Repository: "o/r", RunID: "7"}
 	bf := baselines.New(base, 5)
@@ -125,5 +116,40 @@ func TestCompareExplainAndBaselines(t *testing.T) {
 	}
 	if txt := rr.Contents[0].Text; !strings.Contains(txt, `"runs"`) || strings.Contains(txt, `"histogram"`) {
 		t.Errorf("baseline resource: %.300s", txt)
+	}
+}
+
+// The MCP compare tools take thresholds from the plan (the same mapping as
+// `loadgate compare --plan`) instead of the default policy, and a baseline
+// from another plan is an "incompatible" verdict, never a comparison.
+func TestCompareUsesPlanPolicyAndChecksCompatibility(t *testing.T) {
+	t.Parallel()
+	te := newTestEnv(t, nil)
+	writeResults(t, te.dir, "base.json", syntheticRun(t, 1, 10))
+	writeResults(t, te.dir, "slow.json", syntheticRun(t, 4, 15))
+	other := syntheticRun(t, 5, 10)
+	other.Plan.Hash = "h2"
+	writeResults(t, te.dir, "other.json", other)
+	te.write(t, "lenient.yaml", planYAML("http://127.0.0.1:9", "", "gate: {p50: +100%, p90: +100%, p95: +100%, p99: +100%, max: +100%}\n"))
+
+	var v gate.Verdict
+	res := te.call(t, ToolCompare, map[string]any{"results": "slow.json", "base": "base.json"}, &v)
+	if res.IsError || v.Decision != gate.Regressed {
+		t.Fatalf("default policy: +50 %% latency decided %q (%s)", v.Decision, text(res))
+	}
+	v = gate.Verdict{}
+	res = te.call(t, ToolCompare, map[string]any{"results": "slow.json", "base": "base.json", "plan": "lenient.yaml"}, &v)
+	if res.IsError || v.Decision == gate.Regressed {
+		t.Errorf("plan allowing +100 %%: decided %q (%s)", v.Decision, text(res))
+	}
+	var ex ExplainOutput
+	res = te.call(t, ToolExplainVerdict, map[string]any{"results": "slow.json", "base": "base.json", "plan": "lenient.yaml"}, &ex)
+	if res.IsError || ex.Decision == string(gate.Regressed) {
+		t.Errorf("explain_verdict with the plan: decided %q (%s)", ex.Decision, text(res))
+	}
+	v = gate.Verdict{}
+	res = te.call(t, ToolCompare, map[string]any{"results": "other.json", "base": "base.json", "plan": "lenient.yaml"}, &v)
+	if res.IsError || v.Decision != gate.Incompatible || len(v.Incompatible) == 0 || len(v.Endpoints) != 0 {
+		t.Errorf("baseline from another plan: decided %q, reasons %q (%s)", v.Decision, v.Incompatible, text(res))
 	}
 }

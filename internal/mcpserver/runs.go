@@ -200,7 +200,7 @@ func (m *runManager) finish(r *run, p *plan.Plan, f *results.File, runErr error)
 			resultsPath, writeErr = s.root.WriteFile(path.Join(runsDir, r.id, "results.json"), buf.Bytes())
 		}
 		if writeErr == nil && r.baseline != "" {
-			verdict, cmpErr = s.compareWith(r.baseline, "", f, s.opts.Policy(p))
+			verdict, cmpErr = s.compareWith(r.baseline, "", f, p)
 			if cmpErr == nil {
 				data, _ := json.MarshalIndent(verdict, "", "  ")
 				verdictPath, cmpErr = s.root.WriteFile(path.Join(runsDir, r.id, "verdict.json"), append(data, '\n'))

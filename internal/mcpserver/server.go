@@ -10,7 +10,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/runners"
 )
@@ -33,10 +32,6 @@ type Options struct {
 	Getenv func(string) string
 	// NewRunner builds runners for run_plan; nil disables run_plan.
 	NewRunner RunnerFactory
-	// Policy maps a plan's gate section to the gate policy (cmd passes the
-	// same mapping as `loadgate compare --plan`); nil means gate.DefaultPolicy
-	// for every comparison.
-	Policy func(p *plan.Plan) gate.Policy
 	// Now is the clock (run ids, timestamps); nil means time.Now.
 	Now func() time.Time
 	// MaxDuration caps every MCP-started run's total duration; 0 means
@@ -68,9 +63,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = func(string) string { return "" }
-	}
-	if opts.Policy == nil {
-		opts.Policy = func(*plan.Plan) gate.Policy { return gate.DefaultPolicy() }
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
+	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/provenance"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/report"
@@ -346,17 +347,13 @@ type CompareInput struct {
 	Plan     string `json:"plan,omitempty" jsonschema:"plan whose gate section sets thresholds and SLOs (default: the default policy)"`
 }
 
-// policyFor is the gate policy for a comparison: from the plan at path, or
-// the default.
-func (s *Server) policyFor(path string) (gate.Policy, error) {
+// planFor is the plan whose gate section sets a comparison's thresholds and
+// SLOs; nil (the default policy) when path is empty.
+func (s *Server) planFor(path string) (*plan.Plan, error) {
 	if path == "" {
-		return s.opts.Policy(nil), nil
+		return nil, nil
 	}
-	p, err := s.loadPlan(path)
-	if err != nil {
-		return gate.Policy{}, err
-	}
-	return s.opts.Policy(p), nil
+	return s.loadPlan(path)
 }
 
 func (s *Server) compare(ctx context.Context, req *mcp.CallToolRequest, in CompareInput) (*mcp.CallToolResult, *gate.Verdict, error) {
@@ -364,11 +361,11 @@ func (s *Server) compare(ctx context.Context, req *mcp.CallToolRequest, in Compa
 	if err != nil {
 		return nil, nil, err
 	}
-	pol, err := s.policyFor(in.Plan)
+	p, err := s.planFor(in.Plan)
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := s.compareWith(in.Baseline, in.Base, head, pol)
+	v, err := s.compareWith(in.Baseline, in.Base, head, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -391,11 +388,11 @@ func (s *Server) explainVerdict(ctx context.Context, req *mcp.CallToolRequest, i
 	if err != nil {
 		return nil, ExplainOutput{}, err
 	}
-	pol, err := s.policyFor(in.Plan)
+	p, err := s.planFor(in.Plan)
 	if err != nil {
 		return nil, ExplainOutput{}, err
 	}
-	v := gate.Compare(base, head, pol)
+	v := pipeline.Verdict(p, base, head, pipeline.PolicyOptions{})
 	var b bytes.Buffer
 	if err := report.Write("markdown", &b, report.Input{Verdict: v, Head: head, Base: base}); err != nil {
 		return nil, ExplainOutput{}, fmt.Errorf("markdown report: %w", err)
@@ -404,13 +401,16 @@ func (s *Server) explainVerdict(ctx context.Context, req *mcp.CallToolRequest, i
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: b.String()}}}, out, nil
 }
 
-// compareWith compares head with a baseline file or a base results file.
-func (s *Server) compareWith(baseline, baseResults string, head *results.File, pol gate.Policy) (*gate.Verdict, error) {
+// compareWith compares head with a baseline file or a base results file under
+// the plan's policy (p may be nil: the default policy), the mapping and
+// compatibility check `loadgate compare` uses; an incompatible baseline is an
+// "incompatible" verdict that lists why.
+func (s *Server) compareWith(baseline, baseResults string, head *results.File, p *plan.Plan) (*gate.Verdict, error) {
 	base, err := s.loadBase(baseline, baseResults)
 	if err != nil {
 		return nil, err
 	}
-	return gate.Compare(base, head, pol), nil
+	return pipeline.Verdict(p, base, head, pipeline.PolicyOptions{}), nil
 }
 
 func (s *Server) loadBase(baseline, baseResults string) ([]*results.File, error) {

@@ -69,10 +69,9 @@ type ProcessLauncher struct {
 }
 
 type process struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	state  TaskState
-	termAt time.Time
+	cmd   *exec.Cmd
+	done  chan struct{}
+	state TaskState
 }
 
 var _ Launcher = (*ProcessLauncher)(nil)

@@ -225,7 +225,6 @@ func (r *Runner) command(ctx context.Context, p *plan.Plan, args []string, timeo
 	select {
 	case waitErr = <-done:
 	case <-runCtx.Done():
-		stopErr = runCtx.Err()
 		if ctx.Err() != nil {
 			stopErr = ctx.Err()
 		} else {

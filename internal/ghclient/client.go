@@ -1,4 +1,4 @@
-// Package github reports a verdict to GitHub: one sticky pull-request comment
+// Package ghclient reports a verdict to GitHub: one sticky pull-request comment
 // per plan, a check run with annotations (or a commit status when check runs
 // are not allowed), an issue for nightly regressions and a pull request that
 // updates a committed baseline. It is the only package that imports go-github.
@@ -13,7 +13,7 @@
 // limits are remembered per token for the whole process: once GitHub says the
 // token is limited until a reset beyond MaxRetryWait, later calls fail at once
 // without sending anything.
-package github
+package ghclient
 
 import (
 	"context"

@@ -1,99 +1,43 @@
-package github
+package report
 
 import (
 	"fmt"
 	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/loadgate/loadgate/gate"
-	"github.com/loadgate/loadgate/report"
 )
 
-const truncationNote = "\n\n> [!NOTE]\n> Truncated to GitHub's size limit; the full report is in the job summary and the results artifact.\n"
-
-// Truncate shortens s to at most limit bytes (so at most limit characters),
-// cutting at a line break when one is near, closing an open code fence or
-// <details> block and appending note. Bytes bound characters from above, so
-// the result is within GitHub's character limits whatever the text.
-func Truncate(s string, limit int, note string) string {
-	if len(s) <= limit {
-		return s
-	}
-	const closers = "\n```\n</details>\n"
-	keep := limit - len(note) - len(closers)
-	if keep < 0 {
-		keep = 0
-	}
-	for keep > 0 && !utf8.RuneStart(s[keep]) {
-		keep--
-	}
-	cut := s[:keep]
-	if i := strings.LastIndexByte(cut, '\n'); i > keep/2 {
-		cut = cut[:i]
-	}
-	var b strings.Builder
-	b.WriteString(cut)
-	if strings.Count(cut, "```")%2 == 1 {
-		b.WriteString("\n```")
-	}
-	if strings.Count(cut, "<details>") > strings.Count(cut, "</details>") {
-		b.WriteString("\n</details>")
-	}
-	if len(note) > limit {
-		note = ""
-	}
-	b.WriteString(note)
-	out := b.String()
-	if len(out) > limit { // tiny limits: hard cut
-		out = out[:limit]
-		for len(out) > 0 && !utf8.ValidString(out) {
-			out = out[:len(out)-1]
-		}
-	}
-	return out
+// Annotation is a check-run annotation on the plan file.
+type Annotation struct {
+	Path               string
+	StartLine, EndLine int
+	// Level is AnnotationFailure, AnnotationWarning or AnnotationNotice.
+	Level          string
+	Title, Message string
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+// Annotation levels, as GitHub's check-run API names them.
+const (
+	AnnotationFailure = "failure"
+	AnnotationWarning = "warning"
+	AnnotationNotice  = "notice"
+)
 
-// Conclusion maps a verdict and the process exit code to a check-run
-// conclusion: a failing exit is a failure, an inconclusive verdict neutral.
-func Conclusion(v *gate.Verdict, exitCode int) string {
-	switch {
-	case exitCode != 0:
-		return ConclusionFailure
-	case v != nil && v.Decision == gate.Inconclusive:
-		return ConclusionNeutral
-	default:
-		return ConclusionSuccess
-	}
-}
-
-// StatusState maps a conclusion to a commit status state.
-func StatusState(conclusion string) string {
-	if conclusion == ConclusionFailure {
-		return StateFailure
-	}
-	// A status has no "neutral": an inconclusive run does not block.
-	return StateSuccess
-}
-
-// Title is the one-line outcome used as check-run title and status description.
-func Title(v *gate.Verdict) string {
+// CheckTitle is the one-line outcome used as check-run title and status description.
+func CheckTitle(v *gate.Verdict) string {
 	reg := v.Regressions()
 	switch {
 	case v.Decision == gate.Invalid:
 		return "Run invalid: the load generator did not hold the schedule"
 	case len(reg) > 0:
 		var parts []string
-		for _, e := range report.SortEndpoints(v) {
+		for _, e := range SortEndpoints(v) {
 			if e.Decision != gate.Regressed {
 				continue
 			}
 			if c := worstCheck(e); c != nil {
-				parts = append(parts, fmt.Sprintf("%s %s %s", e.Name, c.Metric, report.ShortChange(*c)))
+				parts = append(parts, fmt.Sprintf("%s %s %s", e.Name, c.Metric, ShortChange(*c)))
 			} else {
 				parts = append(parts, e.Name)
 			}
@@ -125,8 +69,8 @@ func worstCheck(e gate.EndpointVerdict) *gate.Check {
 	return best
 }
 
-// RenderOptions add context to a rendering.
-type RenderOptions struct {
+// GitHubOptions add context to the GitHub rendering.
+type GitHubOptions struct {
 	// RunURL links the workflow run (job summary, artifacts), last.
 	RunURL string
 	// Note is a callout under the headline (e.g. why GitHub reporting fell back).
@@ -134,52 +78,45 @@ type RenderOptions struct {
 	// ChartLimit bounds the endpoints in the chart (0 = the report's default).
 	ChartLimit int
 	// MaxChars bounds the rendering in bytes: 0 (unlimited) for the job
-	// summary, BodyLimit(plan) for a comment, an issue or a check-run summary.
+	// summary, the body limit of a comment, an issue or a check-run summary
+	// (ghclient.BodyLimit) for those.
 	MaxChars int
 }
 
-// BodyLimit is the longest rendering that fits both a comment or issue body
-// after the Marker line and a check-run summary. Render shortens to it by
-// leaving out whole parts of the report (chart, unchanged endpoints, notes,
-// then rows) and saying so, rather than cutting text as Truncate must.
-func BodyLimit(plan string) int {
-	return max(min(MaxCheckOutput, MaxCommentBody-len(Marker(plan))-len("\n")), 1)
-}
-
-// Render is the GitHub Markdown report of a verdict, used for the job summary,
+// GitHub is the GitHub Markdown report of a verdict, used for the job summary,
 // the PR comment and the check-run summary. It is the Markdown report
-// (report.MarkdownWith, what `loadgate report --format markdown` writes) with
+// (MarkdownWith, what `loadgate report --format markdown` writes) with
 // the options' note and run link, so the comment and the report cannot drift
 // apart: headline, changed endpoints first (regressions on top) with interval
 // and p-value, unchanged endpoints collapsed in <details>, a Mermaid xychart
 // of p50/p95/p99 baseline vs current, and warnings as footnotes. Every string
 // of the verdict is escaped. v must not be nil.
-func Render(v *gate.Verdict, o RenderOptions) string {
+func GitHub(v *gate.Verdict, o GitHubOptions) string {
 	var b strings.Builder
 	// Writing to a strings.Builder cannot fail; the only error is a nil verdict.
-	_ = report.MarkdownWith(&b, report.Input{Verdict: v}, report.MarkdownOptions{
+	_ = MarkdownWith(&b, Input{Verdict: v}, MarkdownOptions{
 		MaxChars: o.MaxChars, Note: o.Note, RunURL: o.RunURL, ChartLimit: o.ChartLimit,
 	})
 	return b.String()
 }
 
-// VerdictAnnotations are check-run annotations for the plan file: a failure
+// Annotations are check-run annotations for the plan file: a failure
 // per regressed endpoint, a warning per inconclusive or invalid one, and a
 // notice per passing endpoint whose checks carry a warning (a pass that a
 // longer run might overturn should be visible on the plan line, not only in
 // the comment's footnotes). line gives an endpoint's line in the plan (0 when
 // unknown: line 1 is used).
-func VerdictAnnotations(v *gate.Verdict, planPath string, line func(endpoint string) int) []Annotation {
+func Annotations(v *gate.Verdict, planPath string, line func(endpoint string) int) []Annotation {
 	var out []Annotation
-	for _, e := range report.SortEndpoints(v) {
+	for _, e := range SortEndpoints(v) {
 		level := ""
 		switch {
 		case e.Decision == gate.Regressed:
-			level = LevelFailure
+			level = AnnotationFailure
 		case e.Decision == gate.Inconclusive, e.Decision == gate.Invalid, e.Decision == gate.Missing:
-			level = LevelWarning
+			level = AnnotationWarning
 		case checksWarn(e):
-			level = LevelNotice
+			level = AnnotationNotice
 		default:
 			continue
 		}
@@ -217,7 +154,7 @@ func EndpointMessage(e gate.EndpointVerdict) string {
 		if c.Decision == gate.Pass && len(c.Warnings) == 0 {
 			continue
 		}
-		part := fmt.Sprintf("%s %s", c.Decision, report.CheckMessage(c))
+		part := fmt.Sprintf("%s %s", c.Decision, CheckMessage(c))
 		if len(c.Warnings) > 0 {
 			part += ": " + strings.Join(c.Warnings, ", ")
 		}

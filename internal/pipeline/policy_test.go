@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"testing"
@@ -21,7 +21,7 @@ func TestPolicyFromPlan(t *testing.T) {
 			"noop":         {},
 		},
 	}}
-	pol := policyFromPlan(p, policyOptions{FailOn: []string{"inconclusive"}, AllowPlanChange: true, Confidence: 0.99})
+	pol := Policy(p, PolicyOptions{FailOn: []string{"inconclusive"}, AllowPlanChange: true, Confidence: 0.99})
 	if got := pol.Thresholds[gate.P95]; got.Kind != gate.KindRelative || got.Value != 0.05 || got.Raw != "+5%" {
 		t.Errorf("p95 = %+v", got)
 	}
@@ -43,10 +43,10 @@ func TestPolicyFromPlan(t *testing.T) {
 	if !pol.FailOnInconclusive || !pol.AllowPlanChange || pol.Confidence != 0.99 {
 		t.Errorf("flags not applied: %+v", pol)
 	}
-	if d := policyFromPlan(nil, policyOptions{}); d.Confidence != gate.DefaultConfidence || len(d.Thresholds) != 4 {
+	if d := Policy(nil, PolicyOptions{}); d.Confidence != gate.DefaultConfidence || len(d.Thresholds) != 4 {
 		t.Errorf("nil plan: %+v", d)
 	}
-	if err := (policyOptions{FailOn: []string{"regressed"}}).validate(); err == nil {
+	if err := (PolicyOptions{FailOn: []string{"regressed"}}).Validate(); err == nil {
 		t.Error("--fail-on regressed accepted")
 	}
 }

@@ -1,19 +1,17 @@
-package main
+package pipeline
 
 import (
 	"fmt"
 	"math"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
 )
 
-// policyOptions are the gate settings that come from flags and action inputs
+// PolicyOptions are the gate settings that come from flags and action inputs
 // rather than from the plan.
-type policyOptions struct {
+type PolicyOptions struct {
 	// FailOn lists extra decisions that fail the gate; "inconclusive" is the only one.
 	FailOn          []string
 	AllowPlanChange bool
@@ -21,16 +19,8 @@ type policyOptions struct {
 	MinWindows      int
 }
 
-// addPolicyFlags binds the policy flags shared by compare and gate.
-func addPolicyFlags(fs *pflag.FlagSet, o *policyOptions) {
-	fs.StringSliceVar(&o.FailOn, "fail-on", nil, "also fail (exit 1) on these decisions: inconclusive")
-	fs.BoolVar(&o.AllowPlanChange, "allow-plan-change", false, "compare with a baseline recorded from a different plan or profile (warns instead of exit 2)")
-	fs.Float64Var(&o.Confidence, "confidence", gate.DefaultConfidence, "confidence level of intervals and tests (0.5–0.999)")
-	fs.IntVar(&o.MinWindows, "min-windows", gate.DefaultMinWindows, "fewest measured 1 s windows per side for a significance claim")
-}
-
-// validate checks flag values.
-func (o policyOptions) validate() error {
+// Validate checks the values (named as the CLI flags that set them).
+func (o PolicyOptions) Validate() error {
 	for _, f := range o.FailOn {
 		if f != "inconclusive" {
 			return fmt.Errorf("--fail-on %q: the only accepted value is inconclusive", f)
@@ -45,11 +35,12 @@ func (o policyOptions) validate() error {
 	return nil
 }
 
-// policyFromPlan maps a plan's gate section and the flags to a gate.Policy.
+// Policy maps a plan's gate section and the options to a gate.Policy: the one
+// mapping the CLI, the action, the demo and the MCP server share.
 // Thresholds the plan sets replace the defaults key by key (p95 +10 %, p99
 // +20 %, throughput -5 %, error rate +0.5 pp); the ones it does not set keep
 // their defaults. p may be nil (compare without a plan): defaults only.
-func policyFromPlan(p *plan.Plan, o policyOptions) gate.Policy {
+func Policy(p *plan.Plan, o PolicyOptions) gate.Policy {
 	pol := gate.DefaultPolicy()
 	if o.Confidence > 0 {
 		pol.Confidence = o.Confidence

@@ -1,11 +1,10 @@
-package github
+package ghclient
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,8 +18,6 @@ import (
 	"github.com/loadgate/loadgate/internal/fakegithub"
 	"github.com/loadgate/loadgate/report"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 const token = "ghs_testtoken"
 
@@ -80,114 +77,6 @@ func loadVerdict(t testing.TB, name string) *gate.Verdict {
 		t.Fatalf("%s: %v", name, err)
 	}
 	return doc.Verdict
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./report/github -update to accept):\n%s", name, diff(string(want), got))
-	}
-}
-
-// diff is a minimal line diff for golden mismatches.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
-}
-
-func TestRenderGolden(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"regressed", "pass", "inconclusive"} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			v := loadVerdict(t, "verdict."+name+".json")
-			got := Render(v, RenderOptions{RunURL: "https://github.com/Codertocat/Hello-World/actions/runs/1"})
-			golden(t, "render."+name+".md", got)
-		})
-	}
-}
-
-func TestRenderEscapesUserStrings(t *testing.T) {
-	t.Parallel()
-	v := loadVerdict(t, "verdict.regressed.json")
-	v.Endpoints[0].Name = "a|b <img src=x onerror=alert(1)> [click](https://evil.example) @octocat `x`\n# h"
-	v.Endpoints[0].Decision = gate.Regressed
-	v.Warnings = append(v.Warnings, "</details><script>")
-	got := Render(v, RenderOptions{})
-	for _, bad := range []string{"<img", "<script", "[click](", "@octocat", "a|b", "\n# h", "</details><script>"} {
-		if strings.Contains(got, bad) {
-			t.Errorf("rendered Markdown contains %q", bad)
-		}
-	}
-	if !strings.Contains(got, "```mermaid\nxychart-beta") {
-		t.Error("no Mermaid chart")
-	}
-	for _, line := range strings.Split(got, "\n") {
-		if strings.HasPrefix(line, "    x-axis") && strings.Count(line, `"`)%2 != 0 {
-			t.Errorf("unbalanced quotes in chart labels: %s", line)
-		}
-	}
-}
-
-func TestRenderOrdersRegressionsFirst(t *testing.T) {
-	t.Parallel()
-	got := Render(loadVerdict(t, "verdict.regressed.json"), RenderOptions{})
-	reg := strings.Index(got, "create-order")
-	inc := strings.Index(got, "search")
-	det := strings.Index(got, "<details>")
-	pass := strings.Index(got, "list-products")
-	if !(reg >= 0 && reg < inc && inc < det && det < pass) {
-		t.Errorf("order: regressed@%d inconclusive@%d details@%d unchanged@%d", reg, inc, det, pass)
-	}
-}
-
-func TestConclusionAndTitle(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		file, want, title string
-		exit              int
-	}{
-		{"verdict.regressed.json", ConclusionFailure, "1 regression: create-order p95 +26.0%", 1},
-		{"verdict.pass.json", ConclusionSuccess, "No regression in 4 endpoints", 0},
-		{"verdict.inconclusive.json", ConclusionNeutral, "Inconclusive: no regression proven in 4 endpoints", 0},
-		{"verdict.inconclusive.json", ConclusionFailure, "Inconclusive: no regression proven in 4 endpoints", 1},
-	}
-	for _, tt := range tests {
-		v := loadVerdict(t, tt.file)
-		if got := Conclusion(v, tt.exit); got != tt.want {
-			t.Errorf("%s exit %d: conclusion %s, want %s", tt.file, tt.exit, got, tt.want)
-		}
-		if got := Title(v); got != tt.title {
-			t.Errorf("%s: title %q, want %q", tt.file, got, tt.title)
-		}
-	}
 }
 
 func TestTruncate(t *testing.T) {
@@ -526,47 +415,10 @@ func TestFileAt(t *testing.T) {
 	}
 }
 
-func TestRenderEscapesEveryVerdictField(t *testing.T) {
-	t.Parallel()
-	// A verdict read back from an artifact written by an untrusted run.
-	v := loadVerdict(t, "verdict.regressed.json")
-	v.Decision = "<i>x</i>"
-	v.Mode = "<b>m</b>"
-	v.Endpoints[1].Checks[0].Metric = "<script>m</script>"
-	v.Endpoints[1].Checks[0].Unit = "<u>ms</u>"
-	v.Endpoints[1].Checks[0].Tolerance = "<a href=x>t</a>"
-	v.Endpoints[1].Checks[0].Kind = "slo"
-	v.Endpoints[1].Checks[1].Tolerance = "![t](https://evil.example/t.png)"
-	v.Endpoints[1].Checks[1].Kind = "slo"
-	v.Endpoints[1].Checks[1].Decision = gate.Regressed
-	got := Render(v, RenderOptions{RunURL: "javascript:alert(1)) <x>", Note: "<img src=x> @octocat"})
-	for _, bad := range []string{"<i>", "<I>", "<b>", "<script", "<SCRIPT", "<u>", "<a href", "<x>", "<img", "![", "](", "@octocat", "javascript"} {
-		if strings.Contains(got, bad) {
-			t.Errorf("rendered Markdown contains %q:\n%s", bad, got)
-		}
-	}
-}
-
-// The PR comment is the Markdown report: `loadgate report --format markdown`
-// and the comment cannot drift apart.
-func TestRenderIsTheMarkdownReport(t *testing.T) {
-	t.Parallel()
-	for _, name := range []string{"regressed", "pass", "inconclusive"} {
-		v := loadVerdict(t, "verdict."+name+".json")
-		var want strings.Builder
-		if err := report.Markdown(&want, report.Input{Verdict: v}); err != nil {
-			t.Fatal(err)
-		}
-		if got := Render(v, RenderOptions{}); got != want.String() {
-			t.Errorf("%s: Render differs from report.Markdown:\n%s", name, diff(want.String(), got))
-		}
-	}
-}
-
 // A verdict too large for a comment is shortened by the report itself (whole
 // parts left out, and said so), so neither the comment nor the check run has
 // to cut it blindly; the link to the run, where the full report is, stays.
-func TestRenderFitsGitHubLimits(t *testing.T) {
+func TestRenderingFitsGitHubLimits(t *testing.T) {
 	t.Parallel()
 	v := loadVerdict(t, "verdict.regressed.json")
 	proto := v.Endpoints[0]
@@ -576,11 +428,11 @@ func TestRenderFitsGitHubLimits(t *testing.T) {
 		v.Endpoints = append(v.Endpoints, e)
 	}
 	const run = "https://github.com/Codertocat/Hello-World/actions/runs/1"
-	full := Render(v, RenderOptions{RunURL: run})
+	full := report.GitHub(v, report.GitHubOptions{RunURL: run})
 	if len(full) <= MaxCommentBody {
 		t.Fatalf("fixture too small: %d bytes", len(full))
 	}
-	got := Render(v, RenderOptions{RunURL: run, MaxChars: BodyLimit(v.Plan)})
+	got := report.GitHub(v, report.GitHubOptions{RunURL: run, MaxChars: BodyLimit(v.Plan)})
 	if len(got) > BodyLimit(v.Plan) || len(got) > MaxCheckOutput {
 		t.Fatalf("%d bytes, limit %d", len(got), BodyLimit(v.Plan))
 	}
@@ -595,39 +447,6 @@ func TestRenderFitsGitHubLimits(t *testing.T) {
 	}
 	if strings.Count(got, "<details>") != strings.Count(got, "</details>") || strings.Count(got, "```")%2 != 0 {
 		t.Error("open <details> or code fence")
-	}
-}
-
-func TestEndpointMessage(t *testing.T) {
-	t.Parallel()
-	v := loadVerdict(t, "verdict.regressed.json")
-	var msgs []string
-	for _, a := range VerdictAnnotations(v, "plan.yaml", nil) {
-		msgs = append(msgs, a.Level+" "+a.Title+" | "+a.Message)
-	}
-	want := []string{
-		"failure create-order: regressed | create-order: regressed p95 120 ms → 151 ms +26.0% [+18.0, +33.0] p<0.001 (tolerance +5%)",
-		"warning search | <script>alert(1)</script> @admin: inconclusive | search | <script>alert(1)</script> @admin: inconclusive p95 50.0 ms → 56.0 ms ~ [+7.0, +17.0] p=0.090 (tolerance +10%): need ≥ 6 windows, have 4",
-	}
-	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
-		t.Errorf("annotations:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
-	}
-
-	// A pass with a warned check is a notice, so a pass a longer run could
-	// overturn shows on the plan line; a pass without warnings is silent.
-	v = loadVerdict(t, "verdict.pass.json")
-	if got := VerdictAnnotations(v, "plan.yaml", nil); len(got) != 0 {
-		t.Fatalf("clean pass: %d annotations, want none: %+v", len(got), got)
-	}
-	for i := range v.Endpoints {
-		if v.Endpoints[i].Name == "create-order" {
-			v.Endpoints[i].Checks[0].Warnings = []string{"the interval reaches past the tolerance"}
-		}
-	}
-	got := VerdictAnnotations(v, "plan.yaml", func(string) int { return 7 })
-	wantNotice := "create-order: pass p95 120 ms → 122 ms ~ [-3.1, +7.1] p=0.410 (tolerance +5%): the interval reaches past the tolerance"
-	if len(got) != 1 || got[0].Level != LevelNotice || got[0].StartLine != 7 || got[0].Message != wantNotice {
-		t.Errorf("warned pass: %+v\nwant one notice on line 7: %s", got, wantNotice)
 	}
 }
 
