@@ -185,7 +185,7 @@ type file struct {
 }
 
 // SpecPath is the description's location relative to a package directory two
-// levels below the module root (internal/x, report/github, cmd/loadgate).
+// levels below the module root (internal/x, cmd/loadgate).
 const SpecPath = "../../testdata/github/api.github.com.subset.json"
 
 // New starts a fake GitHub API validated against the OpenAPI description at
