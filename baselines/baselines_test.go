@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgate/loadgate/internal/golden"
 	"github.com/loadgate/loadgate/results"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+var _ = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // run builds a small deterministic results file with two 1 s windows.
 func run(id, hash string, scale int64) *results.File {
@@ -79,40 +80,10 @@ func TestGolden(t *testing.T) {
 	f := New(run("r1", "h1", 1), 5)
 	got := encode(t, f)
 	path := filepath.Join("testdata", "small.golden.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./baselines -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("baseline encoding changed (go test ./baselines -update to accept):\n%s", diff(string(want), string(got)))
-	}
+	golden.Check(t, path, got)
 	if _, err := Load(path); err != nil {
 		t.Errorf("golden file does not load: %v", err)
 	}
-}
-
-// diff is a minimal line diff for golden mismatches.
-func diff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	var out strings.Builder
-	for i := 0; i < max(len(al), len(bl)); i++ {
-		var x, y string
-		if i < len(al) {
-			x = al[i]
-		}
-		if i < len(bl) {
-			y = bl[i]
-		}
-		if x != y {
-			out.WriteString("line " + strconv.Itoa(i+1) + ":\n- " + x + "\n+ " + y + "\n")
-		}
-	}
-	return out.String()
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"math"
 	"strconv"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -214,7 +212,7 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 		se, okSE := bootSE(bootEffects(m, si, bt))
 		ok = found && okSE && nb >= 2 && !math.IsNaN(point)
 		if ok {
-			q := tQuantile(distuv.UnitNormal.CDF(pc.crit), nb-1)
+			q := tQuantile(normalCDF(pc.crit), nb-1)
 			lo, hi, p = point-q*se, point+q*se, pc.p
 			// The test and the figure must agree on the direction.
 			agree = pc.sign != 0 && (pc.sign > 0) == (point > 0)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchmath"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // mannWhitney is the two-sided p-value of the Mann-Whitney U test (benchmath's
@@ -36,12 +35,12 @@ func sorted(v []float64) []float64 {
 
 // tQuantile is Student's t quantile with df degrees of freedom.
 func tQuantile(p float64, df int) float64 {
-	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.Quantile(p)
+	return studentTQuantile(p, float64(df))
 }
 
 // tTwoSidedP is the two-sided p-value of t with df degrees of freedom.
 func tTwoSidedP(t float64, df int) float64 {
-	return 2 * (1 - distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(df)}.CDF(math.Abs(t)))
+	return 2 * (1 - studentTCDF(math.Abs(t), float64(df)))
 }
 
 // percentileCI returns the equal-tailed interval of xs at confidence conf. xs is

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // expand replaces ${VAR} and ${VAR:-default} in s with values from getenv and
@@ -118,11 +119,56 @@ func validVarName(name string) bool {
 // with "***", longest secret first so a secret containing another is hidden
 // whole. Use it on everything that leaves the process: logs, reports, results.
 func (p *Plan) Redact(s string) string {
-	if p == nil || len(p.Secrets) == 0 || s == "" {
+	if p == nil || s == "" {
 		return s
 	}
 	for _, sec := range p.Secrets {
 		if sec != "" && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	if p.runtime != nil {
+		s = p.runtime.redact(s)
+	}
+	return s
+}
+
+// AddRuntimeSecrets records values learnt while running (tokens a setup step
+// extracted) so Redact hides them like ${VAR} secrets, in this plan and in
+// every copy of it made after the first call. They are never marshalled.
+// Call it before the plan is shared between goroutines; Redact is then safe
+// to call concurrently with later calls.
+func (p *Plan) AddRuntimeSecrets(values ...string) {
+	if p.runtime == nil {
+		p.runtime = &runtimeSecrets{}
+	}
+	p.runtime.add(values)
+}
+
+// runtimeSecrets is a concurrency-safe secret list, longest first.
+type runtimeSecrets struct {
+	mu   sync.RWMutex
+	list []string
+}
+
+func (r *runtimeSecrets) add(values []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	set := map[string]bool{}
+	for _, v := range r.list {
+		set[v] = true
+	}
+	for _, v := range values {
+		set[v] = true
+	}
+	r.list = sortSecrets(set)
+}
+
+func (r *runtimeSecrets) redact(s string) string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, sec := range r.list {
+		if strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, "***")
 		}
 	}

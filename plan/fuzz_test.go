@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,4 +58,76 @@ func BenchmarkParseCheckout(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzDecodeData: the data source decoders never panic, and what they accept
+// is rectangular with valid column names.
+func FuzzDecodeData(f *testing.F) {
+	for _, s := range []struct{ format, in string }{
+		{FormatCSV, "id,name\n1,a\n2,\"b, c\"\n"}, {FormatCSV, "a\n\"unterminated\n"},
+		{FormatJSON, `[{"a": 1, "b": {"c": [1, null]}}, {"a": "x", "b": null}]`}, {FormatJSON, `[1]`},
+		{FormatNDJSON, "{\"a\":1}\n\n{\"a\":\"\\u00fc\"}\n"}, {FormatNDJSON, "{\"a\":1}\n{}"},
+	} {
+		f.Add(s.format, []byte(s.in))
+	}
+	f.Fuzz(func(t *testing.T, format string, data []byte) {
+		cols, rows, err := DecodeData(format, data)
+		if err != nil {
+			return
+		}
+		if len(cols) == 0 || len(rows) == 0 {
+			t.Fatalf("accepted %d columns, %d rows", len(cols), len(rows))
+		}
+		if err := checkColumns(cols); err != nil {
+			t.Fatalf("accepted bad columns: %v", err)
+		}
+		for i, r := range rows {
+			if len(r) != len(cols) {
+				t.Fatalf("row %d has %d values for %d columns", i, len(r), len(cols))
+			}
+		}
+	})
+}
+
+// FuzzParseTemplate: the template parser never panics; literals rebuild the
+// text of a template without expressions.
+func FuzzParseTemplate(f *testing.F) {
+	for _, s := range []string{"/p/{{ data.a.b }}?x={{uuid}}", `{{ "{{" }}`, "{{ randint(1, 9) }}{{seq}}", "{{", "}}{{ vars.t }}", "{{ randint(-9223372036854775808, 9223372036854775807) }}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := ParseTemplate(s)
+		if err != nil {
+			var te *TemplateError
+			if !errors.As(err, &te) || te.Offset < 0 || te.Offset > len(s) {
+				t.Fatalf("error %v is not a positioned *TemplateError", err)
+			}
+			return
+		}
+		if !HasTemplate(s) {
+			if len(tp.Parts) > 1 || len(tp.Parts) == 1 && tp.Parts[0].Lit != s {
+				t.Fatalf("plain text %q parsed as %+v", s, tp.Parts)
+			}
+		}
+		for _, p := range tp.Parts {
+			if p.Kind == TmplRandInt && p.Lo > p.Hi {
+				t.Fatalf("randint bounds %d > %d accepted", p.Lo, p.Hi)
+			}
+		}
+	})
+}
+
+// FuzzExtractJSON: extraction never panics and never quotes the document in
+// an error.
+func FuzzExtractJSON(f *testing.F) {
+	f.Add([]byte(`{"data":{"items":[{"token":"SECRETX"}]}}`), "/data/items/0/token")
+	f.Add([]byte(`{"a":[1,2]}`), "a[1]")
+	f.Add([]byte(`SECRETX`), "$.a")
+	f.Add([]byte(`{"a~b/c":"SECRETX"}`), "/a~0b~1c")
+	f.Fuzz(func(t *testing.T, doc []byte, path string) {
+		_, err := ExtractJSON(doc, path)
+		if err != nil && strings.Contains(string(doc), "SECRETX") && !strings.Contains(path, "SECRETX") && strings.Contains(err.Error(), "SECRETX") {
+			t.Fatalf("error quotes the document: %v", err)
+		}
+	})
 }

@@ -22,7 +22,9 @@ const hashVersion = 1
 //   - per endpoint, sorted by name: name, method, path, weight, the SHA-256
 //     of the body, and the sorted, canonicalized header names (not values);
 //   - the profile type and model (open or closed) and the expanded schedule
-//     (every stage's duration, rates, VUs, payload size, warm-up flag).
+//     (every stage's duration, rates, VUs, payload size, warm-up flag);
+//   - when set: the think time, and per data source its name, mode and the
+//     SHA-256 of its rows (a plan without them hashes as before).
 //
 // Gate thresholds, SLOs, limits, targets.allow, timeouts and the plan's name
 // are not covered. Values from the environment (secrets) are replaced by
@@ -45,13 +47,26 @@ func (p *Plan) Hash() string {
 		Warmup   bool    `json:"warmup"`
 	}
 	in := struct {
-		V          int     `json:"v"`
-		TargetPath string  `json:"target_path"`
-		Endpoints  []ep    `json:"endpoints"`
-		Type       string  `json:"type"`
-		Closed     bool    `json:"closed"`
-		Schedule   []stage `json:"schedule"`
+		V          int        `json:"v"`
+		TargetPath string     `json:"target_path"`
+		Endpoints  []ep       `json:"endpoints"`
+		Type       string     `json:"type"`
+		Closed     bool       `json:"closed"`
+		Schedule   []stage    `json:"schedule"`
+		Think      *ThinkTime `json:"think_time,omitempty"`
+		Data       []string   `json:"data,omitempty"`
 	}{V: hashVersion, Type: p.Profile.Type, Closed: p.Profile.Closed()}
+	if !p.Profile.ThinkTime.IsZero() {
+		in.Think = &p.Profile.ThinkTime
+	}
+	for _, d := range p.Data {
+		rows, _ := json.Marshal(struct {
+			C []string   `json:"c"`
+			R [][]string `json:"r"`
+		}{d.Columns, d.Rows})
+		sum := sha256.Sum256(rows)
+		in.Data = append(in.Data, d.Name+"/"+d.Mode+"/"+hex.EncodeToString(sum[:]))
+	}
 	if u, err := url.Parse(p.Redact(p.Target)); err == nil {
 		in.TargetPath = u.EscapedPath()
 	}

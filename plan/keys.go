@@ -5,15 +5,19 @@ package plan
 // both directions, so the parser, the schema and docs/plan.md cannot drift.
 // Section names are the $defs names in schema.json ("plan" is the root).
 var sectionKeys = map[string][]string{
-	"plan":     {"name", "target", "targets", "limits", "defaults", "endpoints", "profile", "gate", "runner"},
-	"targets":  {"allow"},
-	"limits":   {"max_rate", "max_duration", "max_workers"},
-	"defaults": {"timeout", "headers", "max_body_bytes", "expect"},
-	"endpoint": {"name", "request", "headers", "body", "body_file", "weight", "timeout", "expect"},
-	"expect":   {"status"},
+	"plan":       {"name", "target", "targets", "limits", "defaults", "data", "setup", "endpoints", "profile", "gate", "runner"},
+	"source":     {"file", "format", "mode"},
+	"setup":      {"name", "request", "headers", "body", "timeout", "expect", "extract"},
+	"extract":    {"json", "header"},
+	"think_time": {"min", "max", "mean"},
+	"targets":    {"allow"},
+	"limits":     {"max_rate", "max_duration", "max_workers"},
+	"defaults":   {"timeout", "headers", "max_body_bytes", "expect"},
+	"endpoint":   {"name", "request", "headers", "body", "body_file", "weight", "timeout", "expect"},
+	"expect":     {"status"},
 	"profile": {"type", "rate", "vus", "duration", "warmup", "max_in_flight",
 		"start_rate", "step_rate", "step_duration", "break_error_rate", "break_p95",
-		"multiplier", "spike_at", "spike_duration", "payloads", "stages"},
+		"multiplier", "spike_at", "spike_duration", "payloads", "stages", "think_time"},
 	"stage":    {"name", "duration", "rate", "ramp", "vus"},
 	"gate":     {"p50", "p90", "p95", "p99", "max", "throughput", "error_rate", "slo", "endpoints"},
 	"override": {"p50", "p90", "p95", "p99", "max", "throughput", "error_rate", "slo"},
@@ -29,13 +33,13 @@ var ProfileTypes = []string{ProfileLoad, ProfileStress, ProfileSpike, ProfileEnd
 // a key that would silently do nothing (multiplier on a load profile) is
 // caught.
 var profileKeys = map[string][]string{
-	ProfileLoad:        {"type", "rate", "vus", "duration", "warmup", "max_in_flight"},
-	ProfileEndurance:   {"type", "rate", "vus", "duration", "warmup", "max_in_flight"},
+	ProfileLoad:        {"type", "rate", "vus", "duration", "warmup", "max_in_flight", "think_time"},
+	ProfileEndurance:   {"type", "rate", "vus", "duration", "warmup", "max_in_flight", "think_time"},
 	ProfileStress:      {"type", "rate", "start_rate", "step_rate", "step_duration", "break_error_rate", "break_p95", "warmup", "max_in_flight"},
 	ProfileScalability: {"type", "rate", "start_rate", "step_rate", "step_duration", "warmup", "max_in_flight"},
-	ProfileSpike:       {"type", "rate", "vus", "duration", "multiplier", "spike_at", "spike_duration", "warmup", "max_in_flight"},
-	ProfileVolume:      {"type", "rate", "vus", "payloads", "step_duration", "warmup", "max_in_flight"},
-	ProfileStages:      {"type", "stages", "warmup", "max_in_flight"},
+	ProfileSpike:       {"type", "rate", "vus", "duration", "multiplier", "spike_at", "spike_duration", "warmup", "max_in_flight", "think_time"},
+	ProfileVolume:      {"type", "rate", "vus", "payloads", "step_duration", "warmup", "max_in_flight", "think_time"},
+	ProfileStages:      {"type", "stages", "warmup", "max_in_flight", "think_time"},
 }
 
 // ImportFormats are the values runner.import.from accepts.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Defaults applied when the plan does not say.
@@ -163,7 +163,7 @@ func (p *parser) parse(data []byte) *Plan {
 	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
-	pl := &Plan{Source: p.file, Dir: p.dir}
+	pl := &Plan{Source: p.file, Dir: p.dir, runtime: &runtimeSecrets{}}
 	m := p.mapping(root, "", "plan")
 	if m == nil {
 		return nil
@@ -193,6 +193,8 @@ func (p *parser) parse(data []byte) *Plan {
 	}
 	pl.Targets = p.targets(m.get("targets"))
 	pl.Defaults = p.defaults(m.get("defaults"))
+	pl.Data = p.data(m.get("data"))
+	pl.Setup = p.setup(m.get("setup"))
 	pl.Endpoints = p.endpoints(m.get("endpoints"), pl.Defaults, usesLocal, m.node)
 	if n := m.get("profile"); n != nil {
 		pl.Profile = p.profile(n)
@@ -204,6 +206,10 @@ func (p *parser) parse(data []byte) *Plan {
 	pl.Secrets = sortSecrets(p.secrets)
 	if len(p.secretEnv) > 0 {
 		pl.SecretEnv = p.secretEnv
+	}
+	if len(p.errs) == 0 {
+		p.checkTemplates(pl, m.get("endpoints"), m.get("setup"))
+		p.checkUniqueRows(pl, m.get("data"))
 	}
 	if len(p.errs) == 0 {
 		// Limits are checked here too so `loadgate validate` catches a plan
@@ -726,7 +732,7 @@ func (p *parser) endpoints(n *yaml.Node, d Defaults, required bool, root *yaml.N
 		}
 		if v := m.get("request"); v != nil {
 			if s := p.text(v, path+".request", true); s != "" {
-				method, rpath, err := parseRequest(s)
+				method, rpath, err := parseTemplatedRequest(s)
 				if err != nil {
 					p.errorf(v, path+".request", "%s", p.redactMsg(err.Error()))
 				}

@@ -105,7 +105,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown profile", rep(minimal, "type: load", "type: laod"), nil,
 			[]string{`p.yaml:6:17: profile.type: unknown profile type "laod" (did you mean "load"?); one of load, stress, spike, endurance, scalability, volume, stages`}},
 		{"profile key of other type", rep(minimal, "duration: 5s", "duration: 5s, multiplier: 3"), nil,
-			[]string{`p.yaml:6:49: profile.multiplier: not used by profile type load (it uses rate, vus, duration, warmup, max_in_flight)`}},
+			[]string{`p.yaml:6:49: profile.multiplier: not used by profile type load (it uses rate, vus, duration, warmup, max_in_flight, think_time)`}},
 		{"rate and vus", rep(minimal, "rate: 10/s", "rate: 10/s, vus: 3"), nil,
 			[]string{`p.yaml:6:35: profile.vus: rate and vus are mutually exclusive (rate: open model, arrivals per second; vus: closed model)`}},
 		{"no rate", rep(minimal, "rate: 10/s, ", ""), nil,

@@ -7,14 +7,20 @@ import "time"
 
 // Plan is a parsed, expanded and validated plan file.
 type Plan struct {
-	Name      string     `yaml:"name" json:"name"`
-	Target    string     `yaml:"target" json:"target"`
-	Targets   Targets    `yaml:"targets,omitempty" json:"targets,omitempty"`
-	Limits    Limits     `yaml:"limits,omitempty" json:"limits,omitempty"`
-	Defaults  Defaults   `yaml:"defaults,omitempty" json:"defaults,omitempty"`
-	Endpoints []Endpoint `yaml:"endpoints" json:"endpoints"`
-	Profile   Profile    `yaml:"profile" json:"profile"`
-	Gate      Gate       `yaml:"gate,omitempty" json:"gate,omitempty"`
+	Name     string   `yaml:"name" json:"name"`
+	Target   string   `yaml:"target" json:"target"`
+	Targets  Targets  `yaml:"targets,omitempty" json:"targets,omitempty"`
+	Limits   Limits   `yaml:"limits,omitempty" json:"limits,omitempty"`
+	Defaults Defaults `yaml:"defaults,omitempty" json:"defaults,omitempty"`
+	// Data are the plan's data sources, loaded when the plan is read (rows
+	// included, so distributed workers need no file).
+	Data []DataSource `yaml:"-" json:"data,omitempty"`
+	// Setup are requests run once before the warm-up; their extracted
+	// values are template variables and secrets.
+	Setup     []SetupStep `yaml:"-" json:"setup,omitempty"`
+	Endpoints []Endpoint  `yaml:"endpoints" json:"endpoints"`
+	Profile   Profile     `yaml:"profile" json:"profile"`
+	Gate      Gate        `yaml:"gate,omitempty" json:"gate,omitempty"`
 	// Runner selects how load is produced: empty/local (built-in generator) or
 	// exec (run another tool and import what it wrote).
 	Runner RunnerSpec `yaml:"runner,omitempty" json:"runner,omitempty"`
@@ -30,6 +36,9 @@ type Plan struct {
 	// (value → name), so a plan can be handed on with references instead of
 	// values (MarshalRefs).
 	SecretEnv map[string]string `yaml:"-" json:"-"`
+	// runtime holds secrets learnt while running (values setup extracted);
+	// shared by copies of the plan and safe for concurrent use.
+	runtime *runtimeSecrets
 }
 
 // Targets restricts where load may be sent.
@@ -126,6 +135,9 @@ type Profile struct {
 
 	// stages: explicit segments.
 	Stages []Stage `yaml:"stages,omitempty" json:"stages,omitempty"`
+
+	// ThinkTime is a closed-model VU's pause after each response.
+	ThinkTime ThinkTime `yaml:"-" json:"think_time,omitzero"`
 }
 
 // Stage is one segment of a schedule: a linear ramp of arrival rate from

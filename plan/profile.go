@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Closed reports whether the profile uses the closed model (virtual users
@@ -61,6 +61,14 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		if get("rate") != nil {
 			p.errorf(m.keyNode("vus"), "profile.vus", "rate and vus are mutually exclusive (rate: open model, arrivals per second; vus: closed model)")
 		}
+	}
+	if v := get("think_time"); v != nil {
+		pr.ThinkTime = p.thinkTime(v)
+		defer func() {
+			if !pr.Closed() {
+				p.errorf(m.keyNode("think_time"), "profile.think_time", "applies to the closed model (vus): an open model's arrivals follow the rate, not the responses")
+			}
+		}()
 	}
 	if v := get("max_in_flight"); v != nil {
 		pr.MaxInFlight = p.integer(v, "profile.max_in_flight", 1, 10_000_000)

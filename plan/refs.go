@@ -138,6 +138,7 @@ func UnmarshalRefs(data []byte, getenv func(string) string) (*Plan, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
+	p.runtime = &runtimeSecrets{}
 	p.Secrets = sortSecrets(secrets)
 	if len(secretEnv) > 0 {
 		p.SecretEnv = secretEnv

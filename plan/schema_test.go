@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func schemaDoc(t *testing.T) map[string]any {
@@ -219,6 +219,8 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 		{"plan", "runner"}: "runner", {"defaults", "expect"}: "expect", {"endpoint", "expect"}: "expect",
 		{"gate", "slo"}: "slo", {"override", "slo"}: "slo", {"runner", "import"}: "import",
 		{"gate", "endpoints"}: "override*", {"profile", "stages"}: "stage",
+		{"plan", "data"}: "source*", {"plan", "setup"}: "setup", {"setup", "expect"}: "expect",
+		{"setup", "extract"}: "extract*", {"profile", "think_time"}: "think_time",
 	}
 	walk = func(n *yaml.Node, section string) {
 		switch n.Kind {
@@ -227,9 +229,9 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 				walk(c, section)
 			}
 		case yaml.MappingNode:
-			if section == "override*" {
+			if named, ok := strings.CutSuffix(section, "*"); ok { // a mapping of names to sections
 				for i := 1; i < len(n.Content); i += 2 {
-					walk(n.Content[i], "override")
+					walk(n.Content[i], named)
 				}
 				return
 			}
@@ -249,7 +251,7 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 	// The full example uses every key except the profile keys of other types
 	// and the runner (which replaces the built-in generator).
 	for section, keys := range sectionKeys {
-		if section == "profile" || section == "stage" || section == "runner" || section == "import" {
+		if section == "profile" || section == "stage" || section == "runner" || section == "import" || section == "think_time" {
 			continue
 		}
 		for _, k := range keys {

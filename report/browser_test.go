@@ -3,9 +3,12 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"html"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +167,138 @@ func TestBrowserRendersHTMLReport(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(*screenshotDir, "report-"+name+".png"), data, 0o644); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// geometryScript measures every chart as the browser lays it out: where the
+// legend is against the plotting area and the chart's own box, the lowest
+// y-axis tick, and how far the lowest drawn point is above the x axis. The
+// report has no script (its CSP forbids one); the test adds this one to a
+// copy without the CSP.
+const geometryScript = `<script>
+(function () {
+  var out = [];
+  document.querySelectorAll("svg[data-chart]").forEach(function (svg) {
+    var box = svg.getBoundingClientRect();
+    var plot = svg.querySelector("rect.plot-area").getBoundingClientRect();
+    var r = {kind: svg.getAttribute("data-chart"), ymin: parseFloat(svg.getAttribute("data-ymin")),
+      plotH: plot.height, legend: false, overlap: false, clipped: false, lowestTick: null, gap: null};
+    var leg = svg.querySelector("g.legend");
+    if (leg) {
+      var l = leg.getBoundingClientRect();
+      r.legend = true;
+      r.overlap = l.left < plot.right && l.right > plot.left && l.top < plot.bottom && l.bottom > plot.top;
+      r.clipped = l.left < box.left - 1 || l.right > box.right + 1 || l.bottom > box.bottom + 1;
+    }
+    var ticks = svg.querySelectorAll("g.yticks text");
+    if (ticks.length) { r.lowestTick = parseFloat(ticks[0].textContent); }
+    var lowest = -Infinity;
+    svg.querySelectorAll("path.series").forEach(function (p) { lowest = Math.max(lowest, p.getBoundingClientRect().bottom); });
+    if (lowest > -Infinity) { r.gap = plot.bottom - lowest; }
+    out.push(r);
+  });
+  var pre = document.createElement("pre");
+  pre.id = "geometry";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>`
+
+type chartGeometry struct {
+	Kind       string   `json:"kind"`
+	YMin       float64  `json:"ymin"`
+	PlotH      float64  `json:"plotH"`
+	Legend     bool     `json:"legend"`
+	Overlap    bool     `json:"overlap"`
+	Clipped    bool     `json:"clipped"`
+	LowestTick *float64 `json:"lowestTick"`
+	Gap        *float64 `json:"gap"`
+}
+
+var reGeometry = regexp.MustCompile(`(?s)<pre id="geometry">(.*?)</pre>`)
+
+// measureCharts lays page out in Chromium with geometryScript and returns
+// what it measured.
+func measureCharts(t *testing.T, bin, dir, name string, page []byte) []chartGeometry {
+	t.Helper()
+	s := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy"[^>]*>`).ReplaceAllString(string(page), "")
+	s = strings.Replace(s, "</body>", geometryScript+"</body>", 1)
+	path := filepath.Join(dir, name+"-geometry.html")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dom, _ := headless(t, bin, path, "--window-size=1280,2400", "--dump-dom")
+	m := reGeometry.FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("%s: the geometry script did not run", name)
+	}
+	var gs []chartGeometry
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &gs); err != nil {
+		t.Fatalf("%s: geometry %q: %v", name, m[1], err)
+	}
+	return gs
+}
+
+// TestBrowserChartGeometry checks, as laid out by a browser, that no legend
+// covers its chart's plotting area or is cut off, and that the percentile
+// chart's latency axis starts near the fastest request rather than at 0 ms.
+func TestBrowserChartGeometry(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("-short: skipping the headless-browser test")
+	}
+	bin, why := findChromium()
+	if bin == "" {
+		t.Skip(why)
+	}
+	dir := t.TempDir()
+
+	// Controls: the measurements must see a legend moved over the lines and
+	// a percentile axis drawn from 0, or their silence below proves nothing.
+	c := &lineChart{Kind: "percentile", XLabel: "x", YLabel: "y", YFromZero: true,
+		Series: []lineSeries{{Name: "current", Pts: []point{{0, 23}, {1, 40}, {2, 80}}, Color: colBlue, Width: 2}}}
+	bad := strings.Replace(string(c.render()), `<g class="legend">`, `<g class="legend" transform="translate(0,-120)">`, 1)
+	control := measureCharts(t, bin, dir, "control", []byte("<!DOCTYPE html><html><body>"+bad+"</body></html>"))
+	if len(control) != 1 || !control[0].Overlap || control[0].LowestTick == nil || *control[0].LowestTick != 0 || control[0].Gap == nil || *control[0].Gap < 10 {
+		t.Fatalf("geometry controls not detected: %+v", control)
+	}
+
+	inputs := map[string]Input{"verdict": fixtureInput()}
+	for _, k := range []string{"stress", "spike", "endurance", "volume", "scalability"} {
+		inputs[k] = profileInput(k)
+	}
+	kinds := map[string]int{}
+	for name, in := range inputs {
+		gs := measureCharts(t, bin, dir, name, render(t, "html", in, Options{}))
+		if len(gs) == 0 {
+			t.Fatalf("%s: no charts measured", name)
+		}
+		for i, g := range gs {
+			kinds[g.Kind]++
+			if g.Legend && (g.Overlap || g.Clipped) {
+				t.Errorf("%s chart %d (%s): legend overlaps the plotting area (%v) or is cut off (%v)", name, i, g.Kind, g.Overlap, g.Clipped)
+			}
+			if g.Kind != "percentile" {
+				continue
+			}
+			// Every fixture request takes more than 0 ms: the axis starts
+			// at the fastest one, labelled, and the curve starts on it.
+			if g.LowestTick == nil || g.Gap == nil {
+				t.Errorf("%s chart %d: no y tick or no curve", name, i)
+				continue
+			}
+			if *g.LowestTick <= 0 || g.YMin <= 0 || math.Abs(*g.LowestTick-g.YMin) > 0.01*g.YMin+0.005 {
+				t.Errorf("%s chart %d: percentile axis starts at %v (data-ymin %v), want the fastest request, above 0 ms", name, i, *g.LowestTick, g.YMin)
+			}
+			if *g.Gap > 2 {
+				t.Errorf("%s chart %d: the curve starts %.1f px above the axis", name, i, *g.Gap)
+			}
+		}
+	}
+	for _, k := range []string{"percentile", "latency", "throughput", "curve-throughput", "curve-latency", "spike", "endurance", "payload-latency", "payload-bytes"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s chart was measured", k)
 		}
 	}
 }

@@ -1,175 +1,40 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
-	"image/color"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/loadgate/loadgate/results"
 )
 
-// Charts are drawn by gonum.org/v1/plot into SVG that is inlined in the HTML
+// Charts are drawn by the SVG writer in svg.go and inlined in the HTML
 // report. No user-controlled string is ever drawn into a chart (names go in
-// the surrounding HTML, escaped by html/template), so the SVG is trusted.
-
-// Okabe–Ito palette: distinguishable with every common colour-vision
-// deficiency. Series also differ by dash pattern, so colour is never the only cue.
-var (
-	colBlue      = color.RGBA{0x00, 0x72, 0xB2, 0xff}
-	colVermilion = color.RGBA{0xD5, 0x5E, 0x00, 0xff}
-	colGreen     = color.RGBA{0x00, 0x9E, 0x73, 0xff}
-	colOrange    = color.RGBA{0xE6, 0x9F, 0x00, 0xff}
-	colPurple    = color.RGBA{0xCC, 0x79, 0xA7, 0xff}
-	colSky       = color.RGBA{0x56, 0xB4, 0xE9, 0xff}
-	colBlack     = color.RGBA{0x00, 0x00, 0x00, 0xff}
-	colShade     = color.RGBA{0xE0, 0xE0, 0xE0, 0xff}
-)
-
-var (
-	dashSolid  []vg.Length
-	dashLong   = []vg.Length{vg.Points(6), vg.Points(3)}
-	dashDot    = []vg.Length{vg.Points(1.5), vg.Points(2.5)}
-	dashDotted = []vg.Length{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)}
-)
+// the surrounding HTML, escaped by html/template).
 
 const (
-	chartW = 5.2 * vg.Inch
-	chartH = 2.8 * vg.Inch
 	// maxNines bounds the percentile chart's x axis at 99.999 %: beyond that
 	// even a long CI run has too few samples for the tail to mean anything.
 	maxNines = 5.0
 	// ninesStep is the x resolution of the percentile curve (0.02 nines).
 	ninesStep = 0.02
-	// legendRoom scales the y axis of time charts above the data so the
-	// legend (top right) does not cover the lines.
-	legendRoom = 1.45
 )
 
-// newPlot returns a plot styled for the report: sans-serif text, light grid.
-func newPlot(xLabel, yLabel string) *plot.Plot {
-	p := plot.New()
-	for _, ts := range []*draw.TextStyle{&p.Title.TextStyle, &p.X.Label.TextStyle, &p.Y.Label.TextStyle,
-		&p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
-		ts.Font.Variant = "Sans"
-	}
-	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
-	p.X.Label.TextStyle.Font.Size = vg.Points(10)
-	p.Y.Label.TextStyle.Font.Size = vg.Points(10)
-	p.X.Tick.Label.Font.Size = vg.Points(9)
-	p.Y.Tick.Label.Font.Size = vg.Points(9)
-	p.Legend.TextStyle.Font.Size = vg.Points(9)
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Legend.ThumbnailWidth = vg.Points(22)
-	g := plotter.NewGrid()
-	g.Vertical.Color = color.Gray{0xe8}
-	g.Horizontal.Color = color.Gray{0xe8}
-	p.Add(g)
-	p.Y.Min = 0
-	p.X.Tick.Marker = plainTicks{}
-	p.Y.Tick.Marker = plainTicks{}
-	return p
-}
-
-// plainTicks are gonum's default ticks with labels in the shortest exact
-// form ("25", not "25.00").
-type plainTicks struct{}
-
-func (plainTicks) Ticks(min, max float64) []plot.Tick {
-	ts := plot.DefaultTicks{}.Ticks(min, max)
-	for i := range ts {
-		if ts[i].Label != "" {
-			// Round away float noise (0.30000000000000004) before printing.
-			v, _ := strconv.ParseFloat(strconv.FormatFloat(ts[i].Value, 'g', 10, 64), 64)
-			ts[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
+// ninesTicks labels the percentile axis: 0 → 0 %, 1 → 90 %, 2 → 99 % …,
+// with a minor tick at 50 % of the way in quantile terms.
+func ninesTicks(maxN float64) func(lo, hi float64) []tick {
+	return func(lo, hi float64) []tick {
+		var ts []tick
+		for n := 0.0; n <= maxN+1e-9; n++ {
+			ts = append(ts, tick{V: n, Label: ninesLabel(n)})
+			if n+0.5 <= maxN {
+				ts = append(ts, tick{V: n + math.Log10(2)})
+			}
 		}
+		return ts
 	}
-	return ts
-}
-
-// svgOf renders p as an inline SVG element (no XML prolog).
-func svgOf(p *plot.Plot) (template.HTML, error) {
-	c := vgsvg.New(chartW, chartH)
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return "", fmt.Errorf("render chart: %w", err)
-	}
-	s := buf.String()
-	if i := strings.Index(s, "<svg"); i >= 0 {
-		s = s[i:]
-	}
-	// Let CSS size the chart; the viewBox keeps the aspect ratio.
-	s = strings.Replace(s, `<svg width="`, `<svg role="img" aria-hidden="true" data-w="`, 1)
-	s = strings.Replace(s, `" height="`, `" data-h="`, 1)
-	return template.HTML(s), nil // #nosec: drawn from numbers and fixed labels only
-}
-
-func addLine(p *plot.Plot, pts plotter.XYs, c color.Color, dash []vg.Length, width float64, legend string) error {
-	if len(pts) == 0 {
-		return nil
-	}
-	l, err := plotter.NewLine(pts)
-	if err != nil {
-		return fmt.Errorf("chart line %s: %w", legend, err)
-	}
-	l.Color = c
-	l.Dashes = dash
-	l.Width = vg.Points(width)
-	p.Add(l)
-	if legend != "" {
-		p.Legend.Add(legend, l)
-	}
-	return nil
-}
-
-// vline marks x with a vertical line from 0 to top.
-func vline(p *plot.Plot, x, top float64, c color.Color, dash []vg.Length, legend string) error {
-	return addLine(p, plotter.XYs{{X: x, Y: 0}, {X: x, Y: top}}, c, dash, 1.5, legend)
-}
-
-// shade draws a grey band over [x0, x1] (warm-up), below the data.
-func shade(p *plot.Plot, x0, x1, top float64, legend string) error {
-	if x1 <= x0 || top <= 0 {
-		return nil
-	}
-	poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: 0}, {X: x1, Y: 0}, {X: x1, Y: top}, {X: x0, Y: top}})
-	if err != nil {
-		return err
-	}
-	poly.Color = colShade
-	poly.LineStyle.Width = 0
-	p.Add(poly)
-	if legend != "" {
-		p.Legend.Add(legend, poly)
-	}
-	return nil
-}
-
-// ninesTicks labels the percentile axis: 0 → 0 %, 1 → 90 %, 2 → 99 % …
-type ninesTicks struct{ max float64 }
-
-func (t ninesTicks) Ticks(min, max float64) []plot.Tick {
-	var ts []plot.Tick
-	for n := 0.0; n <= t.max+1e-9; n++ {
-		ts = append(ts, plot.Tick{Value: n, Label: ninesLabel(n)})
-		if n+0.5 <= t.max {
-			ts = append(ts, plot.Tick{Value: n + math.Log10(2)}) // minor tick at 50 % of the way in quantile terms
-		}
-	}
-	return ts
 }
 
 func ninesLabel(n float64) string {
@@ -181,14 +46,14 @@ func ninesLabel(n float64) string {
 }
 
 // percentileSeries samples h at evenly spaced "nines" (x = -log10(1-q)).
-func percentileSeries(h *results.Histogram, maxN float64) plotter.XYs {
+func percentileSeries(h *results.Histogram, maxN float64) []point {
 	if h == nil || h.Count() == 0 {
 		return nil
 	}
-	var pts plotter.XYs
+	var pts []point
 	for x := 0.0; x <= maxN+1e-9; x += ninesStep {
 		q := 1 - math.Pow(10, -x)
-		pts = append(pts, plotter.XY{X: x, Y: float64(h.Quantile(q)) / 1000})
+		pts = append(pts, point{X: x, Y: float64(h.Quantile(q)) / 1000})
 	}
 	return pts
 }
@@ -210,7 +75,9 @@ func ninesFor(counts ...int64) float64 {
 }
 
 // percentileChart overlays the baseline and current latency distributions.
-func percentileChart(base, head *results.Histogram) (template.HTML, error) {
+// The latency axis starts near the fastest request, not at 0 ms: a curve
+// from 23 ms to 80 ms drawn from 0 hides its own shape.
+func percentileChart(base, head *results.Histogram) template.HTML {
 	var bc, hc int64
 	if base != nil {
 		bc = base.Count()
@@ -219,19 +86,20 @@ func percentileChart(base, head *results.Histogram) (template.HTML, error) {
 		hc = head.Count()
 	}
 	if bc == 0 && hc == 0 {
-		return "", nil
+		return ""
 	}
 	maxN := ninesFor(bc, hc)
-	p := newPlot("percentile", "latency (ms)")
-	p.X.Min, p.X.Max = 0, maxN
-	p.X.Tick.Marker = ninesTicks{max: maxN}
-	if err := addLine(p, percentileSeries(base, maxN), colBlue, dashLong, 2, "baseline"); err != nil {
-		return "", err
+	c := &lineChart{Kind: "percentile", XLabel: "percentile", YLabel: "latency (ms)", YFromMin: true, XFixed: true, XMin: 0, XMax: maxN, XTicks: ninesTicks(maxN)}
+	c.Series = append(c.Series,
+		lineSeries{Name: "baseline", Pts: percentileSeries(base, maxN), Color: colBlue, Dash: dashLong, Width: 2},
+		lineSeries{Name: "current", Pts: percentileSeries(head, maxN), Color: colVermilion, Dash: dashSolid, Width: 2})
+	if bc == 0 {
+		c.Series = c.Series[1:]
 	}
-	if err := addLine(p, percentileSeries(head, maxN), colVermilion, dashSolid, 2, "current"); err != nil {
-		return "", err
+	if hc == 0 {
+		c.Series = c.Series[:1]
 	}
-	return svgOf(p)
+	return c.render()
 }
 
 // windowSeconds is each window's start in seconds since t0.
@@ -257,183 +125,125 @@ func warmupSpan(ws []results.Window, t0 time.Time) (float64, float64) {
 	return lo, hi
 }
 
-// latencyOverTime plots p50/p95/p99 per window with warm-up shaded.
-func latencyOverTime(ws []results.Window, t0 time.Time) (template.HTML, error) {
-	if len(ws) == 0 {
-		return "", nil
+func warmupBand(ws []results.Window, t0 time.Time, name string) []band {
+	lo, hi := warmupSpan(ws, t0)
+	if hi <= lo {
+		return nil
 	}
-	p := newPlot("time (s)", "latency (ms)")
-	var p50, p95, p99 plotter.XYs
-	top := 0.0
+	return []band{{X0: lo, X1: hi, Name: name}}
+}
+
+// latencyOverTime plots p50/p95/p99 per window with warm-up shaded.
+func latencyOverTime(ws []results.Window, t0 time.Time) template.HTML {
+	var p50, p95, p99 []point
 	for _, w := range ws {
 		if w.Requests == 0 {
 			continue
 		}
 		x := windowSeconds(w, t0) + w.Width.D().Seconds()/2
-		p50 = append(p50, plotter.XY{X: x, Y: w.P50})
-		p95 = append(p95, plotter.XY{X: x, Y: w.P95})
-		p99 = append(p99, plotter.XY{X: x, Y: w.P99})
-		top = math.Max(top, w.P99)
+		p50 = append(p50, point{X: x, Y: w.P50})
+		p95 = append(p95, point{X: x, Y: w.P95})
+		p99 = append(p99, point{X: x, Y: w.P99})
 	}
-	// Head room above the data keeps the legend clear of the lines.
-	top *= legendRoom
-	p.Y.Max = top
-	lo, hi := warmupSpan(ws, t0)
-	if err := shade(p, lo, hi, top, "warm-up (excluded)"); err != nil {
-		return "", err
+	c := &lineChart{Kind: "latency", XLabel: "time (s)", YLabel: "latency (ms)", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up (excluded)")}
+	c.Series = []lineSeries{
+		{Name: "p99", Pts: p99, Color: colPurple, Dash: dashDot, Width: 1.8},
+		{Name: "p95", Pts: p95, Color: colOrange, Dash: dashLong, Width: 1.8},
+		{Name: "p50", Pts: p50, Color: colGreen, Dash: dashSolid, Width: 1.8},
 	}
-	for _, s := range []struct {
-		pts  plotter.XYs
-		c    color.Color
-		d    []vg.Length
-		name string
-	}{{p99, colPurple, dashDot, "p99"}, {p95, colOrange, dashLong, "p95"}, {p50, colGreen, dashSolid, "p50"}} {
-		if err := addLine(p, s.pts, s.c, s.d, 1.8, s.name); err != nil {
-			return "", err
-		}
-	}
-	p.Legend.Left = false
-	return svgOf(p)
+	return c.render()
 }
 
 // throughputOverTime plots achieved and offered requests/s and errors/s.
-func throughputOverTime(ws []results.Window, t0 time.Time) (template.HTML, error) {
-	if len(ws) == 0 {
-		return "", nil
-	}
-	p := newPlot("time (s)", "requests/s")
-	var got, offered, errs plotter.XYs
-	top := 0.0
+func throughputOverTime(ws []results.Window, t0 time.Time) template.HTML {
+	var got, offered, errs []point
 	for _, w := range ws {
 		width := w.Width.D().Seconds()
 		if width <= 0 {
 			width = 1
 		}
 		x := windowSeconds(w, t0) + width/2
-		got = append(got, plotter.XY{X: x, Y: float64(w.Requests) / width})
-		errs = append(errs, plotter.XY{X: x, Y: float64(w.Errors) / width})
+		got = append(got, point{X: x, Y: float64(w.Requests) / width})
+		errs = append(errs, point{X: x, Y: float64(w.Errors) / width})
 		if w.OfferedRPS > 0 {
-			offered = append(offered, plotter.XY{X: x, Y: w.OfferedRPS})
+			offered = append(offered, point{X: x, Y: w.OfferedRPS})
 		}
-		top = math.Max(top, math.Max(float64(w.Requests)/width, w.OfferedRPS))
 	}
-	top *= legendRoom
-	p.Y.Max = top
-	lo, hi := warmupSpan(ws, t0)
-	if err := shade(p, lo, hi, top, "warm-up"); err != nil {
-		return "", err
+	c := &lineChart{Kind: "throughput", XLabel: "time (s)", YLabel: "requests/s", YFromZero: true, Bands: warmupBand(ws, t0, "warm-up")}
+	c.Series = []lineSeries{
+		{Name: "offered", Pts: offered, Color: colBlack, Dash: dashDot, Width: 1.2},
+		{Name: "achieved", Pts: got, Color: colBlue, Dash: dashSolid, Width: 1.8},
+		{Name: "errors/s", Pts: errs, Color: colVermilion, Dash: dashLong, Width: 1.8},
 	}
-	if err := addLine(p, offered, colBlack, dashDot, 1.2, "offered"); err != nil {
-		return "", err
+	if len(offered) == 0 {
+		c.Series = c.Series[1:]
 	}
-	if err := addLine(p, got, colBlue, dashSolid, 1.8, "achieved"); err != nil {
-		return "", err
-	}
-	if err := addLine(p, errs, colVermilion, dashLong, 1.8, "errors/s"); err != nil {
-		return "", err
-	}
-	p.Legend.Left = false
-	return svgOf(p)
+	return c.render()
 }
 
 // curveCharts are the stress/scalability curves: achieved vs offered rate and
 // p95 vs offered rate, with the knee (highest sustainable rate) and the first
 // breaking rate marked.
-func curveCharts(d *results.Derived) (template.HTML, template.HTML, error) {
+func curveCharts(d *results.Derived) (template.HTML, template.HTML) {
 	if d == nil || len(d.Curve) == 0 {
-		return "", "", nil
+		return "", ""
 	}
 	pts := append([]results.CurvePoint(nil), d.Curve...)
 	sort.Slice(pts, func(i, j int) bool { return pts[i].OfferedRPS < pts[j].OfferedRPS })
-	var ach, ideal, p95 plotter.XYs
-	topT, topL := 0.0, 0.0
+	var ach, ideal, p95 []point
 	for _, c := range pts {
-		ach = append(ach, plotter.XY{X: c.OfferedRPS, Y: c.AchievedRPS})
-		ideal = append(ideal, plotter.XY{X: c.OfferedRPS, Y: c.OfferedRPS})
-		p95 = append(p95, plotter.XY{X: c.OfferedRPS, Y: c.P95Ms})
-		topT = math.Max(topT, math.Max(c.AchievedRPS, c.OfferedRPS))
-		topL = math.Max(topL, c.P95Ms)
+		ach = append(ach, point{X: c.OfferedRPS, Y: c.AchievedRPS})
+		ideal = append(ideal, point{X: c.OfferedRPS, Y: c.OfferedRPS})
+		p95 = append(p95, point{X: c.OfferedRPS, Y: c.P95Ms})
 	}
-	mark := func(p *plot.Plot, top float64) error {
-		if d.MaxSustainableRPS > 0 {
-			if err := vline(p, d.MaxSustainableRPS, top, colGreen, dashSolid, fmt.Sprintf("knee: %s sustainable", formatValue(d.MaxSustainableRPS, "rps"))); err != nil {
-				return err
-			}
-		}
-		if d.BreakingRPS > 0 {
-			if err := vline(p, d.BreakingRPS, top, colVermilion, dashDotted, fmt.Sprintf("broke at %s", formatValue(d.BreakingRPS, "rps"))); err != nil {
-				return err
-			}
-		}
-		return nil
+	var marks []vmark
+	if d.MaxSustainableRPS > 0 {
+		marks = append(marks, vmark{X: d.MaxSustainableRPS, Name: fmt.Sprintf("knee: %s sustainable", formatValue(d.MaxSustainableRPS, "rps")), Color: colGreen, Dash: dashSolid})
 	}
-	t := newPlot("offered rate (requests/s)", "achieved (requests/s)")
-	if err := addLine(t, ideal, colBlack, dashDot, 1, "offered = achieved"); err != nil {
-		return "", "", err
+	if d.BreakingRPS > 0 {
+		marks = append(marks, vmark{X: d.BreakingRPS, Name: fmt.Sprintf("broke at %s", formatValue(d.BreakingRPS, "rps")), Color: colVermilion, Dash: dashDotted})
 	}
-	if err := addLine(t, ach, colBlue, dashSolid, 2, "achieved"); err != nil {
-		return "", "", err
-	}
-	if err := mark(t, topT*1.05); err != nil {
-		return "", "", err
-	}
-	l := newPlot("offered rate (requests/s)", "p95 latency (ms)")
-	if err := addLine(l, p95, colOrange, dashSolid, 2, "p95"); err != nil {
-		return "", "", err
-	}
-	if err := mark(l, topL*1.05); err != nil {
-		return "", "", err
-	}
-	ts, err := svgOf(t)
-	if err != nil {
-		return "", "", err
-	}
-	ls, err := svgOf(l)
-	return ts, ls, err
+	t := &lineChart{Kind: "curve-throughput", XLabel: "offered rate (requests/s)", YLabel: "achieved (requests/s)", YFromZero: true, Marks: marks,
+		Series: []lineSeries{
+			{Name: "offered = achieved", Pts: ideal, Color: colBlack, Dash: dashDot, Width: 1},
+			{Name: "achieved", Pts: ach, Color: colBlue, Dash: dashSolid, Width: 2},
+		}}
+	l := &lineChart{Kind: "curve-latency", XLabel: "offered rate (requests/s)", YLabel: "p95 latency (ms)", YFromZero: true, Marks: marks,
+		Series: []lineSeries{{Name: "p95", Pts: p95, Color: colOrange, Dash: dashSolid, Width: 2}}}
+	return t.render(), l.render()
 }
 
 // spikeChart plots p95 over time with the spike and the recovery marked.
-func spikeChart(f *results.File, ws []results.Window) (template.HTML, error) {
+func spikeChart(f *results.File, ws []results.Window) template.HTML {
 	d := f.Derived
 	if d == nil || len(ws) == 0 {
-		return "", nil
+		return ""
 	}
 	t0 := f.Run.Started
 	spikeStart, spikeEnd, ok := spikeWindow(f.Profile)
 	if !ok {
-		return "", nil
+		return ""
 	}
-	p := newPlot("time (s)", "p95 latency (ms)")
-	var p95 plotter.XYs
-	top := 0.0
+	var p95 []point
 	for _, w := range ws {
 		if w.Requests == 0 {
 			continue
 		}
-		p95 = append(p95, plotter.XY{X: windowSeconds(w, t0) + w.Width.D().Seconds()/2, Y: w.P95})
-		top = math.Max(top, w.P95)
+		p95 = append(p95, point{X: windowSeconds(w, t0) + w.Width.D().Seconds()/2, Y: w.P95})
 	}
-	top *= 1.05
-	if err := shade(p, spikeStart.Seconds(), spikeEnd.Seconds(), top, "spike"); err != nil {
-		return "", err
+	if len(p95) == 0 {
+		return ""
 	}
-	if err := addLine(p, p95, colOrange, dashSolid, 2, "p95"); err != nil {
-		return "", err
-	}
+	c := &lineChart{Kind: "spike", XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true,
+		Bands:  []band{{X0: spikeStart.Seconds(), X1: spikeEnd.Seconds(), Name: "spike"}},
+		Series: []lineSeries{{Name: "p95", Pts: p95, Color: colOrange, Dash: dashSolid, Width: 2}}}
 	if d.PreSpikeP95Ms > 0 {
-		lo, hi := 0.0, p95[len(p95)-1].X
-		if err := addLine(p, plotter.XYs{{X: lo, Y: d.PreSpikeP95Ms}, {X: hi, Y: d.PreSpikeP95Ms}}, colBlack, dashDot, 1, "pre-spike p95"); err != nil {
-			return "", err
-		}
+		c.Series = append(c.Series, lineSeries{Name: "pre-spike p95", Pts: []point{{X: 0, Y: d.PreSpikeP95Ms}, {X: p95[len(p95)-1].X, Y: d.PreSpikeP95Ms}}, Color: colBlack, Dash: dashDot, Width: 1})
 	}
-	if d.Recovered != nil && *d.Recovered {
-		x := spikeEnd.Seconds() + d.RecoveryMs/1000
-		if err := vline(p, x, top, colGreen, dashLong, fmt.Sprintf("recovered after %.1f s", d.RecoveryMs/1000)); err != nil {
-			return "", err
-		}
+	if d.Recovered != nil && *d.Recovered && spikeDegraded(d) {
+		c.Marks = append(c.Marks, vmark{X: spikeEnd.Seconds() + d.RecoveryMs/1000, Name: fmt.Sprintf("recovered after %.1f s", d.RecoveryMs/1000), Color: colGreen, Dash: dashLong})
 	}
-	p.Legend.Left = false
-	return svgOf(p)
+	return c.render()
 }
 
 // spikeWindow finds the spike stage (highest rate) in the schedule as run.
@@ -451,7 +261,7 @@ func spikeWindow(pr results.Profile) (time.Duration, time.Duration, bool) {
 }
 
 // enduranceChart plots p95 over time with the least-squares drift line.
-func enduranceChart(f *results.File, ws []results.Window) (template.HTML, error) {
+func enduranceChart(f *results.File, ws []results.Window) template.HTML {
 	t0 := f.Run.Started
 	var xs, ys []float64
 	for _, w := range ws {
@@ -462,17 +272,11 @@ func enduranceChart(f *results.File, ws []results.Window) (template.HTML, error)
 		ys = append(ys, w.P95)
 	}
 	if len(xs) < 2 {
-		return "", nil
+		return ""
 	}
-	p := newPlot("time (s)", "p95 latency (ms)")
-	var pts plotter.XYs
-	top := 0.0
+	var pts []point
 	for i := range xs {
-		pts = append(pts, plotter.XY{X: xs[i], Y: ys[i]})
-		top = math.Max(top, ys[i])
-	}
-	if err := addLine(p, pts, colOrange, dashSolid, 1.5, "p95 per window"); err != nil {
-		return "", err
+		pts = append(pts, point{X: xs[i], Y: ys[i]})
 	}
 	slope, icept := leastSquares(xs, ys)
 	if f.Derived != nil && f.Derived.P95DriftMsPerHour != 0 {
@@ -481,36 +285,36 @@ func enduranceChart(f *results.File, ws []results.Window) (template.HTML, error)
 		icept = mean(ys) - slope*mean(xs)
 	}
 	x0, x1 := xs[0], xs[len(xs)-1]
-	drift := fmt.Sprintf("drift %+.2f ms/h", slope*3600)
-	if err := addLine(p, plotter.XYs{{X: x0, Y: icept + slope*x0}, {X: x1, Y: icept + slope*x1}}, colBlue, dashLong, 2, drift); err != nil {
-		return "", err
-	}
-	p.Legend.Left = false
-	p.Legend.Top = false
-	return svgOf(p)
+	c := &lineChart{Kind: "endurance", XLabel: "time (s)", YLabel: "p95 latency (ms)", YFromZero: true, Series: []lineSeries{
+		{Name: "p95 per window", Pts: pts, Color: colOrange, Dash: dashSolid, Width: 1.5},
+		{Name: fmt.Sprintf("drift %+.2f ms/h", slope*3600), Pts: []point{{X: x0, Y: icept + slope*x0}, {X: x1, Y: icept + slope*x1}}, Color: colBlue, Dash: dashLong, Width: 2},
+	}}
+	return c.render()
 }
 
-// payloadChart plots p95 and p50 against request payload size (volume).
-func payloadChart(d *results.Derived) (template.HTML, error) {
+// payloadCharts plot p95 and p50, and bytes moved per second, against
+// request payload size (volume).
+func payloadCharts(d *results.Derived) (template.HTML, template.HTML) {
 	if d == nil || len(d.Payloads) == 0 {
-		return "", nil
+		return "", ""
 	}
 	pts := append([]results.PayloadPoint(nil), d.Payloads...)
 	sort.Slice(pts, func(i, j int) bool { return pts[i].PayloadBytes < pts[j].PayloadBytes })
-	var p50, p95 plotter.XYs
+	var p50, p95, bps []point
 	for _, x := range pts {
 		kib := float64(x.PayloadBytes) / 1024
-		p50 = append(p50, plotter.XY{X: kib, Y: x.P50Ms})
-		p95 = append(p95, plotter.XY{X: kib, Y: x.P95Ms})
+		p50 = append(p50, point{X: kib, Y: x.P50Ms})
+		p95 = append(p95, point{X: kib, Y: x.P95Ms})
+		bps = append(bps, point{X: kib, Y: x.BytesPerSec / (1 << 20)})
 	}
-	p := newPlot("payload (KiB)", "latency (ms)")
-	if err := addLine(p, p95, colOrange, dashLong, 2, "p95"); err != nil {
-		return "", err
-	}
-	if err := addLine(p, p50, colSky, dashSolid, 2, "p50"); err != nil {
-		return "", err
-	}
-	return svgOf(p)
+	l := &lineChart{Kind: "payload-latency", XLabel: "payload (KiB)", YLabel: "latency (ms)", YFromZero: true, Series: []lineSeries{
+		{Name: "p95", Pts: p95, Color: colOrange, Dash: dashLong, Width: 2},
+		{Name: "p50", Pts: p50, Color: colSky, Dash: dashSolid, Width: 2},
+	}}
+	t := &lineChart{Kind: "payload-bytes", XLabel: "payload (KiB)", YLabel: "MiB/s moved", YFromZero: true, Series: []lineSeries{
+		{Name: "bytes/s (sent + received)", Pts: bps, Color: colBlue, Dash: dashSolid, Width: 2},
+	}}
+	return l.render(), t.render()
 }
 
 func leastSquares(xs, ys []float64) (slope, icept float64) {

@@ -263,6 +263,40 @@ func profileInput(kind string) Input {
 			{PayloadBytes: 1 << 10, BytesPerSec: 70 << 10, P50Ms: 9, P95Ms: 15, Requests: 280},
 			{PayloadBytes: 64 << 10, BytesPerSec: 70 << 16, P50Ms: 12, P95Ms: 21, Requests: 280},
 			{PayloadBytes: 1 << 20, BytesPerSec: 70 << 20, P50Ms: 41, P95Ms: 77, Requests: 280}}}
+	case "scalability":
+		pr := results.Profile{Type: "scalability", Model: "open", Rate: 300, Duration: results.Duration(12 * time.Second),
+			Stages: stages(stage("step 1", 4*time.Second, 100, 100, false), stage("step 2", 4*time.Second, 200, 200, false),
+				stage("step 3", 4*time.Second, 300, 300, false))}
+		f = buildFile("head", 61, pr, 12, 0, specs)
+		f.Derived = &results.Derived{Curve: []results.CurvePoint{
+			{OfferedRPS: 100, AchievedRPS: 100, P95Ms: 20}, {OfferedRPS: 200, AchievedRPS: 198, P95Ms: 24},
+			{OfferedRPS: 300, AchievedRPS: 240, P95Ms: 95, ErrorRate: 0.004}}}
+	default: // load
+		pr := loadProfile()
+		pr.Rate = 70
+		f = buildFile("head", 71, pr, 20, 3, specs)
 	}
 	return Input{Head: f}
+}
+
+// profileVariant is profileInput(kind) changed to show one of the caveats.
+func profileVariant(name string) Input {
+	switch name {
+	case "stress-knee-not-reached":
+		in := profileInput("stress")
+		in.Head.Derived.BreakingRPS = 0
+		in.Head.Derived.MaxSustainableRPS = 420
+		return in
+	case "spike-not-degraded":
+		in := profileInput("spike")
+		no, yes := false, true
+		in.Head.Derived = &results.Derived{PreSpikeP95Ms: 40, PreSpikeWindows: 5, SpikePeakP95Ms: 41.5, SpikeDegraded: &no, Recovered: &yes}
+		return in
+	case "spike-not-recovered":
+		in := profileInput("spike")
+		no, yes := false, true
+		in.Head.Derived = &results.Derived{PreSpikeP95Ms: 40, PreSpikeWindows: 1, SpikePeakP95Ms: 300, SpikeDegraded: &yes, Recovered: &no, RecoveryMs: 9000}
+		return in
+	}
+	panic("unknown profile variant " + name)
 }

@@ -103,8 +103,10 @@ func TestGitHubEscapesEveryVerdictField(t *testing.T) {
 	v.Endpoints[1].Checks[1].Kind = "slo"
 	v.Endpoints[1].Checks[1].Decision = gate.Regressed
 	got := GitHub(v, GitHubOptions{RunURL: "javascript:alert(1)) <x>", Note: "<img src=x> @octocat"})
-	for _, bad := range []string{"<i>", "<I>", "<b>", "<script", "<SCRIPT", "<u>", "<a href", "<x>", "<img", "![", "](", "@octocat", "javascript"} {
-		if strings.Contains(got, bad) {
+	// An escaped "\]" closes no link or image.
+	inert := strings.ReplaceAll(got, "\\]", " ")
+	for _, bad := range []string{"<i>", "<I>", "<b>", "<script", "<SCRIPT", "<u>", "<a href", "<x>", "<img", "](", "@octocat", "javascript"} {
+		if strings.Contains(inert, bad) {
 			t.Errorf("rendered Markdown contains %q:\n%s", bad, got)
 		}
 	}

@@ -119,18 +119,22 @@ type htmlPage struct {
 	Class        string
 	Counts, Mode string
 	OverallNotes string
-	Rows         []htmlRow
-	Notes        []string
-	Profile      []htmlFigure
-	ProfileFacts []kv
-	Endpoints    []htmlEndpoint
-	Workers      []results.Worker
-	Regions      []htmlRegion
-	Runs         []htmlRun
-	Validity     []kv
-	Invalid      bool
-	Reasons      []string
-	Generator    string
+	// NothingChecked explains a verdict without a single check.
+	NothingChecked string
+	Rows           []htmlRow
+	Notes          []string
+	Profile        []htmlFigure
+	ProfileFacts   []kv
+	// ProfileCaveats qualify the profile's figures ("too short for a drift").
+	ProfileCaveats []string
+	Endpoints      []htmlEndpoint
+	Workers        []results.Worker
+	Regions        []htmlRegion
+	Runs           []htmlRun
+	Validity       []kv
+	Invalid        bool
+	Reasons        []string
+	Generator      string
 }
 
 // htmlBadge gives every decision an icon and a word (never colour alone) and
@@ -171,6 +175,10 @@ func buildPage(in Input) (*htmlPage, error) {
 		if v.Decision == gate.Pass || v.Decision == gate.Improved {
 			pg.Icon = "✓"
 		}
+		if nothingChecked(v) {
+			pg.Icon, pg.Word, pg.Class = "○", wordNothingChecked, "info"
+			pg.NothingChecked = nothingCheckedText
+		}
 		pg.Counts, pg.Mode = counts(v), modeLine(v)
 		t := buildTable(v)
 		pg.OverallNotes = noteRefs(t.Overall)
@@ -180,6 +188,9 @@ func buildPage(in Input) (*htmlPage, error) {
 			ids[e.Name] = id
 			order = append(order, e.Name)
 			icon, word, class := htmlBadge(e.Decision)
+			if e.Unchecked {
+				icon, word, class = "○", "not checked", "info"
+			}
 			rows := e.Rows
 			if len(rows) == 0 {
 				rows = []row{{Metric: "—"}}
@@ -219,9 +230,7 @@ func buildPage(in Input) (*htmlPage, error) {
 		pg.Endpoints = append(pg.Endpoints, ep)
 	}
 	if head != nil {
-		if err := profileCharts(pg, head); err != nil {
-			return nil, err
-		}
+		profileCharts(pg, head)
 		pg.Workers = head.Workers
 		pg.Regions = regionsOf(head.Workers)
 		pg.Runs = append(pg.Runs, runFacts("current run", head))
@@ -243,6 +252,9 @@ func buildEndpoint(in Input, name, id string) (htmlEndpoint, error) {
 	}
 	if ev != nil {
 		ep.Icon, ep.Word, ep.Class = htmlBadge(ev.Decision)
+		if ev.Decision == gate.Pass && len(ev.Checks) == 0 {
+			ep.Icon, ep.Word, ep.Class = "○", "not checked", "info"
+		}
 	}
 	var head *results.Endpoint
 	if in.Head != nil {
@@ -271,9 +283,7 @@ func buildEndpoint(in Input, name, id string) (htmlEndpoint, error) {
 		ep.Latency = fmt.Sprintf("p50 %s · p90 %s · p95 %s · p99 %s · p99.9 %s · max %s",
 			formatMs(l.P50), formatMs(l.P90), formatMs(l.P95), formatMs(l.P99), formatMs(l.P999), formatMs(l.Max))
 	}
-	if svg, err := percentileChart(base, hh); err != nil {
-		return ep, err
-	} else if svg != "" {
+	if svg := percentileChart(base, hh); svg != "" {
 		caption := "Latency by percentile (log-scaled “nines” axis): baseline dashed blue, current solid orange"
 		if base.Count() == 0 {
 			caption = "Latency by percentile (log-scaled “nines” axis): current run only (no baseline)"
@@ -285,78 +295,40 @@ func buildEndpoint(in Input, name, id string) (htmlEndpoint, error) {
 		if t0.IsZero() {
 			t0 = head.Windows[0].Start
 		}
-		svg, err := latencyOverTime(head.Windows, t0)
-		if err != nil {
-			return ep, err
+		if svg := latencyOverTime(head.Windows, t0); svg != "" {
+			ep.Figures = append(ep.Figures, htmlFigure{Caption: "Latency over time: p50, p95, p99 per window; warm-up shaded (excluded from the verdict)", SVG: svg})
 		}
-		ep.Figures = append(ep.Figures, htmlFigure{Caption: "Latency over time: p50, p95, p99 per window; warm-up shaded (excluded from the verdict)", SVG: svg})
-		svg, err = throughputOverTime(head.Windows, t0)
-		if err != nil {
-			return ep, err
-		}
+		svg := throughputOverTime(head.Windows, t0)
 		ep.Figures = append(ep.Figures, htmlFigure{Caption: "Throughput and errors over time (offered rate dotted)", SVG: svg})
 	}
 	return ep, nil
 }
 
-// profileCharts adds the charts and facts of the profile's derived figures.
-func profileCharts(pg *htmlPage, f *results.File) error {
+// profileCharts adds the Profile block's figures, caveats and charts.
+func profileCharts(pg *htmlPage, f *results.File) {
+	if s := summarizeProfile(f); s != nil && f.Profile.Type != "load" {
+		pg.ProfileFacts = s.Facts
+		pg.ProfileCaveats = s.Caveats
+	}
 	d := f.Derived
 	ws := runWindows(f)
-	pr := f.Profile
-	if d != nil {
-		if d.MaxSustainableRPS > 0 {
-			pg.ProfileFacts = append(pg.ProfileFacts, kv{"highest sustainable rate (knee)", formatValue(d.MaxSustainableRPS, "rps")})
-		}
-		if d.BreakingRPS > 0 {
-			pg.ProfileFacts = append(pg.ProfileFacts, kv{"first breaking rate", formatValue(d.BreakingRPS, "rps")})
-		}
-		if d.Recovered != nil {
-			if *d.Recovered {
-				pg.ProfileFacts = append(pg.ProfileFacts, kv{"spike recovery time", formatMs(d.RecoveryMs)})
-			} else {
-				pg.ProfileFacts = append(pg.ProfileFacts, kv{"spike recovery", "did not recover to the pre-spike p95 before the run ended"})
-			}
-		}
-		if d.PreSpikeP95Ms > 0 {
-			pg.ProfileFacts = append(pg.ProfileFacts, kv{"pre-spike p95", formatMs(d.PreSpikeP95Ms)})
-		}
-		if d.P95DriftMsPerHour != 0 || pr.Type == "endurance" {
-			pg.ProfileFacts = append(pg.ProfileFacts, kv{"p95 drift", fmt.Sprintf("%+.2f ms/hour", d.P95DriftMsPerHour)})
-			pg.ProfileFacts = append(pg.ProfileFacts, kv{"error-rate drift", fmt.Sprintf("%+.3f pp/hour", d.ErrorRateDriftPPPerHour)})
-		}
-	}
 	add := func(caption string, svg template.HTML) {
 		if svg != "" {
 			pg.Profile = append(pg.Profile, htmlFigure{Caption: caption, SVG: svg})
 		}
 	}
-	t, l, err := curveCharts(d)
-	if err != nil {
-		return err
-	}
+	t, l := curveCharts(d)
 	add("Achieved vs offered rate; the knee (highest sustainable rate) and the first breaking rate marked", t)
 	add("p95 latency vs offered rate; knee and breaking rate marked", l)
-	if pr.Type == "spike" {
-		svg, err := spikeChart(f, ws)
-		if err != nil {
-			return err
-		}
-		add("p95 over the run: spike shaded, pre-spike level dotted, recovery marked", svg)
+	switch f.Profile.Type {
+	case "spike":
+		add("p95 over the run: spike shaded, pre-spike level dotted, recovery marked", spikeChart(f, ws))
+	case "endurance":
+		add("p95 per window over the run with its least-squares drift line", enduranceChart(f, ws))
 	}
-	if pr.Type == "endurance" {
-		svg, err := enduranceChart(f, ws)
-		if err != nil {
-			return err
-		}
-		add("p95 per window over the run with its least-squares drift line", svg)
-	}
-	svg, err := payloadChart(d)
-	if err != nil {
-		return err
-	}
-	add("Latency vs request payload size", svg)
-	return nil
+	lat, bps := payloadCharts(d)
+	add("Latency vs request payload size", lat)
+	add("Bytes moved per second (request payloads sent plus responses received) vs payload size", bps)
 }
 
 func runFacts(role string, f *results.File) htmlRun {
@@ -532,6 +504,7 @@ dl.kv dd{margin:0;word-break:break-all}
 .card{border:1px solid var(--line);border-radius:6px;padding:.5rem .8rem}
 .facts{font-size:.85rem;color:var(--muted)}
 ol.notes{font-size:.9rem}
+p.caveat{padding:.3rem .6rem;border-radius:4px;margin:.25rem 0;font-size:.9rem}
 footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 @media print{.figs{grid-template-columns:1fr}}
 </style>
@@ -541,6 +514,7 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 <h1>loadgate report: {{.Title}}</h1>
 {{if .HasVerdict}}<p><span class="banner {{.Class}}" id="verdict">{{.Icon}} {{.Word}}</span> <strong>{{.Counts}}</strong></p>
 <p class="sub">{{.Mode}}{{if .OverallNotes}} <sup>{{.OverallNotes}}</sup>{{end}}</p>
+{{if .NothingChecked}}<p class="sub" id="nothing-checked">{{.NothingChecked}}</p>{{end}}
 {{else}}<p class="sub">Run without a comparison: no baseline and no verdict.</p>{{end}}
 {{if .Invalid}}<p class="banner bad" role="alert">⛔ This run is invalid: {{range .Reasons}}{{.}} {{end}}</p>{{end}}
 </header>
@@ -559,10 +533,11 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 <ol class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ol>{{end}}
 </section>
 {{end}}
-{{if or .Profile .ProfileFacts}}
+{{if or .Profile .ProfileFacts .ProfileCaveats}}
 <section aria-labelledby="h-profile">
 <h2 id="h-profile">Profile</h2>
 {{if .ProfileFacts}}<dl class="kv">{{range .ProfileFacts}}<dt>{{.K}}</dt><dd>{{.V}}</dd>{{end}}</dl>{{end}}
+{{range .ProfileCaveats}}<p class="caveat warn">⚠ {{.}}</p>{{end}}
 <div class="figs">{{range .Profile}}<figure class="chart">{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
 </section>
 {{end}}

@@ -63,9 +63,9 @@ func TestHTMLProfiles(t *testing.T) {
 	t.Parallel()
 	for kind, wants := range map[string][]string{
 		"stress":    {"knee: 210/s sustainable", "broke at 280/s", "offered = achieved", "task-c <x>", "⛔ missing", "task stopped: OutOfMemory", "highest sustainable rate (knee)", "33%", `id="regions"`, "us-east-1"},
-		"spike":     {"recovered after 2.0 s", "pre-spike p95", ">spike</text>", "spike recovery time"},
-		"endurance": {"drift +1080.00 ms/h", "p95 drift", "+1080.00 ms/hour"},
-		"volume":    {"payload (KiB)", "Latency vs request payload size"},
+		"spike":     {"recovered after 2.0 s", "pre-spike p95", ">spike</text>", "back to the pre-spike p95 2.0 s after the spike"},
+		"endurance": {"drift +1080.00 ms/h", "p95 drift", "+1080.00 ms/hour", "error-rate drift", "+0.010 pp/hour", "⚠ too short for a drift"},
+		"volume":    {"payload (KiB)", "Latency vs request payload size", "bytes/s (sent + received)", "payload 1.0 MiB", "70.0 MiB/s"},
 	} {
 		raw := string(render(t, "html", profileInput(kind), Options{}))
 		assertSelfContained(t, raw)
@@ -100,11 +100,19 @@ func TestNinesLabels(t *testing.T) {
 	}
 }
 
-func TestPlainTicks(t *testing.T) {
+func TestTickLabels(t *testing.T) {
 	t.Parallel()
-	for _, tk := range (plainTicks{}).Ticks(0, 0.7) {
+	lo, hi, ts := niceRange(0, 0.7, 5)
+	if lo != 0 || hi < 0.7 || len(ts) < 3 {
+		t.Errorf("niceRange(0, 0.7) = %v, %v, %v", lo, hi, ts)
+	}
+	for _, tk := range ts {
 		if len(tk.Label) > 4 {
 			t.Errorf("tick label %q", tk.Label)
 		}
+	}
+	// A latency axis starts near the data, not at 0.
+	if lo, _, _ := niceRange(23.4, 80.2, 5); lo != 20 {
+		t.Errorf("niceRange(23.4, 80.2) starts at %v, want 20", lo)
 	}
 }

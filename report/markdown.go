@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -80,7 +81,7 @@ type mdDoc struct {
 }
 
 func (d mdDoc) render(max int) string {
-	full := d.join(nil, 0) + d.footer
+	full := d.finish(d.join(nil, 0), nil) + d.footer
 	if max <= 0 || len(full) <= max {
 		return full
 	}
@@ -114,6 +115,43 @@ func (d mdDoc) render(max int) string {
 	return d.joinNote(dropped, cut, left, max)
 }
 
+// Footnote references are written between these markers (control
+// characters no escaped string can hold) so a shortened report that dropped
+// the notes can drop the references to them too.
+const (
+	refOpen  = "\x01"
+	refClose = "\x02"
+)
+
+// finish resolves the footnote-reference markers: kept when the notes are
+// in the report, removed with their references when the notes were dropped.
+func (d mdDoc) finish(s string, dropped map[int]bool) string {
+	keep := false
+	for i, sec := range d.sections {
+		if sec.name == "notes" && !dropped[i] {
+			keep = true
+		}
+	}
+	if keep {
+		return strings.NewReplacer(refOpen, "", refClose, "").Replace(s)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, refOpen)
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i:], refClose)
+		if j < 0 {
+			break
+		}
+		b.WriteString(s[:i])
+		s = s[i+j+len(refClose):]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
 func (d mdDoc) rows() int {
 	n := 0
 	for _, s := range d.sections {
@@ -124,7 +162,7 @@ func (d mdDoc) rows() int {
 
 func (d mdDoc) joinNote(dropped map[int]bool, cut int, left []string, max int) string {
 	var b strings.Builder
-	b.WriteString(d.join(dropped, cut))
+	b.WriteString(d.finish(d.join(dropped, cut), dropped))
 	l := left
 	if cut > 0 {
 		l = append(append([]string(nil), left...), fmt.Sprintf("%d table rows", cut))
@@ -224,8 +262,15 @@ func buildMarkdown(in Input, opt MarkdownOptions) mdDoc {
 	var d mdDoc
 
 	var head strings.Builder
-	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", mdHeadline(v.Decision), mdEscape(in.title()), mdEscape(overallWord(v.Decision)))
+	icon := mdHeadline(v.Decision)
+	if nothingChecked(v) {
+		icon = "➖"
+	}
+	fmt.Fprintf(&head, "### %s loadgate: %s — %s\n\n", icon, mdEscape(in.title()), mdEscape(verdictWord(v)))
 	fmt.Fprintf(&head, "**%s** · %s%s\n\n", mdFigure(counts(v)), mdFigure(modeLine(v)), mdNoteRefs(t.Overall))
+	if nothingChecked(v) {
+		head.WriteString("Nothing was checked: no baseline to compare with and no SLO in the plan; the run was measured, not judged.\n\n")
+	}
 	d.sections = append(d.sections, mdSection{text: head.String()})
 	if opt.Note != "" {
 		d.sections = append(d.sections, mdSection{text: "> [!NOTE]\n> " + mdEscape(opt.Note) + "\n\n"})
@@ -233,7 +278,7 @@ func buildMarkdown(in Input, opt MarkdownOptions) mdDoc {
 
 	var attention, calm []endpointTable
 	for _, e := range t.Endpoints {
-		if unchanged(e.Decision) {
+		if unchanged(e.Decision) && !e.Unchecked {
 			calm = append(calm, e)
 		} else {
 			attention = append(attention, e)
@@ -241,7 +286,7 @@ func buildMarkdown(in Input, opt MarkdownOptions) mdDoc {
 	}
 	if len(attention) > 0 {
 		d.sections = append(d.sections, mdSection{text: mdTableHeader, lines: mdRows(attention)})
-	} else {
+	} else if len(t.Endpoints) > 0 {
 		d.sections = append(d.sections, mdSection{text: "No endpoint changed significantly.\n\n"})
 	}
 	if len(calm) > 0 {
@@ -294,13 +339,20 @@ func mdRows(eps []endpointTable) []string {
 	var lines []string
 	for _, e := range eps {
 		rows := e.Rows
+		if compactEndpoint(e) {
+			rows = []row{compactRow(e)}
+		}
 		if len(rows) == 0 {
 			rows = []row{{Metric: "—"}}
 		}
 		for j, r := range rows {
 			first := ""
 			if j == 0 {
-				first = "**" + mdEscape(e.Name) + "**<br>" + mdSymbol(e.Decision) + mdNoteRefs(e.Notes)
+				sym := mdSymbol(e.Decision)
+				if e.Unchecked {
+					sym = "➖ not checked"
+				}
+				first = "**" + mdEscape(e.Name) + "**<br>" + sym + mdNoteRefs(e.Notes)
 			}
 			check := ""
 			switch r.Decision {
@@ -313,6 +365,9 @@ func mdRows(eps []endpointTable) []string {
 			if check != "" && r.Tolerance != "" {
 				check += " (tol. " + mdFigure(r.Tolerance) + ")"
 			}
+			if r.more > 0 {
+				check += " · " + plural(r.more, "more check") + " ok"
+			}
 			check += mdNoteRefs(r.Notes)
 			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n",
 				first, mdFigure(r.Metric), mdFigure(r.Base), mdFigure(r.Head), mdFigure(r.Change), check))
@@ -321,19 +376,70 @@ func mdRows(eps []endpointTable) []string {
 	return lines
 }
 
+// compactEndpoint is an endpoint shown in one row: nothing in it regressed
+// or improved, so its six metric rows would only repeat "no change".
+func compactEndpoint(e endpointTable) bool {
+	switch e.Decision {
+	case gate.Inconclusive, gate.Missing, gate.New, gate.Pass:
+		return len(e.Rows) > 1
+	}
+	return false
+}
+
+// compactRow is an endpoint's one row: the check that decided it (the first
+// inconclusive one, else the first check, else p95), with every check's
+// notes and, for a pass, how many checks passed.
+func compactRow(e endpointTable) row {
+	pick := -1
+	checks := 0
+	var notes []int
+	seen := map[int]bool{}
+	for i, r := range e.Rows {
+		if r.Decision == "" {
+			continue
+		}
+		checks++
+		for _, n := range r.Notes {
+			if !seen[n] {
+				seen[n] = true
+				notes = append(notes, n)
+			}
+		}
+		if pick < 0 || (r.Decision == e.Decision && e.Rows[pick].Decision != e.Decision) {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		for i, r := range e.Rows {
+			if r.Metric == string(gate.P95) {
+				pick = i
+			}
+		}
+	}
+	if pick < 0 {
+		pick = 0
+	}
+	r := e.Rows[pick]
+	r.Notes = notes
+	if e.Decision == gate.Pass {
+		r.more = checks - 1
+	}
+	return r
+}
+
 func mdNoteRefs(ns []int) string {
 	if len(ns) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(" <sup>")
+	b.WriteString(refOpen + " <sup>")
 	for i, n := range ns {
 		if i > 0 {
 			b.WriteString(",")
 		}
 		fmt.Fprintf(&b, "[%d]", n)
 	}
-	b.WriteString("</sup>")
+	b.WriteString("</sup>" + refClose)
 	return b.String()
 }
 
@@ -341,47 +447,104 @@ func mdNoteRefs(ns []int) string {
 // Markdown, in text, table cells and HTML blocks alike (see mdEscape).
 func EscapeMarkdown(s string) string { return mdEscape(s) }
 
-// mdEscape makes s render literally in GitHub Markdown, both in text and inside
-// table cells and HTML blocks: characters with Markdown or HTML meaning become
-// numeric character references (which GitHub decodes after parsing, so '|'
-// cannot split a cell and '<' cannot open a tag); '@' and '#' are escaped so a
-// name never mentions a user or links an issue; line breaks become spaces.
-func mdEscape(s string) string {
-	var b strings.Builder
+// mdEscape makes s render literally in GitHub Markdown, in text, table cells
+// and HTML blocks, while the raw text (job logs, report.md) stays readable:
+// only what Markdown, GitHub's extensions or HTML would interpret is escaped,
+// where it would be interpreted. '|' (a cell boundary) and '`' always; '*',
+// '_', '~' and '$' where they could open emphasis, strikethrough or math; a
+// ']' that could close a link or image; '<' that could open a tag, comment or
+// autolink; '&' that could start an entity; '\' before punctuation. '@'
+// before a name and '#' before a number get a zero-width space so they
+// neither mention a user nor link an issue. Line breaks become spaces and
+// other control characters are dropped. Punctuation such as ( ) : " ' is
+// left alone: without its partner it means nothing.
+func mdEscape(s string) string { return markdownEscape(s) }
+
+// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001")
+// with the same rules: a verdict read back from an untrusted run's artifact
+// may set them to anything, and the rules keep them readable.
+func mdFigure(s string) string { return markdownEscape(s) }
+
+func markdownEscape(s string) string {
+	// Control characters go first, so the characters around one are judged
+	// as the neighbours they become ("@\x7f0" is "@0").
+	rs := make([]rune, 0, len(s))
 	for _, r := range s {
-		switch r {
-		case '\\', '`', '*', '_', '{', '}', '[', ']', '(', ')', '#', '+', '!', '|', '~', '<', '>', '&', '@', ':', '"', '\'', '$', '^', '=':
-			b.WriteString("&#")
-			b.WriteString(strconv.Itoa(int(r)))
-			b.WriteString(";")
-		case '\n', '\r', '\t':
-			b.WriteByte(' ')
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			rs = append(rs, ' ')
+		case r < 0x20 || r == 0x7f:
 		default:
-			if r < 0x20 || r == 0x7f {
-				continue
+			rs = append(rs, r)
+		}
+	}
+	// Outside the string is unknown text (the report wraps names in
+	// "**…**"): assume the worst of it.
+	at := func(i int) rune {
+		if i < 0 {
+			return ' '
+		}
+		if i >= len(rs) {
+			return '*'
+		}
+		return rs[i]
+	}
+	isSpace := func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+	isWord := func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r >= 0x80
+	}
+	isLetter := func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+	var b strings.Builder
+	for i, r := range rs {
+		next := at(i + 1)
+		switch {
+		case r == '|' || r == '`':
+			b.WriteString("\\" + string(r))
+		case r == '\\':
+			if strings.ContainsRune(mdPunct, next) {
+				b.WriteString("\\\\")
+			} else {
+				b.WriteRune(r)
 			}
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// mdFigure escapes loadgate's own figures ("+12.6% [+8.1, +16.9] p<0.001").
-// They carry a verdict's metric names, units and tolerances, which a verdict
-// read back from an untrusted run's artifact may set to anything: every
-// character that could break a table cell or start markup is replaced ('(' and
-// ')' so no inline link or image can form), while the brackets of intervals
-// are kept so the Markdown source stays readable.
-func mdFigure(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '|', '<', '>', '&', '~', '`', '@', '#', '*', '\\', '(', ')', '!', '$', '^':
-			b.WriteString("&#")
-			b.WriteString(strconv.Itoa(int(r)))
-			b.WriteString(";")
-		case '\n', '\r', '\t':
-			b.WriteByte(' ')
+		case r == '*':
+			b.WriteString("\\*")
+		case r == '~' || r == '$':
+			// Strikethrough and math open only before a non-space; a
+			// closer with no opener is plain text.
+			if isSpace(next) {
+				b.WriteRune(r)
+			} else {
+				b.WriteString("\\" + string(r))
+			}
+		case r == '_':
+			// Intraword underscores never emphasise (error_rate).
+			if isSpace(next) || isWord(at(i-1)) {
+				b.WriteRune(r)
+			} else {
+				b.WriteString("\\_")
+			}
+		case r == ']':
+			if next == '(' || next == '[' || next == ':' {
+				b.WriteString("\\]")
+			} else {
+				b.WriteRune(r)
+			}
+		case r == '<':
+			if isLetter(next) || next == '/' || next == '!' || next == '?' {
+				b.WriteString("&lt;")
+			} else {
+				b.WriteRune(r)
+			}
+		case r == '&':
+			if isLetter(next) || next == '#' {
+				b.WriteString("&amp;")
+			} else {
+				b.WriteRune(r)
+			}
+		case r == '@' && isWord(next):
+			b.WriteString("@&#8203;")
+		case r == '#' && next >= '0' && next <= '9':
+			b.WriteString("#&#8203;")
 		default:
 			b.WriteRune(r)
 		}
@@ -389,10 +552,16 @@ func mdFigure(s string) string {
 	return b.String()
 }
 
-// mermaidChart is an xychart-beta of p50/p95/p99 per endpoint: bars are the
-// baseline, the line the current run. Endpoints that need attention come first;
-// at most limit (0: maxChartEndpoints) are drawn. A verdict with no baseline
-// figures at all (SLO only, e.g. a first run) charts the current run alone.
+// mdPunct is CommonMark's ASCII punctuation: a backslash before one of these
+// escapes it.
+const mdPunct = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+
+// mermaidChart is an xychart-beta with one bar per endpoint, those that need
+// attention first, at most limit (0: maxChartEndpoints). With a baseline the
+// bar is the current p95 as a percentage of the baseline's, and a line marks
+// 100 (unchanged): endpoints of 1 ms and of 180 ms read on one axis, which
+// milliseconds on a linear axis cannot do. Without any baseline (SLO only,
+// e.g. a first run) the bars are the current p95 in milliseconds.
 func mermaidChart(v *gate.Verdict, limit int) string {
 	if limit <= 0 {
 		limit = maxChartEndpoints
@@ -400,53 +569,61 @@ func mermaidChart(v *gate.Verdict, limit int) string {
 	eps := SortEndpoints(v)
 	compare := false
 	for _, e := range eps {
-		if e.Base != nil && e.Head != nil {
+		if e.Base != nil && e.Head != nil && e.Base.P95 > 0 {
 			compare = true
 			break
 		}
 	}
-	var labels []string
-	var base, head []float64
-	n := 0
+	var names []string
+	var vals []float64
 	for _, e := range eps {
-		if e.Head == nil || (compare && e.Base == nil) {
-			continue
-		}
-		if n == limit {
+		if len(names) == limit {
 			break
 		}
-		n++
-		var bf gate.Figures
-		if e.Base != nil {
-			bf = *e.Base
+		switch {
+		case e.Head == nil:
+			continue
+		case compare && (e.Base == nil || e.Base.P95 <= 0):
+			continue
+		case compare:
+			vals = append(vals, math.Round(1000*e.Head.P95/e.Base.P95)/10)
+		default:
+			vals = append(vals, e.Head.P95)
 		}
-		name := mermaidLabel(e.Name)
-		for _, p := range []struct {
-			l    string
-			b, h float64
-		}{{"p50", bf.P50, e.Head.P50}, {"p95", bf.P95, e.Head.P95}, {"p99", bf.P99, e.Head.P99}} {
-			labels = append(labels, strconv.Quote(name+" "+p.l))
-			base = append(base, p.b)
-			head = append(head, p.h)
-		}
+		names = append(names, e.Name)
 	}
-	if n == 0 {
+	if len(names) == 0 {
 		return ""
+	}
+	labels := mermaidLabels(names)
+	for i := range labels {
+		labels[i] = strconv.Quote(labels[i])
 	}
 	var b bytes.Buffer
 	b.WriteString("```mermaid\nxychart-beta\n")
 	if compare {
-		b.WriteString("    title \"Latency (ms): bars = baseline, line = current\"\n")
+		lo, hi := 100.0, 100.0
+		for _, v := range vals {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		// Whole tens around the data and 100, so ±5 % is visible and the
+		// unchanged line is never on the frame.
+		lo = math.Max(0, math.Floor(lo/10)*10-10)
+		hi = math.Ceil(hi/10)*10 + 10
+		b.WriteString("    title \"p95, current as % of baseline (line = 100 %, unchanged)\"\n")
+		fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
+		fmt.Fprintf(&b, "    y-axis \"%% of baseline p95\" %s --> %s\n", joinFloats([]float64{lo}), joinFloats([]float64{hi}))
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(vals))
+		hundred := make([]float64, len(vals))
+		for i := range hundred {
+			hundred[i] = 100
+		}
+		fmt.Fprintf(&b, "    line [%s]\n", joinFloats(hundred))
 	} else {
-		b.WriteString("    title \"Latency (ms) of the current run, no baseline\"\n")
-	}
-	fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
-	b.WriteString("    y-axis \"ms\"\n")
-	if compare {
-		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(base))
-		fmt.Fprintf(&b, "    line [%s]\n", joinFloats(head))
-	} else {
-		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(head))
+		b.WriteString("    title \"p95 (ms) of the current run, no baseline\"\n")
+		fmt.Fprintf(&b, "    x-axis [%s]\n", strings.Join(labels, ", "))
+		b.WriteString("    y-axis \"ms\"\n")
+		fmt.Fprintf(&b, "    bar [%s]\n", joinFloats(vals))
 	}
 	b.WriteString("```\n\n")
 	return b.String()
@@ -461,25 +638,49 @@ func findEndpoint(v *gate.Verdict, name string) *gate.EndpointVerdict {
 	return nil
 }
 
-// mermaidLabel keeps a chart label inside Mermaid's quoted-string syntax:
-// only letters, digits and a few safe punctuation marks, at most 24 runes.
-func mermaidLabel(s string) string {
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == 24 {
-			b.WriteString("…")
-			break
+// mermaidLabelMax is the longest chart label in runes: longer ones crowd
+// the x axis of a PR comment.
+const mermaidLabelMax = 24
+
+// mermaidLabels gives every endpoint a label that Mermaid's quoted-string
+// syntax accepts (letters, digits and a few safe marks) and that differs from
+// the others: a long name keeps its start and its end (names that share a
+// prefix, "/api/v1/orders/…", differ at the end), and labels still equal
+// after that are numbered.
+func mermaidLabels(names []string) []string {
+	out := make([]string, len(names))
+	count := map[string]int{}
+	for i, n := range names {
+		out[i] = mermaidLabel(n)
+		count[out[i]]++
+	}
+	seen := map[string]int{}
+	for i, l := range out {
+		if count[l] > 1 {
+			seen[l]++
+			out[i] = fmt.Sprintf("%s (%d)", l, seen[l])
 		}
+	}
+	return out
+}
+
+// mermaidLabel keeps a chart label inside Mermaid's quoted-string syntax and
+// at most mermaidLabelMax runes, eliding the middle of a long one.
+func mermaidLabel(s string) string {
+	rs := []rune(s)
+	for i, r := range rs {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == '/', r == ' ':
-			b.WriteRune(r)
 		default:
-			b.WriteRune('_')
+			rs[i] = '_'
 		}
-		n++
 	}
-	return b.String()
+	if len(rs) <= mermaidLabelMax {
+		return string(rs)
+	}
+	head := (mermaidLabelMax - 1) / 3
+	tail := mermaidLabelMax - 1 - head
+	return string(rs[:head]) + "…" + string(rs[len(rs)-tail:])
 }
 
 func joinFloats(fs []float64) string {

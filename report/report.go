@@ -142,14 +142,18 @@ type row struct {
 	Tolerance string
 	Notes     []int // footnote numbers
 	check     *gate.Check
+	// more counts the other passed checks a compact row stands for.
+	more int
 }
 
 // endpointTable is one endpoint's block.
 type endpointTable struct {
 	Name     string
 	Decision gate.Decision
-	Rows     []row
-	Notes    []int
+	// Unchecked is an endpoint that passed without a single check.
+	Unchecked bool
+	Rows      []row
+	Notes     []int
 }
 
 // table is a rendered-agnostic view of a verdict.
@@ -247,7 +251,8 @@ func buildTable(v *gate.Verdict) table {
 		t.Overall = append(t.Overall, fn.add("incompatible baseline: "+r))
 	}
 	for _, e := range SortEndpoints(v) {
-		et := endpointTable{Name: e.Name, Decision: e.Decision, Notes: fn.addAll(e.Warnings)}
+		et := endpointTable{Name: e.Name, Decision: e.Decision, Notes: fn.addAll(e.Warnings),
+			Unchecked: e.Decision == gate.Pass && len(e.Checks) == 0}
 		byMetric := map[gate.Metric]*gate.Check{}
 		var slos []*gate.Check
 		for i := range e.Checks {
@@ -451,8 +456,12 @@ func formatMs(ms float64) string {
 	}
 }
 
-// counts summarises endpoint decisions: "1 regressed, 2 pass".
+// counts summarises endpoint decisions: "1 regressed, 2 pass", or "2
+// endpoints measured" when nothing was checked.
 func counts(v *gate.Verdict) string {
+	if nothingChecked(v) && len(v.Endpoints) > 0 {
+		return plural(len(v.Endpoints), "endpoint") + " measured"
+	}
 	n := map[gate.Decision]int{}
 	for _, e := range v.Endpoints {
 		n[e.Decision]++
@@ -469,7 +478,36 @@ func counts(v *gate.Verdict) string {
 	return strings.Join(parts, ", ")
 }
 
-// overallWord is the headline for the whole verdict.
+// wordNothingChecked heads a verdict that passed without a single check.
+const wordNothingChecked = "NOTHING CHECKED"
+
+// nothingChecked reports a verdict that passed without a single check (a run
+// alone, with no baseline and no SLO): it exits 0, but "PASS" over an empty
+// check column would claim a judgement nobody made.
+func nothingChecked(v *gate.Verdict) bool {
+	if v.Decision != gate.Pass && v.Decision != gate.Improved {
+		return false
+	}
+	for _, e := range v.Endpoints {
+		if len(e.Checks) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// verdictWord is the headline for the whole verdict.
+func verdictWord(v *gate.Verdict) string {
+	if nothingChecked(v) {
+		return wordNothingChecked
+	}
+	return overallWord(v.Decision)
+}
+
+// nothingCheckedText says why nothing was checked and how to check something.
+const nothingCheckedText = "nothing was checked: no baseline to compare with and no SLO in the plan; the run was measured, not judged"
+
+// overallWord is the headline for the whole verdict's decision.
 func overallWord(d gate.Decision) string {
 	switch d {
 	case gate.Regressed:

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"html"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,30 +16,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/loadgate/loadgate/gate"
+	goldenfile "github.com/loadgate/loadgate/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+var _ = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (-want +got):\n%s", name, cmp.Diff(string(want), string(got)))
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "golden", name), got)
 }
 
 func render(t *testing.T, format string, in Input, opt Options) []byte {
@@ -143,28 +127,42 @@ func TestTextStripsControlCharacters(t *testing.T) {
 func TestMarkdownEscapesUserStrings(t *testing.T) {
 	t.Parallel()
 	out := string(render(t, "markdown", fixtureInput(), Options{}))
-	for _, bad := range []string{"<admin>", "@octocat", " #1 ", "`x`", "[a](b)", "get-user |"} {
+	for _, bad := range []string{"<admin>", "@octocat", " #1 ", " `x`", "[a](b)", "get-user |"} {
 		if strings.Contains(out, bad) {
 			t.Errorf("markdown contains unescaped %q", bad)
 		}
 	}
-	// Every table line keeps exactly seven pipes (six cells), so no name split a cell.
+	// Every table line keeps exactly seven unescaped pipes (six cells), so no
+	// name split a cell.
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "| ") && strings.Count(l, "|") != 7 {
-			t.Errorf("table row with %d pipes: %s", strings.Count(l, "|"), l)
+		if strings.HasPrefix(l, "| ") && cellPipes(l) != 7 {
+			t.Errorf("table row with %d pipes: %s", cellPipes(l), l)
 		}
 	}
 }
 
+// cellPipes counts the pipes that split a GFM table row (not "\|").
+func cellPipes(l string) int { return strings.Count(l, "|") - strings.Count(l, "\\|") }
+
+// Only what Markdown would interpret is escaped: raw text stays readable.
 func TestMdEscape(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"plain-name_1": "plain-name&#95;1",
-		"a|b":          "a&#124;b",
-		"<x>":          "&#60;x&#62;",
-		"@me #3":       "&#64;me &#35;3",
-		"l1\nl2":       "l1 l2",
-		"GET /u/{id}":  "GET /u/&#123;id&#125;",
+		"plain-name_1":                 "plain-name_1",
+		"error_rate (p95): \"x\" it's": "error_rate (p95): \"x\" it's",
+		"GET /u/{id}?q=a+b":            "GET /u/{id}?q=a+b",
+		"a|b":                          "a\\|b",
+		"<x> <3 a<b":                   "&lt;x> <3 a&lt;b",
+		"@me #3 a@b.c #x":              "@&#8203;me #&#8203;3 a@&#8203;b.c #x",
+		"l1\nl2":                       "l1 l2",
+		"*bold* _em_ ~~s~~ $x$":        "\\*bold\\* \\_em_ \\~\\~s\\~~ \\$x\\$",
+		"5 * 3 ~ 2 $ 1":                "5 \\* 3 ~ 2 $ 1",
+		"[a](b) ![i](j) [r][s] [ok]":   "[a\\](b) ![i\\](j) [r\\][s] [ok]",
+		"&amp; & x":                    "&amp;amp; & x",
+		"`code`":                       "\\`code\\`",
+		"C:\\dir\\*":                   "C:\\dir\\\\\\*",
+		"\x01ref\x02":                  "ref",
+		"@\x7f0 #\n1":                  "@&#8203;0 # 1",
 	}
 	for in, want := range cases {
 		if got := mdEscape(in); got != want {
@@ -319,6 +317,10 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
+// reMarkup finds what would render as markup: a tag, comment or autolink, a
+// code span, a mention, an issue reference, a link or image.
+var reMarkup = regexp.MustCompile("<[A-Za-z/!?]|`|@[A-Za-z0-9]|#[0-9]|\\][(\\[]")
+
 // FuzzReportNames renders a verdict whose endpoint name and warning are
 // arbitrary: Markdown rows keep their six cells, no markup character escapes,
 // the text report carries no control character, and the JUnit XML parses.
@@ -337,14 +339,14 @@ func FuzzReportNames(f *testing.F) {
 			t.Fatal(err)
 		}
 		for _, l := range strings.Split(md.String(), "\n") {
-			if strings.HasPrefix(l, "| ") && strings.Count(l, "|") != 7 {
+			if strings.HasPrefix(l, "| ") && cellPipes(l) != 7 {
 				t.Fatalf("row split by the name: %q", l)
 			}
 		}
 		body := md.String()
-		body = strings.NewReplacer("<br>", "", "<sup>", "", "</sup>", "", "<details>", "", "</details>", "", "<summary>", "", "</summary>", "").Replace(body)
-		if i := strings.IndexAny(body, "<>@`"); i >= 0 && !strings.HasPrefix(body[i:], "```") {
-			t.Fatalf("unescaped markup %q in markdown:\n%s", body[i], md.String())
+		body = strings.NewReplacer("<br>", "", "<sup>", "", "</sup>", "", "<details>", "", "</details>", "", "<summary>", "", "</summary>", "", "```", "", "\\\\", " ", "\\`", " ", "\\]", " ", "&#8203;", "\u200b").Replace(body)
+		if m := reMarkup.FindString(body); m != "" {
+			t.Fatalf("unescaped markup %q in markdown:\n%s", m, md.String())
 		}
 		if err := Text(&txt, in, Options{}); err != nil {
 			t.Fatal(err)
@@ -379,8 +381,10 @@ func TestMarkdownEscapesEveryVerdictField(t *testing.T) {
 		gate.Check{Metric: gate.P90, Kind: "baseline", Unit: "ms", Base: 1, Head: 1, PValue: -1,
 			Tolerance: "![t](https://evil.example/t.png) <s>x</s>", Decision: gate.Pass})
 	out := render(t, "markdown", in, Options{})
-	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "<s>", "](", "!["} {
-		if strings.Contains(string(out), bad) {
+	// An escaped "\]" closes no link or image.
+	inert := strings.ReplaceAll(string(out), "\\]", " ")
+	for _, bad := range []string{"<img", "<IMG", "<b>", "<i>", "<I>", "<u>", "<s>", "]("} {
+		if strings.Contains(inert, bad) {
 			t.Errorf("markdown contains %q:\n%s", bad, out)
 		}
 	}
@@ -407,13 +411,13 @@ func TestMarkdownWithOptions(t *testing.T) {
 	if !strings.HasPrefix(head, "### ❌ loadgate: checkout-api — FAIL") {
 		t.Errorf("headline %q", head)
 	}
-	if !strings.Contains(rest, "> [!NOTE]\n> GitHub refused to comment &#60;b&#62;&#64;team&#60;/b&#62;\n\n| Endpoint") {
+	if !strings.Contains(rest, "> [!NOTE]\n> GitHub refused to comment &lt;b>@&#8203;team&lt;/b>\n\n| Endpoint") {
 		t.Errorf("note not escaped under the headline:\n%s", out)
 	}
 	if !strings.HasSuffix(out, "\n[Workflow run and artifacts]("+run+")\n") {
 		t.Errorf("run link not last:\n%s", out)
 	}
-	if xs := regexp.MustCompile(`x-axis \[(.*)\]`).FindStringSubmatch(out); len(xs) != 2 || strings.Count(xs[1], `"`) != 2*3*2 {
+	if xs := regexp.MustCompile(`x-axis \[(.*)\]`).FindStringSubmatch(out); len(xs) != 2 || strings.Count(xs[1], `"`) != 2*2 {
 		t.Errorf("chart of %d endpoints, want 2: %q", len(xs), xs)
 	}
 	// Without options it is exactly Markdown.
@@ -503,7 +507,7 @@ func TestMarkdownLimitedManyRows(t *testing.T) {
 }
 
 // A first run has no baseline (SLO-only verdict): the chart shows the current
-// run alone rather than nothing, or bars of zero labelled "baseline".
+// run's p95 alone rather than nothing, or bars of zero labelled "baseline".
 func TestMarkdownChartWithoutBaseline(t *testing.T) {
 	t.Parallel()
 	v := &gate.Verdict{Plan: "p", Decision: gate.Pass, Mode: "slo-only", Endpoints: []gate.EndpointVerdict{
@@ -511,14 +515,53 @@ func TestMarkdownChartWithoutBaseline(t *testing.T) {
 		{Name: "b", Decision: gate.Pass},
 	}}
 	out := string(render(t, "markdown", Input{Verdict: v}, Options{}))
-	want := "```mermaid\nxychart-beta\n    title \"Latency (ms) of the current run, no baseline\"\n    x-axis [\"a p50\", \"a p95\", \"a p99\"]\n    y-axis \"ms\"\n    bar [1, 2, 3]\n```\n"
+	want := "```mermaid\nxychart-beta\n    title \"p95 (ms) of the current run, no baseline\"\n    x-axis [\"a\"]\n    y-axis \"ms\"\n    bar [2]\n```\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("chart without baseline:\n%s", out)
 	}
-	// One endpoint with a baseline makes it a comparison of those that have one.
-	v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: "c", Decision: gate.Pass, Base: &gate.Figures{P50: 1}, Head: &gate.Figures{P50: 2}})
+	// One endpoint with a baseline makes it a comparison of those that have
+	// one, relative to the baseline so that endpoints of any size share an axis.
+	v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: "c", Decision: gate.Pass, Base: &gate.Figures{P50: 1, P95: 4}, Head: &gate.Figures{P50: 2, P95: 2}})
 	out = string(render(t, "markdown", Input{Verdict: v}, Options{}))
-	if !strings.Contains(out, "x-axis [\"c p50\", \"c p95\", \"c p99\"]\n    y-axis \"ms\"\n    bar [1, 0, 0]\n    line [2, 0, 0]\n") {
+	if !strings.Contains(out, "x-axis [\"c\"]\n    y-axis \"% of baseline p95\" 40 --> 110\n    bar [50]\n    line [100]\n") {
 		t.Errorf("comparison chart:\n%s", out)
+	}
+}
+
+// Chart labels differ even when names share a long prefix, and the chart
+// reads endpoints of 1 ms and of 180 ms on one axis.
+func TestMermaidLabelsDiffer(t *testing.T) {
+	t.Parallel()
+	v := &gate.Verdict{Plan: "p", Decision: gate.Regressed, Mode: "baseline"}
+	for i := range 18 {
+		v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: fmt.Sprintf("GET /api/v1/organisations/{org}/projects/%02d", i), Decision: gate.Regressed,
+			Base: &gate.Figures{P50: 1, P95: 1 + 10*float64(i), P99: 180}, Head: &gate.Figures{P50: 1, P95: 1.2 + 10*float64(i), P99: 200}})
+	}
+	v.Endpoints = append(v.Endpoints, gate.EndpointVerdict{Name: "GET /api/v1/organisations/{org}/projects/00", Decision: gate.Pass,
+		Base: &gate.Figures{P95: 1}, Head: &gate.Figures{P95: 1}})
+	var buf bytes.Buffer
+	if err := MarkdownWith(&buf, Input{Verdict: v}, MarkdownOptions{ChartLimit: 100}); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`x-axis \[(.*)\]`).FindStringSubmatch(buf.String())
+	if m == nil {
+		t.Fatalf("no chart:\n%s", buf.String())
+	}
+	labels := strings.Split(m[1], ", ")
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if seen[l] {
+			t.Errorf("label %s appears twice in %s", l, m[1])
+		}
+		seen[l] = true
+		if n := len([]rune(strings.Trim(l, `"`))); n > mermaidLabelMax+5 {
+			t.Errorf("label %s is %d runes", l, n)
+		}
+	}
+	if len(labels) != 19 {
+		t.Errorf("%d labels, want 19", len(labels))
+	}
+	if !strings.Contains(buf.String(), "bar [120, 101.8") {
+		t.Errorf("bars are not relative to the baseline:\n%s", buf.String())
 	}
 }

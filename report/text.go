@@ -53,7 +53,11 @@ func Text(w io.Writer, in Input, opt Options) error {
 			fmt.Fprintf(tw, "\t\t\t\t\t\n")
 		}
 		name := textSafe(e.Name)
-		verdictCell := "→ " + decisionWord(e.Decision) + spaced(noteRefs(e.Notes))
+		word := decisionWord(e.Decision)
+		if e.Unchecked {
+			word = "not checked"
+		}
+		verdictCell := "→ " + word + spaced(noteRefs(e.Notes))
 		rows := e.Rows
 		if len(rows) == 0 {
 			rows = []row{{Metric: "—"}}
@@ -83,6 +87,10 @@ func Text(w io.Writer, in Input, opt Options) error {
 		}
 	}
 
+	if in.Head != nil && summarizeProfile(in.Head) != nil {
+		ew.printf("\n")
+		writeProfileText(ew, in.Head)
+	}
 	if len(t.Notes) > 0 {
 		ew.printf("\n")
 		for i, n := range t.Notes {
@@ -90,8 +98,11 @@ func Text(w io.Writer, in Input, opt Options) error {
 		}
 	}
 	ew.printf("\n")
-	word := overallWord(v.Decision)
+	word := verdictWord(v)
 	ew.printf("verdict: %s (%s; exit %d)\n", colorize(word, v.Decision, opt.Color), counts(v), v.ExitCode())
+	if nothingChecked(v) {
+		ew.printf("%s\n", nothingCheckedText)
+	}
 	if regs := v.Regressions(); len(regs) > 0 {
 		for i := range regs {
 			regs[i] = textSafe(regs[i])

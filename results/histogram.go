@@ -99,11 +99,14 @@ func (h *Histogram) Count() int64 { return h.h.TotalCount() }
 
 // Quantile returns the value at quantile q (0..1) in microseconds. loadgate uses
 // quantiles (0..1) everywhere; hdrhistogram-go's ValueAtQuantile takes 0..100.
+// It never returns less than the smallest recorded value: hdrhistogram-go
+// answers 0 for quantiles below half a sample (q = 0 included), which drew
+// percentile curves starting at 0 ms when the fastest request took 23 ms.
 func (h *Histogram) Quantile(q float64) int64 {
 	if h.h.TotalCount() == 0 {
 		return 0
 	}
-	return h.h.ValueAtQuantile(q * 100)
+	return max(h.h.ValueAtQuantile(q*100), h.h.Min())
 }
 
 // Max is the largest recorded value in microseconds (within histogram precision).

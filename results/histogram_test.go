@@ -33,3 +33,19 @@ func TestDistributionMatchesHdrIterator(t *testing.T) {
 		}
 	}
 }
+
+// The lowest quantiles are the fastest request, not 0.
+func TestQuantileNeverBelowMin(t *testing.T) {
+	t.Parallel()
+	h := NewHistogram()
+	h.RecordMicrosN(23000, 10)
+	h.RecordMicrosN(80000, 10)
+	for _, q := range []float64{0, 0.001, 0.01} {
+		if got := h.Quantile(q); got < 22900 {
+			t.Errorf("Quantile(%g) = %d µs, want the minimum ≈ 23000", q, got)
+		}
+	}
+	if got := h.Quantile(1); got < 79000 {
+		t.Errorf("Quantile(1) = %d", got)
+	}
+}

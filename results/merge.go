@@ -23,9 +23,19 @@ func Merge(files ...*File) (*File, error) {
 	return m.File(), nil
 }
 
-func mergeValidity(dst, src *Validity) {
+// Merge adds src's validity to v: valid only if both are, reasons (prefixed
+// with "where: " when where is set), causes, schedule counts, the worst lag
+// and generator CPU, degradation and missing workers. It is the one merge of
+// validity: distributed runs, results.Merge and paired slots use it.
+func (v *Validity) Merge(src *Validity, where string) {
+	dst := v
 	dst.Valid = dst.Valid && src.Valid
-	dst.Reasons = append(dst.Reasons, src.Reasons...)
+	for _, r := range src.Reasons {
+		if where != "" {
+			r = where + ": " + r
+		}
+		dst.Reasons = append(dst.Reasons, r)
+	}
 	dst.AddCauses(src.Causes...)
 	dst.Scheduled += src.Scheduled
 	dst.Sent += src.Sent
@@ -38,16 +48,23 @@ func mergeValidity(dst, src *Validity) {
 	dst.MissingWorkers = append(dst.MissingWorkers, src.MissingWorkers...)
 }
 
-func mergeEndpoint(dst, src *Endpoint) error {
-	dst.Requests += src.Requests
-	dst.Errors += src.Errors
-	dst.Bytes += src.Bytes
-	dst.BytesSent += src.BytesSent
+// AddCounts adds src's request, error and byte counts, status codes and
+// error kinds to e (histograms and windows are merged by their owners); an
+// aggregate source makes e aggregate. It is the one merge of endpoint counts.
+func (e *Endpoint) AddCounts(src *Endpoint) {
+	e.Requests += src.Requests
+	e.Errors += src.Errors
+	e.Bytes += src.Bytes
+	e.BytesSent += src.BytesSent
 	if src.Precision == PrecisionAggregate {
-		dst.Precision = PrecisionAggregate
+		e.Precision = PrecisionAggregate
 	}
-	addCounts(&dst.Status, src.Status)
-	addCounts(&dst.ErrorKinds, src.ErrorKinds)
+	addCounts(&e.Status, src.Status)
+	addCounts(&e.ErrorKinds, src.ErrorKinds)
+}
+
+func mergeEndpoint(dst, src *Endpoint) error {
+	dst.AddCounts(src)
 	if err := mergeHist(&dst.Histogram, src.Histogram); err != nil {
 		return err
 	}

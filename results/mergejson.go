@@ -85,16 +85,8 @@ func (m *Merger) AddJSON(data []byte, name string) (*File, error) {
 			return nil, fmt.Errorf("%s: endpoints[%d]: bad name or counts", name, i)
 		}
 		dst := m.endpoint(e.Name, e.Method, e.URL, e.Precision)
-		d := &dst.e
-		d.Requests += e.Requests
-		d.Errors += e.Errors
-		d.Bytes += e.Bytes
-		d.BytesSent += e.BytesSent
-		if e.Precision == PrecisionAggregate {
-			d.Precision = PrecisionAggregate
-		}
-		addCounts(&d.Status, e.Status)
-		addCounts(&d.ErrorKinds, e.ErrorKinds)
+		dst.e.AddCounts(&Endpoint{Requests: e.Requests, Errors: e.Errors, Bytes: e.Bytes, BytesSent: e.BytesSent,
+			Precision: e.Precision, Status: e.Status, ErrorKinds: e.ErrorKinds})
 		if err := dst.hist.addEncoded(e.Histogram, &m.dec); err != nil {
 			return nil, fmt.Errorf("%s: endpoint %s: %w", name, e.Name, err)
 		}

@@ -157,7 +157,7 @@ func (m *Merger) begin(f *File) error {
 		w = 1
 	}
 	m.out.Run.Workers += w
-	mergeValidity(&m.out.Validity, &f.Validity)
+	m.out.Validity.Merge(&f.Validity, "")
 	return nil
 }
 
@@ -172,16 +172,7 @@ func (m *Merger) endpoint(name, method, url, precision string) *accEndpoint {
 }
 
 func (a *accEndpoint) add(src *Endpoint) error {
-	dst := &a.e
-	dst.Requests += src.Requests
-	dst.Errors += src.Errors
-	dst.Bytes += src.Bytes
-	dst.BytesSent += src.BytesSent
-	if src.Precision == PrecisionAggregate {
-		dst.Precision = PrecisionAggregate
-	}
-	addCounts(&dst.Status, src.Status)
-	addCounts(&dst.ErrorKinds, src.ErrorKinds)
+	a.e.AddCounts(src)
 	if err := a.hist.add(src.Histogram); err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func referenceMerge(files ...*File) (*File, error) {
 			w = 1
 		}
 		out.Run.Workers += w
-		mergeValidity(&out.Validity, &f.Validity)
+		out.Validity.Merge(&f.Validity, "")
 		for _, e := range f.Endpoints {
 			dst, ok := byName[e.Name]
 			if !ok {
@@ -199,4 +199,26 @@ func referenceMerge(files ...*File) (*File, error) {
 	}
 	out.Finalize(elapsed)
 	return out, nil
+}
+
+// Validity.Merge is the one validity merge (distributed, Merge, paired
+// slots): nothing a side knows about its run is dropped.
+func TestValidityMergeKeepsEverything(t *testing.T) {
+	t.Parallel()
+	v := Validity{Valid: true, Scheduled: 10, Sent: 10, LagP99Ms: 1}
+	v.Merge(&Validity{Valid: false, Reasons: []string{"behind"}, Scheduled: 5, Sent: 4, Dropped: 1, LagP99Ms: 7,
+		GeneratorCPU: 0.5, Degraded: true, MissingWorkers: []string{"local/2"}}, "pair 3")
+	if v.Valid || v.Scheduled != 15 || v.Sent != 14 || v.Dropped != 1 || v.LagP99Ms != 7 || v.GeneratorCPU != 0.5 {
+		t.Errorf("counts or validity: %+v", v)
+	}
+	if !v.Degraded || len(v.MissingWorkers) != 1 || len(v.Reasons) != 1 || v.Reasons[0] != "pair 3: behind" {
+		t.Errorf("degradation, missing workers or reasons dropped: %+v", v)
+	}
+	e := Endpoint{Requests: 1, Status: map[string]int64{"200": 1}}
+	e.AddCounts(&Endpoint{Requests: 2, Errors: 1, Bytes: 3, BytesSent: 4, Precision: PrecisionAggregate,
+		Status: map[string]int64{"200": 1, "500": 1}, ErrorKinds: map[string]int64{"status": 1}})
+	if e.Requests != 3 || e.Errors != 1 || e.Bytes != 3 || e.BytesSent != 4 || e.Precision != PrecisionAggregate ||
+		e.Status["200"] != 2 || e.Status["500"] != 1 || e.ErrorKinds["status"] != 1 {
+		t.Errorf("AddCounts: %+v", e)
+	}
 }

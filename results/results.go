@@ -102,6 +102,9 @@ const (
 	CauseNoRequests = "no_requests"
 	CauseDropped    = "dropped"
 	CauseBehind     = "behind" // the schedule lag exceeded the runner's limit
+	// CauseDataExhausted: a unique data source ran out of rows, so requests
+	// of the plan were not sent.
+	CauseDataExhausted = "data_exhausted"
 )
 
 // AddCauses adds the causes v does not have yet.
@@ -280,6 +283,13 @@ type Derived struct {
 	RecoveryMs    float64 `json:"recovery_ms,omitempty"`
 	PreSpikeP95Ms float64 `json:"pre_spike_p95_ms,omitempty"`
 	Recovered     *bool   `json:"recovered,omitempty"`
+	// SpikePeakP95Ms is the highest one-window p95 from the spike's start
+	// on; SpikeDegraded says whether it rose above the recovery limit at
+	// all (when it did not, a recovery time means nothing).
+	SpikePeakP95Ms float64 `json:"spike_peak_p95_ms,omitempty"`
+	SpikeDegraded  *bool   `json:"spike_degraded,omitempty"`
+	// PreSpikeWindows is how many windows the pre-spike p95 came from.
+	PreSpikeWindows int `json:"pre_spike_windows,omitempty"`
 	// Endurance: least-squares slopes over the run's windows.
 	P95DriftMsPerHour       float64 `json:"p95_drift_ms_per_hour,omitempty"`
 	ErrorRateDriftPPPerHour float64 `json:"error_rate_drift_pp_per_hour,omitempty"`

@@ -10,7 +10,8 @@ import (
 	"github.com/loadgate/loadgate/plan"
 )
 
-var updateAction = flag.Bool("update", false, "rewrite golden files under testdata/")
+// The package's -update flag; internal/golden reads it by name.
+var _ = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // The action's mode aws passes `aws run` flags (from the aws-* inputs and
 // extra-args); the command must accept every one of them.

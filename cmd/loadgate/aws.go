@@ -101,8 +101,10 @@ Exit codes: 0 valid run, 2 refused (flags, plan, allow list, cost, caps),
 	fl.StringSliceVar(&f.sgs, "security-groups", nil, `security groups; "region=sg-…" entries apply to one region`)
 	fl.BoolVar(&f.publicIP, "assign-public-ip", false, "give tasks public IPs (public subnets without a NAT gateway)")
 	fl.BoolVar(&f.spot, "spot", false, "use the FARGATE_SPOT capacity provider (cheaper; tasks may be reclaimed)")
-	fl.Float64Var(&f.cpu, "task-cpu", 1, "vCPUs per task (as in the task definition; for the cost estimate)")
-	fl.Float64Var(&f.memGB, "task-memory-gb", 2, "GB of memory per task (as in the task definition; for the cost estimate)")
+	fl.Float64Var(&f.cpu, "task-cpu", 0, "ignored: the task size is read from the task definition")
+	fl.Float64Var(&f.memGB, "task-memory-gb", 0, "ignored: the task size is read from the task definition")
+	_ = fl.MarkDeprecated("task-cpu", "the cost estimate reads CPU and memory from the task definition (ecs:DescribeTaskDefinition)")
+	_ = fl.MarkDeprecated("task-memory-gb", "the cost estimate reads CPU and memory from the task definition (ecs:DescribeTaskDefinition)")
 	fl.Float64Var(&f.maxCost, "max-cost", 10, "refuse to start when the estimate exceeds this many USD")
 	fl.IntVar(&f.maxTasks, "max-tasks", 100, fmt.Sprintf("refuse more tasks than this (hard cap %d)", awsHardMaxTasks))
 	fl.DurationVar(&f.maxDuration, "max-duration", time.Hour, fmt.Sprintf("refuse plans longer than this (hard cap %s)", awsHardMaxDuration))
@@ -222,28 +224,33 @@ func (a *app) awsRunOptions(ctx context.Context, p *plan.Plan, f *awsRunFlags) (
 			ReadPerSecond: 10 * f.paceScale, StopPerSecond: 10 * f.paceScale}
 	}
 
+	var regions []awsrunner.Region
+	for _, r := range names {
+		regions = append(regions, awsrunner.Region{Name: r, Cluster: f.cluster, TaskDefinition: f.taskDef,
+			Subnets: perRegion(f.subnets, r), SecurityGroups: perRegion(f.sgs, r)})
+	}
 	// Cost: every task is billed from launch to stop; bound it by the launch
-	// time, the start timeout, the run and the result upload.
+	// time, the start timeout, the run and the result upload, at the size the
+	// task definition really has.
+	sizes, err := awsrunner.TaskSizes(ctx, regions, env.ECS)
+	if err != nil {
+		return pipeline.RunOptions{}, 0, withCode(exitInfra, fmt.Errorf("reading the task definition for the cost estimate: %w", err))
+	}
 	var launch time.Duration
 	for _, c := range counts {
 		launch = max(launch, pacing.LaunchTime(c))
 	}
 	perTask := launch + f.startTimeout + p.TotalDuration() + time.Minute
-	est := awsrunner.EstimateCost(awsrunner.Counts(specs), f.cpu, f.memGB, perTask)
+	est := awsrunner.EstimateCost(awsrunner.Counts(specs), sizes, perTask)
 	fmt.Fprintf(a.stderr, "cost estimate (upper bound: each task billed %s):\n%s\n", perTask.Round(time.Second), indent(est.String()))
 	if est.USD > f.maxCost {
-		return pipeline.RunOptions{}, 0, withCode(exitUsage, fmt.Errorf("estimated cost $%.2f exceeds --max-cost $%.2f", est.USD, f.maxCost))
+		return pipeline.RunOptions{}, 0, withCode(exitUsage, fmt.Errorf("estimated cost %s exceeds --max-cost $%s", awsrunner.USD(est.USD), strconv.FormatFloat(f.maxCost, 'f', -1, 64)))
 	}
 	fmt.Fprintf(a.stderr, consentNotice, p.Redact(p.Target), len(specs), strings.Join(names, ", "))
 
 	store, err := awsrunner.NewS3Store(ctx, f.store, storeRegion, env)
 	if err != nil {
 		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
-	}
-	var regions []awsrunner.Region
-	for _, r := range names {
-		regions = append(regions, awsrunner.Region{Name: r, Cluster: f.cluster, TaskDefinition: f.taskDef,
-			Subnets: perRegion(f.subnets, r), SecurityGroups: perRegion(f.sgs, r)})
 	}
 	if f.cleanupOlderThan > 0 {
 		for _, r := range regions {
@@ -272,7 +279,7 @@ func (a *app) awsRunOptions(ctx context.Context, p *plan.Plan, f *awsRunFlags) (
 	if err != nil {
 		return pipeline.RunOptions{}, 0, withCode(exitUsage, err)
 	}
-	class := fmt.Sprintf("aws/%gvcpu-%ggb/x%d/%s", f.cpu, f.memGB, len(specs), strings.Join(names, "+"))
+	class := awsrunner.RunnerClass(sizes, names, len(specs))
 	coord := distributed.New(distributed.Options{
 		Store: store, Launcher: launcher, RunID: runID, Workers: specs, Runner: "aws", RunnerClass: class,
 		MinLoadShare: f.minLoadShare, StartTimeout: f.startTimeout, PollInterval: f.pollInterval,

@@ -162,6 +162,10 @@ func TestWorkersLocalEndToEnd(t *testing.T) {
 	if r.Run.Workers != 3 || len(r.Workers) != 3 || r.Validity.LoadShare != 1 || r.Validity.Degraded || r.Run.Runner != "local" {
 		t.Fatalf("workers %d %+v validity %+v", r.Run.Workers, r.Workers, r.Validity)
 	}
+	// The plan's rate, not one worker's third: a single-process baseline compares.
+	if r.Profile.Rate != 90 {
+		t.Errorf("merged profile rate %v, want the plan's 90/s", r.Profile.Rate)
+	}
 	ws := workerFiles(t, store)
 	if len(ws) != 3 {
 		t.Fatalf("%d worker files", len(ws))

@@ -20,7 +20,7 @@ func newImportCmd(a *app) *cobra.Command {
 		window              time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "import --from FORMAT FILE... -o results.json",
+		Use:   "import [--from FORMAT] FILE... -o FILE",
 		Short: "Convert k6, JMeter, Locust, Vegeta or Gatling results into loadgate results",
 		Long: `import reads the files another load-test tool wrote and writes a loadgate
 results file that compare, gate and baseline accept.

@@ -1,39 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/loadgate/loadgate/internal/golden"
+	"github.com/loadgate/loadgate/internal/scaffold"
 	"github.com/loadgate/loadgate/plan"
 )
-
-// The package's -update flag is declared once, in action_test.go.
-
-func goldenInit(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "init", name)
-	if *updateAction {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/loadgate -run Init -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (-want +got):\n%s", name, cmp.Diff(string(want), string(got)))
-	}
-}
 
 func noEnv(string) string { return "" }
 
@@ -53,7 +35,7 @@ func TestInitStarter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(string(data), "# yaml-language-server: $schema="+planSchemaURL+"\n") {
+	if !strings.HasPrefix(string(data), "# yaml-language-server: $schema="+scaffold.SchemaURL+"\n") {
 		t.Errorf("plan does not start with the schema line:\n%.200s", data)
 	}
 	p, err := plan.Load(planPath, noEnv)
@@ -63,7 +45,7 @@ func TestInitStarter(t *testing.T) {
 	if p.Name != "checkout-api" || len(p.Endpoints) == 0 || p.Profile.Type != "load" {
 		t.Errorf("plan: name %q, %d endpoints, profile %q", p.Name, len(p.Endpoints), p.Profile.Type)
 	}
-	goldenInit(t, "starter.plan.golden.yaml", data)
+	golden.Check(t, filepath.Join("testdata", "init", "starter.plan.golden.yaml"), data)
 	if code, _, _ := cli(t, ctx, nil, "validate", planPath); code != 0 {
 		t.Errorf("loadgate validate on the starter plan: exit %d", code)
 	}
@@ -126,25 +108,51 @@ func TestInitStarter(t *testing.T) {
 	}
 }
 
-func TestInitWorkflowWorkingDirectory(t *testing.T) {
-	t.Parallel()
-	if w := workflow("x", "services/a"); !strings.Contains(w, `working-directory: "services/a"`) {
-		t.Errorf("subdirectory workflow lacks working-directory:\n%s", w)
-	}
-	if w := workflow("x", "."); strings.Contains(w, "working-directory") {
-		t.Error("root workflow has a working-directory")
-	}
-}
-
 func TestInitFromOpenAPIGitHub(t *testing.T) {
 	t.Parallel()
+	spec := filepath.Join("testdata", "init", "api.github.com.subset.json")
+	// By default: safe methods only, as many as 50/s serves with 200
+	// requests each in 30 s (7), the rest listed in a comment.
 	dir := t.TempDir()
-	code, _, stderr := cli(t, context.Background(), nil, "init", "--dir", dir, "--name", "github-api",
-		"--from-openapi", filepath.Join("testdata", "init", "api.github.com.subset.json"))
+	code, _, stderr := cli(t, context.Background(), nil, "init", "--dir", dir, "--name", "github-api", "--from-openapi", spec)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	p, err := plan.Load(filepath.Join(dir, "loadgate.yaml"), noEnv)
+	if err != nil {
+		t.Fatalf("generated plan does not validate: %v", err)
+	}
+	if len(p.Endpoints) != 7 {
+		t.Errorf("%d endpoints, want 7 (50/s x 30 s / 200 requests)", len(p.Endpoints))
+	}
+	for _, e := range p.Endpoints {
+		if e.Method != "GET" && e.Method != "HEAD" {
+			t.Errorf("%s: %s without --include-writes", e.Name, e.Method)
+		}
+	}
+	text, _ := os.ReadFile(filepath.Join(dir, "loadgate.yaml"))
+	for _, want := range []string{
+		"# Left out, writes change data on the target (--include-writes adds them) (10):",
+		"#   DELETE /repos/{owner}/{repo}/issues/comments/{comment_id} (issues/delete-comment)",
+		"#   GET /repos/{owner}/{repo}/pulls/{pull_number} (pulls/get)",
+		"# about 214 requests in the measured 30 s (7.14/s)",
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("plan lacks %q", want)
+		}
+	}
+	if !strings.Contains(stderr, "7 of 18 operations selected") {
+		t.Errorf("stderr: %s", stderr)
+	}
+
+	// With writes and room for all: every operation, writes fed from data files.
+	dir = t.TempDir()
+	code, _, stderr = cli(t, context.Background(), nil, "init", "--dir", dir, "--name", "github-api",
+		"--from-openapi", spec, "--include-writes", "--max-endpoints", "100")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	p, err = plan.Load(filepath.Join(dir, "loadgate.yaml"), noEnv)
 	if err != nil {
 		t.Fatalf("generated plan does not validate: %v", err)
 	}
@@ -154,12 +162,12 @@ func TestInitFromOpenAPIGitHub(t *testing.T) {
 	byName := map[string]plan.Endpoint{}
 	for _, e := range p.Endpoints {
 		byName[e.Name] = e
-		if strings.ContainsAny(e.Path, "{}") {
+		if strings.ContainsAny(strings.ReplaceAll(strings.ReplaceAll(e.Path, "{{", ""), "}}", ""), "{}") {
 			t.Errorf("%s: unfilled path parameter in %s", e.Name, e.Path)
 		}
 	}
 	for name, want := range map[string]string{
-		"issues/create-comment": "POST /repos/1/1/issues/1/comments",
+		"issues/create-comment": "POST /repos/{{ data.issues_create_comment.owner }}/{{ data.issues_create_comment.repo }}/issues/{{ data.issues_create_comment.issue_number }}/comments",
 		"git/get-ref":           "GET /repos/1/1/git/ref/heads%2Ffeature-a",
 		"rate-limit/get":        "GET /rate_limit",
 	} {
@@ -172,11 +180,59 @@ func TestInitFromOpenAPIGitHub(t *testing.T) {
 			t.Errorf("%s: request %q, want %q", name, got, want)
 		}
 	}
-	if e := byName["issues/create-comment"]; e.Body != `{"body":"Me too"}` || e.Headers["Content-Type"] != "application/json" {
+	if e := byName["issues/create-comment"]; e.Body != "{{ data.issues_create_comment.body }}" || e.Headers["Content-Type"] != "application/json" {
 		t.Errorf("create-comment body %q headers %v", e.Body, e.Headers)
+	}
+	var src *plan.DataSource
+	for i := range p.Data {
+		if p.Data[i].Name == "issues_create_comment" {
+			src = &p.Data[i]
+		}
+	}
+	if src == nil || len(src.Rows) != 1 || !slices.Contains(src.Rows[0], `{"body":"Me too"}`) {
+		t.Errorf("create-comment data source: %+v", src)
 	}
 	if !strings.HasPrefix(p.Target, "http://127.0.0.1") {
 		t.Errorf("target %q: generated plans must not point at the document's (production) server", p.Target)
+	}
+}
+
+func TestInitFromOpenAPISelection(t *testing.T) {
+	t.Parallel()
+	spec := filepath.Join("testdata", "init", "api.github.com.subset.json")
+	for _, c := range []struct {
+		args  []string
+		names []string
+	}{
+		{[]string{"--tag", "pulls"}, []string{"pulls/list", "pulls/get"}},
+		{[]string{"--tag", "checks", "--include-writes"}, []string{"checks/create", "checks/get", "checks/update"}},
+		{[]string{"--path-prefix", "/repos/{owner}/{repo}/git", "--include-writes"}, []string{"git/get-ref", "git/create-ref"}},
+		{[]string{"--max-endpoints", "2"}, []string{"rate-limit/get", "actions/list-workflow-run-artifacts"}},
+		{[]string{"--rate", "20/s"}, []string{"rate-limit/get", "actions/list-workflow-run-artifacts", "checks/get"}},
+	} {
+		dir := t.TempDir()
+		code, _, stderr := cli(t, context.Background(), nil, append([]string{"init", "--dir", dir, "--name", "gh", "--from-openapi", spec}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		p, err := plan.Load(filepath.Join(dir, "loadgate.yaml"), noEnv)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		var got []string
+		for _, e := range p.Endpoints {
+			got = append(got, e.Name)
+		}
+		slices.Sort(got)
+		want := slices.Clone(c.names)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: endpoints %v, want %v", c.args, got, want)
+		}
+	}
+	code, _, stderr := cli(t, context.Background(), nil, "init", "--dir", t.TempDir(), "--from-openapi", spec, "--tag", "nope")
+	if code != exitUsage || !strings.Contains(stderr, "no operation selected of 18") {
+		t.Errorf("nothing selected: exit %d: %s", code, stderr)
 	}
 }
 
@@ -184,7 +240,7 @@ func TestInitFromOpenAPISmall(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	code, _, stderr := cli(t, context.Background(), nil, "init", "--dir", dir, "--name", "shop",
-		"--from-openapi", filepath.Join("testdata", "init", "small.yaml"))
+		"--from-openapi", filepath.Join("testdata", "init", "small.yaml"), "--include-writes")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -192,13 +248,16 @@ func TestInitFromOpenAPISmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenInit(t, "small.plan.golden.yaml", data)
+	golden.Check(t, filepath.Join("testdata", "init", "small.plan.golden.yaml"), data)
 	p, err := plan.Parse(data, "loadgate.yaml", dir, noEnv)
 	if err != nil {
 		t.Fatalf("generated plan does not validate: %v", err)
 	}
+	// Writes take their values from data files: what the first request
+	// sends is the template with the first row's values.
 	got := map[string]plan.Endpoint{}
 	for _, e := range p.Endpoints {
+		e.Path, e.Body = firstRow(t, p, e.Path), firstRow(t, p, e.Body)
 		got[e.Name] = e
 	}
 	check := func(name, request, body string) plan.Endpoint {
@@ -266,25 +325,24 @@ paths:
 	}
 }
 
-// FuzzYAMLQuote checks that any string quoted for the plan reads back
-// unchanged through the plan parser's ${VAR} expansion.
-func FuzzYAMLQuote(f *testing.F) {
-	for _, s := range []string{"plain", "it's", `{"a":"$"}`, "${X}", "$$", "tab\there", "line\nbreak", "ü€", "\x00"} {
-		f.Add(s)
+// firstRow renders s's {{ data.SOURCE.COLUMN }} references with the first
+// row of each source.
+func firstRow(t *testing.T, p *plan.Plan, s string) string {
+	t.Helper()
+	tp, err := p.CompileTemplate(s, nil)
+	if err != nil || tp == nil {
+		return s
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f || r == 0xfffd }) || strings.TrimSpace(s) != s || s == "" {
-			return // the plan rejects or trims these in bodies; nothing to round-trip
+	var b strings.Builder
+	for _, pt := range tp.Parts {
+		switch pt.Kind {
+		case plan.TmplLiteral:
+			b.WriteString(pt.Lit)
+		case plan.TmplData:
+			b.WriteString(p.Data[pt.SourceIndex].Rows[0][pt.ColumnIndex])
+		default:
+			t.Fatalf("unexpected template expression in %q", s)
 		}
-		for _, q := range []string{yq(s), ysq(s)} {
-			doc := "name: x\ntarget: http://127.0.0.1:1\nendpoints:\n  - name: e\n    request: POST /\n    body: " + q + "\nprofile: {type: load, rate: 1/s, duration: 1s}\n"
-			p, err := plan.Parse([]byte(doc), "f.yaml", t.TempDir(), noEnv)
-			if err != nil {
-				t.Fatalf("quoted %q as %s: %v", s, q, err)
-			}
-			if p.Endpoints[0].Body != s {
-				t.Fatalf("quoted %q as %s: body reads back as %q", s, q, p.Endpoints[0].Body)
-			}
-		}
-	})
+	}
+	return b.String()
 }

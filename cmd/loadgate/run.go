@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/loadgate/loadgate/internal/pipeline"
+	"github.com/loadgate/loadgate/report"
 	"github.com/loadgate/loadgate/results"
 )
 
@@ -57,6 +59,9 @@ func printRunSummary(a *app, r *results.File) {
 	fmt.Fprintf(a.stdout, "scheduled %d, sent %d, dropped %d, late %d, schedule lag p99 %.2fms, generator CPU %.0f%%\n",
 		v.Scheduled, v.Sent, v.Dropped, v.Late, v.LagP99Ms, v.GeneratorCPU*100)
 	if !v.Valid {
-		fmt.Fprintf(a.stdout, "RUN INVALID: %v\n", v.Reasons)
+		fmt.Fprintf(a.stdout, "RUN INVALID: %s\n", strings.Join(v.Reasons, "; "))
+	}
+	if err := report.WriteProfile(a.stdout, r); err != nil {
+		fmt.Fprintf(a.stderr, "warning: %v\n", err)
 	}
 }

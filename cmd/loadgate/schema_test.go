@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/loadgate/loadgate/internal/scaffold"
 	"github.com/loadgate/loadgate/plan"
 )
 
@@ -77,9 +78,12 @@ func TestInitPlansMatchSchema(t *testing.T) {
 		}
 		validateAgainstSchema(t, data)
 	}
-	g, err := planFromOpenAPI(filepath.Join("testdata", "init", "api.github.com.subset.json"), "github-api")
-	if err != nil {
-		t.Fatal(err)
+	for _, writes := range []bool{false, true} {
+		g, err := scaffold.FromOpenAPI(filepath.Join("testdata", "init", "api.github.com.subset.json"),
+			scaffold.OpenAPIOptions{Name: "github-api", IncludeWrites: writes, MaxEndpoints: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateAgainstSchema(t, g.Files[0].Content)
 	}
-	validateAgainstSchema(t, []byte(g.text))
 }

@@ -105,7 +105,7 @@ func workerRunner(synthetic int) distributed.RunnerFactory {
 		if synthetic > 0 {
 			return &distributed.Synthetic{Share: sh, Requests: synthetic, MaxWindows: 3}, nil
 		}
-		return local.New(local.Options{RateScale: sh.RateScale, StartAt: sh.StartAt, Label: sh.Label}), nil
+		return local.New(local.Options{RateScale: sh.RateScale, StartAt: sh.StartAt, Label: sh.Label, Shard: sh.Index, Shards: sh.Workers}), nil
 	}
 }
 

@@ -5,12 +5,13 @@ package deploy
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // toValue turns a YAML node into plain values; CloudFormation short-form tags
@@ -124,7 +125,8 @@ func TestCIRoleIsScoped(t *testing.T) {
 	for _, s := range statements(t, tpl, "CIRole") {
 		actions = append(actions, s.Actions...)
 		for _, r := range s.Resources {
-			if r == "*" || strings.HasSuffix(r, ":*\"") {
+			// DescribeTaskDefinition has no resource-level permissions.
+			if (r == "*" || strings.HasSuffix(r, ":*\"")) && !slices.Equal(s.Actions, []string{"ecs:DescribeTaskDefinition"}) {
 				t.Errorf("%s: unscoped resource %s", s.Sid, r)
 			}
 		}
@@ -134,11 +136,11 @@ func TestCIRoleIsScoped(t *testing.T) {
 			}
 			switch {
 			case a == "ecs:RunTask":
-				if !strings.Contains(s.Resources[0], "task-definition/loadgate-worker:") || !strings.Contains(str(s.Condition), "ecs:cluster") {
+				if !strings.Contains(s.Resources[0], "task-definition/${AWS::StackName}-worker:") || !strings.Contains(str(s.Condition), "ecs:cluster") {
 					t.Errorf("RunTask not limited to the worker task definition in the cluster: %v %v", s.Resources, s.Condition)
 				}
 			case a == "ecs:DescribeTasks" || a == "ecs:StopTask" || a == "ecs:TagResource":
-				if !strings.Contains(s.Resources[0], "task/loadgate/") {
+				if !strings.Contains(s.Resources[0], "task/${AWS::StackName}/") {
 					t.Errorf("%s not limited to the cluster's tasks: %v", a, s.Resources)
 				}
 			case a == "iam:PassRole":
@@ -164,15 +166,123 @@ func TestCIRoleIsScoped(t *testing.T) {
 		}
 	}
 	sort.Strings(actions)
-	want := []string{"ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:StopTask", "ecs:TagResource", "iam:PassRole",
+	want := []string{"ecs:DescribeTaskDefinition", "ecs:DescribeTasks", "ecs:ListTasks", "ecs:RunTask", "ecs:StopTask", "ecs:TagResource", "iam:PassRole",
 		"s3:DeleteObject", "s3:GetObject", "s3:ListBucket", "s3:PutObject"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("CI role actions\n got %v\nwant %v", actions, want)
 	}
-	trust := str(get(tpl, "Resources", "CIRole", "Properties", "AssumeRolePolicyDocument"))
-	for _, w := range []string{"sts:AssumeRoleWithWebIdentity", "token.actions.githubusercontent.com:sub", "repo:${GitHubRepository}:*", "sts.amazonaws.com"} {
-		if !strings.Contains(trust, w) {
-			t.Errorf("trust policy lacks %s: %s", w, trust)
+}
+
+// The OIDC trust admits one branch or one environment of one repository,
+// matched exactly: not every branch, tag and pull request of the repository.
+func TestOIDCTrustIsPinned(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	stmts := list(get(tpl, "Resources", "CIRole", "Properties", "AssumeRolePolicyDocument", "Statement"))
+	if len(stmts) != 1 || get(stmts[0], "Action") != "sts:AssumeRoleWithWebIdentity" {
+		t.Fatalf("trust statements %v", stmts)
+	}
+	cond := get(stmts[0], "Condition")
+	if m, _ := cond.(map[string]any); len(m) != 1 || m["StringEquals"] == nil {
+		t.Fatalf("trust conditions %v: want StringEquals only (StringLike admits wildcards)", cond)
+	}
+	eq := get(cond, "StringEquals")
+	if get(eq, "token.actions.githubusercontent.com:aud") != "sts.amazonaws.com" {
+		t.Errorf("audience %v", get(eq, "token.actions.githubusercontent.com:aud"))
+	}
+	sub := str(get(eq, "token.actions.githubusercontent.com:sub"))
+	for _, w := range []string{"PinEnvironment", "repo:${GitHubRepository}:environment:${GitHubEnvironment}", "repo:${GitHubRepository}:ref:refs/heads/${GitHubBranch}"} {
+		if !strings.Contains(sub, w) {
+			t.Errorf("sub condition lacks %s: %s", w, sub)
+		}
+	}
+	if strings.Contains(sub, "*") {
+		t.Errorf("sub condition has a wildcard: %s", sub)
+	}
+	if d := get(tpl, "Resources", "CIRole", "Properties", "MaxSessionDuration"); d != "3600" {
+		t.Errorf("MaxSessionDuration %v, want 3600 (1 h)", d)
+	}
+	params := get(tpl, "Parameters")
+	for name, valid := range map[string][]string{
+		"GitHubRepository":  {"acme/checkout-api", "a.b/c_d-e"},
+		"GitHubBranch":      {"main", "release/1.2"},
+		"GitHubEnvironment": {"", "loadtest"},
+	} {
+		pat := str(get(params, name, "AllowedPattern"))
+		re, err := regexp.Compile(pat)
+		if err != nil || pat == "" {
+			t.Errorf("%s: AllowedPattern %q: %v", name, pat, err)
+			continue
+		}
+		for _, v := range valid {
+			if !re.MatchString(v) {
+				t.Errorf("%s: %q refused by %s", name, v, pat)
+			}
+		}
+		for _, bad := range []string{"acme/*", "*", "acme/x:*", "acme/x:ref:refs/heads/main"} {
+			if re.MatchString(bad) {
+				t.Errorf("%s: %q accepted by %s", name, bad, pat)
+			}
+		}
+	}
+	if get(params, "GitHubRepository", "Default") != nil {
+		t.Errorf("GitHubRepository has a default")
+	}
+	// One provider per account: the default uses the account's existing one,
+	// by its fixed ARN; "create" is for the first stack of an account only.
+	if get(params, "GitHubOIDCProvider", "Default") != "existing" || !strings.Contains(str(get(params, "GitHubOIDCProvider", "AllowedValues")), "create") {
+		t.Errorf("GitHubOIDCProvider parameter %v", get(params, "GitHubOIDCProvider"))
+	}
+	principal := str(get(stmts[0], "Principal", "Federated"))
+	if !strings.Contains(principal, "MakeOIDCProvider") || !strings.Contains(principal, ":oidc-provider/token.actions.githubusercontent.com") {
+		t.Errorf("federated principal %s", principal)
+	}
+	if get(tpl, "Resources", "GitHubOIDCProviderResource", "Condition") != "MakeOIDCProvider" {
+		t.Errorf("the OIDC provider is created unconditionally")
+	}
+}
+
+func TestBucketPolicyDeniesInsecureTransport(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	bp := get(tpl, "Resources", "BucketPolicy")
+	if get(bp, "Type") != "AWS::S3::BucketPolicy" || get(bp, "Condition") != "MakeBucket" || str(get(bp, "Properties", "Bucket")) != "map[Ref:Bucket]" {
+		t.Fatalf("bucket policy %v", bp)
+	}
+	var found bool
+	for _, s := range list(get(bp, "Properties", "PolicyDocument", "Statement")) {
+		if get(s, "Effect") != "Deny" || get(s, "Principal") != "*" || get(s, "Action") != "s3:*" {
+			continue
+		}
+		res := str(get(s, "Resource"))
+		found = get(s, "Condition", "Bool", "aws:SecureTransport") == "false" &&
+			strings.Contains(res, "s3:::${BucketName}]") && strings.Contains(res, "s3:::${BucketName}/*")
+	}
+	if !found {
+		t.Errorf("no Deny of non-TLS requests on the bucket and its objects")
+	}
+}
+
+// Names derive from the stack, so two stacks coexist in one region.
+func TestNamesDeriveFromTheStack(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	for _, path := range [][]string{
+		{"Resources", "Cluster", "Properties", "ClusterName"},
+		{"Resources", "LogGroup", "Properties", "LogGroupName"},
+		{"Resources", "TaskDefinition", "Properties", "Family"},
+		{"Outputs", "TaskDefinition", "Value"},
+	} {
+		if v := str(get(tpl, path...)); !strings.Contains(v, "AWS::StackName") {
+			t.Errorf("%s = %s, want a name derived from the stack", strings.Join(path, "."), v)
+		}
+	}
+	for _, r := range get(tpl, "Resources").(map[string]any) {
+		props, _ := get(r, "Properties").(map[string]any)
+		for k, v := range props {
+			if strings.HasSuffix(k, "Name") && k != "BucketName" && !strings.Contains(str(v), "AWS::StackName") && !strings.Contains(str(v), "Ref") {
+				t.Errorf("fixed name %s: %v", k, v)
+			}
 		}
 	}
 }
@@ -191,6 +301,9 @@ func TestTaskRoleWritesOnlyItsPrefix(t *testing.T) {
 				if len(s.Resources) != 1 || strings.Contains(s.Resources[0], "/") && !strings.Contains(s.Resources[0], ":::") {
 					t.Errorf("ListBucket on %v", s.Resources)
 				}
+				if !strings.Contains(str(get(s.Condition, "StringLike", "s3:prefix")), "${Prefix}/*") {
+					t.Errorf("task role's ListBucket without a prefix condition: %v", s.Condition)
+				}
 			default:
 				t.Errorf("task role may %s", a)
 			}
@@ -207,15 +320,15 @@ func TestInfrastructure(t *testing.T) {
 	}
 	td := get(tpl, "Resources", "TaskDefinition", "Properties")
 	if get(td, "NetworkMode") != "awsvpc" || !strings.Contains(str(get(td, "RequiresCompatibilities")), "FARGATE") ||
-		get(td, "Family") != "loadgate-worker" || !strings.Contains(str(get(td, "TaskRoleArn")), "TaskRole") {
+		!strings.Contains(str(get(td, "Family")), "${AWS::StackName}-worker") || !strings.Contains(str(get(td, "TaskRoleArn")), "TaskRole") {
 		t.Errorf("task definition %v", td)
 	}
 	c := list(get(td, "ContainerDefinitions"))
 	if len(c) != 1 || get(c[0], "Name") != "loadgate" || get(c[0], "LogConfiguration", "LogDriver") != "awslogs" {
 		t.Errorf("container %v", c)
 	}
-	if get(tpl, "Resources", "Cluster", "Properties", "ClusterName") != "loadgate" {
-		t.Errorf("cluster name (the ARNs in the CI policy assume \"loadgate\")")
+	if str(get(tpl, "Resources", "Cluster", "Properties", "ClusterName")) != "map[Ref:AWS::StackName]" {
+		t.Errorf("cluster name (the ARNs in the CI policy assume the stack name)")
 	}
 	if get(tpl, "Resources", "LogGroup", "Type") != "AWS::Logs::LogGroup" {
 		t.Errorf("no log group")

@@ -15,12 +15,13 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/actionsenv"
 	"github.com/loadgate/loadgate/internal/fakegithub"
 	"github.com/loadgate/loadgate/internal/ghclient"
+	"github.com/loadgate/loadgate/internal/golden"
 	"github.com/loadgate/loadgate/internal/pipeline"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
@@ -39,7 +40,7 @@ func newTestActionsEnv(w *bytes.Buffer) *actionsenv.Env {
 	return actionsenv.New(func(string) string { return "" }, w)
 }
 
-var updateAction = flag.Bool("update", false, "rewrite golden files under testdata/")
+var _ = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 const (
 	actionToken = "ghs_actiontesttoken"
@@ -138,23 +139,7 @@ func writePreviousRun(t *testing.T, dir, verdictFixture, context string) {
 
 func actionGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", "action", name)
-	if *updateAction {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/loadgate -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./cmd/loadgate -run %s -update):\n--- want\n%s\n--- got\n%s", path, t.Name(), want, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "action", name), []byte(got))
 }
 
 const prContextJSON = `{"pr_number": 2, "head_sha": "` + headSHA + `", "base_ref": "master", "fork": true, "plan": "checkout-api", "exit_code": 1}`

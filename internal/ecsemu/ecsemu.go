@@ -1,13 +1,19 @@
 // Package ecsemu is an Amazon ECS emulator for tests: an HTTP server speaking
 // the awsJson1_1 protocol (X-Amz-Target: AmazonEC2ContainerServiceV20141113.*)
-// for RunTask, DescribeTasks, StopTask and ListTasks. RunTask really starts the
+// for RunTask, DescribeTasks, StopTask, ListTasks and DescribeTaskDefinition.
+// RunTask really starts the
 // container command (a `loadgate worker`) as a process — or through an injected
 // function — and DescribeTasks reports PROVISIONING, PENDING, RUNNING and
 // STOPPED as the process lives. It also serves the ECS task metadata endpoint
 // (v4 /task) that workers read their task ARN from, models task-definition
 // container secrets (resolved into the container's environment at start, as
 // from SSM Parameter Store or Secrets Manager), and injects faults:
-// throttling, tasks that never start, tasks that die mid-run, slow starts.
+// throttling, tasks that never start, tasks that die mid-run (killed, out of
+// memory, or stopped by someone else such as a Fargate Spot reclaim), slow
+// starts, per-region API errors (AccessDeniedException,
+// ClusterNotFoundException), and eventual consistency: like ECS, a task that
+// RunTask just started may be unknown to DescribeTasks, StopTask and
+// ListTasks for a while.
 package ecsemu
 
 import (
@@ -59,13 +65,44 @@ type Options struct {
 	// DieAfter kills a task's container (SIGKILL, exit 137) that long after
 	// it started RUNNING; 0 means never.
 	DieAfter func(ordinal int) time.Duration
+	// OOMAfter kills a task's container that long after it started RUNNING
+	// the way the kernel's OOM killer does: exit 137, container reason
+	// "OutOfMemoryError: Container killed due to memory usage"; 0 means never.
+	OOMAfter func(ordinal int) time.Duration
+	// InterruptAfter stops a task that long after it started RUNNING as a
+	// Fargate Spot reclaim does (stop code SpotInterruption): SIGTERM, and
+	// SIGKILL after StopGrace; 0 means never.
+	InterruptAfter func(ordinal int) time.Duration
+	// ConsistencyLag is how long after RunTask a task stays unknown to
+	// DescribeTasks (failure reason MISSING), StopTask ("The referenced task
+	// was not found.") and ListTasks. The task itself runs meanwhile. The
+	// RunTask docs: "the task might not be immediately visible".
+	ConsistencyLag func(ordinal int) time.Duration
+	// DescribeMissing makes the n-th DescribeTasks lookup (0-based) of a
+	// task answer MISSING although the task exists: a lagging read path,
+	// counted in lookups rather than time so tests do not depend on how fast
+	// a busy machine launches.
+	DescribeMissing func(ordinal, n int) bool
 	// Throttle makes the n-th call (0-based, per operation) of op fail with
 	// ThrottlingException.
 	Throttle func(op string, n int) bool
+	// ReplyDelay holds the answer to the n-th call (0-based, per operation)
+	// of op after the call took effect, until the delay passes or the client
+	// gives up: an interrupted RunTask whose tasks nevertheless started.
+	ReplyDelay func(op string, n int) time.Duration
+	// Fault makes a call fail with a non-retryable error: it returns the
+	// error type ("AccessDeniedException", "ClusterNotFoundException", …) for
+	// op in region, or "" to serve the call.
+	Fault func(op, region string) string
 	// StopGrace is the time between StopTask's SIGTERM and SIGKILL (ECS's
 	// default stopTimeout is 30s; tests use less).
 	StopGrace time.Duration
 	Account   string
+	// TaskDefinitions are the registered task definitions by family. Nil:
+	// every family exists with revision 1, 1024 CPU units and 2048 MiB. Not
+	// nil: RunTask and DescribeTaskDefinition of another family fail, as
+	// ECS's do.
+	TaskDefinitions map[string]TaskDefinition
 	// TaskDefinitionSecrets are the container secrets of registered task
 	// definitions, by family ("loadgate-worker"; RunTask may name it
 	// family, family:revision or by ARN). Like ECS, the emulator resolves
@@ -77,6 +114,14 @@ type Options struct {
 	// before its container starts (TaskFailedToStart,
 	// ResourceInitializationError), as ECS does.
 	SecretValues map[string]string
+}
+
+// TaskDefinition is a registered task definition: task-level size as ECS
+// returns it (CPU units, MiB, as strings).
+type TaskDefinition struct {
+	Revision int
+	CPU      string
+	Memory   string
 }
 
 // Secret is a container definition's secret: the environment variable Name
@@ -137,6 +182,10 @@ type task struct {
 	stopRequested chan struct{}
 	stopOnce      sync.Once
 	containerName string
+	// containerReason is the container's own stop reason (OutOfMemoryError).
+	containerReason string
+	visibleAt       time.Time
+	describes       int // DescribeTasks lookups so far
 }
 
 type tag struct {
@@ -176,8 +225,9 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
-// Calls returns how many calls each operation received, and how many were
-// answered with ThrottlingException (key "<op>:throttled").
+// Calls returns how many calls each operation received, how many were
+// answered with ThrottlingException (key "<op>:throttled"), and how many task
+// ARNs DescribeTasks answered MISSING ("DescribeTasks:missing").
 func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,6 +246,24 @@ func (s *Server) RunTaskRequests() []json.RawMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]json.RawMessage(nil), s.runs...)
+}
+
+// Interrupt stops the task of ordinal now as a Fargate Spot reclaim does
+// (see Options.InterruptAfter). It reports whether the task was running.
+func (s *Server) Interrupt(ordinal int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ordinal < 0 || ordinal >= len(s.order) {
+		return false
+	}
+	t := s.tasks[s.order[ordinal]]
+	if t.lastStatus != "RUNNING" || t.desiredStatus == "STOPPED" {
+		return false
+	}
+	t.desiredStatus = "STOPPED"
+	t.stopCode, t.stoppedReason = "SpotInterruption", "Your Spot Task was interrupted."
+	t.stopOnce.Do(func() { close(t.stopRequested) })
+	return true
 }
 
 // Status is a task's state as the emulator sees it.
@@ -266,6 +334,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiError{400, "ThrottlingException", "Rate exceeded"})
 		return
 	}
+	if s.o.Fault != nil {
+		if typ := s.o.Fault(op, region); typ != "" {
+			writeErr(w, faultError(typ, op, region, s.o.Account))
+			return
+		}
+	}
 	var out any
 	var aerr *apiError
 	switch op {
@@ -277,12 +351,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		out, aerr = s.stopTask(region, body)
 	case "ListTasks":
 		out, aerr = s.listTasks(region, body)
+	case "DescribeTaskDefinition":
+		out, aerr = s.describeTaskDefinition(region, body)
 	default:
 		aerr = &apiError{400, "UnknownOperationException", op + " is not emulated"}
 	}
 	if aerr != nil {
 		writeErr(w, *aerr)
 		return
+	}
+	if s.o.ReplyDelay != nil {
+		if d := s.o.ReplyDelay(op, n); d > 0 {
+			tm := time.NewTimer(d)
+			select {
+			case <-tm.C:
+			case <-r.Context().Done():
+				tm.Stop()
+				return
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
@@ -293,6 +380,18 @@ func writeErr(w http.ResponseWriter, e apiError) {
 	w.Header().Set("X-Amzn-ErrorType", e.typ)
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": e.typ, "message": e.msg})
+}
+
+// faultError is the error ECS answers for typ, with its usual message.
+func faultError(typ, op, region, account string) apiError {
+	switch typ {
+	case "AccessDeniedException":
+		return apiError{400, typ, fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/loadgate-ci/session is not authorized to perform: ecs:%s on resource: * because no identity-based policy allows the ecs:%s action", account, op, op)}
+	case "ClusterNotFoundException":
+		return apiError{400, typ, "Cluster not found."}
+	default:
+		return apiError{400, typ, "injected fault in " + region}
+	}
 }
 
 func invalid(format string, a ...any) *apiError {
@@ -379,6 +478,9 @@ func (s *Server) runTask(region string, body []byte) (any, *apiError) {
 	if cluster == "" {
 		cluster = "default"
 	}
+	if _, ok := s.taskDefinition(in.TaskDefinition); !ok {
+		return nil, invalid("TaskDefinition not found.")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -399,6 +501,10 @@ func (s *Server) runTask(region string, body []byte) (any, *apiError) {
 			startedBy: in.StartedBy, lastStatus: "PROVISIONING", desiredStatus: "RUNNING",
 			created: time.Now(), tags: in.Tags, capacity: capacity, cmd: cmd, env: env,
 			stopRequested: make(chan struct{}), containerName: container,
+		}
+		t.visibleAt = t.created
+		if s.o.ConsistencyLag != nil {
+			t.visibleAt = t.created.Add(s.o.ConsistencyLag(ord))
 		}
 		s.tasks[t.arn] = t
 		s.order = append(s.order, t.arn)
@@ -514,34 +620,59 @@ func (s *Server) lifecycle(t *task) {
 	t.cancel, t.term = cancel, term
 	t.lastStatus, t.started = "RUNNING", time.Now()
 	s.mu.Unlock()
-	var die <-chan time.Time
-	if o.DieAfter != nil {
-		if d := o.DieAfter(t.ordinal); d > 0 {
-			tm := time.NewTimer(d)
-			defer tm.Stop()
-			die = tm.C
+	timer := func(f func(int) time.Duration) <-chan time.Time {
+		if f == nil {
+			return nil
+		}
+		d := f(t.ordinal)
+		if d <= 0 {
+			return nil
+		}
+		tm := time.NewTimer(d)
+		go func() { <-ctx.Done(); tm.Stop() }()
+		return tm.C
+	}
+	die, oom, interrupt := timer(o.DieAfter), timer(o.OOMAfter), timer(o.InterruptAfter)
+	kill := func(code int, containerReason string) {
+		cancel()
+		<-done
+		s.mu.Lock()
+		t.containerReason = containerReason
+		s.mu.Unlock()
+		stopped("EssentialContainerExited", "Essential container in task exited", &code)
+	}
+	terminate := func() error {
+		s.setStatus(t, "DEACTIVATING")
+		term()
+		grace := time.NewTimer(o.StopGrace)
+		defer grace.Stop()
+		select {
+		case err := <-done:
+			return err
+		case <-grace.C:
+			cancel()
+			return <-done
 		}
 	}
 	var err error
 	select {
 	case err = <-done:
 	case <-die:
-		cancel()
-		<-done
-		code := 137
-		stopped("EssentialContainerExited", "Essential container in task exited (killed by the emulator's DieAfter)", &code)
+		kill(137, "")
 		return
-	case <-t.stopRequested:
-		s.setStatus(t, "DEACTIVATING")
-		term()
-		grace := time.NewTimer(o.StopGrace)
-		select {
-		case err = <-done:
-		case <-grace.C:
-			cancel()
-			err = <-done
+	case <-oom:
+		kill(137, "OutOfMemoryError: Container killed due to memory usage")
+		return
+	case <-interrupt:
+		s.mu.Lock()
+		if t.desiredStatus != "STOPPED" {
+			t.desiredStatus = "STOPPED"
+			t.stopCode, t.stoppedReason = "SpotInterruption", "Your Spot Task was interrupted."
 		}
-		grace.Stop()
+		s.mu.Unlock()
+		err = terminate()
+	case <-t.stopRequested:
+		err = terminate()
 	}
 	code := exitCode(err)
 	stopped("EssentialContainerExited", "Essential container in task exited", &code)
@@ -569,11 +700,15 @@ func (s *Server) describeLocked(arns []string, withTags bool) []map[string]any {
 		if t == nil {
 			continue
 		}
+		container := map[string]any{"name": t.containerName, "lastStatus": t.lastStatus, "exitCode": t.exitCode}
+		if t.containerReason != "" {
+			container["reason"] = t.containerReason
+		}
 		m := map[string]any{
 			"taskArn": t.arn, "clusterArn": fmt.Sprintf("arn:aws:ecs:%s:%s:cluster/%s", t.region, s.o.Account, t.cluster),
 			"taskDefinitionArn": t.taskDef, "lastStatus": t.lastStatus, "desiredStatus": t.desiredStatus,
 			"createdAt": epoch(t.created), "capacityProviderName": t.capacity, "launchType": "FARGATE",
-			"containers": []map[string]any{{"name": t.containerName, "lastStatus": t.lastStatus, "exitCode": t.exitCode}},
+			"containers": []map[string]any{container},
 		}
 		if t.startedBy != "" {
 			m["startedBy"] = t.startedBy
@@ -581,10 +716,13 @@ func (s *Server) describeLocked(arns []string, withTags bool) []map[string]any {
 		if !t.started.IsZero() {
 			m["startedAt"] = epoch(t.started)
 		}
-		if !t.stopped.IsZero() {
-			m["stoppedAt"] = epoch(t.stopped)
+		// Like ECS, the stop code and reason show from the stop request on.
+		if t.stopCode != "" {
 			m["stopCode"] = t.stopCode
 			m["stoppedReason"] = t.stoppedReason
+		}
+		if !t.stopped.IsZero() {
+			m["stoppedAt"] = epoch(t.stopped)
 		}
 		if withTags {
 			m["tags"] = t.tags
@@ -617,13 +755,67 @@ func (s *Server) describeTasks(region string, body []byte) (any, *apiError) {
 	var found []string
 	var failures []map[string]string
 	for _, a := range in.Tasks {
-		if t := s.lookup(a); t != nil && t.region == region {
+		t := s.lookup(a)
+		if t != nil {
+			t.describes++
+		}
+		if t != nil && t.region == region && s.visible(t) && (s.o.DescribeMissing == nil || !s.o.DescribeMissing(t.ordinal, t.describes-1)) {
 			found = append(found, t.arn)
 		} else {
 			failures = append(failures, map[string]string{"arn": a, "reason": "MISSING"})
+			s.calls["DescribeTasks:missing"]++
 		}
 	}
 	return map[string]any{"tasks": s.describeLocked(found, withTags), "failures": failures}, nil
+}
+
+// visible reports whether the API knows t yet (ConsistencyLag).
+func (s *Server) visible(t *task) bool { return !time.Now().Before(t.visibleAt) }
+
+// taskDefinition resolves "family", "family:rev" or an ARN.
+func (s *Server) taskDefinition(ref string) (TaskDefinition, bool) {
+	if s.o.TaskDefinitions == nil {
+		return TaskDefinition{Revision: 1, CPU: "1024", Memory: "2048"}, true
+	}
+	td, ok := s.o.TaskDefinitions[family(ref)]
+	if !ok {
+		return td, false
+	}
+	if td.Revision == 0 {
+		td.Revision = 1
+	}
+	if i := strings.LastIndex(ref, ":"); i >= 0 && !strings.Contains(ref[i:], "/") && ref[i+1:] != fmt.Sprint(td.Revision) {
+		return td, false
+	}
+	return td, true
+}
+
+func (s *Server) describeTaskDefinition(region string, body []byte) (any, *apiError) {
+	var in struct {
+		TaskDefinition string   `json:"taskDefinition"`
+		Include        []string `json:"include"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, &apiError{400, "SerializationException", err.Error()}
+	}
+	if in.TaskDefinition == "" {
+		return nil, invalid("taskDefinition is required")
+	}
+	td, ok := s.taskDefinition(in.TaskDefinition)
+	if !ok {
+		return nil, &apiError{400, "ClientException", "Unable to describe task definition."}
+	}
+	fam := family(in.TaskDefinition)
+	var secrets []map[string]string
+	for _, sec := range s.o.TaskDefinitionSecrets[fam] {
+		secrets = append(secrets, map[string]string{"name": sec.Name, "valueFrom": sec.ValueFrom})
+	}
+	return map[string]any{"taskDefinition": map[string]any{
+		"taskDefinitionArn": fmt.Sprintf("arn:aws:ecs:%s:%s:task-definition/%s:%d", region, s.o.Account, fam, td.Revision),
+		"family":            fam, "revision": td.Revision, "cpu": td.CPU, "memory": td.Memory,
+		"networkMode": "awsvpc", "requiresCompatibilities": []string{"FARGATE"}, "status": "ACTIVE",
+		"containerDefinitions": []map[string]any{{"name": "loadgate", "essential": true, "secrets": secrets}},
+	}}, nil
 }
 
 func (s *Server) lookup(a string) *task {
@@ -653,7 +845,7 @@ func (s *Server) stopTask(region string, body []byte) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.lookup(in.Task)
-	if t == nil || t.region != region {
+	if t == nil || t.region != region || !s.visible(t) {
 		return nil, invalid("The referenced task was not found.")
 	}
 	if t.desiredStatus != "STOPPED" {
@@ -696,7 +888,7 @@ func (s *Server) listTasks(region string, body []byte) (any, *apiError) {
 		if t.region != region || (t.cluster != cluster && !strings.HasSuffix(cluster, "/"+t.cluster)) || t.desiredStatus != in.DesiredStatus {
 			continue
 		}
-		if in.StartedBy != "" && t.startedBy != in.StartedBy {
+		if in.StartedBy != "" && t.startedBy != in.StartedBy || !s.visible(t) {
 			continue
 		}
 		arns = append(arns, a)

@@ -175,3 +175,59 @@ func TestTaskDefinitionSecrets(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestTaskDefinitionsConsistencyAndFaults(t *testing.T) {
+	t.Parallel()
+	s := New(Options{Exec: func(ctx context.Context, _, _ []string) error { <-ctx.Done(); return ctx.Err() },
+		TaskDefinitions: map[string]TaskDefinition{"td": {Revision: 2, CPU: "2048", Memory: "4096"}},
+		ConsistencyLag:  func(int) time.Duration { return 300 * time.Millisecond },
+		Fault: func(op, region string) string {
+			if op == "ListTasks" {
+				return "ClusterNotFoundException"
+			}
+			return ""
+		}})
+	defer s.Close()
+	_, td := call(t, s, "DescribeTaskDefinition", map[string]any{"taskDefinition": "td:2"}, true)
+	if d, _ := td["taskDefinition"].(map[string]any); d["cpu"] != "2048" || d["memory"] != "4096" || d["revision"] != float64(2) {
+		t.Fatalf("DescribeTaskDefinition: %v", td)
+	}
+	for _, ref := range []string{"td:1", "other"} {
+		if code, out := call(t, s, "DescribeTaskDefinition", map[string]any{"taskDefinition": ref}, true); code != 400 || out["__type"] != "ClientException" {
+			t.Errorf("%s: %d %v", ref, code, out)
+		}
+	}
+	for _, ref := range []string{"other", "td:1"} {
+		in := runInput(1)
+		in["taskDefinition"] = ref
+		if code, out := call(t, s, "RunTask", in, true); code != 400 || out["__type"] != "InvalidParameterException" {
+			t.Errorf("RunTask of %s, which does not exist: %d %v", ref, code, out)
+		}
+	}
+	in := runInput(1)
+	in["taskDefinition"] = "td:2"
+	_, out := call(t, s, "RunTask", in, true)
+	arn := out["tasks"].([]any)[0].(map[string]any)["taskArn"]
+	// Not yet known to DescribeTasks and StopTask…
+	_, d := call(t, s, "DescribeTasks", map[string]any{"tasks": []any{arn}}, true)
+	if f, _ := d["failures"].([]any); len(f) != 1 || f[0].(map[string]any)["reason"] != "MISSING" {
+		t.Fatalf("DescribeTasks right after RunTask: %v", d)
+	}
+	if code, out := call(t, s, "StopTask", map[string]any{"task": arn}, true); code != 400 || !strings.Contains(out["message"].(string), "not found") {
+		t.Fatalf("StopTask right after RunTask: %d %v", code, out)
+	}
+	// …then known.
+	time.Sleep(350 * time.Millisecond)
+	if _, d := call(t, s, "DescribeTasks", map[string]any{"tasks": []any{arn}}, true); len(d["tasks"].([]any)) != 1 {
+		t.Fatalf("DescribeTasks after the lag: %v", d)
+	}
+	if code, out := call(t, s, "StopTask", map[string]any{"task": arn, "reason": "r"}, true); code != 200 {
+		t.Fatalf("StopTask after the lag: %d %v", code, out)
+	}
+	if code, out := call(t, s, "ListTasks", map[string]any{}, true); code != 400 || out["__type"] != "ClusterNotFoundException" {
+		t.Errorf("injected fault: %d %v", code, out)
+	}
+	if s.Calls()["DescribeTasks:missing"] != 1 {
+		t.Errorf("calls %v", s.Calls())
+	}
+}

@@ -76,7 +76,7 @@ func Execute(ctx context.Context, env Env, p *plan.Plan, o RunOptions) (*results
 		pr.OnProgress(fn)
 	}
 	if o.Runner == nil {
-		fmt.Fprintf(env.Stderr, "running %q against %s: %s profile, %s\n", p.Name, p.Redact(p.Target), p.Profile.Type, p.TotalDuration())
+		fmt.Fprintf(env.Stderr, "running %q against %s: %s profile, %s\n", p.Name, p.RedactURL(p.Target), p.Profile.Type, p.TotalDuration())
 	}
 	res, runErr := r.Run(ctx, p)
 	progressDone()
@@ -114,7 +114,7 @@ func Execute(ctx context.Context, env Env, p *plan.Plan, o RunOptions) (*results
 		// No request reached the target: there is nothing to judge, and the
 		// cause is the environment (service not started, wrong port).
 		return nil, WithCode(ExitInfra, fmt.Errorf("target %s unreachable: all %d requests failed to connect (%s)",
-			p.Redact(p.Target), res.Total.Requests, errorKindsText(res.Total.ErrorKinds)))
+			p.RedactURL(p.Target), res.Total.Requests, errorKindsText(res.Total.ErrorKinds)))
 	}
 	return res, nil
 }
@@ -169,7 +169,7 @@ func writtenTo(path string) string {
 // ValidityErr is exit 4 for an invalid run, nil for a valid one.
 func ValidityErr(r *results.File) error {
 	if !r.Validity.Valid {
-		return WithCode(ExitInvalid, fmt.Errorf("run invalid: %v", r.Validity.Reasons))
+		return WithCode(ExitInvalid, fmt.Errorf("run invalid: %s", strings.Join(r.Validity.Reasons, "; ")))
 	}
 	return nil
 }

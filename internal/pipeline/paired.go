@@ -64,7 +64,7 @@ func (job *Job) runPaired(ctx context.Context, o *Outcome) error {
 		MaxLeftOut: leftOutOption(pf.MaxLeftOut),
 	}
 	fmt.Fprintf(env.Stderr, "paired run of %q: base %s vs head %s, %s slots, %s\n",
-		p.Name, p.Redact(pf.BaseTarget), p.Redact(p.Target), slotOrDefault(pf.Slot), p.TotalDuration()*2)
+		p.Name, p.RedactURL(pf.BaseTarget), p.RedactURL(p.Target), slotOrDefault(pf.Slot), p.TotalDuration()*2)
 	base, head, err := pr.Run(ctx, p)
 	for _, r := range []*results.File{base, head} {
 		if r != nil {

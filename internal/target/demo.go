@@ -1,10 +1,13 @@
 package target
 
 import (
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -38,6 +41,7 @@ type Demo struct {
 	mux     *http.ServeMux
 	factors map[string]*atomic.Uint64 // path → float64 bits of the slowdown factor
 	rec     *Recorder
+	tokens  sync.Map // bearer tokens POST /login issued
 }
 
 // NewDemo returns the demo handler with no regression.
@@ -50,7 +54,42 @@ func NewDemo() *Demo {
 		d.mux.HandleFunc(rt.Pattern, d.serve(rt, f))
 	}
 	d.mux.Handle("/stats", d.rec.StatsHandler())
+	d.mux.HandleFunc("POST /login", d.login)
 	return d
+}
+
+// DemoLoginPath issues a bearer token ({"token": "..."}, and the X-Session
+// header) for any user; POST /orders then refuses an Authorization header
+// with a token it did not issue (401), so a plan whose setup failed cannot
+// pass for authenticated. Requests without the header are served as before.
+const DemoLoginPath = "/login"
+
+func (d *Demo) login(w http.ResponseWriter, r *http.Request) {
+	drain(r)
+	var b [12]byte
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	tok := "demo-" + hex.EncodeToString(b[:])
+	d.tokens.Store(tok, true)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Session", "s-"+tok[5:13])
+	_, _ = fmt.Fprintf(w, "{\"token\":%q,\"expires_in\":3600}\n", tok)
+}
+
+// authorized reports whether r carries no Authorization header, or a bearer
+// token login issued.
+func (d *Demo) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return true
+	}
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return false
+	}
+	_, known := d.tokens.Load(tok)
+	return known
 }
 
 // Regress makes the endpoint whose path is endpointPath (e.g. "/orders")
@@ -83,6 +122,11 @@ func (d *Demo) serve(rt DemoRoute, factor *atomic.Uint64) http.HandlerFunc {
 		ms := float64(rt.Base) / float64(time.Millisecond) * f
 		sleep(time.Duration(ms * math.Exp(DemoJitter*rand.NormFloat64()) * float64(time.Millisecond)))
 		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodPost && !d.authorized(r) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte("{\"error\":\"unknown token\"}\n"))
+			return
+		}
 		if r.Method == http.MethodPost {
 			w.WriteHeader(http.StatusCreated)
 		}

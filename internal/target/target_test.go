@@ -189,3 +189,39 @@ func TestPreciseSleep(t *testing.T) {
 		t.Errorf("median oversleep %v, want < 0.5 ms", med)
 	}
 }
+
+func TestDemoLogin(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(NewDemo())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+DemoLoginPath, "application/json", strings.NewReader(`{"user":"ann"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" || resp.Header.Get("X-Session") == "" {
+		t.Fatalf("login: %v %+v %v", err, body, resp.Header)
+	}
+	resp.Body.Close()
+	order := func(auth string) int {
+		req, _ := http.NewRequest("POST", srv.URL+"/orders", strings.NewReader("{}"))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := order("Bearer " + body.Token); c != http.StatusCreated {
+		t.Errorf("issued token: %d", c)
+	}
+	if c := order("Bearer forged"); c != http.StatusUnauthorized {
+		t.Errorf("unknown token: %d", c)
+	}
+	if c := order(""); c != http.StatusCreated {
+		t.Errorf("no header: %d", c)
+	}
+}

@@ -38,6 +38,10 @@ type fixture struct {
 	// per endpoint of the plan as it decoded it before its synthetic samples.
 	plan  *plan.Plan
 	probe bool
+	// partial makes workers upload what they measured when stopped
+	// mid-run, as the local runner does; ecs adjusts the launcher's options.
+	partial bool
+	ecs     func(*ECSOptions)
 }
 
 func (f *fixture) getenv(k string) string { return f.env[k] }
@@ -102,7 +106,7 @@ func (f *fixture) inProcessWorker(ctx context.Context, args, env []string) error
 	err = distributed.RunWorker(ctx, distributed.WorkerOptions{Store: st, RunID: *runID, Index: *index, Region: *region, Host: task,
 		Getenv: getenv,
 		NewRunner: func(sh distributed.Share) (runners.Runner, error) {
-			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true}
+			syn := &distributed.Synthetic{Share: sh, Requests: *synthetic, MaxWindows: 3, Hold: true, PartialOnCancel: f.partial}
 			if f.probe {
 				return runnertest.Probe{Next: syn}, nil
 			}
@@ -155,12 +159,19 @@ func (f *fixture) run(t *testing.T, ctx context.Context, regions map[string]int,
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewECSLauncher(ctx, ECSOptions{Regions: rs, Container: "loadgate", StoreURL: st.URL(), Store: st,
-		WorkerArgs: []string{"--store-region", "us-east-1", "--synthetic", "200"}, Env: env, Pacing: fast, Spot: true})
+	eo := ECSOptions{Regions: rs, Container: "loadgate", StoreURL: st.URL(), Store: st,
+		WorkerArgs: []string{"--store-region", "us-east-1", "--synthetic", "200"}, Env: env, Pacing: fast, Spot: true}
+	if f.ecs != nil {
+		f.ecs(&eo)
+	}
+	l, err := NewECSLauncher(ctx, eo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Store, o.Launcher, o.Workers, o.Runner = st, l, specs, "aws"
+	if o.Log == nil {
+		o.Log = testWriter{t}
+	}
 	if o.RunID == "" {
 		o.RunID = "lg-test-1"
 	}
@@ -264,8 +275,14 @@ func TestECSFaults(t *testing.T) {
 			}
 			return 0
 		},
+		OOMAfter: func(n int) time.Duration {
+			if n == 4 {
+				return 1500 * time.Millisecond
+			}
+			return 0
+		},
 	})
-	res, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 10}, distributed.Options{MinLoadShare: 0.7, StartTimeout: 10 * time.Second})
+	res, _, err := f.run(t, context.Background(), map[string]int{"eu-west-1": 10}, distributed.Options{MinLoadShare: 0.6, StartTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +302,12 @@ func TestECSFaults(t *testing.T) {
 	if _, ok := missing["eu-west-1/3"]; !ok {
 		t.Errorf("task that died mid-run not reported missing")
 	}
-	if !res.Validity.Valid || !res.Validity.Degraded || len(res.Validity.MissingWorkers) != 2 {
+	// The container's own stop reason survives: ECS's task-level reason
+	// only says "Essential container in task exited".
+	if r := missing["eu-west-1/4"]; !strings.Contains(r, "OutOfMemoryError: Container killed due to memory usage") || !strings.Contains(r, "exit 137") {
+		t.Errorf("out-of-memory task: %q", r)
+	}
+	if !res.Validity.Valid || !res.Validity.Degraded || len(res.Validity.MissingWorkers) != 3 {
 		t.Fatalf("validity %+v", res.Validity)
 	}
 	for _, tk := range f.emu.Tasks() {
@@ -379,15 +401,28 @@ func TestCleaner(t *testing.T) {
 
 func TestEstimateCost(t *testing.T) {
 	t.Parallel()
-	e := EstimateCost(map[string]int{"us-east-1": 10}, 1, 2, 30*time.Second)
+	small := map[string]TaskSize{"us-east-1": {VCPU: 1, MemoryGB: 2}, "xx-nowhere-1": {VCPU: 1, MemoryGB: 2}}
+	e := EstimateCost(map[string]int{"us-east-1": 10}, small, 30*time.Second)
 	// 10 tasks × 60 s minimum: 600 vCPU-s, 1200 GB-s.
 	want := 600.0/3600*0.04048 + 1200.0/3600*0.004445
-	if e.VCPUSeconds != 600 || e.GBSeconds != 1200 || e.USD < want-1e-9 || e.USD > want+1e-9 {
+	if e.VCPUSeconds != 600 || e.GBSeconds != 1200 || e.USD < want-1e-9 || e.USD > want+1e-9 || len(e.Assumptions) != 0 {
 		t.Fatalf("estimate %+v, want $%v", e, want)
 	}
-	u := EstimateCost(map[string]int{"xx-nowhere-1": 1}, 1, 2, time.Hour)
-	if !strings.Contains(u.String(), "highest listed price") || u.USD < 0.05 {
-		t.Fatalf("unknown region: %s", u)
+	// A region outside the table: twice the dearest listed price, said so.
+	u := EstimateCost(map[string]int{"xx-nowhere-1": 1}, small, time.Hour)
+	dear := 2 * (0.05056 + 2*0.00553)
+	if len(u.Assumptions) != 1 || !strings.Contains(u.String(), "assumption: xx-nowhere-1 is not in loadgate's price table") ||
+		u.USD < dear-1e-9 || u.USD > dear+1e-9 {
+		t.Fatalf("unknown region: $%v, want $%v\n%s", u.USD, dear, u)
+	}
+}
+
+func TestUSD(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[float64]string{0.001: "$0.001", 0.0012345: "$0.00123", 0: "$0.00", 1.5: "$1.50", 12.345: "$12.35", 0.01: "$0.01"} {
+		if got := USD(v); got != want {
+			t.Errorf("USD(%v) = %s, want %s", v, got, want)
+		}
 	}
 }
 

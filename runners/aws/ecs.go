@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -60,7 +61,21 @@ type ECSAPI interface {
 	DescribeTasks(context.Context, *ecs.DescribeTasksInput, ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
 	StopTask(context.Context, *ecs.StopTaskInput, ...func(*ecs.Options)) (*ecs.StopTaskOutput, error)
 	ListTasks(context.Context, *ecs.ListTasksInput, ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
+	DescribeTaskDefinition(context.Context, *ecs.DescribeTaskDefinitionInput, ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
 }
+
+// Eventual consistency. "The Amazon ECS API follows an eventual consistency
+// model … you might not be able to immediately view a task that you just
+// started" (Amazon ECS API Reference, RunTask; "Request eventual
+// consistency"). DescribeTasks then answers MISSING and StopTask "not found".
+const (
+	// DefaultMissingGrace is how long after RunTask a MISSING task counts as
+	// not yet known rather than lost.
+	DefaultMissingGrace = time.Minute
+	// DefaultSettleTime is how long Stop keeps looking (ListTasks by run)
+	// for tasks of a RunTask call whose answer never arrived (interrupted).
+	DefaultSettleTime = 5 * time.Second
+)
 
 // Region is where and how workers run in one AWS region.
 type Region struct {
@@ -129,9 +144,25 @@ type ECSOptions struct {
 	// Env configures the SDK clients (when Clients is nil).
 	Env    Env
 	Pacing Pacing
-	Log    io.Writer
-	Now    func() time.Time
+	// MissingGrace (default DefaultMissingGrace) and SettleTime (default
+	// DefaultSettleTime): see their defaults.
+	MissingGrace time.Duration
+	SettleTime   time.Duration
+	Log          io.Writer
+	Now          func() time.Time
 }
+
+// RegionError is a non-retryable ECS failure of a whole region (access
+// denied, cluster not found, bad task definition): an infrastructure error,
+// not lost workers.
+type RegionError struct {
+	Region string
+	Op     string
+	Err    error
+}
+
+func (e *RegionError) Error() string { return fmt.Sprintf("ecs %s: %s: %v", e.Region, e.Op, e.Err) }
+func (e *RegionError) Unwrap() error { return e.Err }
 
 // ECSLauncher is a distributed.Launcher on ECS Fargate.
 type ECSLauncher struct {
@@ -141,6 +172,10 @@ type ECSLauncher struct {
 	mu    sync.Mutex
 	tasks map[string]*task // by worker ID
 	runID string
+	// uncertain is set when a RunTask call was cut off (interrupted): ECS
+	// may have started tasks whose ARNs never arrived.
+	uncertain map[string]time.Time // region → when
+	swept     map[string]bool      // ARNs stopped by sweep
 }
 
 type regionState struct {
@@ -153,9 +188,13 @@ type regionState struct {
 }
 
 type task struct {
-	spec  distributed.WorkerSpec
-	arn   string
-	state distributed.TaskState
+	spec     distributed.WorkerSpec
+	arn      string
+	state    distributed.TaskState
+	launched time.Time
+	// gone: ECS reported the task stopped, or accepted StopTask; a task only
+	// presumed lost (MISSING too long) is still stopped by Stop.
+	gone bool
 }
 
 var _ distributed.Launcher = (*ECSLauncher)(nil)
@@ -171,6 +210,12 @@ func NewECSLauncher(ctx context.Context, o ECSOptions) (*ECSLauncher, error) {
 	if o.Clients == nil {
 		o.Clients = o.Env.ECS
 	}
+	if o.MissingGrace <= 0 {
+		o.MissingGrace = DefaultMissingGrace
+	}
+	if o.SettleTime <= 0 {
+		o.SettleTime = DefaultSettleTime
+	}
 	var errs []error
 	if o.Container == "" {
 		errs = append(errs, errors.New("ecs: container name is required"))
@@ -179,7 +224,7 @@ func NewECSLauncher(ctx context.Context, o ECSOptions) (*ECSLauncher, error) {
 		errs = append(errs, errors.New("ecs: store is required"))
 	}
 	pc := o.Pacing.withDefaults()
-	l := &ECSLauncher{o: o, regions: map[string]*regionState{}, tasks: map[string]*task{}}
+	l := &ECSLauncher{o: o, regions: map[string]*regionState{}, tasks: map[string]*task{}, uncertain: map[string]time.Time{}, swept: map[string]bool{}}
 	for _, r := range o.Regions {
 		if r.Name == "" || r.Cluster == "" || r.TaskDefinition == "" || len(r.Subnets) == 0 {
 			errs = append(errs, fmt.Errorf("ecs region %q: name, cluster, task definition and subnets are required", r.Name))
@@ -206,7 +251,11 @@ func NewECSLauncher(ctx context.Context, o ECSOptions) (*ECSLauncher, error) {
 // Launch runs the tasks region by region in parallel, at most
 // maxTasksPerRunTask per call, paced under the RunTask and Fargate launch
 // quotas. Each returned task's ID is assigned the next worker index of its
-// call. Indices whose task did not start are reported stopped with ECS's reason.
+// call. Indices whose task did not start are reported stopped with ECS's
+// reason. A region whose RunTask fails with an API error (after the SDK's
+// retries of throttling) fails the launch with a *RegionError: a
+// misconfigured or forbidden region is an infrastructure error, not lost
+// workers.
 func (l *ECSLauncher) Launch(ctx context.Context, runID string, specs []distributed.WorkerSpec) error {
 	l.mu.Lock()
 	l.runID = runID
@@ -233,7 +282,7 @@ func (l *ECSLauncher) Launch(ctx context.Context, runID string, specs []distribu
 			mu.Lock()
 			launched += n
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", region, err))
+				errs = append(errs, err)
 			}
 			mu.Unlock()
 		}()
@@ -242,13 +291,7 @@ func (l *ECSLauncher) Launch(ctx context.Context, runID string, specs []distribu
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if launched == 0 && len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	for _, err := range errs {
-		fmt.Fprintf(l.o.Log, "ecs: %v\n", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (l *ECSLauncher) launchRegion(ctx context.Context, r *regionState, runID string, specs []distributed.WorkerSpec) (int, error) {
@@ -261,30 +304,41 @@ func (l *ECSLauncher) launchRegion(ctx context.Context, r *regionState, runID st
 		if err := r.launch.Wait(ctx, float64(len(part))); err != nil {
 			return launched, err
 		}
+		called := l.o.Now()
 		out, err := r.api.RunTask(ctx, l.runTaskInput(r, runID, chunk, len(part)))
 		if err != nil {
 			if ctx.Err() != nil {
+				// The request may have reached ECS: Stop looks for its tasks.
+				l.mu.Lock()
+				l.uncertain[r.spec.Name] = l.o.Now()
+				l.mu.Unlock()
 				return launched, ctx.Err()
 			}
 			// A non-throttling error (the SDK already retried throttling) will
 			// repeat for every call: fail the rest of the region.
-			l.fail(specs[chunk*maxTasksPerRunTask:], "RunTask: "+err.Error())
-			return launched, err
+			rerr := &RegionError{Region: r.spec.Name, Op: "RunTask", Err: err}
+			l.fail(specs[chunk*maxTasksPerRunTask:], rerr.Error())
+			return launched, rerr
 		}
 		for i, t := range out.Tasks {
 			if i >= len(part) {
 				break
 			}
 			arn := aws.ToString(t.TaskArn)
-			if err := distributed.PutAssignment(ctx, l.o.Store, runID, r.spec.Name, taskIDOf(arn), part[i].Index); err != nil {
-				l.fail(part[i:i+1], "assign index: "+err.Error())
-				continue
-			}
+			// Known before anything else can fail: Stop stops every task
+			// with an ARN, assigned or not.
 			l.mu.Lock()
 			tk := l.tasks[part[i].ID()]
-			tk.arn = arn
+			tk.arn, tk.launched = arn, called
 			tk.state = phaseOf(t)
+			tk.gone = tk.state.Phase == distributed.PhaseStopped
 			l.mu.Unlock()
+			if err := distributed.PutAssignment(ctx, l.o.Store, runID, r.spec.Name, taskIDOf(arn), part[i].Index); err != nil {
+				l.mu.Lock()
+				tk.state = distributed.TaskState{Phase: distributed.PhaseStopped, Reason: "assign index: " + err.Error(), Task: arn}
+				l.mu.Unlock()
+				continue
+			}
 			launched++
 		}
 		if len(out.Tasks) < len(part) {
@@ -355,14 +409,25 @@ func (l *ECSLauncher) fail(specs []distributed.WorkerSpec, reason string) {
 func phaseOf(t types.Task) distributed.TaskState {
 	st := distributed.TaskState{Task: aws.ToString(t.TaskArn)}
 	switch aws.ToString(t.LastStatus) {
-	case "RUNNING":
+	case "RUNNING", "DEACTIVATING", "STOPPING":
+		// While stopping, the container still runs: a worker that got
+		// SIGTERM uploads what it measured before it exits.
 		st.Phase = distributed.PhaseRunning
-	case "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED":
+	case "DEPROVISIONING", "STOPPED", "DELETED":
 		st.Phase = distributed.PhaseStopped
 		st.Reason = strings.TrimSpace(string(t.StopCode) + " " + aws.ToString(t.StoppedReason))
 		for _, c := range t.Containers {
+			// The container's own reason says what the task's does not:
+			// "OutOfMemoryError: Container killed due to memory usage".
+			var parts []string
+			if r := aws.ToString(c.Reason); r != "" {
+				parts = append(parts, r)
+			}
 			if c.ExitCode != nil {
-				st.Reason += fmt.Sprintf(" (%s exit %d)", aws.ToString(c.Name), *c.ExitCode)
+				parts = append(parts, fmt.Sprintf("exit %d", *c.ExitCode))
+			}
+			if len(parts) > 0 {
+				st.Reason += fmt.Sprintf(" (container %s: %s)", aws.ToString(c.Name), strings.Join(parts, ", "))
 			}
 		}
 	default: // PROVISIONING, PENDING, ACTIVATING
@@ -377,7 +442,7 @@ func (l *ECSLauncher) State(ctx context.Context) (map[string]distributed.TaskSta
 	byRegion := map[string][]string{}
 	byARN := map[string]*task{}
 	for _, t := range l.tasks {
-		if t.arn != "" && t.state.Phase != distributed.PhaseStopped {
+		if t.arn != "" && !t.gone && t.state.Phase != distributed.PhaseStopped {
 			byRegion[t.spec.Region] = append(byRegion[t.spec.Region], t.arn)
 			byARN[t.arn] = t
 		}
@@ -392,17 +457,29 @@ func (l *ECSLauncher) State(ctx context.Context) (map[string]distributed.TaskSta
 			}
 			out, err := r.api.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(r.spec.Cluster), Tasks: arns[:n]})
 			if err != nil {
-				return nil, fmt.Errorf("ecs %s: DescribeTasks: %w", region, err)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, &RegionError{Region: region, Op: "DescribeTasks", Err: err}
 			}
+			now := l.o.Now()
 			l.mu.Lock()
 			for _, t := range out.Tasks {
 				if tk := byARN[aws.ToString(t.TaskArn)]; tk != nil {
 					tk.state = phaseOf(t)
+					tk.gone = tk.state.Phase == distributed.PhaseStopped
 				}
 			}
 			for _, f := range out.Failures {
-				if tk := byARN[aws.ToString(f.Arn)]; tk != nil && aws.ToString(f.Reason) == "MISSING" {
-					tk.state = distributed.TaskState{Phase: distributed.PhaseStopped, Reason: "task missing", Task: tk.arn}
+				tk := byARN[aws.ToString(f.Arn)]
+				if tk == nil || aws.ToString(f.Reason) != "MISSING" {
+					continue
+				}
+				// Not yet known (eventual consistency) until the grace
+				// passes; then presumed lost, but still stopped by Stop.
+				if waited := now.Sub(tk.launched); waited >= l.o.MissingGrace {
+					tk.state = distributed.TaskState{Phase: distributed.PhaseStopped, Task: tk.arn,
+						Reason: fmt.Sprintf("task missing: DescribeTasks has not known it for %s since RunTask", waited.Round(10*time.Millisecond))}
 				}
 			}
 			l.mu.Unlock()
@@ -418,8 +495,12 @@ func (l *ECSLauncher) State(ctx context.Context) (map[string]distributed.TaskSta
 	return states, nil
 }
 
-// Stop calls StopTask for every task not known to be stopped. Tasks already
-// stopped by ECS are not an error.
+// Stop calls StopTask for every task not known to be stopped, including
+// tasks presumed lost because DescribeTasks did not know them yet. A task ECS
+// does not know yet (eventual consistency) is retried until it is known, for
+// MissingGrace after its launch and at least SettleTime. When a RunTask call was cut off, tasks ECS
+// started without our learning their ARNs are found by run ID (ListTasks,
+// startedBy) for SettleTime and stopped too.
 func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
 	if _, err := l.State(ctx); err != nil {
 		fmt.Fprintf(l.o.Log, "ecs: refreshing states before stop: %v\n", err)
@@ -427,30 +508,124 @@ func (l *ECSLauncher) Stop(ctx context.Context, reason string) error {
 	l.mu.Lock()
 	var live []*task
 	for _, t := range l.tasks {
-		if t.arn != "" && t.state.Phase != distributed.PhaseStopped {
+		if t.arn != "" && !t.gone {
 			live = append(live, t)
 		}
 	}
+	uncertain := maps.Clone(l.uncertain)
+	runID := l.runID
 	l.mu.Unlock()
 	var errs []error
-	for _, t := range live {
-		r := l.regions[t.spec.Region]
-		if err := r.stop.Wait(ctx, 1); err != nil {
-			return errors.Join(append(errs, err)...)
+	stopped := 0
+	settle := l.o.Now().Add(l.o.SettleTime)
+	for len(live) > 0 {
+		var later []*task
+		for _, t := range live {
+			r := l.regions[t.spec.Region]
+			err := l.stopTask(ctx, r, t.arn, reason)
+			switch {
+			case err == nil:
+				stopped++
+				l.mu.Lock()
+				t.gone = true
+				t.state = distributed.TaskState{Phase: distributed.PhaseStopped, Reason: "stopped by loadgate: " + reason, Task: t.arn}
+				l.mu.Unlock()
+			case notFound(err) && (l.o.Now().Sub(t.launched) < l.o.MissingGrace || l.o.Now().Before(settle)) && ctx.Err() == nil:
+				later = append(later, t)
+			default:
+				errs = append(errs, fmt.Errorf("StopTask %s: %w", t.arn, err))
+			}
 		}
-		if _, err := r.api.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(r.spec.Cluster), Task: aws.String(t.arn),
-			Reason: aws.String(truncate("loadgate: "+reason, stopReasonMax))}); err != nil {
-			errs = append(errs, fmt.Errorf("StopTask %s: %w", t.arn, err))
+		live = later
+		if len(live) > 0 {
+			if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+				for _, t := range live {
+					errs = append(errs, fmt.Errorf("StopTask %s: not known to ECS yet, and %w", t.arn, err))
+				}
+				break
+			}
+		}
+	}
+	for region, since := range uncertain {
+		n, err := l.sweep(ctx, l.regions[region], runID, since, reason)
+		stopped += n
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		l.mu.Lock()
-		t.state = distributed.TaskState{Phase: distributed.PhaseStopped, Reason: "stopped by loadgate: " + reason, Task: t.arn}
+		delete(l.uncertain, region) // swept: a second Stop need not wait again
 		l.mu.Unlock()
 	}
-	if len(live) > 0 {
-		fmt.Fprintf(l.o.Log, "ecs: stopped %d tasks (%s)\n", len(live)-len(errs), reason)
+	if stopped > 0 {
+		fmt.Fprintf(l.o.Log, "ecs: stopped %d tasks (%s)\n", stopped, reason)
 	}
 	return errors.Join(errs...)
+}
+
+func (l *ECSLauncher) stopTask(ctx context.Context, r *regionState, arn, reason string) error {
+	if err := r.stop.Wait(ctx, 1); err != nil {
+		return err
+	}
+	_, err := r.api.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(r.spec.Cluster), Task: aws.String(arn),
+		Reason: aws.String(truncate("loadgate: "+reason, stopReasonMax))})
+	return err
+}
+
+// sweep stops the run's tasks in r that loadgate has no ARN of, listing them
+// by startedBy until SettleTime after the interrupted RunTask call.
+func (l *ECSLauncher) sweep(ctx context.Context, r *regionState, runID string, since time.Time, reason string) (int, error) {
+	cl := &Cleaner{API: r.api, Cluster: r.spec.Cluster, Pacing: l.o.Pacing}
+	n := 0
+	for {
+		arns, err := cl.list(ctx, truncate(runID, startedByMax))
+		if err != nil {
+			return n, fmt.Errorf("ecs %s: finding tasks of an interrupted RunTask: %w", r.spec.Name, err)
+		}
+		l.mu.Lock()
+		known := maps.Clone(l.swept)
+		for _, t := range l.tasks {
+			if t.gone {
+				known[t.arn] = true
+			}
+		}
+		l.mu.Unlock()
+		for _, arn := range arns {
+			if known[arn] {
+				continue
+			}
+			if err := l.stopTask(ctx, r, arn, reason); err != nil && !notFound(err) {
+				return n, fmt.Errorf("StopTask %s: %w", arn, err)
+			}
+			n++
+			l.mu.Lock()
+			l.swept[arn] = true
+			l.mu.Unlock()
+		}
+		if !l.o.Now().Before(since.Add(l.o.SettleTime)) {
+			return n, nil
+		}
+		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
+			return n, err
+		}
+	}
+}
+
+// notFound reports ECS's answer for a task it does not know (yet).
+func notFound(err error) bool {
+	var ip *types.InvalidParameterException
+	return errors.As(err, &ip) && strings.Contains(strings.ToLower(ip.ErrorMessage()), "not found")
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Counts returns the number of tasks per region of specs.

@@ -85,6 +85,15 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 		if errors.As(err, &nk) || errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
 			return nil, fmt.Errorf("s3 get %s: %w", s.Prefix+key, distributed.ErrNotFound)
 		}
+		// S3 answers 403 rather than 404 for a missing key unless the caller
+		// may list it, and whether a ListBucket grant limited by s3:prefix
+		// (deploy/aws) counts is S3's decision. Listing the exact key tells
+		// "not written yet" from "forbidden".
+		if errors.As(err, &ae) && ae.ErrorCode() == "AccessDenied" {
+			if exists, lerr := s.exists(ctx, key); lerr == nil && !exists {
+				return nil, fmt.Errorf("s3 get %s: %w", s.Prefix+key, distributed.ErrNotFound)
+			}
+		}
 		return nil, fmt.Errorf("s3 get %s: %w", s.Prefix+key, err)
 	}
 	defer out.Body.Close()
@@ -93,6 +102,15 @@ func (s *S3Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("s3 get %s: %w", s.Prefix+key, err)
 	}
 	return b, nil
+}
+
+// exists lists key itself (one page of at most one key).
+func (s *S3Store) exists(ctx context.Context, key string) (bool, error) {
+	out, err := s.Client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(s.Bucket), Prefix: aws.String(s.Prefix + key), MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return false, err
+	}
+	return len(out.Contents) > 0 && aws.ToString(out.Contents[0].Key) == s.Prefix+key, nil
 }
 
 // List pages through ListObjectsV2 (1,000 keys per page).

@@ -27,11 +27,24 @@ func PutAssignment(ctx context.Context, s Store, run, region, task string, index
 	return putJSON(ctx, s, assignKey(run, region, task), Assignment{Index: index})
 }
 
-// WaitAssignment polls for task's assignment, for up to wait.
+// WaitAssignment polls for task's assignment, for up to wait. When it fails,
+// it uploads a failure note keyed by the task ID, so the coordinator can say
+// why the task never became ready (it has no index to file it under).
 func WaitAssignment(ctx context.Context, s Store, run, region, task string, wait time.Duration) (int, error) {
 	var a Assignment
 	if err := waitGet(ctx, s, assignKey(run, region, task), &a, wait, 500*time.Millisecond); err != nil {
-		return 0, fmt.Errorf("worker index of task %s: %w", task, err)
+		err = fmt.Errorf("worker index of task %s: %w", task, err)
+		PutTaskFailure(ctx, s, run, region, task, err)
+		return 0, err
 	}
 	return a.Index, nil
+}
+
+// PutTaskFailure uploads the failure note of a task that failed before it
+// knew its worker index. Best effort, on a fresh context (the worker's may be
+// cancelled).
+func PutTaskFailure(ctx context.Context, s Store, run, region, task string, err error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = putJSON(fctx, s, failedTaskPrefix(run)+region+"/"+task+".json", Failure{Error: err.Error(), At: time.Now()})
 }

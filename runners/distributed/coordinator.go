@@ -71,6 +71,7 @@ type Coordinator struct {
 	mu       sync.Mutex
 	launched bool
 	finished bool
+	startAt  time.Time // the barrier's start instant, once published
 }
 
 var (
@@ -146,6 +147,11 @@ type workerState struct {
 	reason   string
 	config   bool // failed for a configuration problem (Failure.Config)
 	info     results.Worker
+	// partial: the worker's results end early (it was stopped mid-run);
+	// ended is when its measurement ended.
+	partial  bool
+	ended    time.Time
+	validity []string // the worker's own validity reasons
 }
 
 // Run executes the plan on the workers and returns the exact merge of their
@@ -184,12 +190,18 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	c.mu.Unlock()
 	fmt.Fprintf(o.Log, "distributed: run %s: launching %d workers\n", o.RunID, len(o.Workers))
 	if err := o.Launcher.Launch(ctx, o.RunID, o.Workers); err != nil {
+		if ctx.Err() != nil {
+			return c.interrupted(ctx, p, order, "while launching workers")
+		}
 		c.abort(ctx, "launch failed")
-		return nil, c.ctxOr(ctx, &InfraError{fmt.Errorf("launch workers: %w", err)})
+		return nil, &InfraError{fmt.Errorf("launch workers: %w", err)}
 	}
 
 	// Phase 1: wait until every worker is ready, dead, or the timeout passes.
 	if err := c.waitReady(ctx, ws, order); err != nil {
+		if ctx.Err() != nil {
+			return c.interrupted(ctx, p, order, "while waiting for workers to be ready")
+		}
 		c.abort(ctx, err.Error())
 		return nil, err
 	}
@@ -210,7 +222,12 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	}
 	if len(included) == 0 {
 		c.abort(ctx, "no worker ready")
-		err := fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))
+		var err error
+		if dead := countDead(order); dead == len(order) {
+			err = fmt.Errorf("no worker became ready: all %d stopped or failed first%s", dead, reasonsOf(order, 5))
+		} else {
+			err = fmt.Errorf("no worker became ready within %s%s", o.StartTimeout, reasonsOf(order, 5))
+		}
 		for _, st := range order {
 			if st.config {
 				return nil, &ConfigError{err}
@@ -244,10 +261,14 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	for _, r := range regions {
 		sig := StartSignal{StartAt: startAt, Published: o.Now(), Included: byRegion[r]}
 		if err := putJSON(ctx, o.Store, startKey(o.RunID, r), sig); err != nil {
+			if ctx.Err() != nil {
+				return c.interrupted(ctx, p, order, "while publishing the start signal")
+			}
 			c.abort(ctx, "start signal failed")
-			return nil, c.ctxOr(ctx, &InfraError{fmt.Errorf("publish start: %w", err)})
+			return nil, &InfraError{fmt.Errorf("publish start: %w", err)}
 		}
 	}
+	c.startAt = startAt
 	fmt.Fprintf(o.Log, "distributed: %d/%d workers ready; start at %s\n", len(included), len(order), startAt.Format(time.RFC3339Nano))
 
 	// Phase 3: collect and merge results as they arrive.
@@ -270,6 +291,13 @@ func (c *Coordinator) Run(ctx context.Context, p *plan.Plan) (*results.File, err
 	}
 	out := c.finish(&merger, order, p)
 	if out == nil {
+		if collectErr != nil && ctx.Err() != nil {
+			// Interrupted before any worker uploaded: still a partial,
+			// invalid result (exit 4), not an infrastructure failure.
+			f := c.notStarted(p, order, "interrupted after the start: no worker uploaded results")
+			f.Run.Partial = true
+			return f, collectErr
+		}
 		if collectErr != nil {
 			return nil, collectErr
 		}
@@ -335,7 +363,7 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 				st.ready = true
 			}
 		}
-		if err := c.noteFailures(ctx, ws); err != nil {
+		if err := c.noteFailures(ctx, ws, states); err != nil {
 			return err
 		}
 		var ready, pending, running, dead int
@@ -348,6 +376,8 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 				dead++
 				if st.reason == "" {
 					st.reason = "stopped before ready: " + ts.Reason
+				} else if ts.Phase == PhaseStopped {
+					st.reason = withTaskReason(st.reason, ts.Reason)
 				}
 			case ts.Phase == PhaseRunning:
 				running++
@@ -368,12 +398,35 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 	}
 }
 
-// noteFailures records the reasons workers uploaded for failing.
-func (c *Coordinator) noteFailures(ctx context.Context, ws map[string]*workerState) error {
+// noteFailures records the reasons workers uploaded for failing, including
+// those of tasks that failed before they learnt their worker index (matched
+// through the launcher's task IDs).
+func (c *Coordinator) noteFailures(ctx context.Context, ws map[string]*workerState, states map[string]TaskState) error {
 	o := c.o
 	keys, err := o.Store.List(ctx, failedPrefix(o.RunID))
 	if err != nil {
 		return c.ctxOr(ctx, &InfraError{fmt.Errorf("list failed workers: %w", err)})
+	}
+	if taskKeys, err := o.Store.List(ctx, failedTaskPrefix(o.RunID)); err == nil && len(taskKeys) > 0 {
+		byTask := map[string]*workerState{}
+		for id, ts := range states {
+			if st := ws[id]; st != nil && ts.Task != "" {
+				byTask[ts.Task[strings.LastIndex(ts.Task, "/")+1:]] = st
+			}
+		}
+		for _, k := range taskKeys {
+			task := workerIDFromKey(failedTaskPrefix(o.RunID), k)
+			st := byTask[task[strings.LastIndex(task, "/")+1:]]
+			if st == nil || st.reason != "" || st.done {
+				continue
+			}
+			var f Failure
+			if err := getJSON(ctx, o.Store, k, &f); err != nil {
+				continue
+			}
+			st.reason = "failed: " + f.Error
+			st.config = f.Config
+		}
 	}
 	for _, k := range keys {
 		st := ws[workerIDFromKey(failedPrefix(o.RunID), k)]
@@ -409,12 +462,12 @@ func (c *Coordinator) collect(ctx context.Context, ws map[string]*workerState, i
 			}
 		}
 		c.download(ctx, fresh, m)
-		if err := c.noteFailures(ctx, ws); err != nil {
-			return err
-		}
 		states, err := o.Launcher.State(ctx)
 		if err != nil {
 			return c.ctxOr(ctx, &InfraError{fmt.Errorf("worker states: %w", err)})
+		}
+		if err := c.noteFailures(ctx, ws, states); err != nil {
+			return err
 		}
 		open, delivered := 0, 0
 		for _, st := range included {
@@ -430,6 +483,8 @@ func (c *Coordinator) collect(ctx context.Context, ws map[string]*workerState, i
 					st.missing = true
 					if st.reason == "" {
 						st.reason = "stopped without results: " + states[st.spec.ID()].Reason
+					} else {
+						st.reason = withTaskReason(st.reason, states[st.spec.ID()].Reason)
 					}
 				} else {
 					open++
@@ -493,9 +548,11 @@ func (c *Coordinator) download(ctx context.Context, fresh []*workerState, m *res
 			}
 			st.done = true
 			st.info.Requests, st.info.Errors = f.Total.Requests, f.Total.Errors
+			st.partial, st.ended, st.validity = f.Run.Partial, f.Run.Ended, f.Validity.Reasons
 			if len(f.Workers) == 1 {
 				st.info.Started = f.Workers[0].Started
 				if f.Workers[0].Reason != "" {
+					st.partial = true
 					st.reason = "partial: " + f.Workers[0].Reason
 				}
 			} else {
@@ -507,6 +564,8 @@ func (c *Coordinator) download(ctx context.Context, fresh []*workerState, m *res
 }
 
 // finish builds the merged file with per-worker figures, load share and skew.
+// The profile is the plan's (not one worker's share); the load share counts
+// what each worker delivered over the measured interval.
 func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Plan) *results.File {
 	o := c.o
 	if m.Len() == 0 {
@@ -520,16 +579,28 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 	out.Run.Target = p.Redact(p.Target)
 	out.Plan.Name = p.Name
 	out.Plan.File = p.Source
+	out.Profile = planProfile(p)
+	c.mu.Lock()
+	startAt := c.startAt
+	c.mu.Unlock()
+	from, to := startAt.Add(p.Profile.Warmup), startAt.Add(p.TotalDuration())
 	var total, ran float64
 	var first, last time.Time
-	delivered := 0
+	delivered0, partial := 0, 0
 	v := &out.Validity
+	v.Reasons = workerReasons(order)
 	for _, st := range order {
 		total += st.spec.RateScale
 		w := st.info
 		if st.done {
-			delivered++
-			ran += st.spec.RateScale
+			delivered0++
+			share := delivered(st, from, to)
+			ran += st.spec.RateScale * share
+			if st.partial {
+				partial++
+				v.Reasons = append(v.Reasons, sentence(fmt.Sprintf("worker %s ran %.1f%% of its share of the measured interval (%s)",
+					st.spec.ID(), 100*share, strings.TrimPrefix(st.reason, "partial: "))))
+			}
 			if !w.Started.IsZero() {
 				if first.IsZero() || w.Started.Before(first) {
 					first = w.Started
@@ -541,22 +612,25 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 		} else {
 			w.Missing = true
 			v.MissingWorkers = append(v.MissingWorkers, w.ID)
+			if st.reason != "" {
+				v.Reasons = append(v.Reasons, sentence(fmt.Sprintf("worker %s delivered no results: %s", st.spec.ID(), st.reason)))
+			}
 		}
 		w.Reason = st.reason
 		out.Workers = append(out.Workers, w)
 	}
-	out.Run.Workers = delivered
+	out.Run.Workers = delivered0
 	v.LoadShare = ran / total
 	if !first.IsZero() {
 		v.StartSkewMs = float64(last.Sub(first).Microseconds()) / 1000
 	}
-	if delivered < len(order) {
+	if delivered0 < len(order) || partial > 0 {
 		v.Degraded = true
-		v.Reasons = append(v.Reasons, fmt.Sprintf("degraded: %d of %d workers delivered no results (%.1f%% of the intended load ran)",
-			len(order)-delivered, len(order), 100*v.LoadShare))
+		v.Reasons = append(v.Reasons, fmt.Sprintf("degraded: %.1f%% of the intended load ran (%d of %d workers delivered no results, %d stopped early).",
+			100*v.LoadShare, len(order)-delivered0, len(order), partial))
 		if v.LoadShare < o.MinLoadShare {
 			v.Valid = false
-			v.Reasons = append(v.Reasons, fmt.Sprintf("invalid: %.1f%% of the intended load ran, below the minimum %.1f%%", 100*v.LoadShare, 100*o.MinLoadShare))
+			v.Reasons = append(v.Reasons, fmt.Sprintf("invalid: %.1f%% of the intended load ran, below the minimum %.1f%%.", 100*v.LoadShare, 100*o.MinLoadShare))
 		}
 	}
 	return out
@@ -569,7 +643,7 @@ func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string)
 	f := &results.File{Schema: results.Schema,
 		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
 		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.Redact(p.Target)},
-		Profile:  results.Profile{Type: p.Profile.Type},
+		Profile:  planProfile(p),
 		Validity: results.Validity{Valid: false, Degraded: true, Reasons: []string{msg}},
 		Total:    results.Endpoint{Name: "total"},
 	}
@@ -585,9 +659,54 @@ func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string)
 	return f
 }
 
+// interrupted ends a run cancelled before its start barrier: every launched
+// task is stopped, and the result is an invalid, partial file saying so (the
+// CLI writes it and exits 4, like any interrupted run), with ctx's error.
+func (c *Coordinator) interrupted(ctx context.Context, p *plan.Plan, order []*workerState, when string) (*results.File, error) {
+	stopErr := c.abort(ctx, "interrupted")
+	states, _ := c.o.Launcher.State(context.WithoutCancel(ctx))
+	launched := 0
+	for _, st := range order {
+		if ts, ok := states[st.spec.ID()]; ok && ts.Task != "" {
+			launched++
+		}
+		if st.reason == "" && !st.ready {
+			st.reason = "interrupted " + when
+		}
+	}
+	stopped := "every one stopped"
+	if stopErr != nil {
+		stopped = "stopping them failed: " + stopErr.Error()
+	}
+	msg := fmt.Sprintf("interrupted %s (%d of %d tasks launched, %s): no load was sent.", when, launched, len(order), stopped)
+	fmt.Fprintf(c.o.Log, "distributed: %s\n", msg)
+	f := c.notStarted(p, order, msg)
+	f.Run.Partial = true
+	return f, fmt.Errorf("distributed run interrupted %s: %w", when, context.Cause(ctx))
+}
+
+// withTaskReason adds the task's stop reason (the container's own, such as
+// OutOfMemoryError) to a worker's reason, once.
+func withTaskReason(reason, task string) string {
+	if task == "" || strings.Contains(reason, task) {
+		return reason
+	}
+	return reason + "; task stopped: " + task
+}
+
+func countDead(order []*workerState) int {
+	n := 0
+	for _, st := range order {
+		if !st.ready && st.reason != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // abort tells waiting workers to stop and stops every task. Best effort, on a
 // fresh context so it also runs after ctx was cancelled.
-func (c *Coordinator) abort(ctx context.Context, reason string) {
+func (c *Coordinator) abort(ctx context.Context, reason string) error {
 	o := c.o
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
@@ -598,9 +717,11 @@ func (c *Coordinator) abort(ctx context.Context, reason string) {
 			_ = putJSON(actx, o.Store, abortKey(o.RunID, w.Region), AbortSignal{Reason: reason, At: o.Now()})
 		}
 	}
-	if err := o.Launcher.Stop(actx, reason); err != nil {
+	err := o.Launcher.Stop(actx, reason)
+	if err != nil {
 		fmt.Fprintf(o.Log, "distributed: stopping workers: %v\n", err)
 	}
+	return err
 }
 
 // Cleanup stops every task of the run unless the run completed; safe to call
@@ -613,8 +734,7 @@ func (c *Coordinator) Cleanup(ctx context.Context) error {
 		return nil
 	}
 	if !finished {
-		c.abort(ctx, "cleanup")
-		return nil
+		return c.abort(ctx, "cleanup")
 	}
 	return c.o.Launcher.Stop(ctx, "cleanup")
 }

@@ -16,8 +16,9 @@ import (
 // Phase is a worker task's lifecycle state as the launcher sees it.
 type Phase string
 
-// Phases. ECS's PROVISIONING/PENDING/ACTIVATING map to Pending; RUNNING to
-// Running; DEACTIVATING/STOPPING/DEPROVISIONING/STOPPED to Stopped.
+// Phases. ECS's PROVISIONING/PENDING/ACTIVATING map to Pending;
+// RUNNING/DEACTIVATING/STOPPING (the container still runs) to Running;
+// DEPROVISIONING/STOPPED to Stopped.
 const (
 	PhasePending Phase = "pending"
 	PhaseRunning Phase = "running"

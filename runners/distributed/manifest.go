@@ -27,6 +27,10 @@ func startKey(run, region string) string {
 func abortKey(run, region string) string { return run + "/abort/" + region + ".json" }
 func readyPrefix(run string) string      { return run + "/ready/" }
 func failedPrefix(run string) string     { return run + "/failed/" }
+
+// failedTaskPrefix holds failure notes of tasks that failed before they knew
+// their worker index: "<run>/failed-task/<region>/<task-id>.json".
+func failedTaskPrefix(run string) string { return run + "/failed-task/" }
 func resultPrefix(run string) string     { return run + "/workers/" }
 func workerKey(prefix string, w WorkerSpec) string {
 	return prefix + w.Region + "/" + strconv.Itoa(w.Index) + ".json"

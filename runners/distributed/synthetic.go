@@ -2,6 +2,7 @@ package distributed
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -27,6 +28,10 @@ type Synthetic struct {
 	// duration), like a real run; cancelled, it returns no results, like a
 	// killed process.
 	Hold bool
+	// PartialOnCancel makes a cancelled Hold run return what it recorded
+	// until then, as the local runner does on SIGTERM: the first samples,
+	// in proportion to the time run, marked partial, with the error.
+	PartialOnCancel bool
 }
 
 var _ runners.Runner = (*Synthetic)(nil)
@@ -67,8 +72,16 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	if s.Hold {
 		end = start.Add(dur)
 	}
+	requests := s.Requests
+	var cancelled error
 	if err := sleepCtx(ctx, time.Until(end)); err != nil {
-		return nil, err
+		if !s.PartialOnCancel {
+			return nil, err
+		}
+		cancelled = err
+		ran := max(0, time.Since(start))
+		requests = int(float64(s.Requests) * min(1, ran.Seconds()/dur.Seconds()))
+		dur = min(dur, ran)
 	}
 	f := &results.File{
 		Schema:   results.Schema,
@@ -78,7 +91,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 		Validity: results.Validity{Valid: true},
 	}
 	for j, e := range p.Endpoints {
-		if err := ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil && cancelled == nil {
 			return nil, err
 		}
 		ep := results.Endpoint{Name: e.Name, Method: e.Method, URL: p.Redact(p.URL(&p.Endpoints[j])), Precision: results.PrecisionExact,
@@ -87,19 +100,23 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 		for i := range ws {
 			ws[i] = results.Window{Start: start.Add(time.Duration(i) * width), Width: results.Duration(width), Histogram: results.NewWindowHistogram()}
 		}
-		for i, us := range SyntheticLatencies(SyntheticSeed(s.Share.Index, j), s.Requests) {
+		for i, us := range SyntheticLatencies(SyntheticSeed(s.Share.Index, j), s.Requests)[:requests] {
 			ep.Histogram.RecordMicros(us)
 			w := &ws[i*nw/max(s.Requests, 1)]
 			w.Histogram.RecordMicros(us)
 			w.Requests++
 		}
-		ep.Requests = int64(s.Requests)
-		ep.Status["200"] = int64(s.Requests)
+		ep.Requests = int64(requests)
+		ep.Status["200"] = int64(requests)
 		ep.Windows = ws
 		f.Endpoints = append(f.Endpoints, ep)
 	}
-	f.Validity.Scheduled = int64(s.Requests * len(p.Endpoints))
+	f.Validity.Scheduled = int64(requests * len(p.Endpoints))
 	f.Validity.Sent = f.Validity.Scheduled
-	f.Finalize(dur)
+	f.Finalize(max(dur, time.Millisecond))
+	if cancelled != nil {
+		f.Run.Ended, f.Run.Partial = start.Add(dur), true
+		return f, fmt.Errorf("synthetic runner: interrupted after %s: %w", dur.Round(time.Millisecond), cancelled)
+	}
 	return f, nil
 }

@@ -26,6 +26,9 @@ type Share struct {
 	Label  string
 	Index  int
 	Region string
+	// Workers is the number of workers in the run's manifest (indices are
+	// 0..Workers-1): with Index, it splits data rows between workers.
+	Workers int
 }
 
 // RunnerFactory builds the runner of one worker (the local runner in the CLI).
@@ -124,7 +127,7 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 		return ErrExcluded
 	}
 
-	share := Share{RateScale: spec.RateScale, StartAt: sig.StartAt, Label: spec.ID(), Index: spec.Index, Region: spec.Region}
+	share := Share{RateScale: spec.RateScale, StartAt: sig.StartAt, Label: spec.ID(), Index: spec.Index, Region: spec.Region, Workers: len(m.Workers)}
 	r, err := o.NewRunner(share)
 	if err != nil {
 		return fmt.Errorf("worker %s: %w", spec.ID(), err)

@@ -107,7 +107,9 @@ func TestExitZero(t *testing.T) {
 
 func TestTimeoutKillsGroup(t *testing.T) {
 	t.Parallel()
-	p := testPlan(t, "./tool.sh", 300*time.Millisecond)
+	// Long enough for the tool to write its partial output on a busy
+	// runner: the test is about what happens after the timeout.
+	p := testPlan(t, "./tool.sh", 3*time.Second)
 	// The tool writes part of its output, starts a child that would outlive
 	// it, and hangs; both must be gone after the timeout.
 	fakeTool(t, p.Dir, `head -c 3000 fixture.jsonl > out.jsonl; sleep 60 & echo $! > child.pid; trap '' TERM; wait`)

@@ -8,16 +8,16 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	goldenfile "github.com/loadgate/loadgate/internal/golden"
 	"github.com/loadgate/loadgate/results"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/golden")
+var _ = flag.Bool("update", false, "rewrite golden files under testdata/golden")
 
 // peers is where the real tool outputs live (see testdata/peers/PROVENANCE.md).
 const peers = "../../testdata/peers"
@@ -106,45 +106,7 @@ func TestGolden(t *testing.T) {
 
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./runners/importers -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test ./runners/importers -update to accept):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var out strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var a, b string
-		if i < len(w) {
-			a = w[i]
-		}
-		if i < len(g) {
-			b = g[i]
-		}
-		if a != b {
-			out.WriteString("line " + strconv.Itoa(i+1) + ":\n- " + a + "\n+ " + b + "\n")
-			if shown++; shown >= 10 {
-				break
-			}
-		}
-	}
-	return out.String()
+	goldenfile.Check(t, path, got)
 }
 
 func gzipBytes(t *testing.T, data []byte) []byte {

@@ -1,6 +1,8 @@
 package importers
 
 import (
+	"github.com/google/go-cmp/cmp"
+
 	"context"
 	"errors"
 	"math/rand"
@@ -196,7 +198,7 @@ func TestUnordered(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ja, jb := encode(t, a), encode(t, b); ja != jb {
-		t.Errorf("shuffled input gives different results:\n%s", lineDiff(ja, jb))
+		t.Errorf("shuffled input gives different results (-original +shuffled):\n%s", cmp.Diff(ja, jb))
 	}
 }
 

@@ -135,17 +135,42 @@ func stepCurve(stages []plan.Stage, t0 time.Time, windows []results.Window) []re
 }
 
 // spike finds the pre-spike p95 and how long after the spike's end p95 took
-// to come back to it.
+// to come back to it. The pre-spike reference leaves out the run's first
+// window when no warm-up precedes it (a cold first second inflates it), and a
+// spike that never pushed p95 above the limit is reported as not degrading
+// rather than as "recovered after 0 s".
 func spike(pr plan.Profile, stages []plan.Stage, t0 time.Time, windows []results.Window) *results.Derived {
 	warm := warmupDuration(stages)
 	start := warm + pr.SpikeAt
 	end := start + pr.SpikeDuration
-	pre := aggregate(inSpan(t0, windows, span{warm, start}))
-	d := &results.Derived{PreSpikeP95Ms: pre.quantileMs(0.95)}
+	preWs := inSpan(t0, windows, span{warm, start})
+	if warm == 0 && len(preWs) >= 2 {
+		preWs = preWs[1:]
+	}
+	pre := aggregate(preWs)
+	d := &results.Derived{PreSpikeP95Ms: pre.quantileMs(0.95), PreSpikeWindows: len(preWs)}
 	if pre.hist.Count() == 0 {
+		d.PreSpikeWindows = 0
 		return d
 	}
 	limit := max(d.PreSpikeP95Ms*(1+RecoveryTolerance), d.PreSpikeP95Ms+ms(RecoverySlack))
+	p95 := func(w results.Window) (float64, bool) {
+		if w.Requests == 0 || w.Histogram == nil || w.Histogram.Count() == 0 {
+			return 0, false
+		}
+		return float64(w.Histogram.Quantile(0.95)) / 1000, true
+	}
+	degraded := false
+	for _, w := range windows {
+		if w.Start.Sub(t0)+w.Width.D() <= start {
+			continue
+		}
+		if v, ok := p95(w); ok {
+			d.SpikePeakP95Ms = max(d.SpikePeakP95Ms, round3(v))
+			degraded = degraded || v > limit
+		}
+	}
+	d.SpikeDegraded = &degraded
 	recovered := false
 	var last time.Duration
 	for _, w := range windows {
@@ -154,8 +179,7 @@ func spike(pr plan.Profile, stages []plan.Stage, t0 time.Time, windows []results
 			continue
 		}
 		last = off + w.Width.D()
-		if w.Requests > 0 && w.Histogram != nil && w.Histogram.Count() > 0 &&
-			float64(w.Histogram.Quantile(0.95))/1000 <= limit {
+		if v, ok := p95(w); ok && v <= limit {
 			d.RecoveryMs = ms(off - end)
 			recovered = true
 			break

@@ -119,3 +119,36 @@ func TestDeriveScalabilityAndVolume(t *testing.T) {
 		t.Error("load profile has derived figures")
 	}
 }
+
+// A spike that never lifts p95 is "not degraded", and a cold first second
+// does not become the pre-spike reference.
+func TestDeriveSpikeNotDegradedColdStart(t *testing.T) {
+	t.Parallel()
+	pr := plan.Profile{Type: plan.ProfileSpike, Rate: 100, Duration: 10 * time.Second,
+		SpikeAt: 3 * time.Second, SpikeDuration: 2 * time.Second, Multiplier: 5}
+	stages := sched(pr)
+	if warmupDuration(stages) != 0 {
+		t.Skip("schedule has a warm-up stage; the cold-start case does not arise")
+	}
+	lat := []float64{90, 10, 10, 10.2, 10.4, 10, 10, 10, 10, 10} // cold first second, flat spike
+	var ws []results.Window
+	for i, l := range lat {
+		ws = append(ws, win(i, 100, 0, l, 100))
+	}
+	d := derive(pr, stages, t0, ws)
+	if math.Abs(d.PreSpikeP95Ms-10) > 0.05 || d.PreSpikeWindows != 2 {
+		t.Errorf("pre-spike p95 %v from %d windows, want 10 ms from 2 (cold first second left out)", d.PreSpikeP95Ms, d.PreSpikeWindows)
+	}
+	if d.SpikeDegraded == nil || *d.SpikeDegraded {
+		t.Errorf("flat spike reported degraded: %+v", d)
+	}
+	if math.Abs(d.SpikePeakP95Ms-10.4) > 0.05 {
+		t.Errorf("peak %v, want 10.4", d.SpikePeakP95Ms)
+	}
+	// The same run with a real spike is degraded, with its peak.
+	ws[3], ws[4] = win(3, 100, 0, 200, 100), win(4, 100, 0, 300, 100)
+	d = derive(pr, stages, t0, ws)
+	if d.SpikeDegraded == nil || !*d.SpikeDegraded || math.Abs(d.SpikePeakP95Ms-300) > 1 {
+		t.Errorf("real spike: %+v", d)
+	}
+}

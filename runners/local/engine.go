@@ -31,14 +31,21 @@ type endpoint struct {
 	timeout      time.Duration
 	expect       []int // nil: 2xx and 3xx
 	weight       int
-	payload      bool   // a volume stage's payload replaces the body
-	head         []byte // the fast path's prebuilt request head (nil: net/http only)
+	payload      bool     // a volume stage's payload replaces the body
+	head         []byte   // the fast path's prebuilt request head (nil: net/http only)
+	dyn          *dynamic // per-request values (builder.go); nil for a plain endpoint
 	// viaClient is set once the endpoint answered with a redirect: from then
 	// on it goes through net/http, which follows redirects to allowed hosts.
 	viaClient atomic.Bool
 }
 
 func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
+	return buildEndpointsWith(p, nil)
+}
+
+// buildEndpointsWith prepares the endpoints with setup's variables
+// substituted; endpoints whose templates remain get a builder.
+func buildEndpointsWith(p *plan.Plan, vars map[string]string) ([]*endpoint, error) {
 	if len(p.Endpoints) == 0 {
 		return nil, fmt.Errorf("plan %q has no endpoints", p.Name)
 	}
@@ -59,12 +66,45 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		if method == "" {
 			method = http.MethodGet
 		}
-		path := pe.Path
+		tp := &templating{}
+		varNames := p.SetupVars()
+		path, err := tp.compile(p, pe.Path, vars, varNames, escURL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): request: %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
+			continue
+		}
 		if path != "" && !strings.HasPrefix(path, "/") {
 			path = "/" + path
 		}
 		raw := base + path
-		body := []byte(pe.Body)
+		bodyText, err := tp.compile(p, pe.Body, vars, varNames, escNone)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): body: %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
+			continue
+		}
+		nBodyExprs := len(tp.exprs)
+		headers := map[string]string{}
+		for k, v := range p.Defaults.Headers {
+			headers[http.CanonicalHeaderKey(k)] = v
+		}
+		for k, v := range pe.Headers {
+			headers[http.CanonicalHeaderKey(k)] = v
+		}
+		var herr error
+		for k, v := range headers {
+			if headers[k], herr = tp.compile(p, v, vars, varNames, escHeader); herr != nil {
+				break
+			}
+		}
+		if herr != nil {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): headers: %w", i, pe.Name, errors.New(p.Redact(herr.Error()))))
+			continue
+		}
+		if len(tp.exprs) > 0 && strings.Contains(pe.Path+pe.Body+fmt.Sprint(pe.Headers), "__lgtpl") {
+			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): the text __lgtpl is reserved in templated requests", i, pe.Name))
+			continue
+		}
+		body := []byte(bodyText)
 		if pe.Body == "" && pe.BodyFile != "" {
 			fp := pe.BodyFile
 			if !filepath.IsAbs(fp) && p.Dir != "" {
@@ -82,10 +122,7 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 			errs = append(errs, fmt.Errorf("endpoints[%d] (%s): %w", i, pe.Name, errors.New(p.Redact(err.Error()))))
 			continue
 		}
-		for k, v := range p.Defaults.Headers {
-			req.Header.Set(k, v)
-		}
-		for k, v := range pe.Headers {
+		for k, v := range headers {
 			req.Header.Set(k, v)
 		}
 		if h := req.Header.Get("Host"); h != "" {
@@ -115,12 +152,27 @@ func buildEndpoints(p *plan.Plan) ([]*endpoint, error) {
 		if req.Header.Get("User-Agent") == "" {
 			req.Header.Set("User-Agent", userAgent) // the same on both paths
 		}
-		out = append(out, &endpoint{
-			name: pe.Name, method: method, rawURL: raw, tmpl: req, body: body,
+		ep := &endpoint{
+			name: pe.Name, method: method, rawURL: base + pe.Path, tmpl: req, body: body,
 			timeout: timeout, expect: slices.Clone(expect), weight: w,
 			payload: !anyBody || pe.Body != "" || pe.BodyFile != "" || hasBodyMethod(method),
 			head:    head,
-		})
+		}
+		if len(tp.exprs) > 0 {
+			ep.dyn = &dynamic{head: tp.split(string(head)), url: tp.split(raw), sources: tp.sources()}
+			if nBodyExprs > 0 {
+				ep.dyn.body = tp.split(bodyText)
+			}
+			for k, v := range req.Header {
+				if len(v) == 1 && strings.Contains(v[0], "__lgtpl") {
+					ep.dyn.headers = append(ep.dyn.headers, dynHdr{name: k, value: tp.split(v[0])})
+				}
+			}
+			if strings.Contains(req.Host, "__lgtpl") {
+				ep.dyn.headers = append(ep.dyn.headers, dynHdr{name: "Host", value: tp.split(req.Host)})
+			}
+		}
+		out = append(out, ep)
 	}
 	return out, errors.Join(errs...)
 }
@@ -315,11 +367,15 @@ type wstate struct {
 	sh  *shard
 	buf []byte
 	h1  *h1conn // nil when the fast path is off
+	t   *tstate // builder state; nil when no endpoint is templated
 }
 
 func (e *engine) newWorker() (*wstate, func()) {
 	ctx, cancel := context.WithCancel(e.reqCtx)
 	w := &wstate{ctx: ctx, sh: e.col.newShard()}
+	if e.anyDyn {
+		w.t = newTState(len(e.data.sources))
+	}
 	stop := func() bool { return false }
 	if e.fastAddr != "" {
 		w.h1 = newH1(e.fastAddr)
@@ -380,6 +436,7 @@ func (e *engine) runClosed(ctx context.Context) {
 				pick.next()
 			}
 			payloads := map[int64][]byte{}
+			think := newThinker(e.plan.Profile.ThinkTime)
 			for {
 				select {
 				case <-stop:
@@ -413,6 +470,14 @@ func (e *engine) runClosed(ctx context.Context) {
 					body = payloads[st.PayloadBytes]
 				}
 				e.do(w, ep, -1, body, payload)
+				if e.exhausted.Load() > 0 {
+					// A unique source ran out: the run is invalid already,
+					// and looping on would only spin.
+					return
+				}
+				if think != nil && !think.pause(stop) {
+					return
+				}
 			}
 		}()
 	}
@@ -427,19 +492,48 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 	if at < 0 {
 		at = int64(start)
 	}
-	body := ep.body
+	body, head, tmpl := ep.body, ep.head, ep.tmpl
+	fast := w.h1 != nil && !ep.viaClient.Load()
+	if ep.dyn != nil {
+		req, exhausted, err := ep.dyn.build(w.t, e.data, ep, fast)
+		switch {
+		case exhausted != "":
+			w.sh.busy.Store(false)
+			e.exhaustedSource.CompareAndSwap(nil, exhausted)
+			e.exhausted.Add(1)
+			return
+		case err != nil:
+			// A value the URL cannot hold: the request is an error of the
+			// endpoint, counted, never silently skipped.
+			w.sh.busy.Store(false)
+			w.sh.add(sample{at: at, ep: int32(epi), kind: kindOther, lat: int64(time.Since(e.t0)) - at})
+			return
+		}
+		head, tmpl = w.t.head, req
+		if ep.dyn.body != nil {
+			body = w.t.body
+		}
+	}
 	if usePayload {
 		body = payload
 	}
 	x := sample{at: at, ep: int32(epi), sent: int64(len(body))}
 	var err error
-	if w.h1 != nil && !ep.viaClient.Load() {
+	if fast {
 		var r h1Response
-		r, err = w.h1.do(w.ctx, ep.head, ep.method, body, time.Now().Add(ep.timeout), e.maxBody)
+		r, err = w.h1.do(w.ctx, head, ep.method, body, time.Now().Add(ep.timeout), e.maxBody)
 		switch {
 		case err == nil && r.location:
 			ep.viaClient.Store(true)
-			err = e.doClient(w, ep, body, &x)
+			if ep.dyn != nil {
+				// The redirect is followed through net/http, which needs
+				// the request built for it.
+				if tmpl, _, err = ep.dyn.build(w.t, e.data, ep, false); err != nil || tmpl == nil {
+					x.kind = kindOther
+					break
+				}
+			}
+			err = e.doClient(w, ep, tmpl, body, &x)
 		case err == nil || errors.Is(err, errBodyTooLarge):
 			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
 			if err != nil {
@@ -452,7 +546,7 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 			x.timed = x.kind == kindTimeout
 		}
 	} else {
-		err = e.doClient(w, ep, body, &x)
+		err = e.doClient(w, ep, tmpl, body, &x)
 	}
 	end := time.Since(e.t0)
 	w.sh.busy.Store(false)
@@ -465,10 +559,10 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 }
 
 // doClient sends one request through net/http and fills x.
-func (e *engine) doClient(w *wstate, ep *endpoint, body []byte, x *sample) error {
+func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []byte, x *sample) error {
 	ctx, cancel := context.WithTimeout(w.ctx, ep.timeout)
 	defer cancel()
-	req := ep.tmpl.WithContext(ctx)
+	req := tmpl.WithContext(ctx)
 	if len(body) > 0 {
 		req.ContentLength = int64(len(body))
 		req.Body = io.NopCloser(bytes.NewReader(body))

@@ -103,6 +103,11 @@ type Options struct {
 	// NoFastPath sends every request through net/http instead of the built-in
 	// HTTP/1.1 client (for comparison and as an escape hatch).
 	NoFastPath bool
+	// Shard and Shards are this process's place among the workers of a
+	// distributed run (0-based index, count; 0 count means alone): data rows
+	// of sequential and unique sources and seq values are split between
+	// workers by index, so unique values stay unique across workers.
+	Shard, Shards int
 }
 
 // Runner is the local load generator.
@@ -143,7 +148,15 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if total <= 0 {
 		return nil, fmt.Errorf("local runner: plan %q: the profile's schedule is empty", p.Name)
 	}
-	eps, err := buildEndpoints(p)
+	data, err := newDataState(p, r.opts.Shard, r.opts.Shards)
+	if err != nil {
+		return nil, fmt.Errorf("local runner: %w", err)
+	}
+	vars, err := r.setup(ctx, p, data)
+	if err != nil {
+		return nil, fmt.Errorf("local runner: %w", err)
+	}
+	eps, err := buildEndpointsWith(p, vars)
 	if err != nil {
 		return nil, fmt.Errorf("local runner: %w", err)
 	}
@@ -155,7 +168,10 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e := &engine{
 		opts: r.opts, plan: p, eps: eps, stages: stages, total: total,
 		warm: warmupDuration(stages), closed: closed, progress: progress,
-		maxBody: p.Defaults.MaxBodyBytes,
+		maxBody: p.Defaults.MaxBodyBytes, data: data,
+	}
+	for _, ep := range eps {
+		e.anyDyn = e.anyDyn || ep.dyn != nil
 	}
 	if e.maxBody <= 0 {
 		e.maxBody = DefaultMaxBodyBytes
@@ -178,6 +194,26 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 		e.client = &c
 	}
 	return e.run(ctx)
+}
+
+// setup runs the plan's setup steps (before the start barrier and the
+// warm-up) and returns the variables they extracted.
+func (r *Runner) setup(ctx context.Context, p *plan.Plan, data *dataState) (map[string]string, error) {
+	if len(p.Setup) == 0 {
+		return nil, nil
+	}
+	client := r.opts.Client
+	if client == nil {
+		tr := newTransport(1)
+		defer tr.CloseIdleConnections()
+		client = &http.Client{Transport: tr}
+	}
+	if client.CheckRedirect == nil {
+		c := *client
+		c.CheckRedirect = redirectPolicy(p)
+		client = &c
+	}
+	return runSetup(ctx, p, client, data)
 }
 
 // inFlightBound is the open model's limit on concurrent requests: the plan's,
@@ -227,6 +263,14 @@ type engine struct {
 
 	scheduled, sent int64 // written by the scheduler only
 	dropped         atomic.Int64
+	// data is the run's data sources; anyDyn says whether any endpoint is
+	// templated (workers then carry builder state).
+	data   *dataState
+	anyDyn bool
+	// exhausted counts requests not sent because a unique data source had
+	// run out; exhaustedSource names the first.
+	exhausted       atomic.Int64
+	exhaustedSource atomic.Value
 	cutoff          time.Duration
 }
 
@@ -449,6 +493,14 @@ func (e *engine) validity(cpu, wall time.Duration) results.Validity {
 		v.Reasons = append(v.Reasons, fmt.Sprintf(
 			"the generator fell behind its schedule: 99%% of requests started within %.1f ms of their intended time (limit %v); the generator was short of CPU",
 			v.LagP99Ms, maxLag))
+	}
+	if n := e.exhausted.Load(); n > 0 {
+		src, _ := e.exhaustedSource.Load().(string)
+		v.Valid = false
+		v.Sent = max(0, v.Sent-n)
+		v.Causes = append(v.Causes, results.CauseDataExhausted)
+		v.Reasons = append(v.Reasons, fmt.Sprintf(
+			"%d requests were not sent: data source %s (mode unique) ran out of rows; add rows, shorten the run or use mode sequential", n, src))
 	}
 	if v.GeneratorCPU > HighGeneratorCPU {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the generator used %.0f%% of the machine's CPUs; the target competed with it", 100*v.GeneratorCPU))

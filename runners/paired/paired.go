@@ -319,7 +319,11 @@ func (a *assembly) add(f *results.File, warm bool, pair int) error {
 	}
 	a.f.Run.Ended = f.Run.Ended
 	a.f.Run.Partial = a.f.Run.Partial || f.Run.Partial
-	mergeValidity(&a.f.Validity, &f.Validity, pair)
+	where := fmt.Sprintf("pair %d", pair)
+	if pair <= 0 {
+		where = "warm-up"
+	}
+	a.f.Validity.Merge(&f.Validity, where)
 	start := f.Run.Started
 	for i := range f.Endpoints {
 		src := &f.Endpoints[i]
@@ -347,12 +351,7 @@ func (a *assembly) add(f *results.File, warm bool, pair int) error {
 		if warm {
 			continue
 		}
-		dst.Requests += src.Requests
-		dst.Errors += src.Errors
-		dst.Bytes += src.Bytes
-		dst.BytesSent += src.BytesSent
-		addCounts(&dst.Status, src.Status)
-		addCounts(&dst.ErrorKinds, src.ErrorKinds)
+		dst.AddCounts(src)
 		if err := dst.Histogram.Merge(w.Histogram); err != nil {
 			return fmt.Errorf("paired run: endpoint %s: %w", src.Name, err)
 		}
@@ -436,35 +435,4 @@ func (a *assembly) finish(partial bool) *results.File {
 	f.Run.Pairing = a.pairing
 	f.Finalize(time.Duration(measured) * a.slot)
 	return f
-}
-
-func mergeValidity(dst, src *results.Validity, pair int) {
-	dst.Valid = dst.Valid && src.Valid
-	where := fmt.Sprintf("pair %d", pair)
-	if pair <= 0 {
-		where = "warm-up"
-	}
-	for _, r := range src.Reasons {
-		dst.Reasons = append(dst.Reasons, where+": "+r)
-	}
-	dst.AddCauses(src.Causes...)
-	dst.Scheduled += src.Scheduled
-	dst.Sent += src.Sent
-	dst.Dropped += src.Dropped
-	dst.Late += src.Late
-	dst.LagP99Ms = max(dst.LagP99Ms, src.LagP99Ms)
-	dst.LagMaxMs = max(dst.LagMaxMs, src.LagMaxMs)
-	dst.GeneratorCPU = max(dst.GeneratorCPU, src.GeneratorCPU)
-}
-
-func addCounts(dst *map[string]int64, src map[string]int64) {
-	if len(src) == 0 {
-		return
-	}
-	if *dst == nil {
-		*dst = map[string]int64{}
-	}
-	for k, v := range src {
-		(*dst)[k] += v
-	}
 }
