@@ -39,7 +39,7 @@ import (
 	"syscall"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/loadgate/loadgate/internal/fakegithub"
 	"github.com/loadgate/loadgate/internal/target"
