@@ -109,6 +109,17 @@ func Execute(ctx context.Context, env Env, p *plan.Plan, o RunOptions) (*results
 		if o.RunErr != nil {
 			return nil, o.RunErr(runErr)
 		}
+		var unreach *local.UnreachableError
+		if errors.As(runErr, &unreach) {
+			// The results are kept for the record (what failed, how); the
+			// message already names the target and the first failure.
+			if res != nil {
+				if err := writeResults(env, o.Out, res); err != nil {
+					return nil, err
+				}
+			}
+			return nil, WithCode(ExitInfra, runErr)
+		}
 		code := ExitInfra
 		var ce *distributed.ConfigError
 		if errors.As(runErr, &ce) {
