@@ -10,13 +10,12 @@
 #
 # Targets:
 #   worker  non-root (65532), for `docker run` and the AWS Fargate workers.
-#   action  (last, so `runs.image: Dockerfile` builds it) the GitHub Action.
-#           It keeps the default user: "Docker actions must be run by the
-#           default Docker user (root). Do not use the USER instruction in your
-#           Dockerfile, because you won't be able to access the
-#           GITHUB_WORKSPACE directory" (docs.github.com/actions/reference/
-#           workflows-and-actions/dockerfile-support#user). The runner's
-#           workspace and file-command files belong to the runner's own user.
+#   action  (last, the default target) root, for running `loadgate action`
+#           in a container of your own. The GitHub Action does not build this
+#           file: action.yml runs the published image (Dockerfile.release,
+#           built by GoReleaser from the release's binaries) with
+#           `docker run --network host --user <runner's uid:gid>`, see
+#           docs/github-action.md.
 
 FROM golang:1.26 AS build
 WORKDIR /src

@@ -56,7 +56,20 @@ const (
 	OpCreatePull     = "pulls/create"
 	OpGetPull        = "pulls/get"
 	OpRateLimit      = "rate-limit/get"
+	// OpListCheckRuns lists a commit's check runs (GET .../commits/{ref}/check-runs).
+	OpListCheckRuns = "checks/list-for-ref"
+	// OpListIssues lists a repository's issues (GET /repos/{owner}/{repo}/issues).
+	OpListIssues = "issues/list-for-repo"
 )
+
+// MaxContentsJSONSize is the largest file the contents API returns inline
+// with the default (JSON) media type: between 1 MB and 100 MB it answers
+// with an empty content and encoding "none", and only the raw media type
+// (RawMediaType) gives the bytes (docs.github.com/rest/repos/contents#get-repository-content).
+const MaxContentsJSONSize = 1 << 20
+
+// RawMediaType asks the contents API for the file itself.
+const RawMediaType = "application/vnd.github.raw+json"
 
 // Fault kinds for Fail.
 const (
@@ -78,6 +91,11 @@ type Fault struct {
 	Reset time.Time
 	// Message overrides the error message.
 	Message string
+	// Applied makes the fault strike after the operation took effect: the
+	// write lands (a comment, a check run, an issue exists) and the client
+	// still gets Status, as GitHub can answer a 5xx or time out after
+	// applying a POST.
+	Applied bool
 }
 
 // Comment is an issue/PR comment held by the fake.
@@ -93,6 +111,7 @@ type Comment struct {
 type CheckRun struct {
 	ID          int64
 	Name        string
+	ExternalID  string
 	HeadSHA     string
 	Status      string
 	Conclusion  string
@@ -166,7 +185,7 @@ type file struct {
 }
 
 // SpecPath is the description's location relative to a package directory two
-// levels below the module root (internal/x, report/github, cmd/loadgate).
+// levels below the module root (internal/x, cmd/loadgate).
 const SpecPath = "../../testdata/github/api.github.com.subset.json"
 
 // New starts a fake GitHub API validated against the OpenAPI description at
@@ -421,6 +440,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.calls[op]++
 	s.log = append(s.log, Request{Op: op, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Auth: auth})
+	var applied *Fault
 	if f := s.faults[op]; f != nil {
 		if f.Times >= 0 {
 			if f.Times > 0 {
@@ -429,8 +449,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 					f.Times = -1 // exhausted after this one
 				}
 			}
-			writeFault(w, f)
-			return
+			if !f.Applied {
+				writeFault(w, f)
+				return
+			}
+			applied = f
 		}
 	}
 	h := handlers[op]
@@ -450,7 +473,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// shapes cannot drift from what GitHub documents.
 	rec := httptest.NewRecorder()
 	h(s, rec, r, &call{params: params, body: in2, query: r.URL.Query(), base: s.baseURL(r)})
-	if rec.Code < 300 {
+	if applied != nil {
+		writeFault(w, applied)
+		return
+	}
+	// The raw media type's body is the file itself, which the description
+	// does not describe.
+	if rec.Code < 300 && rec.Header().Get("Content-Type") != RawMediaType {
 		rv := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
 			Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
@@ -606,6 +635,8 @@ var handlers = map[string]handler{
 	OpCreatePull:     (*Server).createPull,
 	OpGetPull:        (*Server).getPull,
 	OpRateLimit:      (*Server).rateLimit,
+	OpListCheckRuns:  (*Server).listCheckRuns,
+	OpListIssues:     (*Server).listIssues,
 }
 
 func (s *Server) commentJSON(c *Comment, base string) map[string]any {
@@ -695,6 +726,7 @@ func (s *Server) checkJSON(cr *CheckRun, base string) map[string]any {
 	m := s.example(OpCreateCheckRun, 201, "example-of-completed-conclusion")
 	m["id"] = cr.ID
 	m["name"] = cr.Name
+	m["external_id"] = cr.ExternalID
 	m["head_sha"] = cr.HeadSHA
 	m["status"] = cr.Status
 	if cr.Conclusion != "" {
@@ -716,6 +748,9 @@ func applyCheck(cr *CheckRun, b map[string]any) {
 	}
 	if v, ok := b["status"].(string); ok {
 		cr.Status = v
+	}
+	if v, ok := b["external_id"].(string); ok {
+		cr.ExternalID = v
 	}
 	if v, ok := b["conclusion"].(string); ok {
 		cr.Conclusion = v
@@ -799,6 +834,20 @@ func (s *Server) getCheckRun(w http.ResponseWriter, _ *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, s.checkJSON(cr, c.base))
 }
 
+// listCheckRuns answers checks/list-for-ref for a commit SHA, newest first,
+// filtered by check_name.
+func (s *Server) listCheckRuns(w http.ResponseWriter, _ *http.Request, c *call) {
+	name := c.query.Get("check_name")
+	out := []map[string]any{}
+	for i := len(s.checks) - 1; i >= 0; i-- {
+		cr := s.checks[i]
+		if cr.HeadSHA == c.params["ref"] && (name == "" || cr.Name == name) {
+			out = append(out, s.checkJSON(cr, c.base))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total_count": len(out), "check_runs": out})
+}
+
 func (s *Server) createStatus(w http.ResponseWriter, _ *http.Request, c *call) {
 	st := Status{SHA: c.params["sha"], State: c.str("state"), Context: c.str("context"), Description: c.str("description"), TargetURL: c.str("target_url")}
 	s.statuses = append(s.statuses, st)
@@ -822,12 +871,32 @@ func (s *Server) createIssue(w http.ResponseWriter, _ *http.Request, c *call) {
 		}
 	}
 	s.issues = append(s.issues, is)
+	writeJSON(w, http.StatusCreated, s.issueJSON(is))
+}
+
+func (s *Server) issueJSON(is *Issue) map[string]any {
 	m := s.example(OpCreateIssue, 201, "")
 	m["number"] = is.Number
 	m["title"] = is.Title
 	m["body"] = is.Body
 	m["html_url"] = fmt.Sprintf("https://github.com/o/r/issues/%d", is.Number)
-	writeJSON(w, http.StatusCreated, m)
+	return m
+}
+
+// listIssues answers issues/list-for-repo: open issues, newest first (the
+// fake's issues are all open and none is a pull request).
+func (s *Server) listIssues(w http.ResponseWriter, _ *http.Request, c *call) {
+	out := []map[string]any{}
+	if st := c.query.Get("state"); st == "" || st == "open" || st == "all" {
+		for i := len(s.issues) - 1; i >= 0; i-- {
+			out = append(out, s.issueJSON(s.issues[i]))
+		}
+	}
+	if v, err := strconv.Atoi(c.query.Get("per_page")); err == nil && v > 0 && v < len(out) {
+		out = out[:v]
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func (s *Server) refJSON(ref, sha, base string) map[string]any {
@@ -873,7 +942,7 @@ func (s *Server) PutFile(branch, path string, content []byte) {
 	s.nextID++
 }
 
-func (s *Server) getContent(w http.ResponseWriter, _ *http.Request, c *call) {
+func (s *Server) getContent(w http.ResponseWriter, r *http.Request, c *call) {
 	branch := c.query.Get("ref")
 	if branch == "" {
 		branch = "main"
@@ -884,6 +953,12 @@ func (s *Server) getContent(w http.ResponseWriter, _ *http.Request, c *call) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"message": "Not Found"})
 		return
 	}
+	if r.Header.Get("Accept") == RawMediaType {
+		w.Header().Set("Content-Type", RawMediaType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(f.content)
+		return
+	}
 	m := s.example(OpGetContent, 200, "response-if-content-is-a-file")
 	m["path"] = path
 	m["name"] = path[strings.LastIndex(path, "/")+1:]
@@ -891,6 +966,9 @@ func (s *Server) getContent(w http.ResponseWriter, _ *http.Request, c *call) {
 	m["size"] = len(f.content)
 	m["content"] = base64.StdEncoding.EncodeToString(f.content)
 	m["encoding"] = "base64"
+	if len(f.content) > MaxContentsJSONSize {
+		m["content"], m["encoding"] = "", "none"
+	}
 	writeJSON(w, http.StatusOK, m)
 }
 

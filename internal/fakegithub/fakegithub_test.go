@@ -100,7 +100,7 @@ func TestInvalidRequestsFailLoudly(t *testing.T) {
 		name, method, path, body string
 		wantCode                 int
 	}{
-		{"unknown route", "GET", "/repos/o/r/issues", "", 404},
+		{"unknown route", "GET", "/repos/o/r/branches", "", 404},
 		{"wrong method", "PUT", "/repos/o/r/issues/1/comments", `{"body":"x"}`, 404},
 		{"missing required field", "POST", "/repos/o/r/issues/1/comments", `{"text":"x"}`, 422},
 		{"bad enum", "POST", "/repos/o/r/statuses/abc", `{"state":"green"}`, 422},
@@ -184,5 +184,77 @@ func TestMultiSegmentParameters(t *testing.T) {
 	code, m, _ = do(t, "GET", s.URL+"/repos/o/r/git/ref/heads/main", "")
 	if code != 200 || m["ref"] != "refs/heads/main" {
 		t.Fatalf("get ref: %d %v", code, m)
+	}
+}
+
+// TestAppliedFaultLandsTheWrite: GitHub can apply a POST and still answer
+// 5xx; Fault.Applied does the same.
+func TestAppliedFaultLandsTheWrite(t *testing.T) {
+	t.Parallel()
+	s := New(t, SpecPath, "tok")
+	s.Fail(OpCreateComment, Fault{Status: 502, Times: 1, Applied: true})
+	if code, m, _ := do(t, "POST", s.URL+"/repos/o/r/issues/7/comments", `{"body":"hello"}`); code != 502 {
+		t.Fatalf("create comment: %d %v, want the fault's 502", code, m)
+	}
+	if cs := s.Comments(7); len(cs) != 1 || cs[0].Body != "hello" {
+		t.Fatalf("comments %+v, want the write applied", cs)
+	}
+	if code, _, _ := do(t, "POST", s.URL+"/repos/o/r/issues/7/comments", `{"body":"again"}`); code != 201 {
+		t.Fatalf("after the fault: %d", code)
+	}
+}
+
+// TestLargeFileNeedsRawMediaType: above 1 MB the JSON answer has no content
+// (encoding "none"), the raw media type gives the bytes.
+func TestLargeFileNeedsRawMediaType(t *testing.T) {
+	t.Parallel()
+	s := New(t, SpecPath, "tok")
+	big := []byte(strings.Repeat("0123456789abcdef", MaxContentsJSONSize/16+1))
+	s.PutFile("main", "baselines/big.json", big)
+	code, m, _ := do(t, "GET", s.URL+"/repos/o/r/contents/baselines/big.json?ref=main", "")
+	if code != 200 || m["content"] != "" || m["encoding"] != "none" || m["size"] != float64(len(big)) {
+		t.Fatalf("JSON answer: %d content %.20q encoding %v size %v", code, m["content"], m["encoding"], m["size"])
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/repos/o/r/contents/baselines/big.json?ref=main", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	req.Header.Set("Accept", RawMediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(data) != string(big) {
+		t.Fatalf("raw answer: %d, %d bytes, want %d", resp.StatusCode, len(data), len(big))
+	}
+}
+
+// TestListsForIdempotentWrites: the lists a client reads before re-sending a
+// write hold what was written.
+func TestListsForIdempotentWrites(t *testing.T) {
+	t.Parallel()
+	s := New(t, SpecPath, "tok")
+	sha := "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+	if code, m, _ := do(t, "POST", s.URL+"/repos/o/r/check-runs", `{"name":"loadgate / p","head_sha":"`+sha+`","external_id":"p#1","status":"completed","conclusion":"success"}`); code != 201 {
+		t.Fatalf("create check run: %d %v", code, m)
+	}
+	code, m, _ := do(t, "GET", s.URL+"/repos/o/r/commits/"+sha+"/check-runs?check_name=loadgate+%2F+p&filter=all", "")
+	runs, _ := m["check_runs"].([]any)
+	if code != 200 || len(runs) != 1 || runs[0].(map[string]any)["external_id"] != "p#1" {
+		t.Fatalf("check runs for ref: %d %v", code, m)
+	}
+	if code, m, _ := do(t, "POST", s.URL+"/repos/o/r/issues", `{"title":"t","body":"b <!-- k -->"}`); code != 201 {
+		t.Fatalf("create issue: %d %v", code, m)
+	}
+	req, _ := http.NewRequest("GET", s.URL+"/repos/o/r/issues?state=open&sort=created&direction=desc&per_page=30", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var issues []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&issues); err != nil || len(issues) != 1 || issues[0]["body"] != "b <!-- k -->" {
+		t.Fatalf("issues: %v %v", err, issues)
 	}
 }

@@ -6,6 +6,13 @@
 // A GitHub failure never changes the verdict: callers get typed errors and
 // decide; IsPermission tells the "token may not do this" cases (fork pull
 // requests, read-only tokens) apart from outages.
+//
+// Writes cannot duplicate: a POST that got a 5xx or a broken connection may
+// still have landed on GitHub, so before sending it again the client looks for
+// it (the comment's marker, the check run's or issue's one-off key). Rate
+// limits are remembered per token for the whole process: once GitHub says the
+// token is limited until a reset beyond MaxRetryWait, later calls fail at once
+// without sending anything.
 package ghclient
 
 import (
@@ -14,7 +21,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
@@ -59,6 +68,77 @@ type Client struct {
 	opts    Options
 	baseURL *url.URL
 	ghes    bool
+	limits  *limiter
+}
+
+// limiter remembers until when a token may not call GitHub. One per API URL
+// and token in the process, shared by every Client and call: GitHub warns
+// that integrations which keep calling while limited can be banned
+// (docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api).
+type limiter struct {
+	mu     sync.Mutex
+	until  time.Time
+	reason string
+}
+
+var limiters sync.Map // API URL + "\x00" + token → *limiter
+
+func limiterFor(apiURL, token string) *limiter {
+	l, _ := limiters.LoadOrStore(apiURL+"\x00"+token, &limiter{})
+	return l.(*limiter)
+}
+
+// block records that calls must wait until t (a later limit wins).
+func (l *limiter) block(t time.Time, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t.After(l.until) {
+		l.until, l.reason = t, reason
+	}
+}
+
+func (l *limiter) get() (time.Time, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.until, l.reason
+}
+
+// RateLimitedError is a call that was not sent: the token is rate limited
+// until Until, later than the client may wait.
+type RateLimitedError struct {
+	Until  time.Time
+	Reason string
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited until %s (%s): not sent", e.Until.UTC().Format(time.RFC3339), e.Reason)
+}
+
+// limitTransport learns limits from response headers, including the last
+// request a primary limit allows (X-RateLimit-Remaining: 0 on a success).
+type limitTransport struct {
+	base   http.RoundTripper
+	limits *limiter
+	now    func() time.Time
+}
+
+func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	h := resp.Header
+	if h.Get("X-RateLimit-Remaining") == "0" {
+		if reset, perr := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); perr == nil {
+			t.limits.block(time.Unix(reset, 0), "primary rate limit")
+		}
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusTooManyRequests {
+		if secs, perr := strconv.Atoi(h.Get("Retry-After")); perr == nil && secs > 0 {
+			t.limits.block(t.now().Add(time.Duration(secs)*time.Second), "secondary rate limit")
+		}
+	}
+	return resp, nil
 }
 
 // Repo names a repository.
@@ -95,7 +175,14 @@ func New(opts Options) (*Client, error) {
 	if opts.MaxRetryWait <= 0 {
 		opts.MaxRetryWait = defaultMaxRetryWait
 	}
-	c := &Client{opts: opts}
+	c := &Client{opts: opts, limits: limiterFor(opts.APIURL, opts.Token)}
+	hc := *opts.HTTPClient
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &limitTransport{base: base, limits: c.limits, now: opts.Now}
+	c.opts.HTTPClient = &hc
 	if opts.APIURL != "" {
 		u, err := url.Parse(strings.TrimSuffix(opts.APIURL, "/") + "/")
 		if err != nil || u.Scheme == "" || u.Host == "" {
@@ -166,8 +253,22 @@ func IsPermission(err error) bool {
 	return er.Response.StatusCode == http.StatusForbidden || er.Response.StatusCode == http.StatusNotFound
 }
 
-// do runs call with retries on 5xx, network errors and rate limits.
+// do runs call with retries on 5xx, network errors and rate limits. A token
+// known to be limited waits for the reset first, or, when that is beyond
+// MaxRetryWait, fails without sending.
 func (c *Client) do(ctx context.Context, what string, call func(g *gh.Client) error) error {
+	if until, reason := c.limits.get(); until.After(c.opts.Now()) {
+		wait := until.Sub(c.opts.Now())
+		if wait > c.opts.MaxRetryWait {
+			return fmt.Errorf("%s: %w", what, &RateLimitedError{Until: until, Reason: reason})
+		}
+		if c.opts.Logf != nil {
+			c.opts.Logf("GitHub %s: %s; waiting %s", what, reason, wait.Round(time.Second))
+		}
+		if err := c.opts.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	backoff := c.opts.Backoff
 	var err error
 	for attempt := 1; ; attempt++ {
@@ -176,6 +277,9 @@ func (c *Client) do(ctx context.Context, what string, call func(g *gh.Client) er
 			return nil
 		}
 		wait, retry := c.retryAfter(err, backoff)
+		if reason := rateLimitReason(err); reason != "" {
+			c.limits.block(c.opts.Now().Add(wait), reason)
+		}
 		if !retry || attempt >= c.opts.Attempts {
 			break
 		}
@@ -192,6 +296,60 @@ func (c *Client) do(ctx context.Context, what string, call func(g *gh.Client) er
 		backoff *= 2
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// doWrite is do for a write GitHub may have applied although the answer was
+// a 5xx or the connection broke: before sending it again, landed looks for
+// the previous attempt's result and, when it finds it, the write is done.
+func (c *Client) doWrite(ctx context.Context, what string, landed func(g *gh.Client) (bool, error), call func(g *gh.Client) error) error {
+	uncertain := false
+	return c.do(ctx, what, func(g *gh.Client) error {
+		if uncertain {
+			found, err := landed(g)
+			if err != nil {
+				return err
+			}
+			if found {
+				return nil
+			}
+		}
+		err := call(g)
+		uncertain = mayHaveLanded(err)
+		return err
+	})
+}
+
+// mayHaveLanded reports whether a failed write may still have been applied:
+// GitHub answered 5xx, or no answer came. A 4xx (rate limits included) was
+// refused before any effect.
+func mayHaveLanded(err error) bool {
+	if err == nil {
+		return false
+	}
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Response != nil && er.Response.StatusCode >= 500
+	}
+	var rl *gh.RateLimitError
+	var ab *gh.AbuseRateLimitError
+	if errors.As(err, &rl) || errors.As(err, &ab) {
+		return false
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) && !errors.Is(err, context.Canceled)
+}
+
+// rateLimitReason names the rate limit err reports, or "".
+func rateLimitReason(err error) string {
+	var rl *gh.RateLimitError
+	if errors.As(err, &rl) {
+		return "primary rate limit"
+	}
+	var ab *gh.AbuseRateLimitError
+	if errors.As(err, &ab) {
+		return "secondary rate limit"
+	}
+	return ""
 }
 
 // retryAfter says whether err is worth another try and how long to wait.

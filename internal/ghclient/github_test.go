@@ -1,8 +1,10 @@
 package ghclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -445,5 +447,139 @@ func TestRenderingFitsGitHubLimits(t *testing.T) {
 	}
 	if strings.Count(got, "<details>") != strings.Count(got, "</details>") || strings.Count(got, "```")%2 != 0 {
 		t.Error("open <details> or code fence")
+	}
+}
+
+// TestWritesThatLandedAreNotRepeated: GitHub applied the first POST but
+// answered 5xx; the retry finds it (marker, external_id key, issue key)
+// instead of writing a second comment, check run or issue.
+func TestWritesThatLandedAreNotRepeated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("comment", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 502, Times: 1, Applied: true})
+		c, _ := newClient(t, s, "")
+		res, err := c.UpsertComment(ctx, repo, 2, "checkout", "the verdict")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := s.Comments(2)
+		if len(cs) != 1 || s.Calls(fakegithub.OpCreateComment) != 1 || res.ID != cs[0].ID || !strings.Contains(cs[0].Body, "the verdict") {
+			t.Fatalf("comments %+v after %d creates, result %+v", cs, s.Calls(fakegithub.OpCreateComment), res)
+		}
+	})
+	t.Run("comment not landed is sent again", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		s.Fail(fakegithub.OpCreateComment, fakegithub.Fault{Status: 502, Times: 1})
+		c, _ := newClient(t, s, "")
+		if _, err := c.UpsertComment(ctx, repo, 2, "checkout", "the verdict"); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.Comments(2)); n != 1 || s.Calls(fakegithub.OpCreateComment) != 2 {
+			t.Fatalf("%d comments after %d creates, want 1 after 2", n, s.Calls(fakegithub.OpCreateComment))
+		}
+	})
+	t.Run("check run", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		c, _ := newClient(t, s, "")
+		cr := CheckRun{Name: "loadgate / checkout", HeadSHA: "ec26c3e57ca3a959ca5aad62de7213c562f8c821", Conclusion: ConclusionSuccess, Title: "t", Summary: "s", ExternalID: "checkout"}
+		// An earlier run's check run of the same name and plan: a rerun must
+		// still publish its own.
+		if _, err := c.CreateCheckRun(ctx, repo, cr); err != nil {
+			t.Fatal(err)
+		}
+		s.Fail(fakegithub.OpCreateCheckRun, fakegithub.Fault{Status: 500, Times: 1, Applied: true})
+		cr.Conclusion = ConclusionFailure
+		res, err := c.CreateCheckRun(ctx, repo, cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs := s.CheckRuns()
+		if len(runs) != 2 || s.Calls(fakegithub.OpCreateCheckRun) != 2 {
+			t.Fatalf("%d check runs after %d creates, want 2 (the rerun's own, once)", len(runs), s.Calls(fakegithub.OpCreateCheckRun))
+		}
+		if runs[1].Conclusion != ConclusionFailure || res.ID != runs[1].ID || runs[0].ExternalID == runs[1].ExternalID || !strings.HasPrefix(runs[1].ExternalID, "checkout#") {
+			t.Errorf("runs %+v, result %+v", runs, res)
+		}
+	})
+	t.Run("issue", func(t *testing.T) {
+		t.Parallel()
+		s := fakegithub.New(t, fakegithub.SpecPath, token)
+		s.Fail(fakegithub.OpCreateIssue, fakegithub.Fault{Status: 503, Times: 1, Applied: true})
+		c, _ := newClient(t, s, "")
+		res, err := c.ReportIssue(ctx, repo, 0, "checkout", "Performance regression", "the verdict", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		is := s.Issues()
+		if len(is) != 1 || s.Calls(fakegithub.OpCreateIssue) != 1 || res.Number != is[0].Number || !strings.Contains(is[0].Body, Marker("checkout")) {
+			t.Fatalf("issues %+v after %d creates, result %+v", is, s.Calls(fakegithub.OpCreateIssue), res)
+		}
+	})
+}
+
+// TestRateLimitRememberedAcrossCalls: after a primary limit resetting beyond
+// the wait cap, the next write — another operation, another Client with the
+// same token — is not sent; after the reset it is.
+func TestRateLimitRememberedAcrossCalls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c1, clk1 := newClient(t, s, "")
+	s.Fail(fakegithub.OpCreateStatus, fakegithub.Fault{Status: fakegithub.RateLimitPrimary, Times: 1, Reset: clk1.Now().Add(time.Hour)})
+	if err := c1.CreateStatus(ctx, repo, "abc", StateSuccess, "loadgate", "d", ""); err == nil {
+		t.Fatal("no error for a primary limit an hour away")
+	}
+	c2, clk2 := newClient(t, s, "")
+	_, err := c2.UpsertComment(ctx, repo, 2, "checkout", "b")
+	var rl *RateLimitedError
+	if !errors.As(err, &rl) || !rl.Until.Equal(clk1.Now().Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("second call: %v, want a RateLimitedError until the reset", err)
+	}
+	if IsPermission(err) {
+		t.Error("a rate limit is not a permission problem")
+	}
+	for _, op := range []string{fakegithub.OpListComments, fakegithub.OpCreateComment} {
+		if n := s.Calls(op); n != 0 {
+			t.Errorf("%s sent %d times while limited", op, n)
+		}
+	}
+	if len(clk2.Sleeps()) != 0 {
+		t.Errorf("slept %v", clk2.Sleeps())
+	}
+	// Within the cap the client waits for the reset, then sends.
+	_ = clk2.Sleep(ctx, time.Hour-time.Minute)
+	if _, err := c2.UpsertComment(ctx, repo, 2, "checkout", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk2.Sleeps(); len(got) != 2 || got[1] != time.Minute || len(s.Comments(2)) != 1 {
+		t.Errorf("sleeps %v, comments %d", got, len(s.Comments(2)))
+	}
+}
+
+// TestFileAtOverOneMegabyte reads a baseline the contents API would return
+// without content (a 200-endpoint baseline with five runs is ~3 MB).
+func TestFileAtOverOneMegabyte(t *testing.T) {
+	t.Parallel()
+	s := fakegithub.New(t, fakegithub.SpecPath, token)
+	c, _ := newClient(t, s, "")
+	var b strings.Builder
+	b.WriteString(`{"runs":[`)
+	for i := 0; b.Len() < 3<<20; i++ {
+		fmt.Fprintf(&b, `{"endpoint":"ep-%d","p95_ms":%d.125},`, i, i%997)
+	}
+	big := []byte(strings.TrimSuffix(b.String(), ",") + "]}")
+	sha := "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+	s.PutFile(sha, "perf/baselines/api.json", big)
+	got, err := c.FileAt(context.Background(), repo, "perf/baselines/api.json", sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, big) {
+		t.Fatalf("got %d bytes, want the %d of the file", len(got), len(big))
 	}
 }

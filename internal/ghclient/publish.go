@@ -1,9 +1,14 @@
 package ghclient
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -50,32 +55,15 @@ type CommentResult struct {
 func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int, plan, body string) (CommentResult, error) {
 	body = Truncate(Marker(plan)+"\n"+body, MaxCommentBody, truncationNote)
 	marker := Marker(plan)
-	var found *gh.IssueComment
-	opt := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: commentsPerPage}}
-	for found == nil {
-		var page []*gh.IssueComment
-		var resp *gh.Response
-		err := c.do(ctx, "list comments", func(g *gh.Client) error {
-			var err error
-			page, resp, err = g.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opt)
-			return err
-		})
-		if err != nil {
-			return CommentResult{}, err
-		}
-		for _, cm := range page {
-			if strings.Contains(cm.GetBody(), marker) {
-				found = cm
-				break
-			}
-		}
-		if resp == nil || resp.NextPage == 0 {
-			break
-		}
-		opt.Page = resp.NextPage
+	found, err := c.findComment(ctx, repo, number, marker)
+	if err != nil {
+		return CommentResult{}, err
 	}
 	var out *gh.IssueComment
 	if found != nil {
+		if found.GetBody() == body {
+			return CommentResult{ID: found.GetID(), URL: found.GetHTMLURL()}, nil
+		}
 		err := c.do(ctx, "edit comment", func(g *gh.Client) error {
 			var err error
 			out, _, err = g.Issues.EditComment(ctx, repo.Owner, repo.Name, found.GetID(), &gh.IssueComment{Body: gh.String(body)})
@@ -86,7 +74,16 @@ func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int, plan,
 		}
 		return CommentResult{ID: out.GetID(), URL: out.GetHTMLURL()}, nil
 	}
-	err := c.do(ctx, "create comment", func(g *gh.Client) error {
+	// A create that failed with a 5xx may have posted the comment: the
+	// marker finds it before a second one is posted.
+	probed := false
+	err = c.doWrite(ctx, "create comment", func(g *gh.Client) (bool, error) {
+		landed, err := c.findComment(ctx, repo, number, marker)
+		if landed != nil {
+			out, probed = landed, true
+		}
+		return landed != nil, err
+	}, func(g *gh.Client) error {
 		var err error
 		out, _, err = g.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &gh.IssueComment{Body: gh.String(body)})
 		return err
@@ -94,7 +91,55 @@ func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int, plan,
 	if err != nil {
 		return CommentResult{}, err
 	}
+	if probed && out.GetBody() != body {
+		// Not this attempt's comment but another run's with the same marker:
+		// that one is kept up to date.
+		err := c.do(ctx, "edit comment", func(g *gh.Client) error {
+			var err error
+			out, _, err = g.Issues.EditComment(ctx, repo.Owner, repo.Name, out.GetID(), &gh.IssueComment{Body: gh.String(body)})
+			return err
+		})
+		if err != nil {
+			return CommentResult{}, err
+		}
+		return CommentResult{ID: out.GetID(), URL: out.GetHTMLURL()}, nil
+	}
 	return CommentResult{ID: out.GetID(), URL: out.GetHTMLURL(), Created: true}, nil
+}
+
+// findComment returns the first comment of PR (or issue) number holding
+// marker, or nil.
+func (c *Client) findComment(ctx context.Context, repo Repo, number int, marker string) (*gh.IssueComment, error) {
+	opt := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: commentsPerPage}}
+	for {
+		var page []*gh.IssueComment
+		var resp *gh.Response
+		err := c.do(ctx, "list comments", func(g *gh.Client) error {
+			var err error
+			page, resp, err = g.Issues.ListComments(ctx, repo.Owner, repo.Name, number, opt)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, cm := range page {
+			if strings.Contains(cm.GetBody(), marker) {
+				return cm, nil
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil, nil
+		}
+		opt.Page = resp.NextPage
+	}
+}
+
+// writeKey is a one-off key that identifies one write among retries, so a
+// retry can tell its own landed attempt from an earlier run's.
+func writeKey() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // Annotation levels of a check run.
@@ -178,11 +223,27 @@ func (c *Client) CreateCheckRun(ctx context.Context, repo Repo, cr CheckRun) (Ch
 	if cr.DetailsURL != "" {
 		opts.DetailsURL = gh.String(cr.DetailsURL)
 	}
-	if cr.ExternalID != "" {
-		opts.ExternalID = gh.String(cr.ExternalID)
-	}
+	// external_id carries a one-off key: a retry after a 5xx finds the check
+	// run its first attempt created (and not a rerun's) and does not add a
+	// second one.
+	externalID := cr.ExternalID + "#" + writeKey()
+	opts.ExternalID = gh.String(externalID)
 	var run *gh.CheckRun
-	if err := c.do(ctx, "create check run", func(g *gh.Client) error {
+	if err := c.doWrite(ctx, "create check run", func(g *gh.Client) (bool, error) {
+		list, _, err := g.Checks.ListCheckRunsForRef(ctx, repo.Owner, repo.Name, cr.HeadSHA, &gh.ListCheckRunsOptions{
+			CheckName: gh.String(cr.Name), Filter: gh.String("all"), ListOptions: gh.ListOptions{PerPage: 100},
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, r := range list.CheckRuns {
+			if r.GetExternalID() == externalID {
+				run = r
+				return true, nil
+			}
+		}
+		return false, nil
+	}, func(g *gh.Client) error {
 		var err error
 		run, _, err = g.Checks.CreateCheckRun(ctx, repo.Owner, repo.Name, opts)
 		return err
@@ -248,15 +309,32 @@ func (c *Client) ReportIssue(ctx context.Context, repo Repo, number int, plan, t
 		}
 		return IssueResult{Number: number, URL: res.URL}, nil
 	}
+	// The body's hidden key lets a retry after a 5xx find the issue its first
+	// attempt opened instead of opening a second one.
+	key := "<!-- loadgate:write=" + writeKey() + " -->"
 	req := &gh.IssueRequest{
 		Title: gh.String(Truncate(oneLine(title), 256, "…")),
-		Body:  gh.String(Truncate(Marker(plan)+"\n"+body, MaxCommentBody, truncationNote)),
+		Body:  gh.String(Truncate(Marker(plan)+"\n"+key+"\n"+body, MaxCommentBody, truncationNote)),
 	}
 	if len(labels) > 0 {
 		req.Labels = &labels
 	}
 	var is *gh.Issue
-	if err := c.do(ctx, "open issue", func(g *gh.Client) error {
+	if err := c.doWrite(ctx, "open issue", func(g *gh.Client) (bool, error) {
+		list, _, err := g.Issues.ListByRepo(ctx, repo.Owner, repo.Name, &gh.IssueListByRepoOptions{
+			State: "open", Sort: "created", Direction: "desc", ListOptions: gh.ListOptions{PerPage: 30},
+		})
+		if err != nil {
+			return false, err
+		}
+		for _, cand := range list {
+			if strings.Contains(cand.GetBody(), key) {
+				is = cand
+				return true, nil
+			}
+		}
+		return false, nil
+	}, func(g *gh.Client) error {
 		var err error
 		is, _, err = g.Issues.Create(ctx, repo.Owner, repo.Name, req)
 		return err
@@ -389,22 +467,54 @@ func (c *Client) OpenBaselinePR(ctx context.Context, repo Repo, u BaselineUpdate
 	return PRResult{Number: pr.GetNumber(), URL: pr.GetHTMLURL(), Created: true}, nil
 }
 
+// MaxFileSize is the largest file the contents API serves (raw media type).
+const MaxFileSize = 100 << 20
+
+// rawMediaType asks the contents API for the file's bytes: the default JSON
+// answer has no content for files over 1 MB (encoding "none"), and a
+// baseline of 200 endpoints with five runs is over 3 MB.
+const rawMediaType = "application/vnd.github.raw+json"
+
 // FileAt returns the content of path at ref (a branch, tag or commit SHA),
-// e.g. the baseline file as the pull request's base has it.
+// e.g. the baseline file as the pull request's base has it, whatever its size
+// up to MaxFileSize.
 func (c *Client) FileAt(ctx context.Context, repo Repo, path, ref string) ([]byte, error) {
-	var content string
+	var buf bytes.Buffer
 	if err := c.do(ctx, "read "+path+"@"+ref, func(g *gh.Client) error {
-		fc, _, _, err := g.Repositories.GetContents(ctx, repo.Owner, repo.Name, path, &gh.RepositoryContentGetOptions{Ref: ref})
+		buf.Reset()
+		u := fmt.Sprintf("repos/%s/%s/contents/%s?ref=%s", url.PathEscape(repo.Owner), url.PathEscape(repo.Name),
+			(&url.URL{Path: strings.Trim(path, "/")}).EscapedPath(), url.QueryEscape(ref))
+		req, err := g.NewRequest(http.MethodGet, u, nil)
 		if err != nil {
 			return err
 		}
-		if fc == nil {
-			return fmt.Errorf("%s is a directory", path)
+		req.Header.Set("Accept", rawMediaType)
+		resp, err := g.Do(ctx, req, &capWriter{w: &buf, left: MaxFileSize})
+		if err != nil {
+			return err
 		}
-		content, err = fc.GetContent()
-		return err
+		if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+			return fmt.Errorf("%s at %s is not a file", path, ref)
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return []byte(content), nil
+	return buf.Bytes(), nil
+}
+
+// capWriter refuses to hold more than left bytes.
+type capWriter struct {
+	w    *bytes.Buffer
+	left int
+}
+
+var errFileTooLarge = errors.New("file larger than 100 MB")
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	if len(p) > c.left {
+		return 0, errFileTooLarge
+	}
+	c.left -= len(p)
+	return c.w.Write(p)
 }

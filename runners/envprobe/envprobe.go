@@ -109,8 +109,6 @@ func parseStat(s string) (cpuTimes, bool) {
 	return cpuTimes{}, false
 }
 
-var sink [sha256.Size]byte
-
 // calibrateCPU is the median wall time (ms) of a fixed SHA-256 workload: it
 // grows when other processes share the CPU, the clock is throttled or the
 // hypervisor steals time.
@@ -123,8 +121,11 @@ func calibrateCPU() float64 {
 	for r := range ms {
 		t0 := time.Now()
 		for range cpuBlocks {
-			sink = sha256.Sum256(buf)
-			buf[0] = sink[0]
+			// Each sum feeds the next input, so the work cannot be
+			// skipped; a local, because runs in one process may calibrate
+			// at once.
+			sum := sha256.Sum256(buf)
+			buf[0] = sum[0]
 		}
 		ms[r] = float64(time.Since(t0).Microseconds()) / 1000
 	}
