@@ -43,6 +43,6 @@ func (a *app) actionAWSRun(ctx context.Context, p *plan.Plan, flags []string) (p
 	if err := cmd.ValidateRequiredFlags(); err != nil {
 		return pipeline.RunOptions{}, withCode(exitUsage, fmt.Errorf("aws run flags: %w", err))
 	}
-	ro, _, err := a.awsRunOptions(ctx, p, f)
+	ro, _, err := pipeline.AWSRunOptions(ctx, p, f.AWSOptions, a.env())
 	return ro, err
 }
