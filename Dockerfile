@@ -3,10 +3,10 @@
 #
 # Expected size: the static binary + the CA bundle (0.2 MB), nothing else (no
 # shell, no libc, no /etc/passwd). Measured by TestActionInEmptyRoot
-# (cmd/loadgate), stripped, time/tzdata embedded: 9.1 MB with the core alone,
-# 37 MB once the AWS SDK (ECS, S3, STS), the MCP SDK, kin-openapi (init) and
-# gonum/plot with its embedded fonts (HTML report charts) were linked in. So
-# the image is about 38 MB uncompressed, roughly 15 MB compressed.
+# (internal/action), stripped, time/tzdata embedded: 30.7 MB on 2026-12-02
+# with the AWS SDK (ECS, S3, STS), the MCP SDK and kin-openapi linked in; the
+# HTML charts are loadgate's own SVG writer. So the image is about 31 MB
+# uncompressed, roughly 10 MB compressed.
 #
 # Targets:
 #   worker  non-root (65532), for `docker run` and the AWS Fargate workers.
