@@ -283,8 +283,10 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 			r.bytes = n
 			return r, got, keep && err == nil, err
 		default: // body until the server closes
+			// One byte past the limit tells "too large" from "exactly
+			// the limit"; it is read but not counted.
 			n, err := discardN(br, maxBody+1)
-			r.bytes = n
+			r.bytes = min(n, maxBody)
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return r, got, false, nil
 			}

@@ -42,6 +42,7 @@ func TestReadResponse(t *testing.T) {
 		{"100-continue", "POST", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nokNEXT", 1 << 20, 201, 2, true, false, "NEXT"},
 		{"too-large-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + strings.Repeat("x", 100), 10, 200, 10, false, true, ""},
 		{"too-large-chunked", "GET", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n64\r\n" + strings.Repeat("x", 100) + "\r\n0\r\n\r\n", 10, 200, 0, false, true, ""},
+		{"until-close-too-large", "GET", "HTTP/1.1 200 OK\r\n\r\n" + strings.Repeat("x", 11), 10, 200, 10, false, true, ""},
 		{"truncated", "GET", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1 << 20, 200, 3, false, true, ""},
 		{"garbage", "GET", "SSH-2.0-OpenSSH\r\n", 1 << 20, 0, 0, false, true, ""},
 		{"bad-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1 << 20, 200, 0, false, true, ""},
