@@ -59,9 +59,9 @@ func fullPage(s string, on bool) htmlPage {
 			{ID: "ep-1", Name: s, Word: s, Icon: "?", Class: "warn", Requests: 12, Errors: 3, Status: s, ErrorKinds: s, Latency: s, Figures: fig, Precision: "aggregate", Method: s, URL: s, ThroughputRPS: s, Bytes: s},
 			{ID: "ep-2", Name: s},
 		},
-		Workers: []results.Worker{{ID: s, Region: s, Started: time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC), Requests: 7, Errors: 1, RateShare: 0.5, Missing: true, Reason: s}, {ID: s, RateShare: 0.5}},
-		Regions: []htmlRegion{{Region: s, Workers: 2, Missing: 1, Requests: 7, Errors: 1, RateShare: 0.5}, {Region: s, Workers: 1}},
-		Runs:    []htmlRun{{Role: s, Items: []kv{{s, s}}}},
+		Workers:  []results.Worker{{ID: s, Region: s, Started: time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC), Requests: 7, Errors: 1, RateShare: 0.5, Missing: true, Reason: s}, {ID: s, RateShare: 0.5}},
+		Regions:  []htmlRegion{{Region: s, Workers: 2, Missing: 1, Requests: 7, Errors: 1, RateShare: 0.5}, {Region: s, Workers: 1}},
+		Runs:     []htmlRun{{Role: s, Items: []kv{{s, s}}}},
 		Validity: []kv{{s, s}}, Invalid: on, Reasons: []string{s, s}, Generator: s,
 	}
 	if !on {
@@ -227,4 +227,3 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 </body>
 </html>
 `
-
