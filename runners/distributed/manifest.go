@@ -223,6 +223,15 @@ func encodePlan(p *plan.Plan) (data []byte, needs []string, err error) {
 	return data, needs, err
 }
 
+// WorkerEnv returns the environment variables every worker of p needs (the
+// plan's secrets as stored, and TLSKeyEnv for a client certificate), so a
+// launcher can check its tasks get them before starting any. Its errors are
+// encodePlan's.
+func WorkerEnv(p *plan.Plan) ([]string, error) {
+	_, needs, err := encodePlan(p)
+	return needs, err
+}
+
 // EnvError is a worker whose environment lacks variables the plan's secrets
 // (or its TLS client key) come from. It is a configuration problem, found
 // before any request is sent.
