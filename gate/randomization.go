@@ -186,9 +186,9 @@ func signedRanks(d []float64) []float64 {
 // walshInterval inverts the signed-rank test: the Hodges–Lehmann estimate
 // (median of the Walsh averages (d_i + d_j)/2, i ≤ j, of the finite d) and
 // the interval of shifts θ the test would not reject at critical value
-// tCrit on its sum scale (|Σ sign(d_i − θ) rank| < tCrit). Since that sum is
+// tCrit on its sum scale (|Σ sign(d_i − θ) rank| ≤ tCrit). Since that sum is
 // 2·#{Walsh averages > θ} − M for M Walsh averages, the interval runs from
-// the k-th smallest to the k-th largest of them (from 0), k = ⌊(M − tCrit)/2⌋.
+// the k-th smallest to the k-th largest of them (from 0), k = ⌈(M − tCrit)/2⌉ − 1.
 // bounded is false when k < 0: no finite interval reaches that level with
 // these pairs.
 func walshInterval(d []float64, tCrit float64) (hl, lo, hi float64, bounded bool) {
@@ -213,7 +213,13 @@ func walshInterval(d []float64, tCrit float64) (hl, lo, hi float64, bounded bool
 	if math.IsNaN(tCrit) {
 		return hl, math.NaN(), math.NaN(), false
 	}
-	k := int(math.Floor((float64(m) - tCrit) / 2))
+	if math.IsInf(tCrit, 1) {
+		return hl, w[0], w[m-1], false
+	}
+	// The largest k with M − 2k > tCrit: zero lies outside the interval
+	// exactly when the statistic exceeds tCrit, as the p-value counts a
+	// swap equal to the observed statistic as at least as extreme.
+	k := int(math.Ceil((float64(m)-tCrit)/2)) - 1
 	if k < 0 {
 		return hl, w[0], w[m-1], false
 	}
@@ -355,7 +361,7 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 			// keeps its level with a finite number of swaps.
 			i, _ := slices.BinarySearch(null, zObs*(1-1e-12))
 			pc.p = float64(1+len(null)-i) / float64(1+len(null))
-			pc.crit = upperQuantile(null, 1-level)
+			pc.crit = randomizationCrit(null, level)
 			switch {
 			case ch.observed > 0:
 				pc.sign = 1
@@ -451,11 +457,17 @@ func rms(xs []float64) float64 {
 	return math.Sqrt(ss / float64(n))
 }
 
-// upperQuantile is the smallest value of sorted xs at or above quantile q.
-func upperQuantile(xs []float64, q float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
+// randomizationCrit is the value a standardized statistic must exceed for
+// the p-value above, (1 + exceedances) / (1 + swaps), to fall below level:
+// with kmax the most exceedances p < level allows, the (kmax+1)-th largest
+// swap. Intervals inverted at this value exclude zero exactly when p <
+// level, so the printed interval and the decision cannot disagree. It is
+// +Inf when no statistic can reach level with these swaps.
+func randomizationCrit(sorted []float64, level float64) float64 {
+	n := len(sorted)
+	kmax := int(math.Ceil(level*float64(n+1)-1)) - 1
+	if n == 0 || kmax < 0 {
+		return math.Inf(1)
 	}
-	i := int(math.Ceil(q*float64(len(xs)))) - 1
-	return xs[max(0, min(i, len(xs)-1))]
+	return sorted[n-1-min(kmax, n-1)]
 }

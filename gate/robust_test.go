@@ -34,8 +34,9 @@ func TestWalshInterval(t *testing.T) {
 		}
 	}
 	slices.Sort(w)
-	// On the sum scale T = 2T⁺ − M, so T⁺ ≤ 8 rejects ⇔ |T| ≥ 55 − 2·9 = 37.
-	hl, lo, hi, ok := walshInterval(d, 37)
+	// On the sum scale T = 2T⁺ − M (odd here), so T⁺ ≤ 8 rejects ⇔ |T| ≥
+	// 55 − 2·9 = 37 ⇔ |T| exceeds 36, the critical value's convention.
+	hl, lo, hi, ok := walshInterval(d, 36)
 	if !ok || lo != w[9] || hi != w[len(w)-10] {
 		t.Errorf("interval [%g, %g] ok=%v, want [%g, %g]", lo, hi, ok, w[9], w[len(w)-10])
 	}
@@ -124,4 +125,38 @@ func TestNoWithinNoiseWarningForImprovement(t *testing.T) {
 			t.Errorf("seed %d: improvement %+.1f %% warned as within noise: %v", seed, 100*c.Delta, c.Warnings)
 		}
 	}
+}
+
+// Near the significance boundary (both modes) the randomization p-value ((1 +
+// exceedances) / (1 + swaps)) and the interval's critical value must be the
+// same rule, or a check prints an interval beyond zero (and beyond the
+// tolerance) yet passes. Sweep small effects so that many checks land near
+// the boundary.
+func TestIntervalAgreesNearBoundary(t *testing.T) {
+	t.Parallel()
+	pol := testPolicy()
+	pol.Confidence = 0.99
+	sp := spec{name: "api", medianMs: 5, windows: 12, rps: 100, sigma: 0.5}
+	var near int
+	for k := range 60 {
+		base := synth(t, 900+uint64(k), sp)
+		head := synth(t, 1900+uint64(k), sp.withScale(1+0.004*float64(k)))
+		for _, v := range []*Verdict{ComparePaired(base, head, pol), Compare([]*results.File{base}, head, pol)} {
+			for _, e := range v.Endpoints {
+				for _, c := range e.Checks {
+					if !c.HasCI || c.Kind != "baseline" {
+						continue
+					}
+					if c.PValue > 0.003 && c.PValue < 0.03 {
+						near++
+					}
+					excludes := c.CILow > 0 || c.CIHigh < 0
+					if c.Decision != Inconclusive && c.Significant != excludes {
+						t.Errorf("%s k=%d %s: significant=%v but interval [%+.4f, %+.4f] (p=%.4f, level %.2f) %s %q", v.Mode, k, c.Metric, c.Significant, c.CILow, c.CIHigh, c.PValue, 1-pol.Confidence, c.Decision, c.Warnings)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d checks with p in (0.003, 0.03)", near)
 }

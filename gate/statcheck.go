@@ -234,7 +234,7 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 			// to Student's t with pairs − 1 degrees of freedom (the
 			// bootstrap is too narrow with few pairs).
 			se, okSE := bootSE(bootEffects(m, si, bt))
-			ok = found && okSE && nb >= 2 && !math.IsNaN(point)
+			ok = found && okSE && nb >= 2 && !math.IsNaN(point) && !math.IsInf(pc.crit, 1)
 			if ok {
 				q := tQuantile(normalCDF(pc.crit), nb-1)
 				lo, hi, p = point-q*se, point+q*se, pc.p

@@ -355,15 +355,19 @@ func realSet(label string, singles map[string][]*results.File, pairs map[string]
 	}
 	// Committed baseline recorded on the quiet machine (before the burners),
 	// every head from the busy one.
+	// Every 3 consecutive quiet runs make one baseline (as a baseline file
+	// keeps them); each is compared with every busy head.
 	if quiet := singles["quiet"]; len(quiet) > 0 {
-		base := quiet[max(0, len(quiet)-3):]
 		var qs [3][]comparison
-		for k := range kinds {
-			for _, h := range heads[k] {
-				qs[k] = append(qs[k], comparison{base, h})
+		n := min(3, len(quiet))
+		for a := 0; a+n <= len(quiet); a++ {
+			for k := range kinds {
+				for _, h := range heads[k] {
+					qs[k] = append(qs[k], comparison{quiet[a : a+n], h})
+				}
 			}
 		}
-		mode := fmt.Sprintf("committed baseline, %d quiet runs, head on the busy runner", len(base))
+		mode := fmt.Sprintf("committed baseline, %d quiet runs (of %d), head on the busy runner", n, len(quiet))
 		for _, rl := range []rule{gateRule("gate, p95 +5 %", false, tight), gateRule("gate, default (p95 +10 %)", false, def)} {
 			rows = append(rows, row{label, mode, rl.name, evaluate(rl, [3]source{fixed(qs[0]), fixed(qs[1]), fixed(qs[2])})})
 		}

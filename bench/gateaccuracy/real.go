@@ -219,12 +219,11 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 		if err != nil {
 			return err
 		}
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, IdleConnTimeout: time.Minute}}
 		for i := range quiet {
 			q := *p
 			q.Target = urls["A"]
 			probe := envprobe.Start()
-			f, err := local.New(local.Options{Label: "A", Client: client}).Run(ctx, &q)
+			f, err := local.New(local.Options{Label: "A"}).Run(ctx, &q)
 			if err != nil {
 				stopTargets()
 				return err
@@ -282,17 +281,8 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 				return
 			}
 			defer stopTargets()
-			clients := map[string]*http.Client{}
-			client := func(key string) *http.Client {
-				if c, ok := clients[key]; ok {
-					return c
-				}
-				c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256, IdleConnTimeout: time.Minute}}
-				clients[key] = c
-				return c
-			}
 			for j := range next {
-				if err := recordOne(ctx, dir, p, urls, j, client, logf); err != nil {
+				if err := recordOne(ctx, dir, p, urls, j, logf); err != nil {
 					errs <- fmt.Errorf("worker %d: %w", w, err)
 					return
 				}
@@ -323,12 +313,14 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 }
 
 // recordOne runs and writes one job.
-func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]string, j job, client func(string) *http.Client, logf func(string, ...any)) error {
+// Runs use the local runner's own client (the fast HTTP/1.1 path users'
+// `loadgate run` takes), each run with its own connections.
+func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]string, j job, logf func(string, ...any)) error {
 	if !j.paired {
 		q := *p
 		q.Target = urls[headTarget(j.build)]
 		probe := envprobe.Start()
-		f, err := local.New(local.Options{Label: j.build, Client: client(j.build)}).Run(ctx, &q)
+		f, err := local.New(local.Options{Label: j.build}).Run(ctx, &q)
 		if err != nil {
 			return err
 		}
@@ -338,7 +330,7 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 	}
 	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[headTarget(j.build)], Seed: uint64(1000*j.index + len(j.build)),
 		New: func(side string) runners.Runner {
-			return local.New(local.Options{Label: side, Client: client(side + j.build)})
+			return local.New(local.Options{Label: side})
 		}}
 	base, head, err := pr.Run(ctx, p)
 	if err != nil {
