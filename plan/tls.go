@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -89,7 +90,7 @@ func (p *Plan) TLSConfig() (*tls.Config, error) {
 			if err != nil || pool == nil {
 				pool = x509.NewCertPool()
 			}
-			pool.AppendCertsFromPEM(pem) // caPEM checked that every block parses
+			pool.AppendCertsFromPEM(pem) // caPEM checked that one parses
 			c.RootCAs = pool
 		}
 	}
@@ -229,7 +230,9 @@ func (p *Plan) certPEM() ([]byte, error) {
 }
 
 // certificates returns the CERTIFICATE blocks of inline (when set) or of
-// file, each checked to parse, re-encoded without anything else.
+// file, re-encoded without anything else. Like x509's AppendCertsFromPEM,
+// which the run uses, it needs one that parses and keeps the others (a
+// long CA bundle may hold a certificate Go rejects).
 func (p *Plan) certificates(key, file, inline string) ([]byte, error) {
 	b := []byte(inline)
 	name := "the inlined " + key
@@ -241,23 +244,28 @@ func (p *Plan) certificates(key, file, inline string) ([]byte, error) {
 		name = file
 	}
 	var out []byte
-	n := 0
+	var parsed int
+	var firstErr error
 	for rest := b; ; {
 		var blk *pem.Block
 		if blk, rest = pem.Decode(rest); blk == nil {
 			break
 		}
-		if blk.Type != "CERTIFICATE" {
+		if blk.Type != "CERTIFICATE" || len(blk.Headers) != 0 {
 			clear(blk.Bytes) // possibly the key of a combined file
 			continue
 		}
-		n++
 		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
-			return nil, &TLSFileError{Key: key, Err: fmt.Errorf("%s: certificate %d: %w", name, n, err)}
+			firstErr = cmp.Or(firstErr, err)
+		} else {
+			parsed++
 		}
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: blk.Type, Bytes: blk.Bytes})...)
 	}
-	if n == 0 {
+	switch {
+	case parsed == 0 && firstErr != nil:
+		return nil, &TLSFileError{Key: key, Err: fmt.Errorf("%s: no certificate parses: %w", name, firstErr)}
+	case parsed == 0:
 		return nil, &TLSFileError{Key: key, Err: fmt.Errorf("%s holds no PEM certificate", name)}
 	}
 	return out, nil
