@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"html/template"
 	"math"
 	"sort"
 	"time"
@@ -12,7 +11,7 @@ import (
 
 // Charts are drawn by the SVG writer in svg.go and inlined in the HTML
 // report. No user-controlled string is ever drawn into a chart (names go in
-// the surrounding HTML, escaped by html/template).
+// the surrounding HTML, escaped by the page writer, htmlpage.go).
 
 const (
 	// maxNines bounds the percentile chart's x axis at 99.999 %: beyond that
@@ -77,7 +76,7 @@ func ninesFor(counts ...int64) float64 {
 // percentileChart overlays the baseline and current latency distributions.
 // The latency axis starts near the fastest request, not at 0 ms: a curve
 // from 23 ms to 80 ms drawn from 0 hides its own shape.
-func percentileChart(base, head *results.Histogram) template.HTML {
+func percentileChart(base, head *results.Histogram) safeHTML {
 	var bc, hc int64
 	if base != nil {
 		bc = base.Count()
@@ -134,7 +133,7 @@ func warmupBand(ws []results.Window, t0 time.Time, name string) []band {
 }
 
 // latencyOverTime plots p50/p95/p99 per window with warm-up shaded.
-func latencyOverTime(ws []results.Window, t0 time.Time) template.HTML {
+func latencyOverTime(ws []results.Window, t0 time.Time) safeHTML {
 	var p50, p95, p99 []point
 	for _, w := range ws {
 		if w.Requests == 0 {
@@ -155,7 +154,7 @@ func latencyOverTime(ws []results.Window, t0 time.Time) template.HTML {
 }
 
 // throughputOverTime plots achieved and offered requests/s and errors/s.
-func throughputOverTime(ws []results.Window, t0 time.Time) template.HTML {
+func throughputOverTime(ws []results.Window, t0 time.Time) safeHTML {
 	var got, offered, errs []point
 	for _, w := range ws {
 		width := w.Width.D().Seconds()
@@ -184,7 +183,7 @@ func throughputOverTime(ws []results.Window, t0 time.Time) template.HTML {
 // curveCharts are the stress/scalability curves: achieved vs offered rate and
 // p95 vs offered rate, with the knee (highest sustainable rate) and the first
 // breaking rate marked.
-func curveCharts(d *results.Derived) (template.HTML, template.HTML) {
+func curveCharts(d *results.Derived) (safeHTML, safeHTML) {
 	if d == nil || len(d.Curve) == 0 {
 		return "", ""
 	}
@@ -214,7 +213,7 @@ func curveCharts(d *results.Derived) (template.HTML, template.HTML) {
 }
 
 // spikeChart plots p95 over time with the spike and the recovery marked.
-func spikeChart(f *results.File, ws []results.Window) template.HTML {
+func spikeChart(f *results.File, ws []results.Window) safeHTML {
 	d := f.Derived
 	if d == nil || len(ws) == 0 {
 		return ""
@@ -261,7 +260,7 @@ func spikeWindow(pr results.Profile) (time.Duration, time.Duration, bool) {
 }
 
 // enduranceChart plots p95 over time with the least-squares drift line.
-func enduranceChart(f *results.File, ws []results.Window) template.HTML {
+func enduranceChart(f *results.File, ws []results.Window) safeHTML {
 	t0 := f.Run.Started
 	var xs, ys []float64
 	for _, w := range ws {
@@ -294,7 +293,7 @@ func enduranceChart(f *results.File, ws []results.Window) template.HTML {
 
 // payloadCharts plot p95 and p50, and bytes moved per second, against
 // request payload size (volume).
-func payloadCharts(d *results.Derived) (template.HTML, template.HTML) {
+func payloadCharts(d *results.Derived) (safeHTML, safeHTML) {
 	if d == nil || len(d.Payloads) == 0 {
 		return "", ""
 	}

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"html/template"
 	"io"
 	"sort"
 	"strconv"
@@ -32,9 +31,7 @@ func HTML(w io.Writer, in Input) error {
 		return fmt.Errorf("html report: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, page); err != nil {
-		return fmt.Errorf("html report: %w", err)
-	}
+	page.write(&buf)
 	ew := &errWriter{w: w}
 	_, _ = ew.Write(buf.Bytes())
 	return ew.result("html")
@@ -42,7 +39,7 @@ func HTML(w io.Writer, in Input) error {
 
 type htmlFigure struct {
 	Caption string
-	SVG     template.HTML
+	SVG     safeHTML
 }
 
 type htmlRow struct {
@@ -312,7 +309,7 @@ func profileCharts(pg *htmlPage, f *results.File) {
 	}
 	d := f.Derived
 	ws := runWindows(f)
-	add := func(caption string, svg template.HTML) {
+	add := func(caption string, svg safeHTML) {
 		if svg != "" {
 			pg.Profile = append(pg.Profile, htmlFigure{Caption: caption, SVG: svg})
 		}
@@ -452,23 +449,17 @@ func formatBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"ts": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-}).Parse(pageHTML))
-
-const pageHTML = `<!DOCTYPE html>
+// pageHead is the page up to the title's text and pageStyle from its end to
+// <body>: fixed text, written as is.
+const pageHead = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>{{.Title}} — loadgate report</title>
+<title>`
+
+const pageStyle = ` — loadgate report</title>
 <style>
 :root{--fg:#1b1b1b;--muted:#5a5a5a;--line:#d0d7de;--bad:#b3261e;--badbg:#fde7e6;--good:#0b5394;--goodbg:#e3effa;--warn:#7a5a00;--warnbg:#fff4cc;--info:#3d3d3d;--infobg:#eeeeee;--ok:#1e6b34;--okbg:#e6f4ea}
 *{box-sizing:border-box}
@@ -509,69 +500,4 @@ footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
 @media print{.figs{grid-template-columns:1fr}}
 </style>
 </head>
-<body>
-<header>
-<h1>loadgate report: {{.Title}}</h1>
-{{if .HasVerdict}}<p><span class="banner {{.Class}}" id="verdict">{{.Icon}} {{.Word}}</span> <strong>{{.Counts}}</strong></p>
-<p class="sub">{{.Mode}}{{if .OverallNotes}} <sup>{{.OverallNotes}}</sup>{{end}}</p>
-{{if .NothingChecked}}<p class="sub" id="nothing-checked">{{.NothingChecked}}</p>{{end}}
-{{else}}<p class="sub">Run without a comparison: no baseline and no verdict.</p>{{end}}
-{{if .Invalid}}<p class="banner bad" role="alert">⛔ This run is invalid: {{range .Reasons}}{{.}} {{end}}</p>{{end}}
-</header>
-<main>
-{{if .HasVerdict}}
-<section aria-labelledby="h-verdict">
-<h2 id="h-verdict">Verdict</h2>
-<table id="verdict-table">
-<thead><tr><th scope="col">Endpoint</th><th scope="col">Metric</th><th scope="col">Baseline</th><th scope="col">Current</th><th scope="col">Change [interval] p</th><th scope="col">Check</th></tr></thead>
-<tbody>
-{{range .Rows}}<tr{{if .RowClass}} class="{{.RowClass}}"{{end}}><td class="name">{{if .First}}<a href="#{{.FirstID}}">{{.First}}</a><br><span class="badge {{.FirstClass}}">{{.Second}}</span>{{end}}</td><td>{{.Metric}}</td><td class="num">{{.Base}}</td><td class="num">{{.Head}}</td><td class="chg">{{.Change}}</td><td>{{if .Check}}<span class="badge {{.CheckClass}}">{{if .CheckIcon}}{{.CheckIcon}} {{end}}{{.Check}}</span>{{end}}{{if .Notes}} <sup>{{.Notes}}</sup>{{end}}</td></tr>
-{{end}}</tbody>
-</table>
-<p class="facts">“~” means no significant change at the stated confidence; intervals bound the relative change (percentage points for error rate).</p>
-{{if .Notes}}<h3>Notes</h3>
-<ol class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ol>{{end}}
-</section>
-{{end}}
-{{if or .Profile .ProfileFacts .ProfileCaveats}}
-<section aria-labelledby="h-profile">
-<h2 id="h-profile">Profile</h2>
-{{if .ProfileFacts}}<dl class="kv">{{range .ProfileFacts}}<dt>{{.K}}</dt><dd>{{.V}}</dd>{{end}}</dl>{{end}}
-{{range .ProfileCaveats}}<p class="caveat warn">⚠ {{.}}</p>{{end}}
-<div class="figs">{{range .Profile}}<figure class="chart">{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
-</section>
-{{end}}
-<section aria-labelledby="h-endpoints">
-<h2 id="h-endpoints">Endpoints</h2>
-{{range .Endpoints}}
-<article id="{{.ID}}">
-<h3>{{.Name}} {{if .Word}}<span class="badge {{.Class}}">{{.Icon}} {{.Word}}</span>{{end}}</h3>
-<p class="facts">{{if .Method}}{{.Method}} {{.URL}} · {{end}}{{.Requests}} requests, {{.Errors}} errors{{if .ThroughputRPS}} · {{.ThroughputRPS}}{{end}}{{if .Bytes}} · {{.Bytes}} received{{end}}{{if .Status}} · status {{.Status}}{{end}}{{if .ErrorKinds}} · errors {{.ErrorKinds}}{{end}}{{if eq .Precision "aggregate"}} · imported summary only (no histogram){{end}}<br>{{.Latency}}</p>
-<div class="figs">{{range .Figures}}<figure class="chart">{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
-</article>
-{{end}}
-</section>
-{{if .Workers}}
-<section aria-labelledby="h-workers">
-<h2 id="h-workers">Workers</h2>
-<table id="workers">
-<thead><tr><th scope="col">Worker</th><th scope="col">Region</th><th scope="col">Started</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Rate share</th><th scope="col">Status</th></tr></thead>
-<tbody>{{range .Workers}}<tr><td>{{.ID}}</td><td>{{.Region}}</td><td>{{ts .Started}}</td><td class="num">{{.Requests}}</td><td class="num">{{.Errors}}</td><td class="num">{{pct .RateShare}}</td><td>{{if .Missing}}<span class="badge bad">⛔ missing</span> {{.Reason}}{{else}}ok{{end}}</td></tr>{{end}}</tbody>
-</table>
-{{if .Regions}}<table id="regions">
-<thead><tr><th scope="col">Region</th><th scope="col">Workers</th><th scope="col">Missing</th><th scope="col">Requests</th><th scope="col">Errors</th><th scope="col">Rate share</th></tr></thead>
-<tbody>{{range .Regions}}<tr><td>{{.Region}}</td><td class="num">{{.Workers}}</td><td class="num">{{if .Missing}}<span class="badge bad">⛔ {{.Missing}}</span>{{else}}0{{end}}</td><td class="num">{{.Requests}}</td><td class="num">{{.Errors}}</td><td class="num">{{pct .RateShare}}</td></tr>{{end}}</tbody>
-</table>{{end}}
-</section>
-{{end}}
-<section aria-labelledby="h-runs">
-<h2 id="h-runs">Runs and provenance</h2>
-{{if .Validity}}<h3>Validity of the current run</h3>
-<dl class="kv">{{range .Validity}}<dt>{{.K}}</dt><dd>{{.V}}</dd>{{end}}</dl>{{end}}
-<div class="runs">{{range .Runs}}<div class="card"><h3>{{.Role}}</h3><dl class="kv">{{range .Items}}<dt>{{.K}}</dt><dd>{{.V}}</dd>{{end}}</dl></div>{{end}}</div>
-</section>
-</main>
-<footer>Generated by {{.Generator}}. Self-contained: no scripts, no external resources.</footer>
-</body>
-</html>
 `

@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"html"
-	"html/template"
 	"math"
 	"strconv"
 	"strings"
@@ -246,7 +245,7 @@ func layoutLegend(c *lineChart, left, top, width float64) ([]legendItem, int) {
 // render writes the chart as an inline SVG element. No user-controlled
 // string is ever drawn (endpoint names go in the surrounding HTML); labels
 // are escaped all the same.
-func (c *lineChart) render() template.HTML {
+func (c *lineChart) render() safeHTML {
 	x0, x1, y0, y1, ok := c.dataRange()
 	if !ok {
 		return ""
@@ -396,7 +395,7 @@ func (c *lineChart) render() template.HTML {
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</svg>")
-	return template.HTML(b.String()) // #nosec: numbers and escaped fixed labels only
+	return safeHTML(b.String()) // #nosec: numbers and escaped fixed labels only
 }
 
 func dashAttr(d string) string {
