@@ -41,6 +41,9 @@ type Plan struct {
 	// runtime holds secrets learnt while running (values setup extracted);
 	// shared by copies of the plan and safe for concurrent use.
 	runtime *runtimeSecrets
+	// tlsKey is the client key of a shipped plan (SetTLSKey); unexported so
+	// that no encoding of the plan carries it.
+	tlsKey []byte
 }
 
 // Targets restricts where load may be sent.

@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +16,7 @@ import (
 )
 
 // TLS configures connections to https targets. File paths resolve against
-// the plan's directory. Key material is read when a run starts and never
+// the plan's directory. The private key is read when a run starts and never
 // kept in the plan, so no encoding of a plan can carry it.
 type TLS struct {
 	// CAFile is a PEM bundle of CAs trusted in addition to the system's.
@@ -28,6 +30,17 @@ type TLS struct {
 	ServerName string `yaml:"server_name,omitempty" json:"server_name,omitempty"`
 	// MinVersion is "1.2" or "1.3" ("" = Go's default, TLS 1.2).
 	MinVersion string `yaml:"min_version,omitempty" json:"min_version,omitempty"`
+
+	// CAPEM and CertPEM are the CA bundle and the client certificate chain
+	// themselves (CERTIFICATE blocks only), inlined by ShippableTLS for a
+	// distributed worker, which has none of the plan's files. They replace
+	// CAFile and CertFile. Not plan keys.
+	CAPEM   string `yaml:"-" json:"ca_pem,omitempty"`
+	CertPEM string `yaml:"-" json:"cert_pem,omitempty"`
+	// KeyEnv replaces KeyFile in a shipped plan: the name of the
+	// environment variable the client key (PEM) comes from on the worker,
+	// which hands it to the plan with SetTLSKey. Not a plan key.
+	KeyEnv string `yaml:"-" json:"key_env,omitempty"`
 }
 
 // HTTP selects the protocol and connection handling.
@@ -68,30 +81,33 @@ func (p *Plan) TLSConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("tls.min_version: %q is not one of 1.2, 1.3", t.MinVersion)
 	}
 	var errs []error
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(p.resolvePath(t.CAFile))
+	if t.CAFile != "" || t.CAPEM != "" {
+		pem, err := p.caPEM()
 		if err != nil {
-			errs = append(errs, &TLSFileError{Key: "ca_file", Err: err})
+			errs = append(errs, err)
 		} else {
 			pool, err := x509.SystemCertPool()
 			if err != nil || pool == nil {
 				pool = x509.NewCertPool()
 			}
-			if !pool.AppendCertsFromPEM(pem) {
-				errs = append(errs, &TLSFileError{Key: "ca_file", Err: fmt.Errorf("%s holds no PEM certificate", t.CAFile)})
-			}
+			pool.AppendCertsFromPEM(pem) // caPEM checked that one parses
 			c.RootCAs = pool
 		}
 	}
+	hasCert, hasKey := t.CertFile != "" || t.CertPEM != "", t.KeyFile != "" || t.KeyEnv != ""
 	switch {
-	case t.CertFile != "" && t.KeyFile != "":
-		certPEM, err1 := os.ReadFile(p.resolvePath(t.CertFile))
-		if err1 != nil {
-			errs = append(errs, &TLSFileError{Key: "cert_file", Err: err1})
+	case hasCert && hasKey:
+		// The files as they are (not only their certificate or key
+		// blocks): crypto/tls says when the two were switched.
+		certPEM, err1 := []byte(t.CertPEM), error(nil)
+		if t.CertPEM == "" {
+			if certPEM, err1 = os.ReadFile(p.resolvePath(t.CertFile)); err1 != nil {
+				errs = append(errs, &TLSFileError{Key: "cert_file", Err: err1})
+			}
 		}
-		keyPEM, err2 := os.ReadFile(p.resolvePath(t.KeyFile))
+		keyPEM, err2 := p.rawKey()
 		if err2 != nil {
-			errs = append(errs, &TLSFileError{Key: "key_file", Err: err2})
+			errs = append(errs, err2)
 		}
 		if err1 == nil && err2 == nil {
 			cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -102,21 +118,157 @@ func (p *Plan) TLSConfig() (*tls.Config, error) {
 				key := "cert_file"
 				if msg := err.Error(); strings.Contains(msg, "key") && !strings.Contains(msg, "certificate input") {
 					key = "key_file"
+					if t.KeyEnv != "" {
+						err = fmt.Errorf("the key in %s: %w", t.KeyEnv, err)
+					}
 				}
 				errs = append(errs, &TLSFileError{Key: key, Err: err})
 			} else {
 				c.Certificates = []tls.Certificate{cert}
 			}
 		}
-	case t.CertFile != "":
+	case hasCert:
 		errs = append(errs, &TLSFileError{Key: "key_file", Err: errors.New("required with tls.cert_file")})
-	case t.KeyFile != "":
+	case hasKey:
 		errs = append(errs, &TLSFileError{Key: "cert_file", Err: errors.New("required with tls.key_file")})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// SetTLSKey gives a shipped plan (TLS.KeyEnv set) its client key, read by
+// the caller from that environment variable. The key stays out of every
+// encoding of the plan.
+func (p *Plan) SetTLSKey(pem []byte) { p.tlsKey = pem }
+
+// TLSKeyPEM returns the client key's PEM blocks: from SetTLSKey, else from
+// tls.key_file (only its key: key_file may be one file holding certificate
+// and key). Callers should clear the result when done with it.
+func (p *Plan) TLSKeyPEM() ([]byte, error) {
+	b, err := p.rawKey()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	var out []byte
+	for rest := b; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if blk.Type == "PRIVATE KEY" || strings.HasSuffix(blk.Type, " PRIVATE KEY") {
+			out = append(out, pem.EncodeToMemory(blk)...)
+		}
+		clear(blk.Bytes)
+	}
+	if len(out) == 0 {
+		return nil, &TLSFileError{Key: "key_file", Err: errors.New("holds no PEM private key")}
+	}
+	return out, nil
+}
+
+// rawKey is the client key's source as it is: SetTLSKey's, or the file's.
+func (p *Plan) rawKey() ([]byte, error) {
+	t := p.TLS
+	switch {
+	case t.KeyEnv != "" && len(p.tlsKey) == 0:
+		return nil, &TLSFileError{Key: "key_file", Err: fmt.Errorf("the client key comes from the environment variable %s, which is not set", t.KeyEnv)}
+	case t.KeyEnv != "":
+		return append([]byte(nil), p.tlsKey...), nil
+	case t.KeyFile == "":
+		return nil, &TLSFileError{Key: "key_file", Err: errors.New("not set")}
+	}
+	b, err := os.ReadFile(p.resolvePath(t.KeyFile))
+	if err != nil {
+		return nil, &TLSFileError{Key: "key_file", Err: err}
+	}
+	return b, nil
+}
+
+// ShippableTLS is the tls section as a plan handed to a distributed worker
+// carries it: the CA bundle and the client certificate inlined (their
+// CERTIFICATE blocks only, so a file that also holds the key ships without
+// it), no file names, and the client key replaced by keyEnv, the variable
+// the worker reads it from. It first checks the whole configuration as a
+// run would use it (every file readable, every PEM block a certificate,
+// certificate and key matching), so a problem stops the run before any
+// worker starts.
+func (p *Plan) ShippableTLS(keyEnv string) (TLS, error) {
+	t := p.TLS
+	if t.IsZero() {
+		return t, nil
+	}
+	if _, err := p.TLSConfig(); err != nil {
+		return TLS{}, err
+	}
+	var errs []error
+	if t.CAFile != "" || t.CAPEM != "" {
+		b, err := p.caPEM()
+		errs = append(errs, err)
+		t.CAPEM, t.CAFile = string(b), ""
+	}
+	if t.CertFile != "" || t.CertPEM != "" {
+		b, err := p.certPEM()
+		errs = append(errs, err)
+		t.CertPEM, t.CertFile = string(b), ""
+		t.KeyFile, t.KeyEnv = "", keyEnv
+	}
+	if err := errors.Join(errs...); err != nil {
+		return TLS{}, err
+	}
+	return t, nil
+}
+
+func (p *Plan) caPEM() ([]byte, error) {
+	return p.certificates("ca_file", p.TLS.CAFile, p.TLS.CAPEM)
+}
+
+func (p *Plan) certPEM() ([]byte, error) {
+	return p.certificates("cert_file", p.TLS.CertFile, p.TLS.CertPEM)
+}
+
+// certificates returns the CERTIFICATE blocks of inline (when set) or of
+// file, re-encoded without anything else. Like x509's AppendCertsFromPEM,
+// which the run uses, it needs one that parses and keeps the others (a
+// long CA bundle may hold a certificate Go rejects).
+func (p *Plan) certificates(key, file, inline string) ([]byte, error) {
+	b := []byte(inline)
+	name := "the inlined " + key
+	if inline == "" {
+		var err error
+		if b, err = os.ReadFile(p.resolvePath(file)); err != nil {
+			return nil, &TLSFileError{Key: key, Err: err}
+		}
+		name = file
+	}
+	var out []byte
+	var parsed int
+	var firstErr error
+	for rest := b; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" || len(blk.Headers) != 0 {
+			clear(blk.Bytes) // possibly the key of a combined file
+			continue
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			firstErr = cmp.Or(firstErr, err)
+		} else {
+			parsed++
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: blk.Type, Bytes: blk.Bytes})...)
+	}
+	switch {
+	case parsed == 0 && firstErr != nil:
+		return nil, &TLSFileError{Key: key, Err: fmt.Errorf("%s: no certificate parses: %w", name, firstErr)}
+	case parsed == 0:
+		return nil, &TLSFileError{Key: key, Err: fmt.Errorf("%s holds no PEM certificate", name)}
+	}
+	return out, nil
 }
 
 // TLSFileError is a problem with one of the plan's TLS files.

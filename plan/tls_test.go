@@ -1,6 +1,11 @@
 package plan
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,5 +56,87 @@ http: {version: 2, keep_alive: false}
 		if err != nil && strings.Contains(err.Error(), strings.TrimSpace(string(keyPEM[40:80]))) {
 			t.Errorf("%s: the error shows the key file's content", tc.src)
 		}
+	}
+}
+
+// ShippableTLS inlines the certificates (only them), drops every file name,
+// names the key's variable instead of the key, and the shipped section
+// works once given the key, with the plan hash unchanged.
+func TestShippableTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("../examples/plans/tls", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ca, cert, key := read("ca.pem"), read("client.pem"), read("client-key.pem")
+	// One file holding certificate and key, as some tools write them.
+	if err := os.WriteFile(filepath.Join(dir, "all.pem"), append(append([]byte(nil), cert...), key...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse([]byte(minimal+"tls: {ca_file: ca.pem, cert_file: all.pem, key_file: all.pem, server_name: api.test}\n"), "p.yaml", dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.ShippableTLS("KEY_VAR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CAFile != "" || st.CertFile != "" || st.KeyFile != "" || st.KeyEnv != "KEY_VAR" || st.ServerName != "api.test" ||
+		!strings.Contains(st.CAPEM, "BEGIN CERTIFICATE") || strings.Count(st.CertPEM, "BEGIN ") != 1 {
+		t.Fatalf("shipped %+v", st)
+	}
+	keyBody := strings.Split(string(key), "\n")[1]
+	if strings.Contains(st.CertPEM+st.CAPEM, keyBody) {
+		t.Fatal("the shipped section holds the key")
+	}
+	shipped := *p
+	shipped.TLS = st
+	if shipped.Hash() != p.Hash() {
+		t.Errorf("hash %s shipped, %s as written", shipped.Hash(), p.Hash())
+	}
+	// Without the key: an error naming the variable, not a config without
+	// a client certificate.
+	if _, err := shipped.TLSConfig(); err == nil || !strings.Contains(err.Error(), "KEY_VAR, which is not set") {
+		t.Fatalf("TLSConfig without the key: %v", err)
+	}
+	shipped.SetTLSKey(key)
+	c, err := shipped.TLSConfig()
+	if err != nil || len(c.Certificates) != 1 || c.RootCAs == nil || c.ServerName != "api.test" {
+		t.Fatalf("TLSConfig with the key: %v", err)
+	}
+	// Another key: mismatch, naming where the key came from, never its content.
+	ok, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	shipped.SetTLSKey(other)
+	if _, err := shipped.TLSConfig(); err == nil || !strings.Contains(err.Error(), "the key in KEY_VAR") || strings.Contains(err.Error(), strings.Split(string(other), "\n")[1]) {
+		t.Errorf("TLSConfig with another key: %v", err)
+	}
+	// TLSKeyPEM gives the key blocks only, for a local worker's environment.
+	kp, err := p.TLSKeyPEM()
+	if err != nil || strings.Contains(string(kp), "CERTIFICATE") || !strings.Contains(string(kp), keyBody) {
+		t.Fatalf("TLSKeyPEM: %v\n%s", err, kp)
+	}
+
+	// Material that would not work is refused before it is shipped.
+	q := &Plan{Dir: dir, TLS: TLS{CertFile: "ca.pem", KeyFile: "all.pem"}}
+	if _, err := q.ShippableTLS("KEY_VAR"); err == nil || !strings.Contains(err.Error(), "tls.key_file") {
+		t.Errorf("mismatched certificate and key shipped: %v", err)
+	}
+	if st, err := (&Plan{TLS: TLS{InsecureSkipVerify: true}}).ShippableTLS("KEY_VAR"); err != nil || st.KeyEnv != "" || !st.InsecureSkipVerify {
+		t.Errorf("no files: %+v %v", st, err)
 	}
 }

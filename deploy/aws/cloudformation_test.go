@@ -380,7 +380,8 @@ func TestWorkerSecretsScopedToPrefix(t *testing.T) {
 	}
 	c := list(get(tpl, "Resources", "TaskDefinition", "Properties", "ContainerDefinitions"))[0]
 	sec := str(get(c, "Secrets"))
-	for _, w := range []string{"HasWorkerSecret", "WorkerSecret", "parameter/${SecretsPrefix}/${WorkerSecret}", "AWS::NoValue"} {
+	for _, w := range []string{"HasWorkerSecret", "WorkerSecret", "parameter/${SecretsPrefix}/${WorkerSecret}", "AWS::NoValue",
+		"HasWorkerTLSKey", "Name:LOADGATE_TLS_KEY", "parameter/${SecretsPrefix}/LOADGATE_TLS_KEY"} {
 		if !strings.Contains(sec, w) {
 			t.Errorf("container Secrets lack %s: %s", w, sec)
 		}

@@ -207,7 +207,7 @@ func formatProblems(ps []Problem) string {
 
 func (s *Server) summarizePlan(p *plan.Plan) *PlanSummary {
 	sum := &PlanSummary{
-		Name: p.Name, Target: p.Redact(p.Target), Allow: p.Targets.Allow,
+		Name: p.Name, Target: p.RedactURL(p.Target), Allow: p.Targets.Allow,
 		Profile: p.Profile.Type, TotalSeconds: p.TotalDuration().Seconds(),
 		PeakRate: p.PeakRate(), VUs: p.PeakVUs(), MaxRate: p.Limits.MaxRate, Hash: p.Hash(),
 	}

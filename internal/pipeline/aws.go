@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -172,6 +173,9 @@ func AWSRunOptions(ctx context.Context, p *plan.Plan, o AWSOptions, e Env) (RunO
 	if err != nil {
 		return RunOptions{}, 0, WithCode(ExitInfra, fmt.Errorf("reading the task definition for the cost estimate: %w", err))
 	}
+	if err := checkTaskEnv(p, sizes, regions, o.Container); err != nil {
+		return RunOptions{}, 0, WithCode(ExitUsage, err)
+	}
 	var launch time.Duration
 	for _, c := range counts {
 		launch = max(launch, pacing.LaunchTime(c))
@@ -330,4 +334,34 @@ func AWSCleanup(ctx context.Context, regions, cluster, runID string, older time.
 		return WithCode(ExitInfra, err)
 	}
 	return nil
+}
+
+// checkTaskEnv refuses, before any task starts, a run whose task definition
+// does not give the worker container a variable the workers need (a ${VAR}
+// secret, or distributed.TLSKeyEnv for a client certificate): every task
+// would start, be billed, and refuse its share.
+func checkTaskEnv(p *plan.Plan, sizes map[string]awsrunner.TaskSize, regions []awsrunner.Region, container string) error {
+	needs, err := distributed.WorkerEnv(p)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range regions {
+		sz := sizes[r.Name]
+		missing := sz.MissingEnv(container, needs)
+		if len(missing) == 0 {
+			continue
+		}
+		what, them := "the plan's ${VAR} secrets", "it"
+		if slices.Contains(missing, distributed.TLSKeyEnv) {
+			what = distributed.TLSKeyEnv + " holds the client key of tls.key_file (PEM)"
+		}
+		if len(missing) > 1 {
+			them = "them"
+		}
+		errs = append(errs, fmt.Errorf("%s: task definition %s gives container %q no %s (%s): add %s to the container's secrets "+
+			"(valueFrom an SSM parameter or a Secrets Manager secret; see docs/aws.md), or every task would refuse to run",
+			r.Name, sz.TaskDefinition, container, strings.Join(missing, ", "), what, them))
+	}
+	return errors.Join(errs...)
 }

@@ -100,7 +100,11 @@ func (l *localDistributed) Run(ctx context.Context, p *plan.Plan) (*results.File
 	}
 	// Workers' output and the coordinator's progress share stderr.
 	log := &SyncWriter{W: l.env.Stderr}
-	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log, Env: workerEnv(l.env, p)}
+	wenv, err := workerEnv(l.env, p)
+	if err != nil {
+		return nil, WithCode(ExitUsage, err)
+	}
+	launcher := &distributed.ProcessLauncher{Binary: l.bin, Store: dir, ExtraArgs: extra, Output: log, Env: wenv}
 	l.coord = distributed.New(distributed.Options{
 		Store: &distributed.DirStore{Root: dir}, Launcher: launcher, RunID: NewRunID(), Workers: l.specs,
 		Runner: "local", RunnerClass: fmt.Sprintf("local/%dproc", len(l.specs)),
@@ -120,10 +124,19 @@ func (l *localDistributed) Cleanup(ctx context.Context) error {
 
 // workerEnv is the environment of local worker processes: this process's,
 // with the variables the plan's secrets come from as the coordinator sees them
-// (the same unless the CLI runs in process with its own getenv). Secret values
-// pass from process to process only, never through the store.
-func workerEnv(env Env, p *plan.Plan) []string {
-	out := os.Environ()
+// (the same unless the CLI runs in process with its own getenv), and the
+// plan's TLS client key in distributed.TLSKeyEnv. Secret values pass from
+// process to process only, never through the store or the command line.
+func workerEnv(env Env, p *plan.Plan) ([]string, error) {
+	keyPrefix := distributed.TLSKeyEnv + "="
+	var out []string
+	for _, kv := range os.Environ() {
+		// The key workers use is the plan's, checked against its
+		// certificate, never one left in this process's environment.
+		if !strings.HasPrefix(kv, keyPrefix) {
+			out = append(out, kv)
+		}
+	}
 	names := map[string]bool{}
 	for _, n := range p.SecretEnv {
 		names[n] = true
@@ -133,7 +146,15 @@ func workerEnv(env Env, p *plan.Plan) []string {
 			out = append(out, n+"="+v)
 		}
 	}
-	return out
+	if p.TLS.CertFile != "" || p.TLS.CertPEM != "" {
+		key, err := p.TLSKeyPEM()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, keyPrefix+string(key))
+		clear(key)
+	}
+	return out, nil
 }
 
 // NewRunID is "lg-<UTC time>-<random>": sortable, unique, and valid as an S3

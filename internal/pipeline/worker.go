@@ -49,11 +49,10 @@ func RunWorker(ctx context.Context, f WorkerSettings, e Env) error {
 		Store: store, RunID: f.RunID, Index: index, Region: f.Region, Host: host,
 		NewRunner: workerRunner(f.Synthetic), Log: e.Stderr, Getenv: e.getenv,
 	})
-	var envErr *distributed.EnvError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &envErr):
+	case distributed.IsWorkerConfigError(err):
 		// A configuration problem of the worker, found before any request.
 		return WithCode(ExitUsage, err)
 	case errors.Is(err, distributed.ErrExcluded):

@@ -71,6 +71,30 @@ type TaskSize struct {
 	MemoryGB float64
 	// TaskDefinition is the ARN (family:revision) the size was read from.
 	TaskDefinition string
+	// Env lists, per container name, the environment variables the task
+	// definition gives it (environment and secrets: names only, never
+	// values). EnvFiles marks containers that also load environment files,
+	// whose variables cannot be known before a task starts.
+	Env      map[string][]string
+	EnvFiles map[string]bool
+}
+
+// MissingEnv returns the names of needs that the task definition does not
+// give container. It returns nil when it cannot tell: the container is not
+// in the task definition (RunTask's override then fails on its own) or it
+// loads environment files.
+func (s TaskSize) MissingEnv(container string, needs []string) []string {
+	have, ok := s.Env[container]
+	if !ok || s.EnvFiles[container] {
+		return nil
+	}
+	var missing []string
+	for _, n := range needs {
+		if !slices.Contains(have, n) {
+			missing = append(missing, n)
+		}
+	}
+	return missing
 }
 
 // Class is the size in a runner class: "1vcpu-2gb".
@@ -93,7 +117,22 @@ func DescribeTaskSize(ctx context.Context, api ECSAPI, taskDef string) (TaskSize
 		return TaskSize{}, fmt.Errorf("task definition %s: task-level cpu %q / memory %q: Fargate needs both (%w)",
 			aws.ToString(td.TaskDefinitionArn), aws.ToString(td.Cpu), aws.ToString(td.Memory), errors.Join(cerr, merr))
 	}
-	return TaskSize{VCPU: cpu, MemoryGB: mem, TaskDefinition: aws.ToString(td.TaskDefinitionArn)}, nil
+	sz := TaskSize{VCPU: cpu, MemoryGB: mem, TaskDefinition: aws.ToString(td.TaskDefinitionArn), Env: map[string][]string{}, EnvFiles: map[string]bool{}}
+	for _, c := range td.ContainerDefinitions {
+		name := aws.ToString(c.Name)
+		names := []string{}
+		for _, kv := range c.Environment {
+			names = append(names, aws.ToString(kv.Name))
+		}
+		for _, sec := range c.Secrets {
+			names = append(names, aws.ToString(sec.Name))
+		}
+		sz.Env[name] = names
+		if len(c.EnvironmentFiles) > 0 {
+			sz.EnvFiles[name] = true
+		}
+	}
+	return sz, nil
 }
 
 // parseSize reads "1024" (CPU units or MiB, divided by per) or "1 vCPU" /

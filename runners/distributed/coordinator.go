@@ -576,7 +576,7 @@ func (c *Coordinator) finish(m *results.Merger, order []*workerState, p *plan.Pl
 	out.Run.Runner = o.Runner
 	out.Run.RunnerClass = o.RunnerClass
 	out.Run.Label = ""
-	out.Run.Target = p.Redact(p.Target)
+	out.Run.Target = p.RedactURL(p.Target)
 	out.Plan.Name = p.Name
 	out.Plan.File = p.Source
 	out.Profile = planProfile(p)
@@ -642,7 +642,7 @@ func (c *Coordinator) notStarted(p *plan.Plan, order []*workerState, msg string)
 	now := c.o.Now()
 	f := &results.File{Schema: results.Schema,
 		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
-		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.Redact(p.Target)},
+		Run:      results.Run{ID: c.o.RunID, Started: now, Ended: now, Runner: c.o.Runner, RunnerClass: c.o.RunnerClass, Target: p.RedactURL(p.Target)},
 		Profile:  planProfile(p),
 		Validity: results.Validity{Valid: false, Degraded: true, Reasons: []string{msg}},
 		Total:    results.Endpoint{Name: "total"},

@@ -366,9 +366,23 @@ func FuzzDecodePlan(f *testing.F) {
 	f.Add([]byte(`{"plan":null}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"plan":{"target":"${X}"}}`))
-	env := func(k string) string {
-		if k == "X" {
+	f.Add([]byte(`{"plan":{"tls":{"key_env":"AWS_SECRET_ACCESS_KEY"}}}`))
+	f.Add([]byte(`{"plan":{"tls":{"key_env":"LOADGATE_TLS_KEY","cert_pem":"x"}}}`))
+	// A shipped mTLS plan, and workers that have its key.
+	k := runnertest.NewPKI(f)
+	p := testPlan()
+	p.Target, p.Dir, p.TLS = "https://127.0.0.1:9", k.Dir, plan.TLS{CAFile: "ca.pem", CertFile: "client.pem", KeyFile: "client-key.pem"}
+	mtls, _, err := encodePlan(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mtls)
+	env := func(name string) string {
+		switch name {
+		case "X":
 			return "x"
+		case TLSKeyEnv:
+			return string(k.ClientKey)
 		}
 		return ""
 	}

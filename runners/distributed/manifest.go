@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -153,8 +155,8 @@ type Failure struct {
 	Error string    `json:"error"`
 	At    time.Time `json:"at"`
 	// Config marks a configuration problem of the worker (an environment
-	// variable the plan needs is missing), as opposed to a crash or an
-	// infrastructure failure.
+	// variable the plan needs is missing, its TLS key does not match the
+	// certificate), as opposed to a crash or an infrastructure failure.
 	Config bool `json:"config,omitempty"`
 }
 
@@ -164,12 +166,19 @@ type Ready struct {
 	Host string    `json:"host,omitempty"`
 }
 
-// storedPlan is the plan as workers read it: body files inlined (workers do not
-// have the coordinator's files) and no secret value in it. Plan is
-// plan.MarshalRefs' JSON: every secret is a ${NAME} reference to the
-// environment variable it came from, which each worker resolves from its own
-// environment (the store, an S3 object that outlives the run, must not hold
-// tokens). Env lists those variables.
+// TLSKeyEnv is the environment variable a worker reads the client private
+// key (PEM) of the plan's tls.key_file from: the key is a secret, never
+// stored. Local workers get it from the coordinator; ECS tasks from their
+// task definition's container secrets.
+const TLSKeyEnv = "LOADGATE_TLS_KEY"
+
+// storedPlan is the plan as workers read it: body files, the TLS CA bundle
+// and client certificate inlined (workers do not have the coordinator's
+// files) and no secret value in it. Plan is plan.MarshalRefs' JSON: every
+// secret is a ${NAME} reference to the environment variable it came from,
+// which each worker resolves from its own environment (the store, an S3
+// object that outlives the run, must not hold tokens); the client key is
+// named by tls.key_env (TLSKeyEnv). Env lists all those variables.
 type storedPlan struct {
 	Plan   json.RawMessage `json:"plan"`
 	Env    []string        `json:"env,omitempty"`
@@ -177,9 +186,13 @@ type storedPlan struct {
 }
 
 // encodePlan returns the stored plan and the environment variables workers
-// need for its secrets.
+// need for its secrets. A TLS problem (a file missing, not PEM, a key that
+// does not match its certificate) is a *ConfigError.
 func encodePlan(p *plan.Plan) (data []byte, needs []string, err error) {
 	cp := *p
+	if cp.TLS, err = p.ShippableTLS(TLSKeyEnv); err != nil {
+		return nil, nil, &ConfigError{fmt.Errorf("plan %s: %w", p.Source, err)}
+	}
 	cp.Endpoints = append([]plan.Endpoint(nil), p.Endpoints...)
 	for i := range cp.Endpoints {
 		e := &cp.Endpoints[i]
@@ -202,12 +215,26 @@ func encodePlan(p *plan.Plan) (data []byte, needs []string, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("store plan: %w", err)
 	}
+	if cp.TLS.KeyEnv != "" {
+		needs = append(needs, cp.TLS.KeyEnv)
+		sort.Strings(needs)
+	}
 	data, err = json.Marshal(storedPlan{Plan: pb, Env: needs, Source: p.Source})
 	return data, needs, err
 }
 
+// WorkerEnv returns the environment variables every worker of p needs (the
+// plan's secrets as stored, and TLSKeyEnv for a client certificate), so a
+// launcher can check its tasks get them before starting any. Its errors are
+// encodePlan's.
+func WorkerEnv(p *plan.Plan) ([]string, error) {
+	_, needs, err := encodePlan(p)
+	return needs, err
+}
+
 // EnvError is a worker whose environment lacks variables the plan's secrets
-// come from. It is a configuration problem, found before any request is sent.
+// (or its TLS client key) come from. It is a configuration problem, found
+// before any request is sent.
 type EnvError struct {
 	Names []string
 }
@@ -217,10 +244,34 @@ func (e *EnvError) Error() string {
 	if len(e.Names) == 1 {
 		s, them = "", "it"
 	}
-	return fmt.Sprintf("environment variable%s %s not set in this worker: the plan's secrets come from %s, and workers read %s from their own environment "+
+	what := "the plan's secrets come from " + them
+	if slices.Contains(e.Names, TLSKeyEnv) {
+		what = TLSKeyEnv + " holds the PEM private key of the plan's tls.key_file"
+		if len(e.Names) > 1 {
+			what = "the plan's secrets come from " + them + " (" + what + ")"
+		}
+	}
+	return fmt.Sprintf("environment variable%s %s not set in this worker: %s, and workers read %s from their own environment "+
 		"(the exchange holds only the names). Local workers inherit the coordinator's environment; ECS tasks get %s from the task definition's "+
 		"container secrets (valueFrom an SSM parameter or a Secrets Manager secret; see docs/aws.md), never from RunTask overrides",
-		s, strings.Join(e.Names, ", "), them, them, them)
+		s, strings.Join(e.Names, ", "), what, them, them)
+}
+
+// TLSError is a worker whose TLS material does not make a usable
+// configuration (the key in TLSKeyEnv does not match the inlined
+// certificate, or is not a PEM key): a configuration problem, found before
+// any request is sent.
+type TLSError struct{ Err error }
+
+func (e *TLSError) Error() string { return "TLS configuration: " + e.Err.Error() }
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// IsWorkerConfigError reports whether a worker failed for its configuration
+// (*EnvError, *TLSError), not a crash or an infrastructure problem.
+func IsWorkerConfigError(err error) bool {
+	var ee *EnvError
+	var te *TLSError
+	return errors.As(err, &ee) || errors.As(err, &te)
 }
 
 // decodePlan reads a stored plan, resolving its secret references with getenv
@@ -233,15 +284,55 @@ func decodePlan(b []byte, getenv func(string) string) (*plan.Plan, error) {
 	if len(sp.Plan) == 0 || string(sp.Plan) == "null" {
 		return nil, errors.New("stored plan: empty")
 	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	p, err := plan.UnmarshalRefs(sp.Plan, getenv)
-	if err != nil {
-		var me *plan.MissingEnvError
-		if errors.As(err, &me) {
-			return nil, &EnvError{Names: me.Names}
-		}
+	var me *plan.MissingEnvError
+	if err != nil && !errors.As(err, &me) {
 		return nil, fmt.Errorf("stored plan: %w", err)
 	}
+	var missing []string
+	if me != nil {
+		missing = me.Names
+	}
+	var keyEnv string
+	if p != nil {
+		keyEnv = p.TLS.KeyEnv
+	} else {
+		// The references are unresolved, but which variable the key
+		// comes from is still worth reporting in the same error.
+		var probe struct {
+			TLS struct {
+				KeyEnv string `json:"key_env"`
+			} `json:"tls"`
+		}
+		_ = json.Unmarshal(sp.Plan, &probe)
+		keyEnv = probe.TLS.KeyEnv
+	}
+	switch {
+	case keyEnv == "":
+	case keyEnv != TLSKeyEnv:
+		// Only the documented variable: a stored plan cannot make a worker
+		// use another of its variables (its AWS credentials) as a key.
+		return nil, fmt.Errorf("stored plan: tls.key_env %q: want %s", keyEnv, TLSKeyEnv)
+	case getenv(keyEnv) == "":
+		missing = append(missing, keyEnv)
+		sort.Strings(missing)
+	case p != nil:
+		p.SetTLSKey([]byte(getenv(keyEnv)))
+	}
+	if len(missing) > 0 {
+		return nil, &EnvError{Names: missing}
+	}
 	p.Source = sp.Source
+	// Check the TLS material now, before the worker reports ready: a key
+	// that does not match the certificate fails here, never on a request.
+	if !p.TLS.IsZero() {
+		if _, err := p.TLSConfig(); err != nil {
+			return nil, &TLSError{err}
+		}
+	}
 	return p, nil
 }
 

@@ -86,7 +86,7 @@ func (s *Synthetic) Run(ctx context.Context, p *plan.Plan) (*results.File, error
 	f := &results.File{
 		Schema:   results.Schema,
 		Plan:     results.PlanRef{Name: p.Name, Hash: p.Hash(), File: p.Source},
-		Run:      results.Run{ID: s.Share.Label, Started: start, Ended: start.Add(dur), Runner: "synthetic", Workers: 1, Target: p.Redact(p.Target)},
+		Run:      results.Run{ID: s.Share.Label, Started: start, Ended: start.Add(dur), Runner: "synthetic", Workers: 1, Target: p.RedactURL(p.Target)},
 		Profile:  results.Profile{Type: p.Profile.Type, Model: "open", Rate: p.Profile.Rate * s.Share.RateScale, Duration: results.Duration(dur)},
 		Validity: results.Validity{Valid: true},
 	}

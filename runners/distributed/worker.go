@@ -86,9 +86,8 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 			// Best effort, on a fresh context: the run's may be cancelled.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			var ee *EnvError
 			_ = putJSON(fctx, o.Store, workerKey(failedPrefix(o.RunID), me),
-				Failure{Error: p.Redact(err.Error()), At: o.Now(), Config: errors.As(err, &ee)})
+				Failure{Error: p.Redact(err.Error()), At: o.Now(), Config: IsWorkerConfigError(err)})
 		}
 	}()
 
@@ -104,9 +103,10 @@ func RunWorker(ctx context.Context, o WorkerOptions) (err error) {
 	if err != nil {
 		return fmt.Errorf("worker %s: plan: %w", me.ID(), err)
 	}
-	// Secrets resolve from this worker's environment before anything else:
-	// a missing variable fails here, before the ready marker, so no request
-	// is ever sent with a reference instead of its value.
+	// Secrets and the TLS client key resolve from this worker's environment
+	// before anything else: a missing variable or a key that does not match
+	// the certificate fails here, before the ready marker, so no request is
+	// ever sent with a reference instead of its value.
 	if p, err = decodePlan(pb, o.Getenv); err != nil {
 		return fmt.Errorf("worker %s: %w", me.ID(), err)
 	}

@@ -164,7 +164,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 		res.Run.Runner = "import:" + spec.Import.From
 	}
 	res.Run.ToolExitCode = exitCode
-	res.Run.Target = p.Redact(p.Target)
+	res.Run.Target = p.RedactURL(p.Target)
 	if exitCode != nil && *exitCode != 0 {
 		res.Validity.Reasons = append(res.Validity.Reasons, fmt.Sprintf("the tool exited with code %d (its own verdict; loadgate's gate is separate)", *exitCode))
 	}

@@ -468,7 +468,7 @@ func (e *engine) results(id string, interrupted bool, cpu, wall time.Duration) *
 		Run: results.Run{
 			ID: id, Started: e.t0, Ended: e.t0.Add(max(e.sendEnd, e.cutoff)),
 			Runner: "local", RunnerClass: fmt.Sprintf("local/%dcpu", runtime.NumCPU()),
-			Workers: 1, Target: p.Redact(p.Target), Partial: interrupted, Label: e.opts.Label,
+			Workers: 1, Target: p.RedactURL(p.Target), Partial: interrupted, Label: e.opts.Label,
 			Env: results.Env{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
 		},
 		Profile: e.profile(),

@@ -395,3 +395,28 @@ func TestEndedIsRealTime(t *testing.T) {
 		t.Errorf("throughput %.3f/s, want %.3f/s (requests over the real span)", f.Total.ThroughputRPS, want)
 	}
 }
+
+// A target from the environment is a secret for the plan (its value is
+// redacted wherever it appears), but the results must still name the host
+// the load went to, not "***".
+func TestResultsTargetFromEnvKeepsHost(t *testing.T) {
+	t.Parallel()
+	_, url := newTarget(t, target.Options{})
+	p, err := plan.Parse([]byte("name: env-target\ntarget: ${TARGET_URL}\nendpoints:\n  - name: root\n    request: GET /\nprofile:\n  type: load\n  rate: 20/s\n  duration: 300ms\n"),
+		"env.yaml", ".", func(k string) string {
+			if k == "TARGET_URL" {
+				return url
+			}
+			return ""
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Redact(url); got != "***" {
+		t.Fatalf("the target is not a secret of the plan (Redact = %q): the test shows nothing", got)
+	}
+	f := run(t, p, Options{})
+	if f.Run.Target != url {
+		t.Errorf("run.target = %q, want %s", f.Run.Target, url)
+	}
+}
