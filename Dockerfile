@@ -3,10 +3,10 @@
 #
 # Expected size: the static binary + the CA bundle (0.2 MB), nothing else (no
 # shell, no libc, no /etc/passwd). Measured by TestActionInEmptyRoot
-# (internal/action), stripped, time/tzdata embedded: 30.7 MB on 2026-12-02
-# with the AWS SDK (ECS, S3, STS), the MCP SDK and kin-openapi linked in; the
-# HTML charts are loadgate's own SVG writer. So the image is about 31 MB
-# uncompressed, roughly 10 MB compressed.
+# (internal/action), stripped, time/tzdata embedded: 18.3 MB on 2026-12-02
+# with the AWS SDK (ECS, S3, STS) and the MCP SDK linked in; the HTML charts
+# and the OpenAPI reader are loadgate's own. So the image is about 19 MB
+# uncompressed, roughly 7 MB compressed.
 #
 # Targets:
 #   worker  non-root (65532), for `docker run` and the AWS Fargate workers.

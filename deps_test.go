@@ -88,3 +88,22 @@ func hasPrefixAny(s string, prefixes []string) bool {
 	}
 	return false
 }
+
+// TestShippedBinaryDeps keeps test-only libraries out of the binary: each
+// costs start-up time and size on every command (kin-openapi's JSON Schema
+// compiler alone cost 12-18 ms of package init). internal/fakegithub and the
+// schema tests may use them.
+func TestShippedBinaryDeps(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", "./cmd/loadgate").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"github.com/getkin/kin-openapi", "github.com/santhosh-tekuri/jsonschema", "go.yaml.in/yaml/v4", "gopkg.in/yaml.v3", "gonum.org/v1"} {
+			if dep == banned || strings.HasPrefix(dep, banned+"/") {
+				t.Errorf("cmd/loadgate links %s", dep)
+			}
+		}
+	}
+}
