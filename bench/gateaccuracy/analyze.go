@@ -285,7 +285,8 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 			count(p[1])
 		}
 	}
-	rows := realSet(label, singles, pairs, tight, def, true)
+	busyRunner := meta.Burners > 0 || meta.Parallel > 1
+	rows := realSet(label, busyRunner, singles, pairs, tight, def, true)
 	force := func(f *results.File) *results.File {
 		c := *f
 		c.Validity.Valid = true
@@ -300,8 +301,8 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 			fp[b] = append(fp[b], [2]*results.File{force(p[0]), force(p[1])})
 		}
 	}
-	if invalid > 0 {
-		rows = append(rows, realSet(label+", validity ignored", fs, fp, tight, def, false)...)
+	if invalid > 0 && !goalsOnly {
+		rows = append(rows, realSet(label+", validity ignored", busyRunner, fs, fp, tight, def, false)...)
 	}
 	logf("real %s: %d results files, %d invalid", dir, total, invalid)
 	busy := "one run at a time"
@@ -318,8 +319,13 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 	return rows, note, nil
 }
 
+// goalsOnly limits the analysis of recordings to the rows the goals name
+// (quiet committed baselines against each head, and paired runs), leaving out
+// the all-combinations committed rows and the "validity ignored" view.
+var goalsOnly bool
+
 // realSet builds the rows of one view of the recorded runs.
-func realSet(label string, singles map[string][]*results.File, pairs map[string][][2]*results.File, tight, def gate.Policy, withNaive bool) []row {
+func realSet(label string, busyRunner bool, singles map[string][]*results.File, pairs map[string][][2]*results.File, tight, def gate.Policy, withNaive bool) []row {
 	var rows []row
 	A := singles["A"]
 	heads := [3][]*results.File{A, singles["B10"], singles["B20"]}
@@ -367,7 +373,11 @@ func realSet(label string, singles map[string][]*results.File, pairs map[string]
 				}
 			}
 		}
-		mode := fmt.Sprintf("committed baseline, %d quiet runs (of %d), head on the busy runner", n, len(quiet))
+		where := "the same quiet runner"
+		if busyRunner {
+			where = "the busy runner"
+		}
+		mode := fmt.Sprintf("committed baseline, %d quiet runs (of %d), head on %s", n, len(quiet), where)
 		for _, rl := range []rule{gateRule("gate, p95 +5 %", false, tight), gateRule("gate, default (p95 +10 %)", false, def)} {
 			rows = append(rows, row{label, mode, rl.name, evaluate(rl, [3]source{fixed(qs[0]), fixed(qs[1]), fixed(qs[2])})})
 		}
@@ -378,6 +388,9 @@ func realSet(label string, singles map[string][]*results.File, pairs map[string]
 		paired bool
 		naive  bool
 	}{{"committed baseline, 1 run", one, false, true}, {"committed baseline, 3 runs", three, false, false}, {"paired", pr, true, true}} {
+		if goalsOnly && !set.paired {
+			continue // every combination of recorded runs: thousands of comparisons
+		}
 		rules := []rule{gateRule("gate, p95 +5 %", set.paired, tight), gateRule("gate, default (p95 +10 %)", set.paired, def)}
 		if set.naive && withNaive {
 			rules = append(rules, naiveRule("naive p95 > +5 %", 0.05), naiveRule("naive p95 > +10 %", 0.10))

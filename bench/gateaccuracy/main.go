@@ -40,8 +40,10 @@ func main() {
 		singles   = flag.String("singles", "8", "-record: committed-mode runs per build: N, or A=N,B10=N,B20=N")
 		pairsN    = flag.String("pairs", "5", "-record: paired runs per kind (A/A, A/B10, A/B20): N, or A=N,B10=N,B20=N")
 		simN      = flag.Int("sim", 300, "simulated comparisons per row (0: skip the simulation)")
+		goals     = flag.Bool("goals-only", false, "-real: only the rows the goals name (quiet baselines vs each head, paired runs); skips thousands of all-combinations comparisons")
 	)
 	flag.Parse()
+	goalsOnly = *goals
 	if *burnMode {
 		burn()
 	}
