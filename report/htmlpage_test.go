@@ -114,54 +114,9 @@ var referenceTemplate = htmltemplate.Must(htmltemplate.New("page").Funcs(htmltem
 	},
 }).Parse(referenceHTML))
 
-const referenceHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
-<title>{{.Title}} — loadgate report</title>
-<style>
-:root{--fg:#1b1b1b;--muted:#5a5a5a;--line:#d0d7de;--bad:#b3261e;--badbg:#fde7e6;--good:#0b5394;--goodbg:#e3effa;--warn:#7a5a00;--warnbg:#fff4cc;--info:#3d3d3d;--infobg:#eeeeee;--ok:#1e6b34;--okbg:#e6f4ea}
-*{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif;color:var(--fg);margin:0 auto;padding:1.5rem;max-width:1200px;line-height:1.4}
-h1{font-size:1.5rem;margin:0 0 .25rem}
-h2{font-size:1.2rem;margin:2rem 0 .5rem;border-bottom:1px solid var(--line);padding-bottom:.25rem}
-h3{font-size:1.05rem;margin:1.5rem 0 .25rem;word-break:break-all}
-.sub{color:var(--muted);margin:.25rem 0 1rem}
-.badge{display:inline-block;border-radius:4px;padding:.1rem .45rem;font-weight:600;white-space:nowrap}
-.banner{font-size:1.1rem;padding:.4rem .8rem;border-radius:6px;display:inline-block;font-weight:700}
-.bad{color:var(--bad);background:var(--badbg)}
-.good{color:var(--good);background:var(--goodbg)}
-.warn{color:var(--warn);background:var(--warnbg)}
-.info{color:var(--info);background:var(--infobg)}
-.ok{color:var(--ok);background:var(--okbg)}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-th,td{padding:.25rem .6rem;text-align:left;vertical-align:top;border-bottom:1px solid #eee}
-th{border-bottom:2px solid var(--line);white-space:nowrap}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.chg{font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.first td{border-top:1px solid var(--line)}
-td.name{max-width:22rem;word-break:break-all}
-td.name a{color:inherit;font-weight:600}
-sup{color:var(--muted)}
-.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1rem}
-figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:.5rem;background:#fff}
-figure svg{width:100%;height:auto;display:block}
-figcaption{font-size:.85rem;color:var(--muted);margin-top:.25rem}
-dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.15rem 1rem;margin:.5rem 0;font-size:.9rem}
-dl.kv dt{color:var(--muted)}
-dl.kv dd{margin:0;word-break:break-all}
-.runs{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:1rem}
-.card{border:1px solid var(--line);border-radius:6px;padding:.5rem .8rem}
-.facts{font-size:.85rem;color:var(--muted)}
-ol.notes{font-size:.9rem}
-p.caveat{padding:.3rem .6rem;border-radius:4px;margin:.25rem 0;font-size:.9rem}
-footer{margin-top:2rem;color:var(--muted);font-size:.8rem}
-@media print{.figs{grid-template-columns:1fr}}
-</style>
-</head>
-<body>
+// The page head is the writer's own (fixed text); the template starts at
+// <body>.
+const referenceHTML = pageHead + "{{.Title}}" + pageStyle + `<body>
 <header>
 <h1>loadgate report: {{.Title}}</h1>
 {{if .HasVerdict}}<p><span class="banner {{.Class}}" id="verdict">{{.Icon}} {{.Word}}</span> <strong>{{.Counts}}</strong></p>
