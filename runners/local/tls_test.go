@@ -2,19 +2,12 @@ package local
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +18,7 @@ import (
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
+	"github.com/loadgate/loadgate/runners/runnertest"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and lg.test and a
@@ -39,57 +33,12 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loadgate test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	k := runnertest.NewPKI(t)
+	return &testPKI{
+		dir: k.Dir, caFile: filepath.Join(k.Dir, "ca.pem"),
+		clientCert: filepath.Join(k.Dir, "client.pem"), clientKey: filepath.Join(k.Dir, "client-key.pem"),
+		pool: k.Pool, server: k.Server,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(serial int64, usage x509.ExtKeyUsage, name string) ([]byte, []byte, tls.Certificate) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		if usage == x509.ExtKeyUsageServerAuth {
-			tmpl.DNSNames = []string{"lg.test"}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return certPEM, keyPEM, pair
-	}
-	k := &testPKI{dir: dir, pool: x509.NewCertPool()}
-	k.pool.AddCert(ca)
-	_, _, k.server = issue(2, x509.ExtKeyUsageServerAuth, "lg.test")
-	cc, ck, _ := issue(3, x509.ExtKeyUsageClientAuth, "loadgate client")
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	k.caFile = write("ca.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	k.clientCert = write("client.pem", cc)
-	k.clientKey = write("client-key.pem", ck)
-	return k
 }
 
 // tlsTarget is an HTTPS server that counts its connections and records how
