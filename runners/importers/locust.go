@@ -262,6 +262,20 @@ func parseLocustHistory(ctx context.Context, in *input, b *builder, cr *csv.Read
 		a.windows[w.Start.UnixNano()] = &w
 		return nil
 	})
+	if err == nil && st.sawNamed && b.total != nil {
+		// The Aggregated row is every request; the named rows must add up
+		// to it, or the totals and the windows built from the named rows
+		// would disagree (found by FuzzLocust).
+		var reqs, errs int64
+		for _, e := range b.aggregates() {
+			reqs += e.Requests
+			errs += e.Errors
+		}
+		if reqs != b.total.Requests || errs != b.total.Errors {
+			return in.errorf(0, "the %s rows count %d requests and %d failures in all, the named rows %d and %d: an inconsistent history",
+				locustAggregated, b.total.Requests, b.total.Errors, reqs, errs)
+		}
+	}
 	if err != nil || st.sawNamed || len(st.totalWin) == 0 || b.total == nil {
 		return err
 	}
