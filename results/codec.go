@@ -236,6 +236,9 @@ func (e *Endpoint) checkCounts(field string) []error {
 					bad("windows[%d].histogram: %d samples for %d requests with %d errors", j, n, w.Requests, w.Errors)
 				}
 			}
+			if w.ServerHistogram != nil && w.ServerHistogram.Count() > w.Requests {
+				bad("windows[%d].server_histogram: %d samples for %d requests", j, w.ServerHistogram.Count(), w.Requests)
+			}
 			req += w.Requests
 			errc += w.Errors
 			warm = warm || w.Warmup
@@ -257,6 +260,10 @@ func (e *Endpoint) checkCounts(field string) []error {
 		if n := e.Histogram.Count(); n > e.Requests || n < e.Requests-e.Errors {
 			bad("histogram: %d samples for %d requests with %d errors", n, e.Requests, e.Errors)
 		}
+	}
+	// Only responses that reported the metric have a server time.
+	if e.ServerHistogram != nil && e.Precision != PrecisionAggregate && e.ServerHistogram.Count() > e.Requests {
+		bad("server_histogram: %d samples for %d requests", e.ServerHistogram.Count(), e.Requests)
 	}
 	return errs
 }

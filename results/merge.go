@@ -71,6 +71,9 @@ func mergeEndpoint(dst, src *Endpoint) error {
 	if err := mergeHist(&dst.ServiceHistogram, src.ServiceHistogram); err != nil {
 		return err
 	}
+	if err := mergeHist(&dst.ServerHistogram, src.ServerHistogram); err != nil {
+		return err
+	}
 	for _, w := range src.Windows {
 		i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
 		if i < len(dst.Windows) && dst.Windows[i].Start.Equal(w.Start) {
@@ -83,11 +86,17 @@ func mergeEndpoint(dst, src *Endpoint) error {
 			if err := mergeHist(&d.Histogram, w.Histogram); err != nil {
 				return err
 			}
+			if err := mergeHist(&d.ServerHistogram, w.ServerHistogram); err != nil {
+				return err
+			}
 			continue
 		}
 		nw := w
-		nw.Histogram = nil
+		nw.Histogram, nw.ServerHistogram = nil, nil
 		if err := mergeHist(&nw.Histogram, w.Histogram); err != nil {
+			return err
+		}
+		if err := mergeHist(&nw.ServerHistogram, w.ServerHistogram); err != nil {
 			return err
 		}
 		dst.Windows = append(dst.Windows, Window{})

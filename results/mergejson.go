@@ -31,6 +31,7 @@ type rawWindow struct {
 	PayloadBytes int64     `json:"payload_bytes,omitempty"`
 	Warmup       bool      `json:"warmup,omitempty"`
 	Histogram    *string   `json:"histogram,omitempty"`
+	Server       *string   `json:"server_histogram,omitempty"`
 }
 
 type rawEndpoint struct {
@@ -46,6 +47,7 @@ type rawEndpoint struct {
 	BytesSent        int64            `json:"bytes_sent,omitempty"`
 	Histogram        *string          `json:"histogram,omitempty"`
 	ServiceHistogram *string          `json:"service_histogram,omitempty"`
+	ServerHistogram  *string          `json:"server_histogram,omitempty"`
 	Windows          []rawWindow      `json:"windows,omitempty"`
 }
 
@@ -93,10 +95,16 @@ func (m *Merger) AddJSON(data []byte, name string) (*File, error) {
 		if err := dst.service.addEncoded(e.ServiceHistogram, &m.dec); err != nil {
 			return nil, fmt.Errorf("%s: endpoint %s: %w", name, e.Name, err)
 		}
+		if err := dst.server.addEncoded(e.ServerHistogram, &m.dec); err != nil {
+			return nil, fmt.Errorf("%s: endpoint %s: %w", name, e.Name, err)
+		}
 		for _, w := range e.Windows {
 			acc := dst.window(Window{Start: w.Start, Width: w.Width, Requests: w.Requests, Errors: w.Errors, Bytes: w.Bytes,
 				OfferedRPS: w.OfferedRPS, PayloadBytes: w.PayloadBytes, Warmup: w.Warmup})
-			if err := acc.addEncoded(w.Histogram, &m.dec); err != nil {
+			if err := acc.latency.addEncoded(w.Histogram, &m.dec); err != nil {
+				return nil, fmt.Errorf("%s: endpoint %s window %s: %w", name, e.Name, w.Start.Format(time.RFC3339), err)
+			}
+			if err := acc.server.addEncoded(w.Server, &m.dec); err != nil {
 				return nil, fmt.Errorf("%s: endpoint %s window %s: %w", name, e.Name, w.Start.Format(time.RFC3339), err)
 			}
 		}

@@ -29,8 +29,12 @@ type accEndpoint struct {
 	e       Endpoint // counts and windows, without histograms
 	hist    accHist
 	service accHist
-	windows map[int64]*accHist // by window start, UnixNano
+	server  accHist
+	windows map[int64]*accWindow // by window start, UnixNano
 }
+
+// accWindow is one window's latency and Server-Timing histograms being merged.
+type accWindow struct{ latency, server accHist }
 
 // accHist is a histogram being merged: the summed counts array, at the
 // precision of the first histogram added (as Merge's emptyLike does).
@@ -174,7 +178,7 @@ func (m *Merger) begin(f *File) error {
 func (m *Merger) endpoint(name, method, url, precision string) *accEndpoint {
 	dst, ok := m.eps[name]
 	if !ok {
-		dst = &accEndpoint{e: Endpoint{Name: name, Method: method, URL: url, Precision: precision}, windows: map[int64]*accHist{}}
+		dst = &accEndpoint{e: Endpoint{Name: name, Method: method, URL: url, Precision: precision}, windows: map[int64]*accWindow{}}
 		m.eps[name] = dst
 		m.order = append(m.order, name)
 	}
@@ -189,8 +193,15 @@ func (a *accEndpoint) add(src *Endpoint) error {
 	if err := a.service.add(src.ServiceHistogram); err != nil {
 		return err
 	}
+	if err := a.server.add(src.ServerHistogram); err != nil {
+		return err
+	}
 	for _, w := range src.Windows {
-		if err := a.window(w).add(w.Histogram); err != nil {
+		acc := a.window(w)
+		if err := acc.latency.add(w.Histogram); err != nil {
+			return err
+		}
+		if err := acc.server.add(w.ServerHistogram); err != nil {
 			return err
 		}
 	}
@@ -198,8 +209,8 @@ func (a *accEndpoint) add(src *Endpoint) error {
 }
 
 // window merges w's counts into the window with the same start (aligned by
-// absolute time) and returns that window's histogram accumulator.
-func (a *accEndpoint) window(w Window) *accHist {
+// absolute time) and returns that window's histogram accumulators.
+func (a *accEndpoint) window(w Window) *accWindow {
 	dst := &a.e
 	key := w.Start.UnixNano()
 	i := sort.Search(len(dst.Windows), func(i int) bool { return !dst.Windows[i].Start.Before(w.Start) })
@@ -213,11 +224,11 @@ func (a *accEndpoint) window(w Window) *accHist {
 		return a.windows[key]
 	}
 	nw := w
-	nw.Histogram = nil
+	nw.Histogram, nw.ServerHistogram = nil, nil
 	dst.Windows = append(dst.Windows, Window{})
 	copy(dst.Windows[i+1:], dst.Windows[i:])
 	dst.Windows[i] = nw
-	acc := &accHist{}
+	acc := &accWindow{}
 	a.windows[key] = acc
 	return acc
 }
@@ -241,8 +252,11 @@ func (m *Merger) File() *File {
 		e := a.e
 		e.Histogram = a.hist.histogram()
 		e.ServiceHistogram = a.service.histogram()
+		e.ServerHistogram = a.server.histogram()
 		for i := range e.Windows {
-			e.Windows[i].Histogram = a.windows[e.Windows[i].Start.UnixNano()].histogram()
+			acc := a.windows[e.Windows[i].Start.UnixNano()]
+			e.Windows[i].Histogram = acc.latency.histogram()
+			e.Windows[i].ServerHistogram = acc.server.histogram()
 		}
 		out.Endpoints = append(out.Endpoints, e)
 	}

@@ -20,10 +20,20 @@ func TestMergerEqualsReferenceMerge(t *testing.T) {
 				if seed == 2 {
 					win.Histogram = NewHistogram()
 				}
+				if seed != 1 { // a worker whose target sent no Server-Timing merges with ones whose did
+					win.ServerHistogram = NewWindowHistogram()
+					if e.ServerHistogram == nil {
+						e.ServerHistogram = NewHistogram()
+					}
+				}
 				for i := range 50 {
 					us := (seed*7919 + int64(i)*104729 + int64(w)) % 90000
 					e.Histogram.RecordMicros(us)
 					win.Histogram.RecordMicros(us)
+					if win.ServerHistogram != nil && i%3 != 0 {
+						win.ServerHistogram.RecordMicros(us / 3)
+						e.ServerHistogram.RecordMicros(us / 3)
+					}
 					win.Requests++
 					e.Requests++
 				}
@@ -56,6 +66,12 @@ func TestMergerEqualsReferenceMerge(t *testing.T) {
 	if a.String() != b.String() {
 		t.Fatalf("Merger differs from the reference merge:\n%s\n%s", a.String(), b.String())
 	}
+	if n := got.Endpoints[0].ServerHistogram.Count(); n != 2*3*33 {
+		t.Fatalf("merged server samples = %d, want %d", n, 2*3*33)
+	}
+	if w := got.Endpoints[0].Windows[0]; w.ServerP50 == 0 || w.ServerP50 >= w.P50 {
+		t.Fatalf("window server p50 %v (latency p50 %v): not summarized", w.ServerP50, w.P50)
+	}
 	var bad Merger
 	_ = bad.Add(files[0])
 	other := mk(4)
@@ -72,9 +88,10 @@ func TestMergerAddJSONEqualsAdd(t *testing.T) {
 	for seed := int64(1); seed <= 4; seed++ {
 		f := &File{Schema: Schema, Plan: PlanRef{Name: "p", Hash: "h"}, Validity: Validity{Valid: true},
 			Run: Run{Started: t0, Ended: t0.Add(3 * time.Second)}, Workers: []Worker{{ID: "w", Requests: 1}}}
-		e := Endpoint{Name: "a", Histogram: NewHistogram(), ServiceHistogram: NewHistogram()}
+		e := Endpoint{Name: "a", Histogram: NewHistogram(), ServiceHistogram: NewHistogram(), ServerHistogram: NewHistogram()}
 		for w := range 3 {
-			win := Window{Start: t0.Add(time.Duration(w+int(seed)%2) * time.Second), Histogram: NewWindowHistogram()}
+			win := Window{Start: t0.Add(time.Duration(w+int(seed)%2) * time.Second), Histogram: NewWindowHistogram(),
+				ServerHistogram: NewWindowHistogram()}
 			if seed == 3 {
 				win.Histogram = NewHistogram() // mixed precisions merge like Merge does
 			}
@@ -83,6 +100,8 @@ func TestMergerAddJSONEqualsAdd(t *testing.T) {
 				us := (seed*7919 + int64(i)*104729*int64(i)) % (MaxTrackable + 5000)
 				e.Histogram.RecordMicros(us)
 				e.ServiceHistogram.RecordMicros(us / 2)
+				e.ServerHistogram.RecordMicros(us / 4)
+				win.ServerHistogram.RecordMicros(us / 4)
 				win.Histogram.RecordMicros(us)
 				win.Requests++
 				e.Requests++

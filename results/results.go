@@ -268,6 +268,12 @@ type Endpoint struct {
 	// Histogram holds Latency's samples in µs (V2 compressed, base64 in JSON).
 	Histogram        *Histogram `json:"histogram,omitempty"`
 	ServiceHistogram *Histogram `json:"service_histogram,omitempty"`
+	// ServerTime summarizes the durations the target itself reported in its
+	// Server-Timing response header: time inside the server, without the
+	// network or either machine's scheduling queue. Only responses that carried
+	// the metric count; absent when none did. Milliseconds.
+	ServerTime      Summary    `json:"server_time_ms,omitzero"`
+	ServerHistogram *Histogram `json:"server_histogram,omitempty"`
 	// Windows are fixed-width time slices of the run, in time order.
 	Windows []Window `json:"windows,omitempty"`
 }
@@ -307,6 +313,13 @@ type Window struct {
 	Warmup bool `json:"warmup,omitempty"`
 	// Histogram holds the window's latency samples so merges stay exact.
 	Histogram *Histogram `json:"histogram,omitempty"`
+	// Server* are the window's Server-Timing durations (see Endpoint.ServerTime).
+	ServerP50       float64    `json:"server_p50,omitempty"`
+	ServerP90       float64    `json:"server_p90,omitempty"`
+	ServerP95       float64    `json:"server_p95,omitempty"`
+	ServerP99       float64    `json:"server_p99,omitempty"`
+	ServerMax       float64    `json:"server_max,omitempty"`
+	ServerHistogram *Histogram `json:"server_histogram,omitempty"`
 }
 
 // Derived holds figures specific to the profile type.
@@ -394,6 +407,9 @@ func (e *Endpoint) Finalize(elapsed time.Duration) {
 	if e.ServiceHistogram != nil && e.ServiceHistogram.Count() > 0 {
 		e.ServiceTime = e.ServiceHistogram.Summary()
 	}
+	if e.ServerHistogram != nil && e.ServerHistogram.Count() > 0 {
+		e.ServerTime = e.ServerHistogram.Summary()
+	}
 	if e.Requests > 0 {
 		e.ErrorRate = float64(e.Errors) / float64(e.Requests)
 	} else {
@@ -409,6 +425,10 @@ func (e *Endpoint) Finalize(elapsed time.Duration) {
 }
 
 func (w *Window) summarize() {
+	if w.ServerHistogram != nil && w.ServerHistogram.Count() > 0 {
+		s := w.ServerHistogram.Summary()
+		w.ServerP50, w.ServerP90, w.ServerP95, w.ServerP99, w.ServerMax = s.P50, s.P90, s.P95, s.P99, s.Max
+	}
 	if w.Histogram == nil || w.Histogram.Count() == 0 {
 		return
 	}
