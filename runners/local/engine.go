@@ -499,6 +499,9 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 			err = e.doClient(w, ep, tmpl, body, &x)
 		case err == nil || errors.Is(err, errBodyTooLarge):
 			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
+			if r.server.ok {
+				x.srv, x.hasSrv = r.server.micros(), true
+			}
 			switch {
 			case err != nil:
 				x.kind, err = kindBodyTooLarge, nil
@@ -547,6 +550,16 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	}
 	x.status = int32(resp.StatusCode)
 	x.timed = true
+	if st := e.setup.st; st != nil {
+		// Looked up by its canonical key: no allocation when absent.
+		var r stResult
+		for _, v := range resp.Header["Server-Timing"] {
+			scanServerTiming(st, v, &r)
+		}
+		if r.ok {
+			x.srv, x.hasSrv = r.micros(), true
+		}
+	}
 	if e.setup.http2 && resp.ProtoMajor != 2 {
 		// Only reachable with a caller's own client: the run's transport
 		// speaks nothing else.

@@ -113,6 +113,8 @@ type h1Response struct {
 	// location is a redirect's Location header (nil for other responses);
 	// valid until the connection's next request.
 	location []byte
+	// server is the Server-Timing metric the plan picks (see stPicker).
+	server stResult
 }
 
 var errBodyTooLarge = errors.New("response body too large")
@@ -180,7 +182,7 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 			return r, fresh, false, err
 		}
 	}
-	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc)
+	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc, c.d.st)
 	if r.location != nil {
 		c.loc = r.location[:0]
 	}
@@ -202,8 +204,9 @@ func isTimeout(err error) bool {
 // readResponse parses one response and discards its body. got reports
 // whether any byte of the response arrived; keep whether the connection can
 // carry another request.
-// A redirect's Location is copied into locBuf.
-func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte) (r h1Response, got, keep bool, err error) {
+// A redirect's Location is copied into locBuf; st (nil: off) reads the
+// Server-Timing header.
+func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte, st *stPicker) (r h1Response, got, keep bool, err error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -225,6 +228,7 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 			return r, got, false, fmt.Errorf("malformed HTTP status line %q", trimCRLF(line))
 		}
 		r.status = code
+		r.server = stResult{} // an interim response's metrics are not the final one's
 		var length int64 = -1
 		chunked, closeConn, keepAlive := false, false, false
 		for {
@@ -257,6 +261,8 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 				lv := bytes.ToLower(v)
 				closeConn = bytes.Contains(lv, []byte("close"))
 				keepAlive = bytes.Contains(lv, []byte("keep-alive"))
+			case st != nil && asciiEqualFold(k, "Server-Timing"):
+				scanServerTiming(st, v, &r.server)
 			case asciiEqualFold(k, "Location"):
 				if code >= 300 && code < 400 {
 					r.location = append(locBuf[:0], v...)
