@@ -139,7 +139,7 @@ func scanServerTiming[T string | []byte](s *stPicker, v T, r *stResult) {
 
 // parseDur accepts a plain non-negative decimal ("12", "12.5", ".5", "1e3").
 func parseDur[T string | []byte](b T, has bool) (float64, bool) {
-	if !has || len(b) == 0 || len(b) > 32 {
+	if !has || len(b) == 0 {
 		return 0, false
 	}
 	digits := false
@@ -156,9 +156,15 @@ func parseDur[T string | []byte](b T, has bool) (float64, bool) {
 	if !digits {
 		return 0, false
 	}
-	var buf [32]byte
-	n := copy(buf[:], b)
-	f, err := strconv.ParseFloat(string(buf[:n]), 64)
+	var f float64
+	var err error
+	if len(b) <= 32 {
+		var buf [32]byte // the usual case parses without a string on the heap
+		n := copy(buf[:], b)
+		f, err = strconv.ParseFloat(string(buf[:n]), 64)
+	} else {
+		f, err = strconv.ParseFloat(string(b), 64)
+	}
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, false
 	}
