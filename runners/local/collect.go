@@ -45,10 +45,10 @@ type sample struct {
 	lat    int64 // from at to the end of the response
 	svc    int64 // from the actual send to the end of the response
 	bytes  int64 // response body bytes read
-	srv    int64 // the target's Server-Timing duration, µs; meaningful when hasSrv
 	sent   int64 // request body bytes
 	status int32 // 0 when no response arrived
 	ep     int32
+	srv    int32 // the target's Server-Timing duration, µs (≤ MaxTrackable+1 fits); meaningful when hasSrv
 	kind   uint8
 	timed  bool // latency is meaningful (a response arrived, or it timed out)
 	noConn bool // failed before a connection to the target existed
@@ -220,7 +220,7 @@ func (c *collector) record(x *sample) {
 		if w.server == nil {
 			w.server = results.NewWindowHistogram()
 		}
-		w.server.RecordMicros(x.srv)
+		w.server.RecordMicros(int64(x.srv))
 	}
 	if x.at < c.warmEnd {
 		return
@@ -243,7 +243,7 @@ func (c *collector) record(x *sample) {
 		if e.server == nil {
 			e.server = results.NewHistogram()
 		}
-		e.server.RecordMicros(x.srv)
+		e.server.RecordMicros(int64(x.srv))
 	}
 }
 

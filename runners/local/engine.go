@@ -500,7 +500,7 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 		case err == nil || errors.Is(err, errBodyTooLarge):
 			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
 			if r.server.ok {
-				x.srv, x.hasSrv = r.server.micros(), true
+				x.srv, x.hasSrv = int32(r.server.micros()), true
 			}
 			switch {
 			case err != nil:
@@ -557,7 +557,7 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 			scanServerTiming(st, v, &r)
 		}
 		if r.ok {
-			x.srv, x.hasSrv = r.micros(), true
+			x.srv, x.hasSrv = int32(r.micros()), true
 		}
 	}
 	if e.setup.http2 && resp.ProtoMajor != 2 {

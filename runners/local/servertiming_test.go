@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
@@ -74,6 +75,14 @@ func TestScanServerTiming(t *testing.T) {
 
 func TestServerTimingMicros(t *testing.T) {
 	t.Parallel()
+	// The sample keeps the duration in an int32 so that every request's
+	// sample stays 56 bytes (the workers' buffers hold thousands of them).
+	if results.MaxTrackable+1 > math.MaxInt32 {
+		t.Fatalf("MaxTrackable %d µs does not fit sample.srv", results.MaxTrackable)
+	}
+	if n := unsafe.Sizeof(sample{}); n > 56 {
+		t.Errorf("sample is %d bytes, was 56 before Server-Timing", n)
+	}
 	for _, c := range []struct {
 		ms   float64
 		want int64
