@@ -550,16 +550,6 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	}
 	x.status = int32(resp.StatusCode)
 	x.timed = true
-	if st := e.setup.st; st != nil {
-		// Looked up by its canonical key: no allocation when absent.
-		var r stResult
-		for _, v := range resp.Header["Server-Timing"] {
-			scanServerTiming(st, v, &r)
-		}
-		if r.ok {
-			x.srv, x.hasSrv = int32(r.micros()), true
-		}
-	}
 	if e.setup.http2 && resp.ProtoMajor != 2 {
 		// Only reachable with a caller's own client: the run's transport
 		// speaks nothing else.
@@ -573,6 +563,20 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	n, kind := readBody(resp.Body, w.buf, e.maxBody)
 	x.bytes = n
 	_ = resp.Body.Close()
+	if st := e.setup.st; st != nil {
+		// Header, then trailer (filled once the body was read), as one
+		// list; looked up by the canonical key: no allocation when absent.
+		var r stResult
+		for _, v := range resp.Header["Server-Timing"] {
+			scanServerTiming(st, v, &r)
+		}
+		for _, v := range resp.Trailer["Server-Timing"] {
+			scanServerTiming(st, v, &r)
+		}
+		if r.ok {
+			x.srv, x.hasSrv = int32(r.micros()), true
+		}
+	}
 	x.kind = kind
 	if kind != kindOK {
 		return nil

@@ -99,6 +99,7 @@ func TestReadResponseServerTimingAllocs(t *testing.T) {
 	for _, head := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"HTTP/1.1 200 OK\r\nServer-Timing: db;dur=4.1;desc=\"q\"\r\nserver-timing: total;dur=12.5\r\nContent-Length: 2\r\n\r\nok",
+		"HTTP/1.1 200 OK\r\nServer-Timing: db;dur=4.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nServer-Timing: total;dur=12.5\r\n\r\n",
 	} {
 		rd := strings.NewReader(head)
 		br := bufio.NewReader(rd)
@@ -230,6 +231,15 @@ func serverTimingHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Server-Timing", "app;dur=7.5")
 	case "/bad":
 		w.Header().Set("Server-Timing", "total;dur=-1, app;dur=3")
+	case "/trailer":
+		// The total is known only after the body: a trailer (chunked on
+		// HTTP/1.1), read as one list with the header's metrics.
+		w.Header().Set("Trailer", "Server-Timing")
+		w.Header().Set("Server-Timing", "db;dur=1")
+		_, _ = w.Write([]byte("ok\n"))
+		w.(http.Flusher).Flush()
+		w.Header().Set("Server-Timing", "total;dur=9")
+		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
 }
@@ -237,7 +247,8 @@ func serverTimingHandler(w http.ResponseWriter, r *http.Request) {
 // stPlan sends to the four paths of serverTimingHandler.
 func stPlan(url string) *plan.Plan {
 	return loadPlan(url, 80, 300*time.Millisecond,
-		ep("total", "/total", 1), ep("lines", "/lines", 1), ep("none", "/none", 1), ep("bad", "/bad", 1))
+		ep("total", "/total", 1), ep("lines", "/lines", 1), ep("none", "/none", 1), ep("bad", "/bad", 1),
+		ep("trailer", "/trailer", 1))
 }
 
 // checkServerTime asserts that endpoint name has a server sample per
@@ -307,6 +318,7 @@ func TestServerTimingRecorded(t *testing.T) {
 			checkServerTime(t, f, "lines", 7.5)
 			checkServerTime(t, f, "none", 0)
 			checkServerTime(t, f, "bad", 0)
+			checkServerTime(t, f, "trailer", 9)
 		})
 	}
 }
@@ -324,11 +336,12 @@ func TestServerTimingPick(t *testing.T) {
 		checkServerTime(t, f, "total", 4)
 		checkServerTime(t, f, "lines", 0)
 		checkServerTime(t, f, "bad", 0)
+		checkServerTime(t, f, "trailer", 1) // the header's db, the trailer does not replace it
 
 		p = stPlan(srv.URL)
 		p.HTTP.ServerTiming = plan.ServerTimingOff
 		f = run(t, p, Options{NoFastPath: noFast})
-		for _, name := range []string{"total", "lines", "none", "bad"} {
+		for _, name := range []string{"total", "lines", "none", "bad", "trailer"} {
 			checkServerTime(t, f, name, 0)
 		}
 	}
