@@ -158,6 +158,18 @@ func layoutOf(lowest, significantFigures int64) bucketLayout {
 	return l
 }
 
+// lowestEquivalent is the smallest value counted at index i.
+func (l bucketLayout) lowestEquivalent(i int) int64 {
+	half := 1 << l.subBucketHalfCountMagnitude
+	bucket := (i >> l.subBucketHalfCountMagnitude) - 1
+	sub := (i & (half - 1)) + half
+	if bucket < 0 {
+		sub -= half
+		bucket = 0
+	}
+	return int64(sub) << (bucket + l.unitMagnitude)
+}
+
 // highestEquivalent is the largest value counted at index i: what
 // ValueAtQuantile and Distribution report for it.
 func (l bucketLayout) highestEquivalent(i int) int64 {
@@ -172,21 +184,55 @@ func (l bucketLayout) highestEquivalent(i int) int64 {
 	return int64(sub)<<shift + int64(1)<<shift - 1
 }
 
-// Summary returns the latency summary in milliseconds.
+// Summary returns the latency summary in milliseconds. It walks the counts
+// once; asking hdrhistogram-go for each figure walked them thirteen times
+// (every quantile also asks for Min), which made Finalize — run for every
+// window of every file read or merged — most of the gate tests' time.
+// TestSummaryMatchesHdr holds it to hdrhistogram-go's answers.
 func (h *Histogram) Summary() Summary {
 	if h == nil || h.Count() == 0 {
 		return Summary{}
 	}
+	snap := h.h.Export()
+	layout := layoutOf(snap.LowestTrackableValue, snap.SignificantFigures)
+	total := h.Count()
+	qs := [...]float64{0.50, 0.90, 0.95, 0.99, 0.999}
+	var want, got [len(qs)]int64
+	for k, q := range qs {
+		// hdrhistogram-go's rank: the first index whose cumulative count reaches it.
+		want[k] = int64(q*100/100*float64(total) + 0.5)
+	}
+	var cum, weighted int64
+	minV, maxV, k := int64(-1), int64(0), 0
+	for i, c := range snap.Counts {
+		if c == 0 {
+			continue
+		}
+		hi := layout.highestEquivalent(i)
+		lo := layout.lowestEquivalent(i)
+		if minV < 0 {
+			minV = lo
+		}
+		maxV = hi
+		weighted += c * (lo + (hi-lo+1)>>1)
+		cum += c
+		for k < len(qs) && cum >= want[k] {
+			got[k] = hi
+			k++
+		}
+	}
 	ms := func(us int64) float64 { return round3(float64(us) / 1000) }
+	// Quantile's floor: never below the smallest recorded value.
+	quantile := func(k int) float64 { return ms(max(got[k], minV)) }
 	return Summary{
-		P50:  ms(h.Quantile(0.50)),
-		P90:  ms(h.Quantile(0.90)),
-		P95:  ms(h.Quantile(0.95)),
-		P99:  ms(h.Quantile(0.99)),
-		P999: ms(h.Quantile(0.999)),
-		Max:  ms(h.Max()),
-		Min:  ms(h.Min()),
-		Mean: round3(h.Mean() / 1000),
+		P50:  quantile(0),
+		P90:  quantile(1),
+		P95:  quantile(2),
+		P99:  quantile(3),
+		P999: quantile(4),
+		Max:  ms(maxV),
+		Min:  ms(minV),
+		Mean: round3(float64(weighted) / float64(total) / 1000),
 	}
 }
 

@@ -49,3 +49,33 @@ func TestQuantileNeverBelowMin(t *testing.T) {
 		t.Errorf("Quantile(1) = %d", got)
 	}
 }
+
+// TestSummaryMatchesHdr holds the one-pass Summary to hdrhistogram-go's own
+// answers, figure by figure, at both precisions and across the whole range.
+func TestSummaryMatchesHdr(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(7, 11))
+	for trial := range 400 {
+		h := NewHistogram()
+		if trial%2 == 1 {
+			h = NewWindowHistogram()
+		}
+		n := 1 + rng.IntN(3000)
+		if trial%50 == 0 {
+			n = 1
+		}
+		scale := []float64{3, 50, 2000, 1e5, float64(MaxTrackable)}[trial%5]
+		for range n {
+			h.RecordMicrosN(int64(rng.ExpFloat64()*scale)+int64(rng.IntN(3)), 1+int64(rng.IntN(3)))
+		}
+		ms := func(us int64) float64 { return round3(float64(us) / 1000) }
+		want := Summary{
+			P50: ms(h.Quantile(0.50)), P90: ms(h.Quantile(0.90)), P95: ms(h.Quantile(0.95)),
+			P99: ms(h.Quantile(0.99)), P999: ms(h.Quantile(0.999)),
+			Max: ms(h.Max()), Min: ms(h.Min()), Mean: round3(h.Mean() / 1000),
+		}
+		if got := h.Summary(); got != want {
+			t.Fatalf("trial %d (%d values, scale %g): Summary\n got %+v\nwant %+v", trial, n, scale, got, want)
+		}
+	}
+}
