@@ -132,7 +132,11 @@ func (c *comparer) serverMetrics(name string, bes []*results.Endpoint, he *resul
 	case !inHead && !inBase:
 		return nil, ""
 	case !inBase:
-		return nil, fmt.Sprintf("server time: only %s reported Server-Timing, %s did not: no server-time checks", headName, baseName)
+		note = fmt.Sprintf("server time: only %s reported Server-Timing, %s did not: no server-time checks", headName, baseName)
+		if !c.paired {
+			note += " until the baseline is recorded again"
+		}
+		return nil, note
 	case !inHead:
 		return nil, fmt.Sprintf("server time: only %s reported Server-Timing, %s did not: no server-time checks", baseName, headName)
 	}
