@@ -76,9 +76,11 @@ install_peers() {
 # --- targets ---------------------------------------------------------------
 start_targets() {
   mkdir -p "$WORK/pki" "$WORK/nginx"
-  "$BIN/target" -addr-file "$WORK/addr" >/dev/null 2>"$WORK/target.log" &
+  # Targets without Server-Timing, as in every earlier figure: the peers
+  # ignore the header, and loadgate's server histograms would add to its RSS.
+  "$BIN/target" -no-server-timing -addr-file "$WORK/addr" >/dev/null 2>"$WORK/target.log" &
   PIDS+=($!)
-  "$BIN/target" -addr-file "$WORK/tls-addr" -tls-dir "$WORK/pki" >/dev/null 2>"$WORK/target-tls.log" &
+  "$BIN/target" -no-server-timing -addr-file "$WORK/tls-addr" -tls-dir "$WORK/pki" >/dev/null 2>"$WORK/target-tls.log" &
   PIDS+=($!)
   for _ in $(seq 50); do [ -s "$WORK/addr" ] && [ -s "$WORK/tls-addr" ] && break; sleep 0.1; done
   GO_ADDR=$(cat "$WORK/addr")

@@ -30,8 +30,9 @@ const hashVersion = 1
 //   - http.version and http.keep_alive when not the defaults (HTTP/2 or a
 //     connection per request measures other latencies).
 //
-// Gate thresholds, SLOs, limits, targets.allow, timeouts and the plan's name
-// are not covered. Values from the environment (secrets) are replaced by
+// Gate thresholds, SLOs, limits, targets.allow, timeouts, http.server_timing
+// (which reads responses, not shapes the load) and the plan's name are not
+// covered. Values from the environment (secrets) are replaced by
 // "***" before hashing, so rotating a token does not change the hash.
 func (p *Plan) Hash() string {
 	type ep struct {

@@ -14,7 +14,7 @@ var sectionKeys = map[string][]string{
 	"limits":     {"max_rate", "max_duration", "max_workers"},
 	"defaults":   {"timeout", "headers", "max_body_bytes", "expect"},
 	"tls":        {"ca_file", "cert_file", "key_file", "insecure_skip_verify", "server_name", "min_version"},
-	"http":       {"version", "keep_alive"},
+	"http":       {"version", "keep_alive", "server_timing"},
 	"endpoint":   {"name", "request", "headers", "body", "body_file", "weight", "timeout", "expect"},
 	"expect":     {"status"},
 	"profile": {"type", "rate", "vus", "duration", "warmup", "max_in_flight",

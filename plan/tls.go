@@ -51,7 +51,18 @@ type HTTP struct {
 	// NoKeepAlive opens a new connection for every request (plan key
 	// `keep_alive: false`); by default each worker or VU keeps its own.
 	NoKeepAlive bool `yaml:"-" json:"no_keep_alive,omitempty"`
+	// ServerTiming picks the Server-Timing metric recorded as the target's
+	// own time per response: ServerTimingAuto (a metric named "total", else
+	// the first with a duration), a metric name, or ServerTimingOff.
+	ServerTiming string `yaml:"server_timing,omitempty" json:"server_timing,omitempty"`
 }
+
+// http.server_timing values besides a metric name. The plan key also takes
+// "auto", stored as ServerTimingAuto.
+const (
+	ServerTimingAuto = ""
+	ServerTimingOff  = "off"
+)
 
 // HTTP versions http.version accepts.
 const (
@@ -348,6 +359,17 @@ func (p *parser) httpSection(n *yaml.Node) HTTP {
 	if v := m.get("keep_alive"); v != nil {
 		h.NoKeepAlive = !p.boolean(v, "http.keep_alive")
 	}
+	if v := m.get("server_timing"); v != nil {
+		switch s, ok := p.scalar(v, "http.server_timing", "a string", false); {
+		case !ok:
+		case s == "auto" || s == "":
+			h.ServerTiming = ServerTimingAuto
+		case isToken(s):
+			h.ServerTiming = s
+		default:
+			p.errorf(v, "http.server_timing", "%q is not a Server-Timing metric name: want auto, off or a name of letters, digits and !#$%%&'*+-.^_`|~", s)
+		}
+	}
 	return h
 }
 
@@ -371,4 +393,20 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110), the syntax of a
+// Server-Timing metric name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

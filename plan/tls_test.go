@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -48,6 +49,8 @@ http: {version: 2, keep_alive: false}
 		{`tls: {server_nam: x}`, `p.yaml:7:7: tls.server_nam: unknown key (did you mean "server_name"?)`},
 		{`http: {version: 3}`, `p.yaml:7:17: http.version: "3" is not an HTTP version: want 1.1 or 2`},
 		{`http: {keep_alive: sometimes}`, `p.yaml:7:20: http.keep_alive: want true or false, got "sometimes"`},
+		{`http: {server_timing: "db time"}`, "p.yaml:7:23: http.server_timing: \"db time\" is not a Server-Timing metric name: want auto, off or a name of letters, digits and !#$%&'*+-.^_`|~"},
+		{`http: {server_timing: [db]}`, `p.yaml:7:23: http.server_timing: want a string, got a list`},
 	} {
 		_, err := Parse([]byte(minimal+tc.src+"\n"), "p.yaml", dir, nil)
 		if err == nil || err.Error() != tc.want {
@@ -138,5 +141,36 @@ func TestShippableTLS(t *testing.T) {
 	}
 	if st, err := (&Plan{TLS: TLS{InsecureSkipVerify: true}}).ShippableTLS("KEY_VAR"); err != nil || st.KeyEnv != "" || !st.InsecureSkipVerify {
 		t.Errorf("no files: %+v %v", st, err)
+	}
+}
+
+// http.server_timing: auto (or empty) is the default, off and names are kept;
+// the choice does not change the plan hash (it reads the responses, it does
+// not shape the load) and survives the JSON a distributed worker receives.
+func TestParseServerTiming(t *testing.T) {
+	t.Parallel()
+	base, err := Parse([]byte(minimal), "p.yaml", ".", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]string{
+		`http: {server_timing: auto}`: ServerTimingAuto, `http: {server_timing: ""}`: ServerTimingAuto,
+		`http: {server_timing: "off"}`: ServerTimingOff, `http: {server_timing: db.query}`: "db.query",
+	} {
+		p, err := Parse([]byte(minimal+src+"\n"), "p.yaml", ".", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if p.HTTP.ServerTiming != want {
+			t.Errorf("%s: server_timing %q, want %q", src, p.HTTP.ServerTiming, want)
+		}
+		if p.Hash() != base.Hash() {
+			t.Errorf("%s: the plan hash changed", src)
+		}
+		b, err := json.Marshal(p.HTTP)
+		var back HTTP
+		if err != nil || json.Unmarshal(b, &back) != nil || back != p.HTTP {
+			t.Errorf("%s: HTTP section does not round-trip through JSON: %s", src, b)
+		}
 	}
 }

@@ -392,6 +392,12 @@ func realSet(label string, busyRunner bool, singles map[string][]*results.File, 
 			continue // every combination of recorded runs: thousands of comparisons
 		}
 		rules := []rule{gateRule("gate, p95 +5 %", set.paired, tight), gateRule("gate, default (p95 +10 %)", set.paired, def)}
+		if set.paired && reportsServerTime(set.cs) {
+			// The same runs with the Server-Timing samples dropped: what the
+			// gate decides from client-seen latency alone.
+			rules = append(rules, clientOnly(gateRule("gate, p95 +5 %, client latency only", true, tight)),
+				clientOnly(gateRule("gate, default, client latency only", true, def)))
+		}
 		if set.naive && withNaive {
 			rules = append(rules, naiveRule("naive p95 > +5 %", 0.05), naiveRule("naive p95 > +10 %", 0.10))
 		}
@@ -400,4 +406,48 @@ func realSet(label string, busyRunner bool, singles map[string][]*results.File, 
 		}
 	}
 	return rows
+}
+
+// reportsServerTime says whether any recorded run carries Server-Timing samples.
+func reportsServerTime(cs [3][]comparison) bool {
+	for _, k := range cs {
+		for _, c := range k {
+			for _, e := range c.head.Endpoints {
+				if e.ServerHistogram != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// clientOnly wraps r so that it judges copies of the runs without their
+// Server-Timing samples.
+func clientOnly(r rule) rule {
+	judge := r.judge
+	r.judge = func(base []*results.File, head *results.File) verdict {
+		bs := make([]*results.File, len(base))
+		for i, b := range base {
+			bs[i] = withoutServerTime(b)
+		}
+		return judge(bs, withoutServerTime(head))
+	}
+	return r
+}
+
+func withoutServerTime(f *results.File) *results.File {
+	c := *f
+	c.Endpoints = make([]results.Endpoint, len(f.Endpoints))
+	for i, e := range f.Endpoints {
+		e.ServerHistogram, e.ServerTime = nil, results.Summary{}
+		e.Windows = append([]results.Window(nil), e.Windows...)
+		for j := range e.Windows {
+			w := &e.Windows[j]
+			w.ServerHistogram = nil
+			w.ServerP50, w.ServerP90, w.ServerP95, w.ServerP99, w.ServerMax = 0, 0, 0, 0, 0
+		}
+		c.Endpoints[i] = e
+	}
+	return &c
 }

@@ -37,6 +37,7 @@ const (
 
 // serve runs one "build" of the bench target on loopback and prints its URL:
 // /work sleeps log-normal(workMedianMs × mult), /other log-normal(otherMedianMs).
+// Each response reports its handler time as Server-Timing.
 func serve(mult float64) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -44,6 +45,7 @@ func serve(mult float64) error {
 	}
 	fmt.Printf("http://%s\n", ln.Addr())
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		switch r.URL.Path {
 		case "/work":
 			target.PreciseSleep(target.LogNormal(workMedianMs*mult, sigma))
@@ -52,6 +54,8 @@ func serve(mult float64) error {
 		default:
 			target.PreciseSleep(target.LogNormal(otherMedianMs, sigma))
 		}
+		// The service's own time, without the machine's scheduling queue.
+		target.SetServerTiming(w, start)
 		w.WriteHeader(http.StatusOK)
 	}))
 }

@@ -132,6 +132,7 @@ func (d *Demo) serve(rt DemoRoute, factor *atomic.Uint64) http.HandlerFunc {
 		ms := float64(rt.Base) / float64(time.Millisecond) * f
 		sleep(time.Duration(ms * math.Exp(DemoJitter*rand.NormFloat64()) * float64(time.Millisecond)))
 		w.Header().Set("Content-Type", "application/json")
+		SetServerTiming(w, start)
 		if r.Method == http.MethodPost && !d.authorized(r) {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte("{\"error\":\"unknown token\"}\n"))

@@ -16,6 +16,10 @@
 //	/reset                           closes the connection with a TCP RST
 //	/stats                           JSON of the latencies measured so far, per path
 //	/stats/reset                     clears them
+//
+// Every route but /reset and /stats reports the time it spent as
+// `Server-Timing: app;dur=<ms>` (see SetServerTiming), unless
+// Options.NoServerTiming.
 package target
 
 import (
@@ -55,6 +59,9 @@ type Options struct {
 	StallFor    time.Duration
 	// Epoch anchors the stall periods; zero means the handler's creation time.
 	Epoch time.Time
+	// NoServerTiming leaves out the Server-Timing header: a target that
+	// does not report its own time.
+	NoServerTiming bool
 }
 
 // Handler is the test target. Create it with New; it is safe for concurrent use.
@@ -106,6 +113,7 @@ var okBody = []byte("ok\n")
 func (h *Handler) fast(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	drain(r)
+	h.serverTiming(w, start)
 	writeOK(w)
 	h.rec.Record("/fast", time.Since(start))
 }
@@ -115,6 +123,7 @@ func (h *Handler) delay(w http.ResponseWriter, r *http.Request) {
 	drain(r)
 	ms, _ := strconv.ParseFloat(r.URL.Query().Get("ms"), 64)
 	sleep(time.Duration(ms * float64(time.Millisecond)))
+	h.serverTiming(w, start)
 	writeOK(w)
 	h.rec.Record("/delay", time.Since(start))
 }
@@ -137,6 +146,7 @@ func (h *Handler) stall(w http.ResponseWriter, r *http.Request) {
 	if d := h.StallRemaining(start); d > 0 {
 		time.Sleep(d)
 	}
+	h.serverTiming(w, start)
 	writeOK(w)
 	h.rec.Record("/stall", time.Since(start))
 }
@@ -149,6 +159,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusBadRequest
 	}
 	w.Header().Set("Content-Length", "3")
+	h.serverTiming(w, start)
 	w.WriteHeader(code)
 	_, _ = w.Write(okBody)
 	h.rec.Record("/status", time.Since(start))
@@ -161,6 +172,7 @@ func (h *Handler) bytes(w http.ResponseWriter, r *http.Request) {
 	n = min(max(n, 0), MaxBytes)
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.Header().Set("Content-Type", "application/octet-stream")
+	h.serverTiming(w, start)
 	for n > 0 {
 		c := h.chunk[:min(n, int64(len(h.chunk)))]
 		if _, err := w.Write(c); err != nil {
@@ -178,6 +190,7 @@ func (h *Handler) lognormal(w http.ResponseWriter, r *http.Request) {
 	median, _ := strconv.ParseFloat(q.Get("median_ms"), 64)
 	sigma, _ := strconv.ParseFloat(q.Get("sigma"), 64)
 	sleep(LogNormal(median, sigma))
+	h.serverTiming(w, start)
 	writeOK(w)
 	h.rec.Record("/lognormal", time.Since(start))
 }
@@ -198,6 +211,23 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+func (h *Handler) serverTiming(w http.ResponseWriter, start time.Time) {
+	if !h.opts.NoServerTiming {
+		SetServerTiming(w, start)
+	}
+}
+
+// SetServerTiming sets `Server-Timing: app;dur=<ms>` (3 decimals) to the
+// time since start: what a service reports of its own time, which loadgate
+// records beside the latency its client sees. Call it just before the
+// response is written.
+func SetServerTiming(w http.ResponseWriter, start time.Time) {
+	var b [32]byte
+	v := append(b[:0], "app;dur="...)
+	v = strconv.AppendFloat(v, float64(time.Since(start))/float64(time.Millisecond), 'f', 3, 64)
+	w.Header().Set("Server-Timing", string(v))
 }
 
 // LogNormal returns a delay whose logarithm is normal with the given median

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -286,5 +287,57 @@ func TestDemoLogin(t *testing.T) {
 	}
 	if c := order(""); c != http.StatusCreated {
 		t.Errorf("no header: %d", c)
+	}
+}
+
+// serverTimingMs returns the app;dur of resp's Server-Timing, checking its
+// form (3 decimals), or -1 when there is none.
+func serverTimingMs(t *testing.T, resp *http.Response) float64 {
+	t.Helper()
+	v := resp.Header.Get("Server-Timing")
+	if v == "" {
+		return -1
+	}
+	num, ok := strings.CutPrefix(v, "app;dur=")
+	if i := strings.IndexByte(num, '.'); !ok || i < 0 || len(num)-i-1 != 3 {
+		t.Fatalf("Server-Timing %q, want app;dur=<ms with 3 decimals>", v)
+	}
+	ms, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		t.Fatalf("Server-Timing %q: %v", v, err)
+	}
+	return ms
+}
+
+// The routes report their own time; the demo's too, including a regressed
+// route's; NoServerTiming sends none.
+func TestServerTiming(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(New(Options{}))
+	defer srv.Close()
+	resp, _ := get(t, srv.URL+"/delay?ms=20")
+	if ms := serverTimingMs(t, resp); ms < 20 || ms > MaxDelay.Seconds()*1000 {
+		t.Errorf("/delay?ms=20: Server-Timing %v ms, want ≥ 20", ms)
+	}
+	for _, path := range []string{"/fast", "/status?code=503", "/bytes?n=10", "/lognormal?median_ms=1&sigma=0.1"} {
+		if resp, _ := get(t, srv.URL+path); serverTimingMs(t, resp) < 0 {
+			t.Errorf("%s: no Server-Timing", path)
+		}
+	}
+	quiet := httptest.NewServer(New(Options{NoServerTiming: true}))
+	defer quiet.Close()
+	if resp, _ := get(t, quiet.URL+"/delay?ms=1"); resp.Header.Values("Server-Timing") != nil {
+		t.Errorf("NoServerTiming: Server-Timing %q", resp.Header.Values("Server-Timing"))
+	}
+
+	d := NewDemo()
+	demo := httptest.NewServer(d)
+	defer demo.Close()
+	if err := d.Regress("/products/{id}", 3); err != nil {
+		t.Fatal(err)
+	}
+	// ×3 of a 2 ms base: sleeps only overshoot, jitter is ±10 % per σ.
+	if resp, _ := get(t, demo.URL+"/products/42"); serverTimingMs(t, resp) < 4 {
+		t.Errorf("regressed /products/{id}: Server-Timing %v ms, want ≥ 4", serverTimingMs(t, resp))
 	}
 }

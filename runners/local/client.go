@@ -22,6 +22,7 @@ type clientSetup struct {
 	http2     bool
 	keepAlive bool
 	allowed   func(host string) bool // where redirects may go
+	st        *stPicker              // the Server-Timing metric recorded; nil: off
 }
 
 func newClientSetup(p *plan.Plan, noFastPath bool) (*clientSetup, error) {
@@ -29,7 +30,7 @@ func newClientSetup(p *plan.Plan, noFastPath bool) (*clientSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
-	s := &clientSetup{http2: p.HTTP.Version == plan.HTTP2, keepAlive: !p.HTTP.NoKeepAlive, allowed: allowedHosts(p)}
+	s := &clientSetup{http2: p.HTTP.Version == plan.HTTP2, keepAlive: !p.HTTP.NoKeepAlive, allowed: allowedHosts(p), st: newSTPicker(p)}
 	if u.Scheme == "https" {
 		c, err := p.TLSConfig()
 		if err != nil {
@@ -52,7 +53,7 @@ func newClientSetup(p *plan.Plan, noFastPath bool) (*clientSetup, error) {
 				port = "443"
 			}
 		}
-		d := &h1dialer{addr: net.JoinHostPort(host, port), dialer: net.Dialer{KeepAlive: 30 * time.Second}, keepAlive: s.keepAlive}
+		d := &h1dialer{addr: net.JoinHostPort(host, port), dialer: net.Dialer{KeepAlive: 30 * time.Second}, keepAlive: s.keepAlive, st: s.st}
 		if s.tls != nil {
 			d.tls = s.tls.Clone()
 			d.tls.NextProtos = []string{"http/1.1"}
@@ -127,6 +128,7 @@ type h1dialer struct {
 	tls       *tls.Config // nil: plain http
 	dialer    net.Dialer
 	keepAlive bool // false: a connection carries one request
+	st        *stPicker
 }
 
 func (d *h1dialer) dial(ctx context.Context) (net.Conn, error) {

@@ -48,9 +48,11 @@ type sample struct {
 	sent   int64 // request body bytes
 	status int32 // 0 when no response arrived
 	ep     int32
+	srv    int32 // the target's Server-Timing duration, µs (≤ MaxTrackable+1 fits); meaningful when hasSrv
 	kind   uint8
 	timed  bool // latency is meaningful (a response arrived, or it timed out)
 	noConn bool // failed before a connection to the target existed
+	hasSrv bool // the response carried the plan's Server-Timing metric
 }
 
 // shard is one worker's private buffer of samples. Only its worker and the
@@ -84,12 +86,15 @@ type epAcc struct {
 	status                             map[int32]int64
 	kinds                              [numKinds]int64
 	hist, svc                          *results.Histogram
-	windows                            []winAcc
+	// server is the Server-Timing histogram, made on the first sample so a
+	// target that sends none costs no memory.
+	server  *results.Histogram
+	windows []winAcc
 }
 
 type winAcc struct {
 	requests, errors, bytes int64
-	hist                    *results.Histogram
+	hist, server            *results.Histogram // made on the first sample
 }
 
 // collector merges the workers' samples into per-endpoint totals and
@@ -211,6 +216,12 @@ func (c *collector) record(x *sample) {
 		}
 		w.hist.RecordMicros(x.lat / us)
 	}
+	if x.hasSrv {
+		if w.server == nil {
+			w.server = results.NewWindowHistogram()
+		}
+		w.server.RecordMicros(int64(x.srv))
+	}
 	if x.at < c.warmEnd {
 		return
 	}
@@ -227,6 +238,12 @@ func (c *collector) record(x *sample) {
 	if x.timed {
 		e.hist.RecordMicros(x.lat / us)
 		e.svc.RecordMicros(x.svc / us)
+	}
+	if x.hasSrv {
+		if e.server == nil {
+			e.server = results.NewHistogram()
+		}
+		e.server.RecordMicros(int64(x.srv))
 	}
 }
 
@@ -249,7 +266,7 @@ func (c *collector) endpoint(i int, t0 time.Time, runEnd time.Duration, offered 
 		Errors:    e.errors,
 		Bytes:     e.bytes,
 		BytesSent: e.bytesSent,
-		Histogram: e.hist, ServiceHistogram: e.svc,
+		Histogram: e.hist, ServiceHistogram: e.svc, ServerHistogram: e.server,
 	}
 	if len(e.status) > 0 {
 		out.Status = map[string]int64{}
@@ -271,15 +288,16 @@ func (c *collector) endpoint(i int, t0 time.Time, runEnd time.Duration, offered 
 		from := time.Duration(wi) * c.width
 		to := from + c.width
 		rw := results.Window{
-			Start:        t0.Add(from),
-			Width:        results.Duration(c.width),
-			Requests:     w.requests,
-			Errors:       w.errors,
-			Bytes:        w.bytes,
-			OfferedRPS:   offered(from, to),
-			PayloadBytes: payload(from + c.width/2),
-			Warmup:       int64(from+c.width/2) < c.warmEnd,
-			Histogram:    w.hist,
+			Start:           t0.Add(from),
+			Width:           results.Duration(c.width),
+			Requests:        w.requests,
+			Errors:          w.errors,
+			Bytes:           w.bytes,
+			OfferedRPS:      offered(from, to),
+			PayloadBytes:    payload(from + c.width/2),
+			Warmup:          int64(from+c.width/2) < c.warmEnd,
+			Histogram:       w.hist,
+			ServerHistogram: w.server,
 		}
 		out.Windows = append(out.Windows, rw)
 	}

@@ -499,6 +499,9 @@ func (e *engine) do(w *wstate, epi int, at int64, payload []byte, usePayload boo
 			err = e.doClient(w, ep, tmpl, body, &x)
 		case err == nil || errors.Is(err, errBodyTooLarge):
 			x.status, x.bytes, x.timed = int32(r.status), r.bytes, true
+			if r.server.ok {
+				x.srv, x.hasSrv = int32(r.server.micros()), true
+			}
 			switch {
 			case err != nil:
 				x.kind, err = kindBodyTooLarge, nil
@@ -560,6 +563,20 @@ func (e *engine) doClient(w *wstate, ep *endpoint, tmpl *http.Request, body []by
 	n, kind := readBody(resp.Body, w.buf, e.maxBody)
 	x.bytes = n
 	_ = resp.Body.Close()
+	if st := e.setup.st; st != nil {
+		// Header, then trailer (filled once the body was read), as one
+		// list; looked up by the canonical key: no allocation when absent.
+		var r stResult
+		for _, v := range resp.Header["Server-Timing"] {
+			scanServerTiming(st, v, &r)
+		}
+		for _, v := range resp.Trailer["Server-Timing"] {
+			scanServerTiming(st, v, &r)
+		}
+		if r.ok {
+			x.srv, x.hasSrv = int32(r.micros()), true
+		}
+	}
 	x.kind = kind
 	if kind != kindOK {
 		return nil

@@ -113,6 +113,8 @@ type h1Response struct {
 	// location is a redirect's Location header (nil for other responses);
 	// valid until the connection's next request.
 	location []byte
+	// server is the Server-Timing metric the plan picks (see stPicker).
+	server stResult
 }
 
 var errBodyTooLarge = errors.New("response body too large")
@@ -180,7 +182,7 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 			return r, fresh, false, err
 		}
 	}
-	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc)
+	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc, c.d.st)
 	if r.location != nil {
 		c.loc = r.location[:0]
 	}
@@ -202,8 +204,9 @@ func isTimeout(err error) bool {
 // readResponse parses one response and discards its body. got reports
 // whether any byte of the response arrived; keep whether the connection can
 // carry another request.
-// A redirect's Location is copied into locBuf.
-func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte) (r h1Response, got, keep bool, err error) {
+// A redirect's Location is copied into locBuf; st (nil: off) reads the
+// Server-Timing header.
+func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte, st *stPicker) (r h1Response, got, keep bool, err error) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -225,6 +228,7 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 			return r, got, false, fmt.Errorf("malformed HTTP status line %q", trimCRLF(line))
 		}
 		r.status = code
+		r.server = stResult{} // an interim response's metrics are not the final one's
 		var length int64 = -1
 		chunked, closeConn, keepAlive := false, false, false
 		for {
@@ -252,11 +256,12 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 				}
 				length = n
 			case asciiEqualFold(k, "Transfer-Encoding"):
-				chunked = bytes.Contains(bytes.ToLower(v), []byte("chunked"))
+				chunked = containsFold(v, "chunked")
 			case asciiEqualFold(k, "Connection"):
-				lv := bytes.ToLower(v)
-				closeConn = bytes.Contains(lv, []byte("close"))
-				keepAlive = bytes.Contains(lv, []byte("keep-alive"))
+				closeConn = containsFold(v, "close")
+				keepAlive = containsFold(v, "keep-alive")
+			case st != nil && asciiEqualFold(k, "Server-Timing"):
+				scanServerTiming(st, v, &r.server)
 			case asciiEqualFold(k, "Location"):
 				if code >= 300 && code < 400 {
 					r.location = append(locBuf[:0], v...)
@@ -271,7 +276,7 @@ func readResponse(br *bufio.Reader, method string, maxBody int64, locBuf []byte)
 		case method == http.MethodHead || code == 204 || code == 304 || code == 101:
 			return r, got, keep && code != 101, nil
 		case chunked:
-			r.bytes, err = readChunked(br, maxBody)
+			r.bytes, err = readChunked(br, maxBody, st, &r.server)
 			return r, got, keep && err == nil, err
 		case length >= 0:
 			if length > maxBody {
@@ -314,7 +319,9 @@ func discardN(br *bufio.Reader, n int64) (int64, error) {
 	return done, nil
 }
 
-func readChunked(br *bufio.Reader, maxBody int64) (int64, error) {
+// readChunked discards a chunked body. A Server-Timing trailer (a server
+// that knows its time only after the body) adds to the header's metrics.
+func readChunked(br *bufio.Reader, maxBody int64, st *stPicker, server *stResult) (int64, error) {
 	var total int64
 	for {
 		line, err := br.ReadSlice('\n')
@@ -339,8 +346,12 @@ func readChunked(br *bufio.Reader, maxBody int64) (int64, error) {
 				if err != nil {
 					return total, io.ErrUnexpectedEOF
 				}
-				if len(trimCRLF(t)) == 0 {
+				t = trimCRLF(t)
+				if len(t) == 0 {
 					return total, nil
+				}
+				if i := bytes.IndexByte(t, ':'); st != nil && i > 0 && asciiEqualFold(t[:i], "Server-Timing") {
+					scanServerTiming(st, bytes.TrimSpace(t[i+1:]), server)
 				}
 			}
 		}
@@ -373,4 +384,15 @@ func asciiEqualFold(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// containsFold reports whether b contains the lower-case ASCII s, ignoring
+// case, without allocating (bytes.ToLower would, on every chunked response).
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if asciiEqualFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
 }

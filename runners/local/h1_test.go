@@ -48,7 +48,7 @@ func TestReadResponse(t *testing.T) {
 		{"bad-length", "GET", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 1 << 20, 200, 0, false, true, ""},
 	} {
 		br := bufio.NewReaderSize(strings.NewReader(tc.in), 64)
-		r, got, keep, err := readResponse(br, tc.method, tc.max, nil)
+		r, got, keep, err := readResponse(br, tc.method, tc.max, nil, nil)
 		if (err != nil) != tc.err || r.status != tc.status || r.bytes != tc.bytes || keep != tc.keep || !got {
 			t.Errorf("%s: status %d bytes %d keep %v got %v err %v; want %d %d %v err=%v",
 				tc.name, r.status, r.bytes, keep, got, err, tc.status, tc.bytes, tc.keep, tc.err)
@@ -60,11 +60,11 @@ func TestReadResponse(t *testing.T) {
 			}
 		}
 	}
-	r, _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 302 Found\r\nLocation:  https://login.example/a?b \r\nContent-Length: 0\r\n\r\n")), "GET", 1, nil)
+	r, _, _, err := readResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 302 Found\r\nLocation:  https://login.example/a?b \r\nContent-Length: 0\r\n\r\n")), "GET", 1, nil, nil)
 	if err != nil || string(r.location) != "https://login.example/a?b" {
 		t.Errorf("redirect: location %q err %v", r.location, err)
 	}
-	if _, got, _, err := readResponse(bufio.NewReader(strings.NewReader("")), "GET", 1, nil); got || err != io.EOF {
+	if _, got, _, err := readResponse(bufio.NewReader(strings.NewReader("")), "GET", 1, nil, nil); got || err != io.EOF {
 		t.Errorf("empty stream: got %v err %v, want nothing and io.EOF", got, err)
 	}
 }
@@ -76,7 +76,7 @@ func FuzzReadResponse(f *testing.F) {
 	f.Add("HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		br := bufio.NewReaderSize(strings.NewReader(in), 16)
-		r, _, _, err := readResponse(br, "GET", 1<<10, make([]byte, 0, 4))
+		r, _, _, err := readResponse(br, "GET", 1<<10, make([]byte, 0, 4), nil)
 		if r.bytes < 0 || r.bytes > 1<<10 {
 			t.Fatalf("bytes %d outside 0..limit", r.bytes)
 		}

@@ -1,14 +1,18 @@
 package paired_test
 
 import (
+	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/target"
 	"github.com/loadgate/loadgate/plan"
+	"github.com/loadgate/loadgate/results"
 	"github.com/loadgate/loadgate/runners"
 	"github.com/loadgate/loadgate/runners/local"
 	"github.com/loadgate/loadgate/runners/paired"
@@ -118,4 +122,97 @@ profile:
 	if len(got) != 1 {
 		t.Errorf("regressed endpoints %v, want [work]; verdict %s", got, v.Decision)
 	}
+}
+
+// serverTimed is a build whose /timed reports its time as Server-Timing and
+// whose /plain reports nothing.
+func serverTimed(ms string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/timed" {
+			w.Header().Set("Server-Timing", "app;dur="+ms)
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// Both sides' files carry the server histograms per endpoint and per slot
+// window, made from the same slots as the latency; an endpoint whose
+// target sends no Server-Timing has none.
+func TestLocalRunnerServerTiming(t *testing.T) {
+	t.Parallel()
+	base := httptest.NewServer(serverTimed("2"))
+	defer base.Close()
+	head := httptest.NewServer(serverTimed("3"))
+	defer head.Close()
+	p, err := plan.Parse([]byte(`name: paired-st
+target: http://127.0.0.1:1
+endpoints:
+  - name: timed
+    request: GET /timed
+  - name: plain
+    request: GET /plain
+profile:
+  type: load
+  rate: 40/s
+  duration: 2s
+  warmup: 500ms
+`), "paired.yaml", ".", func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &paired.Runner{
+		BaseTarget: base.URL, HeadTarget: head.URL, Seed: 3, Slot: 500 * time.Millisecond,
+		New: func(side string) runners.Runner { return local.New(local.Options{Label: side}) },
+	}
+	b, h, err := r.Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []struct {
+		f    *results.File
+		name string
+		ms   float64
+	}{{b, "base", 2}, {h, "head", 3}} {
+		f, err := results.DecodeBytes(encode(t, side.f), side.name)
+		if err != nil {
+			t.Fatalf("%s: results do not round-trip: %v", side.name, err)
+		}
+		e := f.Endpoint("timed")
+		if e == nil || e.ServerHistogram == nil || e.Histogram.Count() == 0 || e.ServerHistogram.Count() != e.Histogram.Count() {
+			t.Fatalf("%s timed: %+v; want a server sample per latency sample", side.name, e)
+		}
+		if math.Abs(e.ServerTime.P50-side.ms) > 0.01 {
+			t.Errorf("%s timed: server p50 %v ms, want %v", side.name, e.ServerTime.P50, side.ms)
+		}
+		measured := 0
+		for i, w := range e.Windows {
+			if w.ServerHistogram == nil || w.ServerHistogram.Count() != w.Histogram.Count() || w.ServerP50 == 0 {
+				t.Errorf("%s timed window %d: server %v (p50 %v), latency %d samples", side.name, i, w.ServerHistogram, w.ServerP50, w.Histogram.Count())
+			}
+			if !w.Warmup {
+				measured++
+			}
+		}
+		if measured == 0 {
+			t.Errorf("%s: no measured windows", side.name)
+		}
+		pl := f.Endpoint("plain")
+		if pl == nil || pl.ServerHistogram != nil {
+			t.Fatalf("%s plain: %+v; want no server histogram", side.name, pl)
+		}
+		for i, w := range pl.Windows {
+			if w.ServerHistogram != nil {
+				t.Errorf("%s plain window %d has a server histogram", side.name, i)
+			}
+		}
+	}
+}
+
+func encode(t *testing.T, f *results.File) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := results.Encode(&b, f); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -425,6 +425,16 @@ func (a *assembly) add(f *results.File, warm bool, pair int) error {
 					return fmt.Errorf("paired run: endpoint %s: %w", src.Name, err)
 				}
 			}
+			if sw.ServerHistogram != nil {
+				// Made on the first slot with Server-Timing samples: a
+				// target that sends none adds nothing to the file.
+				if w.ServerHistogram == nil {
+					w.ServerHistogram = results.NewHistogram()
+				}
+				if err := w.ServerHistogram.Merge(sw.ServerHistogram); err != nil {
+					return fmt.Errorf("paired run: endpoint %s: server time: %w", src.Name, err)
+				}
+			}
 		}
 		w.OfferedRPS = offered / a.slot.Seconds()
 		dst.Windows = append(dst.Windows, w)
@@ -502,12 +512,20 @@ func (a *assembly) finish(partial bool) *results.File {
 		e := a.byName[n]
 		// Totals from the kept measured windows (exact after a trim).
 		h := results.NewHistogram()
+		var server *results.Histogram
 		for _, w := range e.Windows {
-			if !w.Warmup {
-				_ = h.Merge(w.Histogram)
+			if w.Warmup {
+				continue
+			}
+			_ = h.Merge(w.Histogram)
+			if w.ServerHistogram != nil {
+				if server == nil {
+					server = results.NewHistogram()
+				}
+				_ = server.Merge(w.ServerHistogram)
 			}
 		}
-		e.Histogram = h
+		e.Histogram, e.ServerHistogram = h, server
 		f.Endpoints = append(f.Endpoints, *e)
 	}
 	a.pairing.Pairs = measured

@@ -35,6 +35,7 @@ func main() {
 	addrFile := flag.String("addr-file", "", "also write the address to this file")
 	freePort := flag.Bool("free-port", false, "print a free loopback port and exit (for other servers)")
 	tlsDir := flag.String("tls-dir", "", "serve HTTPS; write the generated ca.pem, cert.pem and key.pem here")
+	noServerTiming := flag.Bool("no-server-timing", false, "send no Server-Timing header (a target that does not report its own time)")
 	flag.Parse()
 	if *freePort {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,7 +57,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	srv := &http.Server{Handler: target.New(target.Options{StallPeriod: *period, StallFor: *stall}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: target.New(target.Options{StallPeriod: *period, StallFor: *stall, NoServerTiming: *noServerTiming}), ReadHeaderTimeout: 10 * time.Second}
 	if *tlsDir != "" {
 		cert, err := writePKI(*tlsDir)
 		if err != nil {
