@@ -264,7 +264,9 @@ func buildTable(v *gate.Verdict) table {
 				continue
 			}
 			if c.Source == gate.SourceServer {
-				servers[c.Metric] = c
+				if _, dup := servers[c.Metric]; !dup {
+					servers[c.Metric] = c
+				}
 				continue
 			}
 			if _, dup := byMetric[c.Metric]; !dup {
