@@ -72,10 +72,22 @@ func hasServerTime(e *results.Endpoint, warmupExcluded bool) bool {
 // serverCounts are what the evidence rules need of one side's server samples.
 type serverCounts struct {
 	samples int64
-	// windows with samples, and per measured window whether it has any
-	// (paired mode counts pairs where both do).
+	// windows with samples, and per measured window how many it has
+	// (paired mode counts pairs where both have some).
 	windows int
-	has     []bool
+	per     []int64
+}
+
+// truncate keeps the first n windows, as paired mode aligns them.
+func (sc *serverCounts) truncate(n int) {
+	sc.per = sc.per[:min(n, len(sc.per))]
+	sc.samples, sc.windows = 0, 0
+	for _, c := range sc.per {
+		sc.samples += c
+		if c > 0 {
+			sc.windows++
+		}
+	}
 }
 
 func countServer(eps []*results.Endpoint, warmupExcluded bool) serverCounts {
@@ -90,7 +102,7 @@ func countServer(eps []*results.Endpoint, warmupExcluded bool) serverCounts {
 				n = w.ServerHistogram.Count()
 			}
 			sc.samples += n
-			sc.has = append(sc.has, n > 0)
+			sc.per = append(sc.per, n)
 			if n > 0 {
 				sc.windows++
 			}
@@ -145,9 +157,12 @@ func (c *comparer) serverMetrics(name string, bes []*results.Endpoint, he *resul
 	hw, bw := hc.windows, bc.windows
 	minUnits := c.pol.MinWindows
 	if c.paired {
+		n := min(len(hc.per), len(bc.per))
+		hc.truncate(n)
+		bc.truncate(n)
 		pairs := 0
-		for i := range min(len(hc.has), len(bc.has)) {
-			if hc.has[i] && bc.has[i] {
+		for i := range n {
+			if hc.per[i] > 0 && bc.per[i] > 0 {
 				pairs++
 			}
 		}
