@@ -122,6 +122,16 @@ func (c *comparer) serverMetrics(name string, bes []*results.Endpoint, he *resul
 	if len(bes) == 0 || he == nil {
 		return nil, ""
 	}
+	inHead := hasServerTime(he, c.pol.WarmupExcluded)
+	inBase := false
+	for _, be := range bes {
+		inBase = inBase || hasServerTime(be, c.pol.WarmupExcluded)
+	}
+	if !inHead && !inBase {
+		// The common case, and the only cost a target without
+		// Server-Timing pays: one look at each window.
+		return nil, ""
+	}
 	var pcts []metricTol
 	for _, mt := range c.pol.thresholds(name) {
 		if q, ok := quantileOf(mt.m); ok && q < 1 {
@@ -135,14 +145,7 @@ func (c *comparer) serverMetrics(name string, bes []*results.Endpoint, he *resul
 	if c.paired {
 		headName, baseName = "head", "base"
 	}
-	inHead := hasServerTime(he, c.pol.WarmupExcluded)
-	inBase := false
-	for _, be := range bes {
-		inBase = inBase || hasServerTime(be, c.pol.WarmupExcluded)
-	}
 	switch {
-	case !inHead && !inBase:
-		return nil, ""
 	case !inBase:
 		note = fmt.Sprintf("server time: only %s reported Server-Timing, %s did not: no server-time checks", headName, baseName)
 		if !c.paired {
