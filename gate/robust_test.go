@@ -170,7 +170,7 @@ func TestServerIntervalAgreesNearBoundary(t *testing.T) {
 	pol.Confidence = 0.99
 	sp := busy{name: "api", serverMs: 5, queueMs: 5, windows: 12, rps: 100, reported: 1}
 	var near, server int
-	for k := range 30 {
+	for k := range 20 {
 		lv := busyLevels(uint64(k), sp.windows)
 		base := synthBusy(t, 900+uint64(k), lv, sp)
 		head := synthBusy(t, 1900+uint64(k), lv, sp.slowed(1+0.005*float64(k)))

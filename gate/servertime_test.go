@@ -228,8 +228,8 @@ func TestServerTimeOnlyRegressionCommitted(t *testing.T) {
 func TestServerTimeAAKeepsLevel(t *testing.T) {
 	t.Parallel()
 	pol := testPolicy()
-	pol.Thresholds = map[Metric]Tolerance{P95: Rel(0), P99: Rel(0)}
-	sp := busy{name: "api", serverMs: 3, queueMs: 10, windows: 12, rps: 100, reported: 0.9, serverLevelShared: true}
+	pol.Thresholds = map[Metric]Tolerance{P50: Rel(0), P95: Rel(0)}
+	sp := busy{name: "api", serverMs: 3, queueMs: 10, windows: 12, rps: 40, reported: 0.9, serverLevelShared: true}
 	const trials = 120
 	flagged, serverFlagged, serverChecks := 0, 0, 0
 	for trial := range trials {
@@ -328,7 +328,7 @@ func TestServerTimeMachineChanged(t *testing.T) {
 	pol := testPolicy()
 	quiet := []busy{busyAPI, busyOther, {name: "third", serverMs: 8, queueMs: 2, windows: 20, rps: 200, reported: 1}}
 	for i := range quiet {
-		quiet[i].queueMs = 1
+		quiet[i].queueMs, quiet[i].rps = 1, 100
 	}
 	base := []*results.File{
 		withHealth(synthBusy(t, 600, nil, quiet...), 4.0),
