@@ -131,7 +131,7 @@ func Compare(base []*results.File, head *results.File, pol Policy) *Verdict {
 			}
 		}
 		return false
-	})
+	}, c.serverCheckCount(valid, head))
 	seen := map[string]bool{}
 	for i := range head.Endpoints {
 		he := &head.Endpoints[i]
@@ -291,19 +291,20 @@ type comparer struct {
 	// adjusts with max-T instead).
 	alpha float64
 	// perm holds paired mode's randomization test, by endpoint and metric.
-	perm map[string]map[Metric]permCheck
+	perm map[string]map[checkKey]permCheck
 	// profile is the run's profile type (default SLOs depend on it).
 	profile string
 }
 
 // familyAlpha is the per-check alpha: 1 - Confidence, divided by the number
 // of baseline checks the verdict will test when the policy is family-wise.
-func familyAlpha(pol Policy, hasBase bool, head *results.File, inBase func(string) bool) float64 {
+// servers is the number of server-time checks among them.
+func familyAlpha(pol Policy, hasBase bool, head *results.File, inBase func(string) bool, servers int) float64 {
 	alpha := 1 - pol.Confidence
 	if !pol.FamilyWise || !hasBase {
 		return alpha
 	}
-	m := 0
+	m := servers
 	for _, e := range head.Endpoints {
 		if inBase(e.Name) {
 			m += len(pol.thresholds(e.Name))
@@ -313,6 +314,38 @@ func familyAlpha(pol Policy, hasBase bool, head *results.File, inBase func(strin
 		alpha /= float64(m)
 	}
 	return alpha
+}
+
+// serverCheckCount is how many server-time checks a committed-baseline
+// verdict will make (servertime.go), decided from sample counts before any
+// test, for the family's Bonferroni count.
+func (c *comparer) serverCheckCount(valid []*results.File, head *results.File) int {
+	n := 0
+	for i := range head.Endpoints {
+		he := &head.Endpoints[i]
+		bes := baselineEntries(valid, he.Name)
+		exact := hasWindows(he)
+		for _, be := range bes {
+			exact = exact && hasWindows(be)
+		}
+		if !exact {
+			continue
+		}
+		sms, _ := c.serverMetrics(he.Name, bes, he)
+		n += len(sms)
+	}
+	return n
+}
+
+// baselineEntries are the entries of endpoint name in the baseline runs.
+func baselineEntries(valid []*results.File, name string) []*results.Endpoint {
+	var bes []*results.Endpoint
+	for _, b := range valid {
+		if be := b.Endpoint(name); be != nil {
+			bes = append(bes, be)
+		}
+	}
+	return bes
 }
 
 // missing is a baseline endpoint the run did not contain.

@@ -154,23 +154,14 @@ func (c *comparer) commonShift(valid []*results.File, head *results.File) (moved
 		if len(bes) == 0 || !hasWindows(he) {
 			continue
 		}
-		base := newSide(bes, c.pol.WarmupExcluded)
-		hs := newSide([]*results.Endpoint{he}, c.pol.WarmupExcluded)
-		var b, h [nStats]float64
-		sc := &scratch{}
-		base.stats(nil, sc, &b)
-		hs.stats(nil, sc, &h)
-		measured, up := false, false
-		for _, m := range []Metric{P50, P95, P99} {
-			si := statIndex(m)
-			point := effect(m, b[si], h[si])
-			if math.IsNaN(point) {
-				continue
-			}
-			measured = true
-			if _, _, p, ok := c.betweenRuns(m, si, base, h[si], point, level); ok && p < level && point > 0 {
-				up = true
-			}
+		measured, up := c.movedUp(newSide(bes, c.pol.WarmupExcluded), newSide([]*results.Endpoint{he}, c.pol.WarmupExcluded), level)
+		if sms, _ := c.serverMetrics(he.Name, bes, he); len(sms) > 0 {
+			// Server time moves with the machine too when the target shares
+			// it: an endpoint whose server time rose with the others is part
+			// of the common shift, so its server checks are judged like its
+			// latency checks.
+			_, sup := c.movedUp(newSide(serverViews(bes), c.pol.WarmupExcluded), newSide([]*results.Endpoint{serverView(he)}, c.pol.WarmupExcluded), level)
+			up = up || sup
 		}
 		if measured {
 			of++
@@ -180,6 +171,27 @@ func (c *comparer) commonShift(valid []*results.File, head *results.File) (moved
 		}
 	}
 	return moved, of
+}
+
+// movedUp says whether head's p50, p95 or p99 rose beyond the baseline runs'
+// spread; measured is false when none of them could be compared.
+func (c *comparer) movedUp(base, head *side, level float64) (measured, up bool) {
+	var b, h [nStats]float64
+	sc := &scratch{}
+	base.stats(nil, sc, &b)
+	head.stats(nil, sc, &h)
+	for _, m := range []Metric{P50, P95, P99} {
+		si := statIndex(m)
+		point := effect(m, b[si], h[si])
+		if math.IsNaN(point) {
+			continue
+		}
+		measured = true
+		if _, _, p, ok := c.betweenRuns(m, si, base, h[si], point, level); ok && p < level && point > 0 {
+			up = true
+		}
+	}
+	return measured, up
 }
 
 // machineChanged applies the machine figures to a committed-baseline verdict.

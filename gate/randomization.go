@@ -64,11 +64,19 @@ type permCheck struct {
 	hl, lo, hi      float64
 }
 
+// checkKey names one check of an endpoint among the randomization results:
+// its metric, on client-seen latency or on server time.
+type checkKey struct {
+	m      Metric
+	server bool
+}
+
 // pairCheck is a check under test.
 type pairCheck struct {
 	endpoint string
 	m        Metric
 	si       int
+	server   bool
 	// terms are the per-pair terms of a sum statistic (nil for max).
 	terms []float64
 	// logRatios are the per-pair log ratios of a signed-rank check (NaN where
@@ -88,6 +96,9 @@ type pairEndpoint struct {
 	n      int
 	checks []int // indexes into the test's checks
 	hasMax bool  // a check needs the swapped maxima
+	// server marks the endpoint's Server-Timing windows (servertime.go):
+	// the same slots, so the same swaps, as its latency windows.
+	server bool
 }
 
 // newPairSide joins the measured windows of base and head into one side whose
@@ -228,7 +239,7 @@ func walshInterval(d []float64, tCrit float64) (hl, lo, hi float64, bounded bool
 
 // randomization runs the swap test over every baseline check of a paired
 // verdict and returns the results by endpoint and metric.
-func (c *comparer) randomization(base, head *results.File) map[string]map[Metric]permCheck {
+func (c *comparer) randomization(base, head *results.File) map[string]map[checkKey]permCheck {
 	pol := c.pol
 	var eps []pairEndpoint
 	var checks []pairCheck
@@ -238,6 +249,25 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 		be := base.Endpoint(he.Name)
 		if be == nil || !hasWindows(he) || !hasWindows(be) {
 			continue
+		}
+		// Server-time checks join the family before anything can skip the
+		// endpoint: their pairs are the same slots as the latency pairs.
+		if sms, _ := c.serverMetrics(he.Name, []*results.Endpoint{be}, he); len(sms) > 0 {
+			ss, sn := newPairSide(serverView(be), serverView(he), pol.WarmupExcluded)
+			if sn >= 2 && ss.hist {
+				spe := pairEndpoint{s: ss, n: sn, server: true}
+				for _, mt := range sms {
+					si := statIndex(mt.m)
+					ch := pairCheck{endpoint: he.Name, m: mt.m, si: si, server: true}
+					ch.logRatios = pairLogRatios(si, ss, sn)
+					ch.terms = signedRanks(ch.logRatios)
+					ch.observed, ch.sd = sumAndSpread(ch.terms)
+					spe.checks = append(spe.checks, len(checks))
+					checks = append(checks, ch)
+				}
+				eps = append(eps, spe)
+				maxN = max(maxN, sn)
+			}
 		}
 		s, n := newPairSide(be, he, pol.WarmupExcluded)
 		if n < 2 || !s.hist {
@@ -265,13 +295,7 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 				} else {
 					ch.terms = pairTerms(si, s, n)
 				}
-				var sum, ss float64
-				for _, t := range ch.terms {
-					sum += t
-					ss += t * t
-				}
-				// Under random signs the sum has mean 0 and variance Σ t².
-				ch.observed, ch.sd = sum, math.Sqrt(ss)
+				ch.observed, ch.sd = sumAndSpread(ch.terms)
 			}
 			pe.checks = append(pe.checks, len(checks))
 			checks = append(checks, ch)
@@ -346,7 +370,7 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 	}
 	slices.Sort(maxZ)
 
-	out := map[string]map[Metric]permCheck{}
+	out := map[string]map[checkKey]permCheck{}
 	for j, ch := range checks {
 		pc := permCheck{p: 1}
 		if ch.sd > 0 && !math.IsNaN(ch.observed) {
@@ -382,11 +406,22 @@ func (c *comparer) randomization(base, head *results.File) map[string]map[Metric
 			}
 		}
 		if out[ch.endpoint] == nil {
-			out[ch.endpoint] = map[Metric]permCheck{}
+			out[ch.endpoint] = map[checkKey]permCheck{}
 		}
-		out[ch.endpoint][ch.m] = pc
+		out[ch.endpoint][checkKey{ch.m, ch.server}] = pc
 	}
 	return out
+}
+
+// sumAndSpread is a sum statistic's observed value and its spread under
+// random signs: mean 0, variance Σ t².
+func sumAndSpread(terms []float64) (sum, sd float64) {
+	var ss float64
+	for _, t := range terms {
+		sum += t
+		ss += t * t
+	}
+	return sum, math.Sqrt(ss)
 }
 
 // swapSeed derives the swaps' stream from the data, in a way that does not
@@ -403,6 +438,11 @@ func swapSeed(eps []pairEndpoint) uint64 {
 		h.Write(buf[:])
 	}
 	for _, pe := range eps {
+		if pe.server {
+			// Seeded by the latency windows alone, so a target without
+			// Server-Timing gets exactly the swaps it always had.
+			continue
+		}
 		for i := range pe.n {
 			b, hd := pe.s.wins[i], pe.s.wins[pe.n+i]
 			put(uint64(b.requests + hd.requests))

@@ -160,3 +160,38 @@ func TestIntervalAgreesNearBoundary(t *testing.T) {
 	}
 	t.Logf("%d checks with p in (0.003, 0.03)", near)
 }
+
+// Near the significance boundary the server checks' printed interval and
+// decision agree, in both modes, as the latency checks' do
+// (TestIntervalAgreesNearBoundary).
+func TestServerIntervalAgreesNearBoundary(t *testing.T) {
+	t.Parallel()
+	pol := testPolicy()
+	pol.Confidence = 0.99
+	sp := busy{name: "api", serverMs: 5, queueMs: 5, windows: 12, rps: 100, reported: 1}
+	var near, server int
+	for k := range 20 {
+		lv := busyLevels(uint64(k), sp.windows)
+		base := synthBusy(t, 900+uint64(k), lv, sp)
+		head := synthBusy(t, 1900+uint64(k), lv, sp.slowed(1+0.005*float64(k)))
+		for _, v := range []*Verdict{ComparePaired(base, head, pol), Compare([]*results.File{base}, head, pol)} {
+			for _, c := range endpoint(t, v, "api").Checks {
+				if !c.HasCI || c.Kind != "baseline" || c.Source != SourceServer {
+					continue
+				}
+				server++
+				if c.PValue > 0.003 && c.PValue < 0.03 {
+					near++
+				}
+				excludes := c.CILow > 0 || c.CIHigh < 0
+				if c.Decision != Inconclusive && c.Significant != excludes {
+					t.Errorf("%s k=%d %s: significant=%v but interval [%+.4f, %+.4f] (p=%.4f) %s %q", v.Mode, k, c.Label(), c.Significant, c.CILow, c.CIHigh, c.PValue, c.Decision, c.Warnings)
+				}
+			}
+		}
+	}
+	t.Logf("%d server checks, %d with p in (0.003, 0.03)", server, near)
+	if server == 0 || near == 0 {
+		t.Errorf("%d server checks, %d near the boundary: the sweep tests nothing", server, near)
+	}
+}

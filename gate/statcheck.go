@@ -44,8 +44,9 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 			if si < 0 {
 				continue
 			}
-			ev.Checks = append(ev.Checks, c.baselineCheck(ev.Name, mt.m, mt.t, si, base, head, bs[si], hs[si], bt, alpha))
+			ev.Checks = append(ev.Checks, c.baselineCheck(ev.Name, mt.m, mt.t, si, false, base, head, bs[si], hs[si], bt, alpha))
 		}
+		c.serverChecks(ev, bes, he)
 	}
 	slos, defaulted := c.slos(ev.Name, base != nil)
 	for _, s := range slos {
@@ -71,6 +72,38 @@ func (c *comparer) statChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *
 			ch.Warnings = append(ch.Warnings, fmt.Sprintf("%s from %d requests is imprecise (want ≥ %d)", s.m, head.requests, need))
 		}
 		ev.Checks = append(ev.Checks, ch)
+	}
+}
+
+// serverChecks adds the endpoint's server-time checks (servertime.go): the
+// same baselineCheck on sides built from the Server-Timing samples, or a note
+// saying why there are none.
+func (c *comparer) serverChecks(ev *EndpointVerdict, bes []*results.Endpoint, he *results.Endpoint) {
+	sms, note := c.serverMetrics(ev.Name, bes, he)
+	if note != "" {
+		ev.Warnings = append(ev.Warnings, note)
+	}
+	if len(sms) == 0 {
+		return
+	}
+	head := newSide([]*results.Endpoint{serverView(he)}, c.pol.WarmupExcluded)
+	base := newSide(serverViews(bes), c.pol.WarmupExcluded)
+	var bt boot
+	if c.paired {
+		n := min(len(base.wins), len(head.wins))
+		base.truncate(n)
+		head.truncate(n)
+		// The randomization test decides percentiles; no bootstrap needed.
+	} else {
+		bt = c.bootstrap(ev.Name+"\x00server", base, head)
+	}
+	sc := &scratch{}
+	var hs, bs [nStats]float64
+	head.stats(nil, sc, &hs)
+	base.stats(nil, sc, &bs)
+	for _, mt := range sms {
+		si := statIndex(mt.m)
+		ev.Checks = append(ev.Checks, c.baselineCheck(ev.Name, mt.m, mt.t, si, true, base, head, bs[si], hs[si], bt, c.alpha))
 	}
 }
 
@@ -158,9 +191,13 @@ func fromEffect(m Metric, e float64) float64 {
 }
 
 // baselineCheck compares one metric with the baseline.
-func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, base, head *side, b, h float64, bt boot, alpha float64) Check {
+// server marks a check on Server-Timing sides.
+func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, server bool, base, head *side, b, h float64, bt boot, alpha float64) Check {
 	pol := c.pol
 	ch := newCheck(m, "baseline", nz(b), nz(h), tol.describe(m))
+	if server {
+		ch.Source = SourceServer
+	}
 	var short []string
 	if math.IsNaN(b) || base.requests == 0 {
 		ch.Decision = Inconclusive
@@ -213,7 +250,7 @@ func (c *comparer) baselineCheck(name string, m Metric, tol Tolerance, si int, b
 		// Significance from the randomization test over swaps within pairs
 		// (randomization.go), already family-wise adjusted when the policy
 		// is.
-		pc, found := c.perm[name][m]
+		pc, found := c.perm[name][checkKey{m, server}]
 		if found && pc.robust {
 			// Latency percentiles: signed ranks of per-pair log ratios; the
 			// change and its interval invert the same test at the same

@@ -38,6 +38,9 @@ type Check struct {
 	Metric Metric `json:"metric"`
 	// Kind is "baseline" (relative to a baseline) or "slo" (absolute limit).
 	Kind string `json:"kind"`
+	// Source is what a latency check measured: "" the client-seen latency,
+	// SourceServer the durations the target reported in Server-Timing.
+	Source string `json:"source,omitempty"`
 	// Unit of Base/Head: "ms", "rps" or "%".
 	Unit string  `json:"unit"`
 	Base float64 `json:"base"`
@@ -58,6 +61,15 @@ type Check struct {
 	Significant bool     `json:"significant"`
 	Decision    Decision `json:"decision"`
 	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// Label names the check's figure for reports: "p95", or "server p95" for a
+// check on Server-Timing durations.
+func (c *Check) Label() string {
+	if c.Source == SourceServer {
+		return "server " + string(c.Metric)
+	}
+	return string(c.Metric)
 }
 
 // EndpointVerdict is the decision for one endpoint.

@@ -37,7 +37,7 @@ func CheckTitle(v *gate.Verdict) string {
 				continue
 			}
 			if c := worstCheck(e); c != nil {
-				parts = append(parts, fmt.Sprintf("%s %s %s", e.Name, c.Metric, ShortChange(*c)))
+				parts = append(parts, fmt.Sprintf("%s %s %s", e.Name, c.Label(), ShortChange(*c)))
 			} else {
 				parts = append(parts, e.Name)
 			}

@@ -178,7 +178,7 @@ func BuildJUnit(in Input) *JUnitSuites {
 		}
 		for i := range e.Checks {
 			ch := &e.Checks[i]
-			name := string(ch.Metric)
+			name := ch.Label()
 			if ch.Kind == "slo" {
 				name += " SLO"
 			}
@@ -220,7 +220,7 @@ func BuildJUnit(in Input) *JUnitSuites {
 // checkMessage is the one-line summary: "p95 68.2 ms → 80.0 ms +12.6% [+8.1, +16.9] p=0.002 (tolerance +10%)".
 func checkMessage(c *gate.Check) string {
 	var b strings.Builder
-	b.WriteString(string(c.Metric))
+	b.WriteString(c.Label())
 	if c.Kind == "slo" {
 		fmt.Fprintf(&b, " %s (SLO %s)", formatValue(c.Head, c.Unit), c.Tolerance)
 		return b.String()
@@ -234,7 +234,7 @@ func checkMessage(c *gate.Check) string {
 
 func checkDetail(c *gate.Check, endpointWarnings []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "metric: %s (%s)\nbaseline: %s\ncurrent: %s\n", c.Metric, c.Kind, formatValue(c.Base, c.Unit), formatValue(c.Head, c.Unit))
+	fmt.Fprintf(&b, "metric: %s (%s)\nbaseline: %s\ncurrent: %s\n", c.Label(), c.Kind, formatValue(c.Base, c.Unit), formatValue(c.Head, c.Unit))
 	if c.Unit == "%" {
 		fmt.Fprintf(&b, "change: %s\n", formatPP(c.Delta))
 	} else {

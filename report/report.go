@@ -132,7 +132,7 @@ func (in Input) title() string {
 
 // row is one metric of one endpoint in a verdict table.
 type row struct {
-	Metric string // "p95", "p95 SLO"
+	Metric string // "p95", "server p95", "p95 SLO"
 	Base   string
 	Head   string
 	// Change is the benchstat-style delta: "+12.6% [+8.1, +16.9] p=0.002", "~ (p=0.41)", "+3.0%".
@@ -255,11 +255,18 @@ func buildTable(v *gate.Verdict) table {
 		et := endpointTable{Name: e.Name, Decision: e.Decision, Notes: fn.addAll(e.Warnings),
 			Unchecked: e.Decision == gate.Pass && len(e.Checks) == 0}
 		byMetric := map[gate.Metric]*gate.Check{}
+		servers := map[gate.Metric]*gate.Check{}
 		var slos []*gate.Check
 		for i := range e.Checks {
 			c := &e.Checks[i]
 			if c.Kind == "slo" {
 				slos = append(slos, c)
+				continue
+			}
+			if c.Source == gate.SourceServer {
+				if _, dup := servers[c.Metric]; !dup {
+					servers[c.Metric] = c
+				}
 				continue
 			}
 			if _, dup := byMetric[c.Metric]; !dup {
@@ -294,6 +301,18 @@ func buildTable(v *gate.Verdict) table {
 			} else {
 				r.Change = figureChange(e.Base, e.Head, m)
 			}
+			et.Rows = append(et.Rows, r)
+		}
+		// Server-time checks follow the latency rows they mirror, in the
+		// same order; the figures are the check's own (Figures are the
+		// client's).
+		for _, m := range metricOrder {
+			c := servers[m]
+			if c == nil {
+				continue
+			}
+			r := row{Metric: c.Label(), check: c, Base: formatValue(c.Base, c.Unit), Head: formatValue(c.Head, c.Unit),
+				Change: checkChange(c), Decision: c.Decision, Tolerance: c.Tolerance, Notes: fn.addAll(c.Warnings)}
 			et.Rows = append(et.Rows, r)
 		}
 		for _, c := range slos {

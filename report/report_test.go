@@ -265,6 +265,10 @@ func FuzzDecodeVerdict(f *testing.F) {
 	var buf bytes.Buffer
 	_ = JSON(&buf, fixtureInput())
 	f.Add(buf.Bytes())
+	buf.Reset()
+	_ = JSON(&buf, serverTimeInput())
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"schema":"loadgate/verdict/v1","verdict":{"endpoints":[{"checks":[{"metric":"p95","kind":"baseline","source":"server"},{"metric":"p95","kind":"baseline","source":"server"},{"source":"x"}]}]}}`))
 	f.Add([]byte(`{"schema":"loadgate/verdict/v1","verdict":{"endpoints":[{}]}}`))
 	f.Add([]byte(`{"schema":"loadgate/verdict/v1","regressions":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
