@@ -42,9 +42,32 @@ func TestMachineChanged(t *testing.T) {
 	}
 
 	one := withHealth(synth(t, 811, fast, slow.withScale(1.6), mid), 8.8)
+	one.Validity.LagP99Ms = 6 // the machine added ≈ 6 ms; slow rose far more
 	v = Compare(base, one, pol)
 	if got := v.Regressions(); v.Decision != Regressed || len(got) != 1 || got[0] != "slow" || !strings.Contains(strings.Join(v.Warnings, "\n"), "only 1 of 3 endpoints moved") {
 		t.Errorf("one endpoint on a slower machine: %s %v %q", v.Decision, got, v.Warnings)
+	}
+
+	// A busy machine adds about the same milliseconds to every request: the
+	// fast endpoint's rise is a large fraction of it, the others' stay in
+	// their spread. No larger than the lag the machine added, it is not
+	// called a regression.
+	fastOnly := withHealth(synth(t, 814, fast.withScale(1.25), slow, mid), 8.8)
+	fastOnly.Validity.LagP99Ms = 6
+	v = Compare(base, fastOnly, pol)
+	w = strings.Join(v.Warnings, "\n")
+	if v.Decision != Inconclusive || len(v.Regressions()) != 0 || !strings.Contains(w, "not called regressions") || strings.Contains(w, "regressions stand") {
+		t.Errorf("fast endpoint within the machine's added delay: %s %v %q", v.Decision, v.Regressions(), v.Warnings)
+	}
+	for _, e := range v.Endpoints {
+		if e.Name == "fast" && (e.Decision != Inconclusive || !strings.Contains(checkWarnings(&e), "within the") || !strings.Contains(checkWarnings(&e), "schedule lag p99 6.0 ms")) {
+			t.Errorf("fast endpoint: %s %q", e.Decision, checkWarnings(&e))
+		}
+	}
+	// The same rise on the same machine as the baseline is a regression.
+	fastOnly = withHealth(synth(t, 814, fast.withScale(1.25), slow, mid), 4.1)
+	if got := Compare(base, fastOnly, pol).Regressions(); len(got) != 1 || got[0] != "fast" {
+		t.Errorf("fast endpoint on the baseline's machine: regressed %v", got)
 	}
 
 	v = Compare(base, withHealth(all(812, 1.8), 4.1), pol)
@@ -78,4 +101,12 @@ func TestMachineFigures(t *testing.T) {
 	if ms := machineFigures(base, &results.File{}); ms.known || len(ms.slower) != 0 {
 		t.Errorf("head without figures: %+v", ms)
 	}
+}
+
+func checkWarnings(e *EndpointVerdict) string {
+	var all []string
+	for _, c := range e.Checks {
+		all = append(all, c.Warnings...)
+	}
+	return strings.Join(all, " ")
 }
