@@ -69,6 +69,18 @@ func TestMachineChanged(t *testing.T) {
 	if got := Compare(base, fastOnly, pol).Regressions(); len(got) != 1 || got[0] != "fast" {
 		t.Errorf("fast endpoint on the baseline's machine: regressed %v", got)
 	}
+	// No figure crossed its threshold, but the lag rose by 1.5 ms: rises
+	// within twice that are held back too, larger ones stand.
+	fastOnly.Validity.LagP99Ms = 1.5
+	v = Compare(base, fastOnly, pol)
+	if v.Decision != Inconclusive || len(v.Regressions()) != 0 || !strings.Contains(strings.Join(v.Warnings, "\n"), "3.00 ms this runner added") {
+		t.Errorf("fast endpoint, lag +1.5 ms: %s %v %q", v.Decision, v.Regressions(), v.Warnings)
+	}
+	slowOnly := withHealth(synth(t, 815, fast, slow.withScale(1.6), mid), 4.1)
+	slowOnly.Validity.LagP99Ms = 1.5
+	if got := Compare(base, slowOnly, pol).Regressions(); len(got) != 1 || got[0] != "slow" {
+		t.Errorf("slow endpoint +60 %%, lag +1.5 ms: regressed %v", got)
+	}
 
 	v = Compare(base, withHealth(all(812, 1.8), 4.1), pol)
 	if v.Decision != Regressed || len(v.Regressions()) != 3 {
