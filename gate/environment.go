@@ -42,8 +42,9 @@ type machineShift struct {
 	// factor is the CPU calibration's slowdown (1 when unknown).
 	factor float64
 	// addedMs is the delay this machine measurably added to its own work
-	// beyond the baseline's: the larger of the schedule lag p99's and the
-	// short sleep's oversleep increase (0 when neither rose), and why.
+	// beyond the baseline's: the larger of twice the schedule lag p99's
+	// increase and the short sleep's oversleep increase (0 when neither
+	// rose), and why.
 	addedMs  float64
 	addedWhy string
 }
