@@ -262,6 +262,12 @@ func realRows(dir string, tight, def gate.Policy, logf func(string, ...any)) ([]
 			break
 		}
 	}
+	for _, ps := range pairs { // a paired-only recording has no singles
+		if len(ps) > 0 && len(ps[0][1].Endpoints) > 0 && len(singles) == 0 {
+			perEndpoint = meta.Rate / float64(len(ps[0][1].Endpoints))
+			break
+		}
+	}
 	label := fmt.Sprintf("real load, %g rps/endpoint", perEndpoint)
 	if meta.Parallel > 1 {
 		label += fmt.Sprintf(", %d runs at once", meta.Parallel)
