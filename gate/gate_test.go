@@ -26,19 +26,24 @@ type spec struct {
 
 func (s spec) withScale(f float64) spec { s.scale = f; return s }
 
-// synth builds a valid results file with windows carrying histograms, as the
-// local runner writes them. One warm-up window precedes the measured ones.
-func synth(t testing.TB, seed uint64, specs ...spec) *results.File {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(seed, 7))
-	f := &results.File{
+// synthFile is the header every synthetic results file shares, and the
+// start of its first window.
+func synthFile() (*results.File, time.Time) {
+	return &results.File{
 		Schema:   results.Schema,
 		Plan:     results.PlanRef{Name: "synthetic", Hash: "abc123"},
 		Run:      results.Run{ID: "run", Runner: "local", RunnerClass: "local/2cpu"},
 		Profile:  results.Profile{Type: "load", Model: "open", Rate: 100},
 		Validity: results.Validity{Valid: true},
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// synth builds a valid results file with windows carrying histograms, as the
+// local runner writes them. One warm-up window precedes the measured ones.
+func synth(t testing.TB, seed uint64, specs ...spec) *results.File {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	f, t0 := synthFile()
 	for _, s := range specs {
 		if s.scale == 0 {
 			s.scale = 1

@@ -33,14 +33,7 @@ func (b busy) slowed(f float64) busy { b.slow = f; return b }
 func synthBusy(t testing.TB, seed uint64, levels []float64, specs ...busy) *results.File {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 11))
-	f := &results.File{
-		Schema:   results.Schema,
-		Plan:     results.PlanRef{Name: "synthetic", Hash: "abc123"},
-		Run:      results.Run{ID: "run", Runner: "local", RunnerClass: "local/2cpu"},
-		Profile:  results.Profile{Type: "load", Model: "open", Rate: 100},
-		Validity: results.Validity{Valid: true},
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f, t0 := synthFile()
 	for _, s := range specs {
 		if s.slow == 0 {
 			s.slow = 1

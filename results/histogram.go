@@ -160,28 +160,27 @@ func layoutOf(lowest, significantFigures int64) bucketLayout {
 
 // lowestEquivalent is the smallest value counted at index i.
 func (l bucketLayout) lowestEquivalent(i int) int64 {
-	half := 1 << l.subBucketHalfCountMagnitude
-	bucket := (i >> l.subBucketHalfCountMagnitude) - 1
-	sub := (i & (half - 1)) + half
-	if bucket < 0 {
-		sub -= half
-		bucket = 0
-	}
-	return int64(sub) << (bucket + l.unitMagnitude)
+	sub, shift := l.bucketOf(i)
+	return sub << shift
 }
 
 // highestEquivalent is the largest value counted at index i: what
 // ValueAtQuantile and Distribution report for it.
 func (l bucketLayout) highestEquivalent(i int) int64 {
+	sub, shift := l.bucketOf(i)
+	return sub<<shift + int64(1)<<shift - 1
+}
+
+// bucketOf is index i's sub-bucket and the shift that scales it to values.
+func (l bucketLayout) bucketOf(i int) (sub int64, shift int) {
 	half := 1 << l.subBucketHalfCountMagnitude
 	bucket := (i >> l.subBucketHalfCountMagnitude) - 1
-	sub := (i & (half - 1)) + half
+	s := (i & (half - 1)) + half
 	if bucket < 0 {
-		sub -= half
+		s -= half
 		bucket = 0
 	}
-	shift := bucket + l.unitMagnitude
-	return int64(sub)<<shift + int64(1)<<shift - 1
+	return int64(s), bucket + l.unitMagnitude
 }
 
 // Summary returns the latency summary in milliseconds. It walks the counts
