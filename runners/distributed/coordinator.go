@@ -344,6 +344,7 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 	o := c.o
 	deadline := o.Now().Add(o.StartTimeout)
 	lastMsg := ""
+	var settled time.Time // when every worker was first ready or dead
 	for {
 		// Task states first, the store second: a worker uploads its ready
 		// marker or failure before it exits, so a task seen stopped here has
@@ -366,7 +367,7 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 		if err := c.noteFailures(ctx, ws, states); err != nil {
 			return err
 		}
-		var ready, pending, running, dead int
+		var ready, pending, running, dead, unstopped int
 		for _, st := range order {
 			ts := states[st.spec.ID()]
 			switch {
@@ -374,6 +375,9 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 				ready++
 			case ts.Phase == PhaseStopped || st.reason != "":
 				dead++
+				if ts.Phase != PhaseStopped {
+					unstopped++
+				}
 				if st.reason == "" {
 					st.reason = "stopped before ready: " + ts.Reason
 				} else if ts.Phase == PhaseStopped {
@@ -390,7 +394,15 @@ func (c *Coordinator) waitReady(ctx context.Context, ws map[string]*workerState,
 			lastMsg = msg
 		}
 		if ready+dead == len(order) || o.Now().After(deadline) {
-			return nil
+			// A worker files its failure before its task stops, so the
+			// task's stop reason (its exit code) shows up a poll or a few
+			// later: wait a little for it rather than report without it.
+			if settled.IsZero() {
+				settled = o.Now()
+			}
+			if unstopped == 0 || o.Now().After(deadline) || o.Now().Sub(settled) >= stopReasonGrace*o.PollInterval {
+				return nil
+			}
 		}
 		if err := sleepCtx(ctx, o.PollInterval); err != nil {
 			return err
@@ -687,6 +699,10 @@ func (c *Coordinator) interrupted(ctx context.Context, p *plan.Plan, order []*wo
 
 // withTaskReason adds the task's stop reason (the container's own, such as
 // OutOfMemoryError) to a worker's reason, once.
+// stopReasonGrace is how many poll intervals the coordinator waits, once
+// every worker is ready or has failed, for failed workers' tasks to stop.
+const stopReasonGrace = 5
+
 func withTaskReason(reason, task string) string {
 	if task == "" || strings.Contains(reason, task) {
 		return reason
