@@ -360,7 +360,7 @@ func resolution(m Metric, tol Tolerance, base, lo, hi float64) string {
 	if m == ErrorRate {
 		bound = fmt.Sprintf("%+.2fpp", bad)
 	}
-	return fmt.Sprintf("the interval reaches %s, beyond the tolerance %s: this run cannot rule out a change that large; %s the requests (a longer run or a higher rate) would",
+	return fmt.Sprintf("the interval reaches %s, beyond the tolerance %s: this run cannot rule out a change that large; %s the requests (a longer run or a higher rate) would be needed to keep it within the tolerance",
 		bound, tol.describe(m), more)
 }
 

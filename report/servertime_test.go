@@ -40,7 +40,7 @@ func serverTimeInput() Input {
 				chk(gate.Throughput, "rps", 60, 60, 0, -0.01, 0.01, 0.99, false, "-5%", gate.Pass),
 				serverChk(gate.P95, 8.2, 9.9, 0.207, 0.15, 0.26, 0.001, true, "+10%", gate.Regressed),
 				serverChk(gate.P99, 11.4, 13.5, 0.184, 0.09, 0.28, 0.004, true, "+20%", gate.Pass,
-					"the interval reaches +28.0 %, beyond the tolerance +20%: this run cannot rule out a change that large; about 1.8× the requests (a longer run or a higher rate) would"),
+					"the interval reaches +28.0 %, beyond the tolerance +20%: this run cannot rule out a change that large; about 1.8× the requests (a longer run or a higher rate) would be needed to keep it within the tolerance"),
 			}),
 			ev("search", gate.Pass, []gate.Check{
 				chk(gate.P95, "ms", 173, 171, -0.012, -0.05, 0.03, 0.6, false, "+10%", gate.Pass),
