@@ -202,7 +202,9 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 		return r, fresh, got, err
 	}
 	c.used = true
-	if !keep || !c.d.keepAlive {
+	// A request still held was answered from bytes the server sent before
+	// it (a misbehaving server): the connection is out of step.
+	if !keep || !c.d.keepAlive || (c.sc != nil && c.sc.held()) {
 		c.close()
 	}
 	return r, fresh, got, nil

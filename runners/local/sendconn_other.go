@@ -11,3 +11,5 @@ type sendConn struct{}
 func newSendConn(c net.Conn) (net.Conn, *sendConn) { return c, nil }
 
 func (c *sendConn) setHold(bool) {}
+
+func (c *sendConn) held() bool { return false }

@@ -54,6 +54,9 @@ func newSendConn(c net.Conn) (net.Conn, *sendConn) {
 // (off). Only the connection's worker calls it.
 func (c *sendConn) setHold(on bool) { c.hold = on }
 
+// held reports whether bytes wait for the next Read.
+func (c *sendConn) held() bool { return len(c.pending) > 0 }
+
 func (c *sendConn) Write(b []byte) (int, error) {
 	if c.hold {
 		c.pending = append(c.pending, b...)

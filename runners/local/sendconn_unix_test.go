@@ -4,6 +4,7 @@ package local
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -142,5 +143,26 @@ func TestSendConnClosedByPeer(t *testing.T) {
 	n, err := sc.Read(make([]byte, 8))
 	if n != 0 || err == nil || (classify(err) != kindReset) {
 		t.Fatalf("read %d, %v (kind %d), want the end of the stream or a reset", n, err, classify(err))
+	}
+}
+
+// A server that sends a response before any request (out of step): the
+// fast path answers a held request from those bytes, finds the request
+// still held, and drops the connection rather than sending it late.
+func TestH1DropsConnectionWithHeldRequest(t *testing.T) {
+	t.Parallel()
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	addr := echoServer(t, len(req), resp, func(c net.Conn) { _, _ = c.Write(resp) })
+	c := newH1(testDialer(t, "http://"+addr))
+	defer c.close()
+	for i := range 2 {
+		r, err := c.do(context.Background(), []byte("GET / HTTP/1.1\r\nHost: x\r\n"), "GET", nil, time.Now().Add(time.Minute), 1<<20)
+		if err != nil || r.status != 200 {
+			t.Fatalf("request %d: status %d, %v", i, r.status, err)
+		}
+	}
+	if c.conn != nil {
+		t.Error("the connection with a request still held was kept")
 	}
 }
