@@ -14,11 +14,10 @@ import (
 // nothing yet (EAGAIN: the target has not answered within the microseconds
 // since the write), a park, and the read of the response. Writing from the
 // poller's read callback, after the poller reset its readiness, lets the
-// goroutine park at once and read only when the response arrived: one
-// system call less per request, measured as a third of the reads (strace and
-// perf counts in bench/RESULTS.md, session 7). The readiness edge of the
-// response cannot be missed: it comes after the write, and the write comes
-// after the reset.
+// goroutine park at once and read only when the response arrived: one read
+// per request instead of two (perf counts in bench/RESULTS.md, session 7).
+// The readiness edge of the response cannot be missed: it comes after the
+// write, and the write comes after the reset.
 type sendConn struct {
 	*net.TCPConn
 	rc      syscall.RawConn
