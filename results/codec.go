@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -163,14 +164,29 @@ func ReadFile(path string) (*File, error) {
 }
 
 // WriteFile encodes f to path atomically (temp file + rename), so a reader never
-// sees half a file even if the process is killed mid-write.
-func WriteFile(path string, f *File) error {
-	var buf bytes.Buffer
-	if err := Encode(&buf, f); err != nil {
+// sees half a file even if the process is killed mid-write. The encoding goes
+// to the file as it is made rather than through one more in-memory copy of
+// the document: writing is the peak of a run's memory.
+func WriteFile(path string, f *File) (err error) {
+	tmp := path + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	defer func() {
+		if err != nil {
+			_ = out.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(out, 32<<10)
+	if err := Encode(bw, f); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

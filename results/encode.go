@@ -29,20 +29,20 @@ var zlibWriters = sync.Pool{New: func() any {
 // encodeV2Compressed writes the standard base64 V2 compressed encoding of h,
 // byte-compatible with every HdrHistogram decoder.
 func encodeV2Compressed(h *Histogram) (string, error) {
-	snap := h.h.Export()
-	limit := len(snap.Counts)
-	for limit > 1 && snap.Counts[limit-1] == 0 {
+	counts := h.counts()
+	limit := len(counts)
+	for limit > 1 && counts[limit-1] == 0 {
 		limit-- // the reference writes up to the bucket of Max(), at least one
 	}
 	var payload bytes.Buffer
 	payload.Grow(limit)
 	var tmp [9]byte
 	for i := 0; i < limit; {
-		count := snap.Counts[i]
+		count := counts[i]
 		i++
 		if count == 0 {
 			zeros := int64(1)
-			for i < limit && snap.Counts[i] == 0 {
+			for i < limit && counts[i] == 0 {
 				zeros++
 				i++
 			}
@@ -60,9 +60,9 @@ func encodeV2Compressed(h *Histogram) (string, error) {
 		v2EncodingCookie,
 		int32(payload.Len()),
 		int32(1), // normalizing index offset
-		int32(snap.SignificantFigures),
-		snap.LowestTrackableValue,
-		snap.HighestTrackableValue,
+		int32(h.h.SignificantFigures()),
+		h.h.LowestTrackableValue(),
+		h.h.HighestTrackableValue(),
 		float64(1), // integer to double conversion ratio
 	}
 	for _, v := range header {

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
+	"sync"
 	"time"
+	"unsafe"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -144,6 +147,30 @@ func (h *Histogram) Distribution(fn func(valueMicros, count int64)) {
 	}
 }
 
+// countsField is where hdrhistogram-go keeps its counts (nil: not found).
+var countsField = sync.OnceValue(func() []int {
+	f, ok := reflect.TypeFor[hdr.Histogram]().FieldByName("counts")
+	if !ok || f.Type != reflect.TypeFor[[]int64]() {
+		return nil
+	}
+	return f.Index
+})
+
+// counts is h's counts array, read in place and never written. The
+// library's only accessor, Export, copies it (184 KiB for a whole-run
+// histogram, 28 KiB per window), and those copies were most of what writing
+// a run's results allocated — the peak of its memory. Should a version of
+// the library keep its counts elsewhere, Export is the fallback;
+// TestCountsInPlace holds the two to the same values.
+func (h *Histogram) counts() []int64 {
+	idx := countsField()
+	if idx == nil {
+		return h.h.Export().Counts
+	}
+	v := reflect.ValueOf(h.h).Elem().FieldByIndex(idx)
+	return unsafe.Slice((*int64)(v.UnsafePointer()), v.Len())
+}
+
 // bucketLayout is HdrHistogram's mapping from a counts index to values (as
 // hdrhistogram-go's New lays it out).
 type bucketLayout struct {
@@ -192,8 +219,8 @@ func (h *Histogram) Summary() Summary {
 	if h == nil || h.Count() == 0 {
 		return Summary{}
 	}
-	snap := h.h.Export()
-	layout := layoutOf(snap.LowestTrackableValue, snap.SignificantFigures)
+	counts := h.counts()
+	layout := layoutOf(h.h.LowestTrackableValue(), h.h.SignificantFigures())
 	total := h.Count()
 	qs := [...]float64{0.50, 0.90, 0.95, 0.99, 0.999}
 	var want, got [len(qs)]int64
@@ -203,7 +230,7 @@ func (h *Histogram) Summary() Summary {
 	}
 	var cum, weighted int64
 	minV, maxV, k := int64(-1), int64(0), 0
-	for i, c := range snap.Counts {
+	for i, c := range counts {
 		if c == 0 {
 			continue
 		}

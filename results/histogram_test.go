@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -76,6 +77,30 @@ func TestSummaryMatchesHdr(t *testing.T) {
 		}
 		if got := h.Summary(); got != want {
 			t.Fatalf("trial %d (%d values, scale %g): Summary\n got %+v\nwant %+v", trial, n, scale, got, want)
+		}
+	}
+}
+
+// counts reads hdrhistogram-go's array in place: it must be the array
+// Export copies, at both precisions, and see later records (in place, not
+// a copy).
+func TestCountsInPlace(t *testing.T) {
+	t.Parallel()
+	if countsField() == nil {
+		t.Fatal("hdrhistogram-go's counts field was not found: every encode and summary copies the counts again")
+	}
+	for _, h := range []*Histogram{NewHistogram(), NewWindowHistogram()} {
+		for _, us := range []int64{1, 7, 999, 1000, 1001, 123456, MaxTrackable} {
+			h.RecordMicrosN(us, us%5+1)
+		}
+		want := h.h.Export().Counts
+		got := h.counts()
+		if !slices.Equal(got, want) {
+			t.Fatalf("%d digits: counts differ from Export's (%d and %d long)", h.h.SignificantFigures(), len(got), len(want))
+		}
+		h.RecordMicros(42)
+		if !slices.Equal(h.counts(), h.h.Export().Counts) || slices.Equal(h.counts(), want) {
+			t.Fatalf("%d digits: a later record is not seen in place", h.h.SignificantFigures())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -206,6 +207,31 @@ func TestWriteFileIsAtomic(t *testing.T) {
 	}
 	if _, err := ReadFile(path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A document that fails to encode halfway (written to the file as it is
+// made) leaves the previous file whole and no temp file behind.
+func TestWriteFileFailureKeepsPreviousFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := WriteFile(path, sampleFile(1, 30, "a")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := sampleFile(1, 30, "a")
+	bad.Endpoints[0].Windows[len(bad.Endpoints[0].Windows)-1].OfferedRPS = math.NaN() // JSON has no NaN
+	if err := WriteFile(path, bad); err == nil {
+		t.Fatal("a NaN was written")
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the previous file changed (err %v)", err)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Error("temp file left behind")
 	}
 }
 

@@ -131,20 +131,23 @@ type h1dialer struct {
 	st        *stPicker
 }
 
-func (d *h1dialer) dial(ctx context.Context) (net.Conn, error) {
-	conn, err := d.dialer.DialContext(ctx, "tcp", d.addr)
+// dial connects; sc (nil where unsupported) is the TCP layer that can hold
+// a request's bytes until its response is read (sendconn_unix.go).
+func (d *h1dialer) dial(ctx context.Context) (conn net.Conn, sc *sendConn, err error) {
+	raw, err := d.dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
-		return nil, &connectError{err}
+		return nil, nil, &connectError{err}
 	}
+	conn, sc = newSendConn(raw)
 	if d.tls == nil {
-		return conn, nil
+		return conn, sc, nil
 	}
 	tc := tls.Client(conn, d.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		_ = conn.Close()
-		return nil, &connectError{err}
+		_ = raw.Close()
+		return nil, nil, &connectError{err}
 	}
-	return tc, nil
+	return tc, sc, nil
 }
 
 // connectError is a failure to open a connection (TCP connect or TLS

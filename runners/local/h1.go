@@ -75,6 +75,7 @@ type h1conn struct {
 	mu   sync.Mutex // guards conn against abort from another goroutine
 	d    *h1dialer
 	conn net.Conn
+	sc   *sendConn // conn's TCP layer, when it can hold a request (nil: it cannot)
 	br   *bufio.Reader
 	wbuf []byte
 	loc  []byte // the last redirect's Location
@@ -139,11 +140,12 @@ func (c *h1conn) do(ctx context.Context, head []byte, method string, body []byte
 func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byte, deadline time.Time, maxBody int64) (r h1Response, fresh, got bool, err error) {
 	if c.conn == nil {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
-		conn, err := c.d.dial(dctx)
+		conn, sc, err := c.d.dial(dctx)
 		cancel()
 		if err != nil {
 			return r, true, false, err
 		}
+		c.sc = sc
 		c.mu.Lock()
 		c.conn = conn
 		c.mu.Unlock()
@@ -174,7 +176,17 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 		body = nil
 	}
 	c.wbuf = w[:0]
-	if _, err := c.conn.Write(w); err != nil {
+	// A request sent whole is held and sent by the read of its response
+	// (sendConn); a larger body is written as it comes.
+	hold := c.sc != nil && len(body) == 0
+	if hold {
+		c.sc.setHold(true)
+	}
+	_, err = c.conn.Write(w)
+	if hold {
+		c.sc.setHold(false)
+	}
+	if err != nil {
 		return r, fresh, false, err
 	}
 	if len(body) > 0 {
@@ -190,7 +202,9 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 		return r, fresh, got, err
 	}
 	c.used = true
-	if !keep || !c.d.keepAlive {
+	// A request still held was answered from bytes the server sent before
+	// it (a misbehaving server): the connection is out of step.
+	if !keep || !c.d.keepAlive || (c.sc != nil && c.sc.held()) {
 		c.close()
 	}
 	return r, fresh, got, nil
