@@ -176,11 +176,11 @@ func buildStaticBinary(t *testing.T) string {
 	return staticPath
 }
 
-// The static binary, built once (removed by TestMain).
+// The static binary, built once into staticDir (removed by TestMain).
 var (
-	staticOnce            sync.Once
-	staticPath, staticDir string
-	staticErr             error
+	staticOnce sync.Once
+	staticPath string
+	staticErr  error
 )
 
 // runnerLayout is a runner's directories for one job, as actions/runner lays

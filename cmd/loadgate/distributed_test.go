@@ -33,6 +33,9 @@ var (
 	binPath string
 	binErr  error
 	binDir  string
+	// staticDir holds the composite-action tests' release-style binary
+	// (action_composite_test.go, Linux only).
+	staticDir string
 )
 
 func TestMain(m *testing.M) {
