@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,13 +239,26 @@ func TestUntrustedCertificateIsInfraError(t *testing.T) {
 
 func TestInterruptWritesPartialResults(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(target.New(target.Options{}))
+	// Interrupt once the target has answered 250 requests, not after a fixed
+	// 2 s: at 100/s the first second is warm-up, and on a busy machine 2 s
+	// once ended the run before any measured request had come back. The
+	// 250th is scheduled 1.5 s past the warm-up, so the requests before it
+	// are measured ones. The 20 s timer only keeps a starved run short.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var served atomic.Int64
+	h := target.New(target.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if served.Add(1) == 250 {
+			cancel()
+		}
+	}))
 	defer srv.Close()
 	dir := t.TempDir()
 	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(shortPlan(srv.URL), "duration: 3s", "duration: 30s", 1))
 	res := filepath.Join(dir, "partial.json")
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(2*time.Second, cancel)
+	time.AfterFunc(20*time.Second, cancel)
 	code, _, errOut := cli(t, ctx, nil, "run", planPath, "-o", res, "-q")
 	if code != exitInvalid || !strings.Contains(errOut, "partial") {
 		t.Fatalf("exit %d, %s; want %d with partial results", code, errOut, exitInvalid)
