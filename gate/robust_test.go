@@ -62,7 +62,7 @@ func TestPairedRobustToStalls(t *testing.T) {
 		e := &f.Endpoints[0]
 		for _, i := range windows {
 			w := &e.Windows[i+1]
-			h := results.NewHistogram()
+			h := results.NewWindowHistogram()
 			w.Histogram.Distribution(func(v, c int64) {
 				for range c {
 					if rng.Float64() < 0.2 {

@@ -45,7 +45,7 @@ func synthBusy(t testing.TB, seed uint64, levels []float64, specs ...busy) *resu
 				lvl = levels[w]
 			}
 			win := results.Window{Start: t0.Add(time.Duration(w+1) * time.Second), Width: results.Duration(time.Second),
-				Histogram: results.NewHistogram(), Warmup: w < 0}
+				Histogram: results.NewWindowHistogram(), Warmup: w < 0}
 			var server *results.Histogram
 			for range s.rps {
 				srv := s.serverMs * s.slow * math.Exp(0.3*rng.NormFloat64())
@@ -57,7 +57,7 @@ func synthBusy(t testing.TB, seed uint64, levels []float64, specs ...busy) *resu
 				win.Requests++
 				if rng.Float64() < s.reported {
 					if server == nil {
-						server = results.NewHistogram()
+						server = results.NewWindowHistogram()
 					}
 					server.RecordMicros(int64(srv * 1000))
 				}

@@ -153,18 +153,35 @@ func stepEnv(t *testing.T, m actionMeta, with map[string]string, githubToken str
 	return out
 }
 
-// buildStaticBinary builds loadgate as the release does (CGO off, stripped);
-// after the first build the Go build cache makes this a link.
+// buildStaticBinary builds loadgate as the release does (CGO off, stripped),
+// once per test process: each link of the 39 MB binary costs seconds of CPU.
+// Callers copy it (installFakeDocker, releaseServer) and never change it.
 func buildStaticBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "loadgate")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/loadgate/loadgate/internal/version.Version="+compositeRef, "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	staticOnce.Do(func() {
+		staticDir, staticErr = os.MkdirTemp("", "loadgate-static-")
+		if staticErr != nil {
+			return
+		}
+		staticPath = filepath.Join(staticDir, "loadgate")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X github.com/loadgate/loadgate/internal/version.Version="+compositeRef, "-o", staticPath, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			staticErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if staticErr != nil {
+		t.Fatal(staticErr)
 	}
-	return bin
+	return staticPath
 }
+
+// The static binary, built once into staticDir (removed by TestMain).
+var (
+	staticOnce sync.Once
+	staticPath string
+	staticErr  error
+)
 
 // runnerLayout is a runner's directories for one job, as actions/runner lays
 // them out: _work/_temp (RUNNER_TEMP) holding _runner_file_commands and

@@ -33,12 +33,17 @@ var (
 	binPath string
 	binErr  error
 	binDir  string
+	// staticDir holds the composite-action tests' release-style binary
+	// (action_composite_test.go, Linux only).
+	staticDir string
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	for _, d := range []string{binDir, staticDir} {
+		if d != "" {
+			os.RemoveAll(d)
+		}
 	}
 	os.Exit(code)
 }
