@@ -75,7 +75,6 @@ func TestSchemaInference(t *testing.T) {
 		When *time.Time        `json:"when"`
 		Any  any               `json:"any" jsonschema:"anything at all"`
 		Skip string            `json:"-"`
-		Dash string            `json:"-,"`
 		F32  float32
 		priv int
 	}
