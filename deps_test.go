@@ -11,8 +11,9 @@ import (
 // results, report only gate and results, runners only plan and results (and
 // runners itself); the application layer (internal/pipeline) sits below the
 // action and the MCP server and above the library; the GitHub client imports
-// no loadgate package; nothing imports cmd; and each external SDK lives in
-// exactly one package.
+// no loadgate package; nothing imports cmd; each external SDK lives in
+// exactly one package; and the MCP SDK is for tests only (internal/mcpserver
+// speaks the protocol itself, the tests check it with the SDK's client).
 func TestDependencyDirection(t *testing.T) {
 	t.Parallel()
 	const mod = "github.com/loadgate/loadgate"
@@ -40,11 +41,11 @@ func TestDependencyDirection(t *testing.T) {
 		"internal/scaffold": {"plan"},
 	}
 	sdkOwners := map[string]string{
-		"github.com/aws/aws-sdk-go-v2":           "runners/aws",
-		"github.com/google/go-github":            "internal/ghclient",
-		"github.com/sethvargo/go-githubactions":  "internal/actionsenv",
-		"github.com/modelcontextprotocol/go-sdk": "internal/mcpserver",
+		"github.com/aws/aws-sdk-go-v2":          "runners/aws",
+		"github.com/google/go-github":           "internal/ghclient",
+		"github.com/sethvargo/go-githubactions": "internal/actionsenv",
 	}
+	testOnly := []string{"github.com/modelcontextprotocol/go-sdk", "github.com/google/jsonschema-go"}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, "|")
 		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
@@ -55,6 +56,9 @@ func TestDependencyDirection(t *testing.T) {
 			// unreachable as long as nothing calls Set*Template.)
 			if imp == "text/template" || imp == "html/template" {
 				t.Errorf("%s imports %s: write the output with code (see report/htmlpage.go)", rel, imp)
+			}
+			if hasPrefixAny(imp, testOnly) {
+				t.Errorf("%s imports %s, a test-only dependency", rel, imp)
 			}
 			for sdk, owner := range sdkOwners {
 				if strings.HasPrefix(imp, sdk) && rel != owner && !strings.HasPrefix(rel, owner+"/") {
@@ -91,8 +95,9 @@ func hasPrefixAny(s string, prefixes []string) bool {
 
 // TestShippedBinaryDeps keeps test-only libraries out of the binary: each
 // costs start-up time and size on every command (kin-openapi's JSON Schema
-// compiler alone cost 12-18 ms of package init). internal/fakegithub and the
-// schema tests may use them.
+// compiler alone cost 12-18 ms of package init; the MCP SDK and jsonschema-go
+// 2.3-2.7 MiB of resident memory). internal/fakegithub, the schema tests and
+// the MCP tests may use them.
 func TestShippedBinaryDeps(t *testing.T) {
 	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "./cmd/loadgate").Output()
@@ -100,7 +105,7 @@ func TestShippedBinaryDeps(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"github.com/getkin/kin-openapi", "github.com/santhosh-tekuri/jsonschema", "go.yaml.in/yaml/v4", "gopkg.in/yaml.v3", "gonum.org/v1"} {
+		for _, banned := range []string{"github.com/getkin/kin-openapi", "github.com/santhosh-tekuri/jsonschema", "go.yaml.in/yaml/v4", "gopkg.in/yaml.v3", "gonum.org/v1", "github.com/modelcontextprotocol/go-sdk", "github.com/google/jsonschema-go"} {
 			if dep == banned || strings.HasPrefix(dep, banned+"/") {
 				t.Errorf("cmd/loadgate links %s", dep)
 			}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 func TestMCPFlags(t *testing.T) {
@@ -93,10 +95,7 @@ func TestMCPStdioEndToEnd(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "loadgate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := workerBinary(t)
 	work := t.TempDir()
 	writeFile(t, work, "plan.yaml", shortPlan("http://127.0.0.1:9"))
 
@@ -205,6 +204,88 @@ func TestMCPStdioEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "serving on stdio") {
 		t.Errorf("stderr: %q", stderr.String())
+	}
+}
+
+// TestMCPSDKClientEndToEnd drives the built binary's `loadgate mcp` with the
+// MCP Go SDK's client, the reference implementation: the server is
+// loadgate's own, so this is where conformance is checked end to end.
+func TestMCPSDKClientEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	t.Parallel()
+	bin := workerBinary(t)
+	work := t.TempDir()
+	writeFile(t, work, "plan.yaml", shortPlan("http://127.0.0.1:9"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.Command(bin, "mcp")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "GITHUB_ACTIONS=")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "sdk-e2e", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 30 * time.Second}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\nstderr: %s", err, stderr.String())
+	}
+	init := cs.InitializeResult()
+	if init.ServerInfo == nil || init.ServerInfo.Name != "loadgate" || init.ServerInfo.Title != "loadgate performance gate" ||
+		init.Capabilities.Tools == nil || init.Capabilities.Resources == nil || init.Instructions == "" {
+		t.Errorf("initialize: %+v", init)
+	}
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tools.Tools) != 8 {
+		t.Errorf("%d tools, want 8", len(tools.Tools))
+	}
+
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "validate_plan", Arguments: map[string]any{"path": "plan.yaml"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Valid bool `json:"valid"`
+		Plan  struct {
+			Name string `json:"name"`
+		} `json:"plan"`
+	}
+	data, _ := json.Marshal(res.StructuredContent)
+	if err := json.Unmarshal(data, &out); err != nil || res.IsError || !out.Valid || out.Plan.Name != "short" {
+		t.Errorf("validate_plan: %s %v", data, err)
+	}
+	if len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, `"valid":true`) {
+		t.Errorf("validate_plan text content: %+v", res.Content)
+	}
+
+	// A tool error is a result the model can read, not a protocol error.
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_run", Arguments: map[string]any{"id": "missing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsError || len(res.Content) == 0 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, `no run "missing"`) {
+		t.Errorf("get_run of a missing run: %+v", res)
+	}
+	// An unknown tool is a protocol error.
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool"}); err == nil || !strings.Contains(err.Error(), "unknown tool") {
+		t.Errorf("unknown tool: %v", err)
+	}
+	rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "loadgate://schema/plan.json"})
+	if err != nil || len(rr.Contents) != 1 || !strings.Contains(rr.Contents[0].Text, "targets") {
+		t.Errorf("plan schema resource: %v", err)
+	}
+	if err := cs.Ping(ctx, nil); err != nil {
+		t.Error(err)
+	}
+	// Closing the session closes the server's stdin; the process exits 0.
+	if err := cs.Close(); err != nil {
+		t.Errorf("close: %v\nstderr: %s", err, stderr.String())
+	}
+	if cmd.ProcessState == nil || !cmd.ProcessState.Success() {
+		t.Errorf("loadgate mcp: %v\nstderr: %s", cmd.ProcessState, stderr.String())
 	}
 }
 

@@ -10,10 +10,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/internal/provenance"
@@ -149,7 +148,7 @@ func viewResults(display string, f *results.File, windows bool) *ResultsView {
 	return v
 }
 
-func (s *Server) readResults(ctx context.Context, req *mcp.CallToolRequest, in ReadResultsInput) (*mcp.CallToolResult, *ResultsView, error) {
+func (s *Server) readResults(ctx context.Context, req *toolRequest, in ReadResultsInput) (*callToolResult, *ResultsView, error) {
 	f, err := s.readResultsFile(in.Path)
 	if err != nil {
 		return nil, nil, err
@@ -184,7 +183,7 @@ type ListBaselinesOutput struct {
 	Truncated bool           `json:"truncated,omitempty" jsonschema:"the search stopped at its depth or size bound"`
 }
 
-func (s *Server) listBaselines(ctx context.Context, req *mcp.CallToolRequest, in ListBaselinesInput) (*mcp.CallToolResult, ListBaselinesOutput, error) {
+func (s *Server) listBaselines(ctx context.Context, req *toolRequest, in ListBaselinesInput) (*callToolResult, ListBaselinesOutput, error) {
 	dir := in.Dir
 	if dir == "" {
 		dir = "."
@@ -313,12 +312,12 @@ func pathFromURI(uri, scheme string) (string, error) {
 	return p, nil
 }
 
-func jsonResource(uri string, v any) (*mcp.ReadResourceResult, error) {
+func jsonResource(uri string, v any) (*readResourceResult, error) {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, MIMEType: "application/json", Text: string(data)}}}, nil
+	return &readResourceResult{cacheable: noCache, Contents: []resourceContents{{URI: uri, MIMEType: "application/json", Text: string(data)}}}, nil
 }
 
 // BaselineView is a baseline file's runs, without histograms.
@@ -328,44 +327,112 @@ type BaselineView struct {
 }
 
 func (s *Server) addResources() {
-	s.srv.AddResourceTemplate(&mcp.ResourceTemplate{
+	s.addTemplate(resourceTemplateInfo{
 		Name:        "results",
 		Title:       "loadgate results file",
 		Description: "A results file of the working directory (histograms omitted), e.g. loadgate://results/.loadgate/runs/<id>/results.json",
 		MIMEType:    "application/json",
 		URITemplate: resultsScheme + "{+path}",
-	}, s.readResultsResource)
-	s.srv.AddResourceTemplate(&mcp.ResourceTemplate{
+	}, false, s.readResultsResource)
+	s.addTemplate(resourceTemplateInfo{
 		Name:        "baseline",
 		Title:       "loadgate baseline file",
 		Description: "A baseline file of the working directory with its runs (histograms omitted); list_baselines finds them.",
 		MIMEType:    "application/json",
 		URITemplate: baselinesScheme + "{+path}",
-	}, s.readBaselineResource)
-	s.srv.AddResourceTemplate(&mcp.ResourceTemplate{
+	}, false, s.readBaselineResource)
+	s.addTemplate(resourceTemplateInfo{
 		Name:        "run",
 		Title:       "loadgate run status",
 		Description: "Status of a run started by run_plan (as get_run).",
 		MIMEType:    "application/json",
 		URITemplate: runsScheme + "{id}",
-	}, s.readRunResource)
-	s.srv.AddResource(&mcp.Resource{
+	}, true, s.readRunResource)
+	s.addResource(resourceInfo{
 		URI:         planSchemaURI,
 		Name:        "plan-schema",
 		Title:       "loadgate plan JSON Schema",
 		Description: "JSON Schema of loadgate plan files (YAML), for writing and checking plans.",
 		MIMEType:    "application/schema+json",
-	}, func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: planSchemaURI, MIMEType: "application/schema+json", Text: string(plan.JSONSchema())}}}, nil
+	}, func(ctx context.Context, uri string) (*readResourceResult, error) {
+		return &readResourceResult{cacheable: noCache, Contents: []resourceContents{{URI: planSchemaURI, MIMEType: "application/schema+json", Text: string(plan.JSONSchema())}}}, nil
 	})
 	s.addRecentResults()
+}
+
+// addTemplate registers a resource template; its URI template is a fixed
+// prefix and one variable, {+path} (any rest) or {id} (one segment).
+func (s *Server) addTemplate(info resourceTemplateInfo, oneSegment bool, read resourceHandler) {
+	prefix, _, _ := strings.Cut(info.URITemplate, "{")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.templates = append(s.templates, &resourceTemplate{info: info, prefix: prefix, oneSegment: oneSegment, read: read})
+	sort.Slice(s.templates, func(i, j int) bool { return s.templates[i].info.URITemplate < s.templates[j].info.URITemplate })
+}
+
+// addResource lists a resource (replacing one with the same URI) and tells
+// connected clients that the list changed.
+func (s *Server) addResource(info resourceInfo, read resourceHandler) {
+	s.mu.Lock()
+	s.resources = slices.DeleteFunc(s.resources, func(r *resource) bool { return r.info.URI == info.URI })
+	s.resources = append(s.resources, &resource{info: info, read: read})
+	sort.Slice(s.resources, func(i, j int) bool { return s.resources[i].info.URI < s.resources[j].info.URI })
+	sessions := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		_ = ss.notify(ctx, "notifications/resources/list_changed", struct{}{})
+		cancel()
+	}
+}
+
+// readResource serves resources/read: a listed resource, else the first
+// template that matches; anything else is "not found", whether or not it
+// exists, so the server's layout is not probed.
+func (s *Server) readResource(ctx context.Context, uri string) (*readResourceResult, error) {
+	var read resourceHandler
+	mime := ""
+	s.mu.Lock()
+	for _, r := range s.resources {
+		if r.info.URI == uri {
+			read, mime = r.read, r.info.MIMEType
+			break
+		}
+	}
+	if read == nil {
+		for _, t := range s.templates {
+			if t.matches(uri) {
+				read, mime = t.read, t.info.MIMEType
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if read == nil {
+		return nil, resourceNotFound(uri)
+	}
+	res, err := read(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	for i := range res.Contents {
+		if res.Contents[i].URI == "" {
+			res.Contents[i].URI = uri
+		}
+		if res.Contents[i].MIMEType == "" {
+			res.Contents[i].MIMEType = mime
+		}
+	}
+	return res, nil
 }
 
 // planSchemaURI serves plan.JSONSchema.
 const planSchemaURI = "loadgate://schema/plan.json"
 
-func (s *Server) readResultsResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	uri := req.Params.URI
+func (s *Server) readResultsResource(ctx context.Context, uri string) (*readResourceResult, error) {
 	p, err := pathFromURI(uri, resultsScheme)
 	if err != nil {
 		return nil, err
@@ -373,7 +440,7 @@ func (s *Server) readResultsResource(ctx context.Context, req *mcp.ReadResourceR
 	f, err := s.readResultsFile(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, mcp.ResourceNotFoundError(uri)
+			return nil, resourceNotFound(uri)
 		}
 		return nil, err
 	}
@@ -381,8 +448,7 @@ func (s *Server) readResultsResource(ctx context.Context, req *mcp.ReadResourceR
 	return jsonResource(uri, viewResults(rel, f, true))
 }
 
-func (s *Server) readBaselineResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	uri := req.Params.URI
+func (s *Server) readBaselineResource(ctx context.Context, uri string) (*readResourceResult, error) {
 	p, err := pathFromURI(uri, baselinesScheme)
 	if err != nil {
 		return nil, err
@@ -394,7 +460,7 @@ func (s *Server) readBaselineResource(ctx context.Context, req *mcp.ReadResource
 	bf, err := s.readBaseline(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, mcp.ResourceNotFoundError(uri)
+			return nil, resourceNotFound(uri)
 		}
 		return nil, err
 	}
@@ -407,12 +473,11 @@ func (s *Server) readBaselineResource(ctx context.Context, req *mcp.ReadResource
 	return jsonResource(uri, v)
 }
 
-func (s *Server) readRunResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	uri := req.Params.URI
+func (s *Server) readRunResource(ctx context.Context, uri string) (*readResourceResult, error) {
 	id, _ := strings.CutPrefix(uri, runsScheme)
 	r := s.runs.get(id)
 	if r == nil {
-		return nil, mcp.ResourceNotFoundError(uri)
+		return nil, resourceNotFound(uri)
 	}
 	return jsonResource(uri, r.snapshot().RunStatus)
 }
@@ -448,7 +513,7 @@ func (s *Server) addRecentResults() {
 
 // addResultsResource lists one results file as a resource.
 func (s *Server) addResultsResource(rel, id string) {
-	s.srv.AddResource(&mcp.Resource{
+	s.addResource(resourceInfo{
 		URI:         resultsScheme + uriPath(rel),
 		Name:        "results-" + id,
 		Title:       "results of run " + id,

@@ -14,8 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/results"
@@ -70,7 +68,7 @@ type run struct {
 	done      chan struct{}
 
 	// notification target: the run_plan call's progress token, if any.
-	session *mcp.ServerSession
+	session *session
 	token   any
 	kick    chan struct{} // progress changed (capacity 1: latest wins)
 
@@ -115,7 +113,7 @@ func newRunID(now time.Time) string {
 }
 
 // start launches p (already admitted) in the background.
-func (m *runManager) start(p *plan.Plan, planPath, baseline string, launch *results.Launch, ss *mcp.ServerSession, token any) (*run, error) {
+func (m *runManager) start(p *plan.Plan, planPath, baseline string, launch *results.Launch, ss *session, token any) (*run, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -329,7 +327,7 @@ func (r *run) notifyLoop() {
 		last = prog
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 		defer cancel()
-		_ = r.session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+		_ = r.session.notify(ctx, "notifications/progress", progressParams{
 			ProgressToken: r.token,
 			Progress:      prog,
 			Total:         total,
@@ -345,6 +343,14 @@ func (r *run) notifyLoop() {
 			return
 		}
 	}
+}
+
+// progressParams is a notifications/progress payload.
+type progressParams struct {
+	ProgressToken any     `json:"progressToken"`
+	Message       string  `json:"message,omitempty"`
+	Progress      float64 `json:"progress"`
+	Total         float64 `json:"total,omitempty"`
 }
 
 // WallClockError is the cause of a run stopped at the server's wall-clock cap.

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/loadgate/loadgate/plan"
 	"github.com/loadgate/loadgate/runners"
@@ -67,7 +67,7 @@ type Options struct {
 	AllowTargets []string
 	// Version is reported in the server's implementation info.
 	Version string
-	// Logger receives the SDK's and the server's diagnostics; nil discards them.
+	// Logger receives the server's diagnostics; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -75,8 +75,33 @@ type Options struct {
 type Server struct {
 	opts Options
 	root *Root
-	srv  *mcp.Server
 	runs *runManager
+
+	mu        sync.Mutex
+	tools     []*tool             // by name
+	resources []*resource         // by URI
+	templates []*resourceTemplate // by URI template
+	sessions  map[*session]bool
+}
+
+// resource is a listed resource.
+type resource struct {
+	info resourceInfo
+	read resourceHandler
+}
+
+// resourceTemplate serves every URI under prefix; when oneSegment, only
+// URIs whose rest is a single path segment ({id} rather than {+path}).
+type resourceTemplate struct {
+	info       resourceTemplateInfo
+	prefix     string
+	oneSegment bool
+	read       resourceHandler
+}
+
+func (t *resourceTemplate) matches(uri string) bool {
+	rest, ok := strings.CutPrefix(uri, t.prefix)
+	return ok && !(t.oneSegment && (rest == "" || strings.ContainsAny(rest, "/?#")))
 }
 
 // New builds a server. Close it to cancel and wait for runs in progress.
@@ -112,11 +137,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, root: root}
-	s.srv = mcp.NewServer(&mcp.Implementation{Name: "loadgate", Title: "loadgate performance gate", Version: opts.Version}, &mcp.ServerOptions{
-		Instructions: instructions,
-		Logger:       opts.Logger,
-	})
+	s := &Server{opts: opts, root: root, sessions: map[*session]bool{}}
 	s.runs = newRunManager(s)
 	s.addTools()
 	s.addResources()
@@ -128,22 +149,41 @@ Typical flow: validate_plan → run_plan (returns a run id at once) → get_run 
 finished → compare / explain_verdict against a baseline. Runs only go to hosts listed in the
 plan's targets.allow and stay within its limits; all paths are relative to the working directory.`
 
-// Connect serves one session on t and returns once it is initialized; tests use
-// it with the SDK's in-memory transport.
-func (s *Server) Connect(ctx context.Context, t mcp.Transport) (*mcp.ServerSession, error) {
-	return s.srv.Connect(ctx, t, nil)
-}
-
 // Serve speaks MCP (newline-delimited JSON-RPC) on r/w until the client
 // disconnects or ctx ends, then cancels runs in progress and waits for them to
 // write their (partial) results.
 func (s *Server) Serve(ctx context.Context, r io.ReadCloser, w io.WriteCloser) error {
-	err := s.srv.Run(ctx, &mcp.IOTransport{Reader: r, Writer: w})
+	err := s.serve(ctx, r, w)
 	s.Close()
+	r.Close()
+	w.Close()
 	if errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}
 	return err
+}
+
+func (s *Server) addSession(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions[ss] = true
+}
+
+func (s *Server) removeSession(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, ss)
+}
+
+func (s *Server) tool(name string) *tool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tools {
+		if t.info.Name == name {
+			return t
+		}
+	}
+	return nil
 }
 
 // Close cancels runs in progress, waits until they have written their results,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -58,11 +59,12 @@ func newTestEnv(t *testing.T, factory func(p *plan.Plan) (runners.Runner, error)
 	}
 	te.srv = s
 	ctx := context.Background()
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := s.Connect(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The server speaks on pipes what it speaks on stdio; the SDK's client
+	// is the reference for what it must accept.
+	toServer, clientOut := io.Pipe()
+	clientIn, fromServer := io.Pipe()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, toServer, fromServer) }()
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "1.0"}, &mcp.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
 			select {
@@ -71,14 +73,16 @@ func newTestEnv(t *testing.T, factory func(p *plan.Plan) (runners.Runner, error)
 			}
 		},
 	})
-	cs, err := c.Connect(ctx, ct, nil)
+	cs, err := c.Connect(ctx, &mcp.IOTransport{Reader: clientIn, Writer: clientOut}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	te.client = cs
 	t.Cleanup(func() {
 		cs.Close()
-		ss.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
 		s.Close()
 	})
 	return te

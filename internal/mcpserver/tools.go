@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/loadgate/loadgate/baselines"
 	"github.com/loadgate/loadgate/gate"
 	"github.com/loadgate/loadgate/internal/pipeline"
@@ -34,52 +32,52 @@ const (
 func ptr[T any](v T) *T { return &v }
 
 func (s *Server) addTools() {
-	readOnly := &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)}
-	mcp.AddTool(s.srv, &mcp.Tool{
+	readOnly := &toolAnnotations{ReadOnlyHint: true, OpenWorldHint: ptr(false)}
+	addTool(s, toolInfo{
 		Name:        ToolValidatePlan,
 		Title:       "Validate a load-test plan",
 		Description: "Parse and validate a loadgate plan (a file in the working directory, or inline YAML). Returns every problem with file, line and column, the plan's shape, and whether run_plan would accept it (targets.allow, limits).",
 		Annotations: readOnly,
 	}, s.validatePlan)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:  ToolRunPlan,
 		Title: "Start a load test",
 		Description: "Start a plan with the local load generator and return its run id at once; the run goes on in the background (progress notifications on the call's progress token; poll get_run). " +
 			"Refused before any request is sent unless the plan's targets.allow lists the target, the load is within the plan's limits and the server's duration cap. " +
 			"Overrides may only shorten (duration) or slow (rate) the plan. Results go to .loadgate/runs/<id>/results.json.",
-		Annotations: &mcp.ToolAnnotations{OpenWorldHint: ptr(true), DestructiveHint: ptr(false)},
+		Annotations: &toolAnnotations{OpenWorldHint: ptr(true), DestructiveHint: ptr(false)},
 	}, s.runPlan)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolGetRun,
 		Title:       "Status of a run",
 		Description: "Status, progress, results path and (when run_plan was given a baseline) the verdict of a run started by run_plan. Without an id, lists this session's runs.",
 		Annotations: readOnly,
 	}, s.getRun)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolCancelRun,
 		Title:       "Cancel a run",
 		Description: "Stop a running test; in-flight requests finish (bounded) and partial results are written.",
-		Annotations: &mcp.ToolAnnotations{IdempotentHint: true, OpenWorldHint: ptr(false), DestructiveHint: ptr(false)},
+		Annotations: &toolAnnotations{IdempotentHint: true, OpenWorldHint: ptr(false), DestructiveHint: ptr(false)},
 	}, s.cancelRun)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolCompare,
 		Title:       "Compare results with a baseline",
 		Description: "Compare a results file with a baseline file (or with another results file) and return the verdict: per endpoint and metric the base and head values, relative change, confidence interval, p-value, decision and warnings.",
 		Annotations: readOnly,
 	}, s.compare)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolExplainVerdict,
 		Title:       "Explain a verdict",
 		Description: "The same comparison as compare, rendered as the Markdown report a pull request would get.",
 		Annotations: readOnly,
 	}, s.explainVerdict)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolListBaselines,
 		Title:       "List baselines",
 		Description: "Find loadgate baseline files under a directory of the working directory (default: all of it) and summarise them.",
 		Annotations: readOnly,
 	}, s.listBaselines)
-	mcp.AddTool(s.srv, &mcp.Tool{
+	addTool(s, toolInfo{
 		Name:        ToolReadResults,
 		Title:       "Read a results file",
 		Description: "Read a loadgate results file: run metadata, provenance, validity and per-endpoint figures (histograms omitted; windows on request).",
@@ -128,7 +126,7 @@ type ValidatePlanOutput struct {
 	Plan     *PlanSummary `json:"plan,omitempty"`
 }
 
-func (s *Server) validatePlan(ctx context.Context, req *mcp.CallToolRequest, in ValidatePlanInput) (*mcp.CallToolResult, ValidatePlanOutput, error) {
+func (s *Server) validatePlan(ctx context.Context, req *toolRequest, in ValidatePlanInput) (*callToolResult, ValidatePlanOutput, error) {
 	var (
 		p   *plan.Plan
 		err error
@@ -147,7 +145,7 @@ func (s *Server) validatePlan(ctx context.Context, req *mcp.CallToolRequest, in 
 			return nil, ValidatePlanOutput{}, err
 		}
 		out := ValidatePlanOutput{Problems: probs}
-		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: formatProblems(probs)}}}, out, nil
+		return &callToolResult{Content: textContent(formatProblems(probs))}, out, nil
 	}
 	sum := s.summarizePlan(p)
 	if admitErr := s.admit(p, Overrides{}); admitErr != nil {
@@ -231,7 +229,7 @@ type RunPlanInput struct {
 	Wait     bool    `json:"wait,omitempty" jsonschema:"block until the run ends and return its final status (default: return at once)"`
 }
 
-func (s *Server) runPlan(ctx context.Context, req *mcp.CallToolRequest, in RunPlanInput) (*mcp.CallToolResult, RunStatus, error) {
+func (s *Server) runPlan(ctx context.Context, req *toolRequest, in RunPlanInput) (*callToolResult, RunStatus, error) {
 	if s.opts.NewRunner == nil {
 		return nil, RunStatus{}, errors.New("this server was started without a runner: run_plan is disabled")
 	}
@@ -262,13 +260,9 @@ func (s *Server) runPlan(ctx context.Context, req *mcp.CallToolRequest, in RunPl
 	if err := s.admit(p, ov); err != nil {
 		return nil, RunStatus{}, err
 	}
-	launch := provenance.MCP(clientName(req.Session), s.opts.Getenv)
-	var token any
-	if req.Params != nil {
-		token = req.Params.GetProgressToken()
-	}
+	launch := provenance.MCP(req.session.clientName(), s.opts.Getenv)
 	_, rel, _ := s.root.Resolve(in.Plan)
-	r, err := s.runs.start(p, rel, in.Baseline, launch, req.Session, token)
+	r, err := s.runs.start(p, rel, in.Baseline, launch, req.session, req.progressToken)
 	if err != nil {
 		return nil, RunStatus{}, err
 	}
@@ -282,21 +276,6 @@ func (s *Server) runPlan(ctx context.Context, req *mcp.CallToolRequest, in RunPl
 	return nil, r.snapshot().RunStatus, nil
 }
 
-// clientName is the MCP client's self-description from initialize.
-func clientName(ss *mcp.ServerSession) string {
-	if ss == nil {
-		return ""
-	}
-	ip := ss.InitializeParams()
-	if ip == nil || ip.ClientInfo == nil {
-		return ""
-	}
-	if ip.ClientInfo.Version != "" {
-		return ip.ClientInfo.Name + "/" + ip.ClientInfo.Version
-	}
-	return ip.ClientInfo.Name
-}
-
 // RunIDInput names a run.
 type RunIDInput struct {
 	ID string `json:"id,omitempty" jsonschema:"run id from run_plan"`
@@ -308,7 +287,7 @@ type GetRunOutput struct {
 	Runs []RunStatus `json:"runs,omitempty" jsonschema:"every run of this server, when no id was given"`
 }
 
-func (s *Server) getRun(ctx context.Context, req *mcp.CallToolRequest, in RunIDInput) (*mcp.CallToolResult, GetRunOutput, error) {
+func (s *Server) getRun(ctx context.Context, req *toolRequest, in RunIDInput) (*callToolResult, GetRunOutput, error) {
 	if in.ID == "" {
 		out := GetRunOutput{Runs: []RunStatus{}}
 		for _, r := range s.runs.list() {
@@ -324,7 +303,7 @@ func (s *Server) getRun(ctx context.Context, req *mcp.CallToolRequest, in RunIDI
 	return nil, GetRunOutput{Run: &st}, nil
 }
 
-func (s *Server) cancelRun(ctx context.Context, req *mcp.CallToolRequest, in RunIDInput) (*mcp.CallToolResult, RunStatus, error) {
+func (s *Server) cancelRun(ctx context.Context, req *toolRequest, in RunIDInput) (*callToolResult, RunStatus, error) {
 	r := s.runs.get(in.ID)
 	if r == nil {
 		return nil, RunStatus{}, fmt.Errorf("no run %q", in.ID)
@@ -356,7 +335,7 @@ func (s *Server) planFor(path string) (*plan.Plan, error) {
 	return s.loadPlan(path)
 }
 
-func (s *Server) compare(ctx context.Context, req *mcp.CallToolRequest, in CompareInput) (*mcp.CallToolResult, *gate.Verdict, error) {
+func (s *Server) compare(ctx context.Context, req *toolRequest, in CompareInput) (*callToolResult, *gate.Verdict, error) {
 	head, err := s.readResultsFile(in.Results)
 	if err != nil {
 		return nil, nil, err
@@ -379,7 +358,7 @@ type ExplainOutput struct {
 	Markdown    string   `json:"markdown"`
 }
 
-func (s *Server) explainVerdict(ctx context.Context, req *mcp.CallToolRequest, in CompareInput) (*mcp.CallToolResult, ExplainOutput, error) {
+func (s *Server) explainVerdict(ctx context.Context, req *toolRequest, in CompareInput) (*callToolResult, ExplainOutput, error) {
 	head, err := s.readResultsFile(in.Results)
 	if err != nil {
 		return nil, ExplainOutput{}, err
@@ -398,7 +377,7 @@ func (s *Server) explainVerdict(ctx context.Context, req *mcp.CallToolRequest, i
 		return nil, ExplainOutput{}, fmt.Errorf("markdown report: %w", err)
 	}
 	out := ExplainOutput{Decision: string(v.Decision), Regressions: v.Regressions(), Markdown: b.String()}
-	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: b.String()}}}, out, nil
+	return &callToolResult{Content: textContent(b.String())}, out, nil
 }
 
 // compareWith compares head with a baseline file or a base results file under
