@@ -164,10 +164,14 @@ func ReadFile(path string) (*File, error) {
 }
 
 // WriteFile encodes f to path atomically (temp file + rename), so a reader never
-// sees half a file even if the process is killed mid-write. The encoding goes
-// to the file as it is made rather than through one more in-memory copy of
-// the document: writing is the peak of a run's memory.
+// sees half a file even if the process is killed mid-write. Writing is the
+// peak of a run's memory, so the encoding goes to the file as it is made
+// rather than through one more in-memory copy of the document, one
+// histogram encoder serves the whole file, and the garbage collector's
+// target is tight meanwhile (TightenGC).
 func WriteFile(path string, f *File) (err error) {
+	defer TightenGC()()
+	defer holdEncoder()()
 	tmp := path + ".tmp"
 	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {

@@ -1,7 +1,10 @@
 package results
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -74,5 +77,55 @@ func BenchmarkEncodeWindowHistogram(b *testing.B) {
 		if _, err := h.Encode(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMarshalJSONIsQuotedEncoding: MarshalJSON builds the JSON string itself
+// instead of through encoding/json; it must equal that.
+func TestMarshalJSONIsQuotedEncoding(t *testing.T) {
+	t.Parallel()
+	h := NewHistogram()
+	for i := int64(1); i <= 5000; i++ {
+		h.RecordMicros(i * 13)
+	}
+	s, err := h.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(s)
+	got, err := h.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("MarshalJSON = %.40q…, want %.40q…", got, want)
+	}
+	var back Histogram
+	if err := json.Unmarshal(got, &back); err != nil || back.Count() != h.Count() {
+		t.Fatalf("round trip: %v, %d values, want %d", err, back.Count(), h.Count())
+	}
+}
+
+// TestHeldEncoderSurvivesGC: while a file is written the one encoder is
+// kept across garbage collections (a sync.Pool would drop it, and writing
+// runs several), and it goes back to the pool after.
+func TestHeldEncoderSurvivesGC(t *testing.T) {
+	// Not parallel: other tests' encodings would take the held encoder.
+	release := holdEncoder()
+	e := getEncoder()
+	putEncoder(e)
+	runtime.GC()
+	runtime.GC()
+	if got := getEncoder(); got != e {
+		t.Error("the held encoder was not kept across garbage collections")
+	} else {
+		putEncoder(got)
+	}
+	release()
+	encoders.mu.Lock()
+	kept := encoders.kept
+	encoders.mu.Unlock()
+	if kept != nil {
+		t.Error("an encoder is still held after release")
 	}
 }

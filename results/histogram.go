@@ -266,11 +266,11 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // Encode returns the base64 V2 compressed encoding.
 func (h *Histogram) Encode() (string, error) {
-	s, err := encodeV2Compressed(h)
+	b, err := appendV2Compressed(nil, h)
 	if err != nil {
 		return "", fmt.Errorf("encode histogram: %w", err)
 	}
-	return s, nil
+	return string(b), nil
 }
 
 // DecodeHistogram parses the base64 V2 compressed encoding. Histograms written by
@@ -315,13 +315,14 @@ func decodeSafely(b []byte) (h *hdr.Histogram, err error) {
 	return h, nil
 }
 
-// MarshalJSON writes the base64 V2 compressed encoding as a JSON string.
+// MarshalJSON writes the base64 V2 compressed encoding as a JSON string
+// (base64 needs no escaping, so it is quoted as it is made).
 func (h *Histogram) MarshalJSON() ([]byte, error) {
-	s, err := h.Encode()
+	b, err := appendV2Compressed([]byte{'"'}, h)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encode histogram: %w", err)
 	}
-	return json.Marshal(s)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON reads the base64 V2 compressed encoding.

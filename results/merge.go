@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -133,13 +134,42 @@ func addCounts(dst *map[string]int64, src map[string]int64) {
 func (f *File) Finalize(elapsed time.Duration) {
 	total := Endpoint{Name: "total"}
 	for i := range f.Endpoints {
-		e := &f.Endpoints[i]
-		e.Finalize(elapsed)
-		_ = mergeEndpoint(&total, e)
+		f.Endpoints[i].Finalize(elapsed)
+	}
+	if len(f.Endpoints) == 1 && ascending(f.Endpoints[0].Windows) {
+		total.shareOne(&f.Endpoints[0])
+	} else {
+		for i := range f.Endpoints {
+			_ = mergeEndpoint(&total, &f.Endpoints[i])
+		}
 	}
 	if len(f.Endpoints) > 0 && total.Precision == "" {
 		total.Precision = f.Endpoints[0].Precision
 	}
 	total.Finalize(elapsed)
 	f.Total = total
+}
+
+// shareOne makes t the total of e alone: what mergeEndpoint into an empty
+// total gives, with e's histograms shared instead of copied. A long run's
+// window histograms are most of what its results hold in memory, and a copy
+// of each for a one-endpoint total doubled that when the results were
+// written; histograms of a finalized file are read, never recorded into.
+func (t *Endpoint) shareOne(e *Endpoint) {
+	t.AddCounts(e) // the maps are copies
+	t.Histogram, t.ServiceHistogram, t.ServerHistogram = e.Histogram, e.ServiceHistogram, e.ServerHistogram
+	if len(e.Windows) > 0 {
+		t.Windows = slices.Clone(e.Windows)
+	}
+}
+
+// ascending reports whether the windows' starts strictly increase (no two
+// to merge into one).
+func ascending(ws []Window) bool {
+	for i := 1; i < len(ws); i++ {
+		if !ws[i-1].Start.Before(ws[i].Start) {
+			return false
+		}
+	}
+	return true
 }

@@ -34,7 +34,8 @@ type File struct {
 	Profile   Profile    `json:"profile"`
 	Validity  Validity   `json:"validity"`
 	Endpoints []Endpoint `json:"endpoints"`
-	// Total aggregates all endpoints (histograms merged, counts summed).
+	// Total aggregates all endpoints (histograms merged, counts summed). With
+	// one endpoint, Finalize shares that endpoint's histograms with it.
 	Total Endpoint `json:"total"`
 	// Derived holds the profile's own figures (knee, recovery time, drift, curves).
 	Derived *Derived `json:"derived,omitempty"`

@@ -295,3 +295,46 @@ func TestValidityCauses(t *testing.T) {
 		}
 	}
 }
+
+// TestOneEndpointTotalSharesHistograms: with one endpoint, Finalize gives the
+// total that endpoint's histograms instead of merged copies (a long run's
+// windows are most of its results' memory); the file must read exactly as
+// the merged total did, and a second endpoint must still get a merge.
+func TestOneEndpointTotalSharesHistograms(t *testing.T) {
+	t.Parallel()
+	f := sampleFile(4, 1200, "a")
+	f.Endpoints = f.Endpoints[:1]
+	f.Finalize(3 * time.Second)
+	e := &f.Endpoints[0]
+	if f.Total.Histogram != e.Histogram || f.Total.Windows[2].Histogram != e.Windows[2].Histogram {
+		t.Fatal("one endpoint: the total's histograms are copies")
+	}
+	f.Total.Status["200"]++ // the count maps must not be shared
+	if e.Status["200"] == f.Total.Status["200"] {
+		t.Fatal("one endpoint: the total shares its status counts with the endpoint")
+	}
+	f.Total.Status["200"]--
+
+	var merged Endpoint
+	merged.Name = "total"
+	if err := mergeEndpoint(&merged, e); err != nil {
+		t.Fatal(err)
+	}
+	merged.Precision = e.Precision
+	merged.Finalize(3 * time.Second)
+	var got, want bytes.Buffer
+	if err := Encode(&got, &File{Schema: Schema, Endpoints: f.Endpoints, Total: f.Total}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Encode(&want, &File{Schema: Schema, Endpoints: f.Endpoints, Total: merged}); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Error("one endpoint: the shared total encodes differently from the merged one")
+	}
+
+	two := sampleFile(4, 1200, "a")
+	if two.Total.Histogram == two.Endpoints[0].Histogram || two.Total.Histogram.Count() != two.Endpoints[0].Histogram.Count()+two.Endpoints[1].Histogram.Count() {
+		t.Error("two endpoints: the total is not a merge of both")
+	}
+}

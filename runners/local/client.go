@@ -143,11 +143,22 @@ func (d *h1dialer) dial(ctx context.Context) (conn net.Conn, sc *sendConn, err e
 		return conn, sc, nil
 	}
 	tc := tls.Client(conn, d.tls)
-	if err := tc.HandshakeContext(ctx); err != nil {
+	if err := handshake(ctx, tc); err != nil {
 		_ = raw.Close()
 		return nil, nil, &connectError{err}
 	}
 	return tc, sc, nil
+}
+
+// handshake runs tc's handshake on a goroutine of its own. It is the
+// deepest code a worker would run (key exchange, certificate checks) and
+// would leave the worker's stack doubled for the rest of the run, while the
+// open model keeps a worker per request in flight: hundreds when a busy
+// host makes the generator fall behind.
+func handshake(ctx context.Context, tc *tls.Conn) error {
+	done := make(chan error, 1)
+	go func() { done <- tc.HandshakeContext(ctx) }()
+	return <-done
 }
 
 // connectError is a failure to open a connection (TCP connect or TLS

@@ -142,7 +142,9 @@ func newCollector(nEP int, total, warm time.Duration, open bool) *collector {
 }
 
 func (c *collector) newShard() *shard {
-	s := &shard{buf: make([]sample, 0, 64)}
+	// A small start: the open model may keep hundreds of workers, most
+	// with a few samples per collection; busy ones grow theirs.
+	s := &shard{buf: make([]sample, 0, 8)}
 	c.mu.Lock()
 	c.shards = append(c.shards, s)
 	c.mu.Unlock()
@@ -173,6 +175,15 @@ func (c *collector) collect() {
 		}
 		c.spare = b
 	}
+}
+
+// release drops the workers' sample buffers once the last samples are
+// collected.
+func (c *collector) release() {
+	c.mu.Lock()
+	c.shards = nil
+	c.mu.Unlock()
+	c.spare = nil
 }
 
 func (c *collector) record(x *sample) {
