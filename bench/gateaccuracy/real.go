@@ -334,7 +334,7 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 	}
 	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[headTarget(j.build)], Seed: uint64(1000*j.index + len(j.build)),
 		New: func(side string) runners.Runner {
-			return local.New(local.Options{Label: side})
+			return local.New(local.Options{Label: side, Slot: true})
 		}}
 	base, head, err := pr.Run(ctx, p)
 	if err != nil {

@@ -59,7 +59,7 @@ func (job *Job) runPaired(ctx context.Context, o *Outcome) error {
 	pr := &paired.Runner{
 		New: func(side string) runners.Runner {
 			lo := f.localOptions()
-			lo.Label = side
+			lo.Label, lo.Slot = side, true
 			if pf.Client != nil {
 				lo.Client = pf.Client(side)
 			}

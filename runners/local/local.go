@@ -117,6 +117,11 @@ type Options struct {
 	Shard, Shards int
 	// UnreachableAfter overrides the package's UnreachableAfter when > 0.
 	UnreachableAfter time.Duration
+	// Slot marks a run that is one short slot of a longer measurement (paired
+	// mode): its memory is not handed back to the OS when the load ends, since
+	// the next slot needs it at once and the forced collection would only
+	// lengthen every slot (about 25 ms idle, 50 ms beside two CPU burners).
+	Slot bool
 }
 
 // UnreachableError ends a run in which no request reached the target: it
@@ -380,8 +385,10 @@ func (e *engine) run(ctx context.Context) (*results.File, error) {
 	// tight garbage-collector target: results are the peak of a run's
 	// memory, and a collection now perturbs no latency.
 	e.col.release()
-	defer results.TightenGC()()
-	debug.FreeOSMemory()
+	if !e.opts.Slot {
+		defer results.TightenGC()()
+		debug.FreeOSMemory()
+	}
 	f := e.results(id, stopped, cpu, wall)
 	if interrupted {
 		return f, fmt.Errorf("local runner: interrupted after %v: %w", e.cutoff.Round(time.Millisecond), parent.Err())
