@@ -125,6 +125,15 @@ func TestECSWorkerInterruptedMidRunCountsItsRealShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := res.Workers[0]
+	if w.Missing && strings.Contains(w.Reason, "start signal") {
+		// A busy machine: the worker was still polling for the start signal
+		// when it was reclaimed, so nothing was interrupted mid-run. The run
+		// must still be refused for the missing third.
+		if v := res.Validity; v.Valid || !v.Degraded || v.LoadShare > 0.7 {
+			t.Fatalf("a worker lost before its start left the run %+v", v)
+		}
+		t.Skipf("worker 0 had not seen the start signal when it was reclaimed (busy machine): %s", w.Reason)
+	}
 	if w.Missing || w.Requests == 0 || w.Requests >= 200 || !strings.Contains(w.Reason, "partial") {
 		t.Fatalf("interrupted worker %+v", w)
 	}
