@@ -120,7 +120,8 @@ type Options struct {
 	// Slot marks a run that is one short slot of a longer measurement (paired
 	// mode): its memory is not handed back to the OS when the load ends, since
 	// the next slot needs it at once and the forced collection would only
-	// lengthen every slot (about 25 ms idle, 50 ms beside two CPU burners).
+	// lengthen every slot (about 25 ms each on an idle machine, more on a
+	// busy one).
 	Slot bool
 }
 
