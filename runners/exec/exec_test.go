@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,10 +23,15 @@ const fixture = "../../testdata/peers/vegeta-12.13.0/regen/results.jsonl"
 
 // fakeTool writes a shell script standing in for k6: it prints to stdout and
 // stderr, copies a real vegeta output to out.jsonl and exits with code.
+// A child shell writes it: had this process held the file open for writing,
+// a parallel test forking at that moment could carry the descriptor into its
+// child and make exec of the script fail with "text file busy" (ETXTBSY).
 func fakeTool(t *testing.T, dir, body string) {
 	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, "tool.sh"), []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
+	w := osexec.Command("sh", "-c", `cat > tool.sh && chmod 755 tool.sh`)
+	w.Dir, w.Stdin = dir, strings.NewReader("#!/bin/sh\n"+body+"\n")
+	if out, err := w.CombinedOutput(); err != nil {
+		t.Fatalf("write tool.sh: %v: %s", err, out)
 	}
 }
 
