@@ -378,12 +378,15 @@ func installFakeDocker(t *testing.T, bin string, extraCA []byte) (binDir, logDir
 	return binDir, logDir
 }
 
+// copyFile copies an executable with a child process: had this process held
+// dst open for writing, a parallel test forking at that moment could carry the
+// descriptor into its child and make exec of dst fail with "text file busy"
+// (ETXTBSY), as it once did in runners/exec beside two CPU burners.
 func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
+	if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp %s %s: %v: %s", src, dst, err, out)
 	}
-	return os.WriteFile(dst, data, 0o755)
+	return os.Chmod(dst, 0o755)
 }
 
 type fakeDockerConfig struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,9 +82,11 @@ func TestExecPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "tool.sh", "#!/bin/sh\necho fake tool running\ncp '"+fixture+"' out.jsonl\nexit 99\n")
-	if err := os.Chmod(filepath.Join(dir, "tool.sh"), 0o755); err != nil {
-		t.Fatal(err)
+	// A child shell writes the tool (see copyFile: ETXTBSY).
+	w := exec.Command("sh", "-c", `cat > tool.sh && chmod 755 tool.sh`)
+	w.Dir, w.Stdin = dir, strings.NewReader("#!/bin/sh\necho fake tool running\ncp '"+fixture+"' out.jsonl\nexit 99\n")
+	if out, err := w.CombinedOutput(); err != nil {
+		t.Fatalf("write tool.sh: %v: %s", err, out)
 	}
 	planPath := writeFile(t, dir, "plan.yaml", `name: fake-tool
 runner:
