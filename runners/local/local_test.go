@@ -368,8 +368,14 @@ func TestMaxLagOption(t *testing.T) {
 	p := loadPlan(url, 50, time.Second, ep("stall", "/stall", 1))
 	p.Profile.MaxInFlight = 1 // requests queue behind each stall: lag ≈ 100 ms
 	f := run(t, p, Options{MaxLagP99: time.Hour})
-	if !f.Validity.Valid || f.Validity.LagP99Ms < 20 {
-		t.Errorf("validity %+v: want valid despite the lag, with the lag reported", f.Validity)
+	// The option lifts the lag limit only: on a busy machine the single
+	// worker can fall so far behind that requests are dropped (over a
+	// second late), which still invalidates the run, for that reason alone.
+	if slices.Contains(f.Validity.Causes, results.CauseBehind) || f.Validity.LagP99Ms < 20 {
+		t.Errorf("validity %+v: want no lag cause despite the lag, with the lag reported", f.Validity)
+	}
+	if !f.Validity.Valid && !slices.Equal(f.Validity.Causes, []string{results.CauseDropped}) {
+		t.Errorf("validity %+v: invalid for a reason other than dropped requests", f.Validity)
 	}
 }
 
