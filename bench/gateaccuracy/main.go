@@ -9,6 +9,7 @@
 //	go run ./bench/gateaccuracy -record out/real -rate 800 -singles 6 -pairs 10   # real load (≈ 27 min, idle machine)
 //	go run ./bench/gateaccuracy -record out/busy -rate 800 -parallel 3 -singles A=16,B10=8,B20=8 -pairs A=100,B10=40,B20=40   # ≈ 47 min, 3 runs at once
 //	go run ./bench/gateaccuracy -record out/burn -rate 600 -quiet 3 -burners 2 -parallel 2 -singles A=100,B10=20,B20=20 -pairs A=100,B10=40,B20=40   # "Done means": quiet baseline, then 2 burners + 2 load tests at once (hours)
+//	go run ./bench/gateaccuracy -record out/quiet5 -rate 600 -singles 0 -pairs A=0,B5=30   # the stretch goal: paired +5 % on a quiet runner (≈ 21 min)
 //	go run ./bench/gateaccuracy -real out/real,out/busy      # simulation + recorded runs
 package main
 
@@ -38,7 +39,7 @@ func main() {
 		simRates  = flag.String("sim-rates", "200,400,800", "simulation: total arrival rates to simulate, comma-separated")
 		dur       = flag.Duration("duration", 20*time.Second, "measured duration of each run (per side in paired mode)")
 		singles   = flag.String("singles", "8", "-record: committed-mode runs per build: N, or A=N,B10=N,B20=N")
-		pairsN    = flag.String("pairs", "5", "-record: paired runs per kind (A/A, A/B10, A/B20): N, or A=N,B10=N,B20=N")
+		pairsN    = flag.String("pairs", "5", "-record: paired runs per kind (A/A, A/B10, A/B20; A/B5 only by name): N, or A=N,B5=N,B10=N,B20=N")
 		simN      = flag.Int("sim", 300, "simulated comparisons per row (0: skip the simulation)")
 		goals     = flag.Bool("goals-only", false, "-real: only the rows the goals name (quiet baselines vs each head, paired runs); skips thousands of all-combinations comparisons")
 	)

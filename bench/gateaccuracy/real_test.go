@@ -14,6 +14,7 @@ func TestParseCounts(t *testing.T) {
 		{in: "5", want: counts{"A": 5, "B10": 5, "B20": 5}},
 		{in: "A=100, B10=40,B20=0", want: counts{"A": 100, "B10": 40, "B20": 0}},
 		{in: "A=3", want: counts{"A": 3}},
+		{in: "A=0,B5=30", want: counts{"A": 0, "B5": 30}},
 		{in: "C=3", bad: true},
 		{in: "A=-1", bad: true},
 		{in: "A", bad: true},
