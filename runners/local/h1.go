@@ -87,7 +87,8 @@ const h1BufSize = 4 << 10
 // its response: the request bytes and the response's read buffer. They are
 // shared (h1Pool) rather than kept per connection: an open-model worker is
 // idle most of the time, and after a stall hundreds of them each keep a
-// connection, while only the requests in flight need buffers.
+// connection, while only the requests in flight need buffers (what the
+// stall's burst needed goes at the following collections).
 type h1bufs struct {
 	br *bufio.Reader
 	w  []byte
