@@ -76,14 +76,25 @@ type h1conn struct {
 	d    *h1dialer
 	conn net.Conn
 	sc   *sendConn // conn's TCP layer, when it can hold a request (nil: it cannot)
-	br   *bufio.Reader
-	wbuf []byte
-	loc  []byte // the last redirect's Location
-	used bool   // a request completed on conn (so a failure may be a stale keep-alive)
+	loc  []byte    // the last redirect's Location
+	used bool      // a request completed on conn (so a failure may be a stale keep-alive)
 }
 
-// h1BufSize is the read buffer of a fast-path connection (headers must fit).
+// h1BufSize is the read buffer of a fast-path request (headers must fit).
 const h1BufSize = 4 << 10
+
+// h1bufs are the buffers one request needs from its write to the end of
+// its response: the request bytes and the response's read buffer. They are
+// shared (h1Pool) rather than kept per connection: an open-model worker is
+// idle most of the time, and after a stall hundreds of them each keep a
+// connection, while only the requests in flight need buffers (what the
+// stall's burst needed goes at the following collections).
+type h1bufs struct {
+	br *bufio.Reader
+	w  []byte
+}
+
+var h1Pool = sync.Pool{New: func() any { return &h1bufs{br: bufio.NewReaderSize(nil, h1BufSize)} }}
 
 func newH1(d *h1dialer) *h1conn {
 	return &h1conn{d: d}
@@ -153,18 +164,18 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 			c.close()
 			return r, true, false, ctx.Err()
 		}
-		if c.br == nil {
-			c.br = bufio.NewReaderSize(conn, h1BufSize)
-		} else {
-			c.br.Reset(conn)
-		}
 		c.used = false
 	}
 	fresh = !c.used
 	if err := c.conn.SetDeadline(deadline); err != nil {
 		return r, fresh, false, err
 	}
-	w := append(c.wbuf[:0], head...)
+	b := h1Pool.Get().(*h1bufs)
+	defer func() {
+		b.br.Reset(nil) // no reference to a connection from the pool
+		h1Pool.Put(b)
+	}()
+	w := append(b.w[:0], head...)
 	if len(body) > 0 || hasBodyMethod(method) {
 		w = append(w, "Content-Length: "...)
 		w = strconv.AppendInt(w, int64(len(body)), 10)
@@ -175,7 +186,7 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 		w = append(w, body...)
 		body = nil
 	}
-	c.wbuf = w[:0]
+	b.w = w[:0]
 	// A request sent whole is held and sent by the read of its response
 	// (sendConn); a larger body is written as it comes.
 	hold := c.sc != nil && len(body) == 0
@@ -194,7 +205,8 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 			return r, fresh, false, err
 		}
 	}
-	r, got, keep, err := readResponse(c.br, method, maxBody, c.loc, c.d.st)
+	b.br.Reset(c.conn)
+	r, got, keep, err := readResponse(b.br, method, maxBody, c.loc, c.d.st)
 	if r.location != nil {
 		c.loc = r.location[:0]
 	}
@@ -203,8 +215,10 @@ func (c *h1conn) try(ctx context.Context, head []byte, method string, body []byt
 	}
 	c.used = true
 	// A request still held was answered from bytes the server sent before
-	// it (a misbehaving server): the connection is out of step.
-	if !keep || !c.d.keepAlive || (c.sc != nil && c.sc.held()) {
+	// it, and bytes past the response's end were sent before any request
+	// asked for them (a misbehaving server, either way): the connection is
+	// out of step.
+	if !keep || !c.d.keepAlive || (c.sc != nil && c.sc.held()) || b.br.Buffered() > 0 {
 		c.close()
 	}
 	return r, fresh, got, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -21,8 +22,9 @@ import (
 type sendConn struct {
 	*net.TCPConn
 	rc      syscall.RawConn
-	pending []byte // held request bytes, sent by the next Read
-	hold    bool   // Write appends to pending instead of sending
+	pending []byte  // held request bytes, sent by the next Read
+	pbuf    *[]byte // pending's storage, from pendingPool while bytes are held
+	hold    bool    // Write appends to pending instead of sending
 
 	// The state of one Read's poll callback, kept here with the callback
 	// bound once: a closure over locals would allocate on every request.
@@ -56,19 +58,38 @@ func (c *sendConn) setHold(on bool) { c.hold = on }
 // held reports whether bytes wait for the next Read.
 func (c *sendConn) held() bool { return len(c.pending) > 0 }
 
+// pendingPool holds the storage of held requests: a request is held only
+// from its write to the read of its response, so idle connections (most of
+// an open model's after a stall) need none, and a request body of up to
+// 16 KiB sent inline is not kept per connection.
+var pendingPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 func (c *sendConn) Write(b []byte) (int, error) {
 	if c.hold {
+		if c.pbuf == nil {
+			c.pbuf = pendingPool.Get().(*[]byte)
+			c.pending = (*c.pbuf)[:0]
+		}
 		c.pending = append(c.pending, b...)
 		return len(b), nil
 	}
 	if len(c.pending) > 0 {
 		_, err := c.TCPConn.Write(c.pending)
-		c.pending = c.pending[:0]
+		c.release()
 		if err != nil {
 			return 0, err
 		}
 	}
 	return c.TCPConn.Write(b)
+}
+
+// release returns pending's storage to the pool: its bytes were sent.
+func (c *sendConn) release() {
+	if c.pbuf != nil {
+		*c.pbuf = c.pending[:0]
+		pendingPool.Put(c.pbuf)
+	}
+	c.pbuf, c.pending = nil, nil
 }
 
 func (c *sendConn) Read(p []byte) (int, error) {
@@ -77,18 +98,22 @@ func (c *sendConn) Read(p []byte) (int, error) {
 	}
 	c.p, c.n, c.sent, c.err, c.blocked = p, 0, 0, nil, false
 	rerr := c.rc.Read(c.step)
-	n, err, rest := c.n, c.err, c.pending[c.sent:]
-	c.p, c.err, c.pending = nil, nil, c.pending[:0]
+	n, err := c.n, c.err
+	c.p, c.err = nil, nil
+	if rerr == nil && err == nil && c.blocked {
+		_, err := c.TCPConn.Write(c.pending[c.sent:])
+		c.release()
+		if err != nil {
+			return 0, err
+		}
+		return c.TCPConn.Read(p)
+	}
+	c.release()
 	switch {
 	case rerr != nil:
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: rerr}
 	case err != nil:
 		return n, err
-	case c.blocked:
-		if _, err := c.TCPConn.Write(rest); err != nil {
-			return 0, err
-		}
-		return c.TCPConn.Read(p)
 	}
 	return n, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -85,6 +86,10 @@ func TestSendConnSendsHeldRequestOnRead(t *testing.T) {
 		}
 		if len(sc.pending) != 0 {
 			t.Fatalf("request %d: %d bytes still held after the response", i, len(sc.pending))
+		}
+		// The storage goes back to the pool: an idle connection keeps none.
+		if cap(sc.pending) != 0 || sc.pbuf != nil {
+			t.Fatalf("request %d: the idle connection keeps %d bytes of held-request storage", i, cap(sc.pending))
 		}
 	}
 	// A write not held goes out at once (the TLS handshake's case).
@@ -167,5 +172,34 @@ func TestH1DropsConnectionWithHeldRequest(t *testing.T) {
 	}
 	if c.conn != nil {
 		t.Error("the connection with a request still held was kept")
+	}
+}
+
+// Bytes past a response's end, sent before any request asked for them (out
+// of step, like a response sent early): the read buffer goes back to the
+// pool after each response, so rather than being dropped with it or taken
+// as the next request's response they make the fast path drop the
+// connection; the next request gets its own response on a new one.
+func TestH1DropsConnectionWithBytesPastResponse(t *testing.T) {
+	t.Parallel()
+	req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	// One write, one segment: the first response's read takes the stray
+	// response too.
+	reply := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 203 Stray\r\nContent-Length: 0\r\n\r\n")
+	var conns atomic.Int64
+	addr := echoServer(t, len(req), reply, func(net.Conn) { conns.Add(1) })
+	c := newH1(testDialer(t, "http://"+addr))
+	defer c.close()
+	for i := range 2 {
+		r, err := c.do(context.Background(), []byte("GET / HTTP/1.1\r\nHost: x\r\n"), "GET", nil, time.Now().Add(time.Minute), 1<<20)
+		if err != nil || r.status != 200 || r.bytes != 2 {
+			t.Fatalf("request %d: status %d, %d bytes, %v; want its own 200 with 2 bytes", i, r.status, r.bytes, err)
+		}
+		if c.conn != nil {
+			t.Fatalf("request %d: the connection with bytes past the response was kept", i)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections, want one per request", n)
 	}
 }
