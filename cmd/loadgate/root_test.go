@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -63,5 +66,27 @@ func TestPartialTreeHelp(t *testing.T) {
 	}
 	if len(paths) < len(subcommands) {
 		t.Fatalf("walked %d commands, want at least %d", len(paths), len(subcommands))
+	}
+}
+
+// Every command pays for every package initialiser, so loadgate's own
+// packages keep their tables static and compile nothing at init
+// (docs/ARCHITECTURE.md). The runtime reports each initialiser's allocations
+// with GODEBUG=inittrace=1.
+func TestNoInitAllocations(t *testing.T) {
+	cmd := exec.Command(workerBinary(t), "version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("loadgate version: %v\n%s", err, out)
+	}
+	line := regexp.MustCompile(`(?m)^init (github\.com/loadgate/loadgate\S*) @.* ms clock, (\d+) bytes, (\d+) allocs$`)
+	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+		if m[2] != "0" || m[3] != "0" {
+			t.Errorf("%s allocates %s bytes in %s allocations at init, for every command", m[1], m[2], m[3])
+		}
+	}
+	if !strings.Contains(string(out), "init runtime") && !strings.Contains(string(out), "init errors") {
+		t.Fatalf("no init trace in the output; GODEBUG=inittrace=1 not honoured?\n%s", out)
 	}
 }
