@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,7 +107,23 @@ func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
 	p.errs = append(p.errs, e)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLine splits yaml.v3's "yaml: line N: message" as the regular
+// expression `^yaml: line (\d+): (.*)$` would (the message on one line),
+// without compiling one at every start-up.
+func yamlLine(msg string) (line, rest string, ok bool) {
+	s, ok := strings.CutPrefix(msg, "yaml: line ")
+	if !ok {
+		return "", "", false
+	}
+	i := 0
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || !strings.HasPrefix(s[i:], ": ") || strings.Contains(s[i+2:], "\n") {
+		return "", "", false
+	}
+	return s[:i], s[i+2:], true
+}
 
 var yamlParserErrors = []string{"did not find expected", "found duplicate %", "found incompatible YAML", "found undefined tag handle"}
 
@@ -118,9 +133,9 @@ var yamlParserErrors = []string{"did not find expected", "found duplicate %", "f
 func (p *parser) yamlError(data []byte, err error) {
 	msg := err.Error()
 	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
+	if n, rest, ok := yamlLine(msg); ok {
+		line, _ = strconv.Atoi(n)
+		msg = rest
 		// yaml.v3 adds 1 to the (0-based) mark line only for scanner
 		// errors; parser errors (these messages, from parserc.go) carry
 		// the 0-based line of the construct being parsed.
@@ -333,8 +348,8 @@ func (p *parser) mapping(n *yaml.Node, path, section string) *mapNode {
 			p.errorf(k, kp, "duplicate key (first at line %d)", prev.key.Line)
 			continue
 		}
-		if section != "" && !slices.Contains(sectionKeys[section], k.Value) {
-			p.errorf(k, kp, "unknown key%s", suggest(k.Value, sectionKeys[section]))
+		if keys, _ := keysOf(sectionKeys, section); section != "" && !slices.Contains(keys, k.Value) {
+			p.errorf(k, kp, "unknown key%s", suggest(k.Value, keys))
 			continue
 		}
 		if isNull(p.resolve(v)) {

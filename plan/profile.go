@@ -31,7 +31,7 @@ func (p *parser) profile(n *yaml.Node) Profile {
 		return pr
 	}
 	pr.Type = p.text(tn, "profile.type", false)
-	keys, ok := profileKeys[pr.Type]
+	keys, ok := keysOf(profileKeys, pr.Type)
 	if !ok {
 		if pr.Type != "" {
 			p.errorf(tn, "profile.type", "unknown profile type %q%s; one of %s", pr.Type, suggest(pr.Type, ProfileTypes), strings.Join(ProfileTypes, ", "))

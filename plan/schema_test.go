@@ -45,7 +45,8 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 func TestSchemaMatchesParser(t *testing.T) {
 	t.Parallel()
 	defs := schemaDoc(t)["$defs"].(map[string]any)
-	for section, keys := range sectionKeys {
+	for _, set := range sectionKeys {
+		section, keys := set.name, set.keys
 		def, ok := defs[section].(map[string]any)
 		if !ok {
 			t.Errorf("schema has no $defs.%s", section)
@@ -68,7 +69,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 	}
 	for name, d := range defs {
 		if _, isObj := d.(map[string]any)["properties"]; isObj {
-			if _, ok := sectionKeys[name]; !ok {
+			if _, ok := keysOf(sectionKeys, name); !ok {
 				t.Errorf("schema $defs.%s has properties the parser does not know", name)
 			}
 		}
@@ -83,8 +84,8 @@ func TestSchemaMatchesParser(t *testing.T) {
 		for _, k := range cond["then"].(map[string]any)["propertyNames"].(map[string]any)["enum"].([]any) {
 			got = append(got, k.(string))
 		}
-		if !slices.Equal(got, profileKeys[typ]) {
-			t.Errorf("schema keys for profile %s = %v, parser %v", typ, got, profileKeys[typ])
+		if want, _ := keysOf(profileKeys, typ); !slices.Equal(got, want) {
+			t.Errorf("schema keys for profile %s = %v, parser %v", typ, got, want)
 		}
 		seen[typ] = true
 	}
@@ -251,7 +252,8 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 	walk(&root, "plan")
 	// The full example uses every key except the profile keys of other types
 	// and the runner (which replaces the built-in generator).
-	for section, keys := range sectionKeys {
+	for _, set := range sectionKeys {
+		section, keys := set.name, set.keys
 		if section == "profile" || section == "stage" || section == "runner" || section == "import" || section == "think_time" || section == "tls" {
 			continue
 		}
@@ -273,7 +275,8 @@ func TestCheckoutUsesEveryKey(t *testing.T) {
 		}
 		walk(&n, "plan")
 	}
-	for section, keys := range sectionKeys {
+	for _, set := range sectionKeys {
+		section, keys := set.name, set.keys
 		for _, k := range keys {
 			if !used[section][k] {
 				t.Errorf("no example plan uses %s key %q", section, k)
@@ -320,7 +323,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for section, keys := range sectionKeys {
+	for _, set := range sectionKeys {
+		section, keys := set.name, set.keys
 		for _, k := range keys {
 			if !bytes.Contains(doc, []byte("`"+k+"`")) && !bytes.Contains(doc, []byte("`"+section+"."+k+"`")) {
 				t.Errorf("docs/plan.md does not document %s key `%s`", section, k)

@@ -87,10 +87,25 @@ func parsePercent(s string) (float64, error) {
 	return v / 100, nil
 }
 
-var sizeUnits = map[string]float64{
-	"": 1, "b": 1,
-	"kb": 1e3, "mb": 1e6, "gb": 1e9,
-	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+// sizeUnit is the multiplier of a lower-case size unit.
+func sizeUnit(unit string) (float64, bool) {
+	switch unit {
+	case "", "b":
+		return 1, true
+	case "kb":
+		return 1e3, true
+	case "mb":
+		return 1e6, true
+	case "gb":
+		return 1e9, true
+	case "kib":
+		return 1 << 10, true
+	case "mib":
+		return 1 << 20, true
+	case "gib":
+		return 1 << 30, true
+	}
+	return 0, false
 }
 
 // ParseSize parses a byte size: a plain number of bytes, or a number with a
@@ -103,7 +118,7 @@ func ParseSize(s string) (int64, error) {
 		i++
 	}
 	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	mult, ok := sizeUnits[unit]
+	mult, ok := sizeUnit(unit)
 	v, err := strconv.ParseFloat(num, 64)
 	if !ok || err != nil {
 		return 0, fmt.Errorf("want a size like 512, 64KB or 1MiB, got %q", s)

@@ -70,8 +70,16 @@ const (
 	HTTP2  = "2"
 )
 
-// tlsVersions maps tls.min_version values to crypto/tls constants.
-var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+// tlsVersion maps a tls.min_version value to its crypto/tls constant.
+func tlsVersion(s string) (uint16, bool) {
+	switch s {
+	case "1.2":
+		return tls.VersionTLS12, true
+	case "1.3":
+		return tls.VersionTLS13, true
+	}
+	return 0, false
+}
 
 // IsZero reports whether t sets nothing.
 func (t TLS) IsZero() bool { return t == TLS{} }
@@ -86,7 +94,7 @@ func (p *Plan) TLSConfig() (*tls.Config, error) {
 		ServerName:         t.ServerName,
 		MinVersion:         tls.VersionTLS12,
 	}
-	if v, ok := tlsVersions[t.MinVersion]; ok {
+	if v, ok := tlsVersion(t.MinVersion); ok {
 		c.MinVersion = v
 	} else if t.MinVersion != "" {
 		return nil, fmt.Errorf("tls.min_version: %q is not one of 1.2, 1.3", t.MinVersion)
@@ -311,7 +319,7 @@ func (p *parser) tls(n *yaml.Node) TLS {
 	t.ServerName = p.text(m.get("server_name"), "tls.server_name", false)
 	if v := m.get("min_version"); v != nil {
 		s := p.text(v, "tls.min_version", false)
-		if _, ok := tlsVersions[s]; s != "" && !ok {
+		if _, ok := tlsVersion(s); s != "" && !ok {
 			p.errorf(v, "tls.min_version", "%q is not a TLS version: want 1.2 or 1.3", s)
 		} else {
 			t.MinVersion = s

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -17,18 +16,6 @@ import (
 // safeHTML is markup that is written as is.
 type safeHTML string
 
-// htmlEscaper escapes what html/template escapes in text and quoted
-// attributes, so pages are byte-for-byte what the template wrote.
-var htmlEscaper = strings.NewReplacer(
-	"\x00", "\uFFFD",
-	`"`, "&#34;",
-	"&", "&amp;",
-	"'", "&#39;",
-	"+", "&#43;",
-	"<", "&lt;",
-	">", "&gt;",
-)
-
 type pageWriter struct{ b *bytes.Buffer }
 
 func (w pageWriter) raw(ss ...string) {
@@ -37,7 +24,38 @@ func (w pageWriter) raw(ss ...string) {
 	}
 }
 
-func (w pageWriter) esc(s string) { _, _ = htmlEscaper.WriteString(w.b, s) }
+// esc writes s escaped as html/template escapes text and quoted attributes,
+// so pages are byte-for-byte what the template wrote. A loop rather than a
+// package-level strings.Replacer: no start-up work in commands that never
+// write a page.
+func (w pageWriter) esc(s string) {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var r string
+		switch s[i] {
+		case 0:
+			r = "\uFFFD"
+		case '"':
+			r = "&#34;"
+		case '&':
+			r = "&amp;"
+		case '\'':
+			r = "&#39;"
+		case '+':
+			r = "&#43;"
+		case '<':
+			r = "&lt;"
+		case '>':
+			r = "&gt;"
+		default:
+			continue
+		}
+		w.b.WriteString(s[last:i])
+		w.b.WriteString(r)
+		last = i + 1
+	}
+	w.b.WriteString(s[last:])
+}
 
 // tag writes open, the escaped value, close.
 func (w pageWriter) tag(open, v, close string) {

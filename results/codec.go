@@ -17,20 +17,22 @@ import (
 // few MB for an hour), so anything near the limit is not one.
 const DefaultMaxFileBytes = 64 << 20
 
+// maxFileBytes is the limit SetMaxFileBytes set; 0 (its zero value, so no
+// init work) stands for DefaultMaxFileBytes.
 var maxFileBytes atomic.Int64
 
-func init() { maxFileBytes.Store(DefaultMaxFileBytes) }
-
 // MaxFileBytes is the current size limit of ReadFile (and of baseline files).
-func MaxFileBytes() int64 { return maxFileBytes.Load() }
+func MaxFileBytes() int64 {
+	if n := maxFileBytes.Load(); n > 0 {
+		return n
+	}
+	return DefaultMaxFileBytes
+}
 
 // SetMaxFileBytes changes the size limit (the CLI's --max-file-size); n ≤ 0
 // restores the default.
 func SetMaxFileBytes(n int64) {
-	if n <= 0 {
-		n = DefaultMaxFileBytes
-	}
-	maxFileBytes.Store(n)
+	maxFileBytes.Store(max(n, 0))
 }
 
 // TooLargeError reports a file over the size limit; nothing beyond the limit

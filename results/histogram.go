@@ -147,14 +147,23 @@ func (h *Histogram) Distribution(fn func(valueMicros, count int64)) {
 	}
 }
 
-// countsField is where hdrhistogram-go keeps its counts (nil: not found).
-var countsField = sync.OnceValue(func() []int {
-	f, ok := reflect.TypeFor[hdr.Histogram]().FieldByName("counts")
-	if !ok || f.Type != reflect.TypeFor[[]int64]() {
-		return nil
-	}
-	return f.Index
-})
+// countsField is where hdrhistogram-go keeps its counts (nil: not found),
+// looked up on first use (a package-level sync.OnceValue is init work in
+// every command).
+func countsField() []int {
+	countsFieldOnce.Do(func() {
+		f, ok := reflect.TypeFor[hdr.Histogram]().FieldByName("counts")
+		if ok && f.Type == reflect.TypeFor[[]int64]() {
+			countsFieldIndex = f.Index
+		}
+	})
+	return countsFieldIndex
+}
+
+var (
+	countsFieldOnce  sync.Once
+	countsFieldIndex []int
+)
 
 // counts is h's counts array, read in place and never written. The
 // library's only accessor, Export, copies it (184 KiB for a whole-run

@@ -194,10 +194,21 @@ func countsLen(digits int64) int {
 	return fullCountsLen()
 }
 
-var (
-	fullCountsLen   = sync.OnceValue(func() int { return len(NewHistogram().h.Export().Counts) })
-	windowCountsLen = sync.OnceValue(func() int { return len(NewWindowHistogram().h.Export().Counts) })
-)
+// fullCountsLen and windowCountsLen are computed on first use, not at init.
+func fullCountsLen() int {
+	countsLenOnce.full.Do(func() { countsLenOnce.fullN = len(NewHistogram().h.Export().Counts) })
+	return countsLenOnce.fullN
+}
+
+func windowCountsLen() int {
+	countsLenOnce.window.Do(func() { countsLenOnce.windowN = len(NewWindowHistogram().h.Export().Counts) })
+	return countsLenOnce.windowN
+}
+
+var countsLenOnce struct {
+	full, window   sync.Once
+	fullN, windowN int
+}
 
 // zigzagLEB128 decodes HdrHistogram's ZigZag LEB128-64b9B varint: up to 8
 // bytes of 7 bits, then a ninth byte of 8 bits. It returns the value and the

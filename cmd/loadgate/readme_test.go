@@ -59,7 +59,7 @@ func TestREADMEExamples(t *testing.T) {
 func checkCommandLine(t *testing.T, args []string) {
 	t.Helper()
 	a := &app{ctx: context.Background(), stdout: os.Stdout, stderr: os.Stderr, getenv: func(string) string { return "" }}
-	root := newRootCmd(a)
+	root := newRootCmd(a, args)
 	cmd, rest, err := root.Find(args)
 	if err != nil || cmd == root {
 		t.Errorf("README: `loadgate %s`: no such command (%v)", strings.Join(args, " "), err)

@@ -19,10 +19,22 @@ import (
 	"github.com/loadgate/loadgate/results"
 )
 
-// formatByExt infers --format from -o's extension.
-var formatByExt = map[string]string{
-	".txt": report.FormatText, ".md": report.FormatMarkdown, ".markdown": report.FormatMarkdown,
-	".json": report.FormatJSON, ".xml": report.FormatJUnit, ".html": report.FormatHTML, ".htm": report.FormatHTML,
+// formatByExt infers --format from -o's extension ("" when it cannot); a
+// switch, not a map, so other commands do no start-up work for it.
+func formatByExt(ext string) string {
+	switch ext {
+	case ".txt":
+		return report.FormatText
+	case ".md", ".markdown":
+		return report.FormatMarkdown
+	case ".json":
+		return report.FormatJSON
+	case ".xml":
+		return report.FormatJUnit
+	case ".html", ".htm":
+		return report.FormatHTML
+	}
+	return ""
 }
 
 func newReportCmd(a *app) *cobra.Command {
@@ -59,7 +71,7 @@ the verdict's code instead (1 regression, 4 invalid run).`,
 				return withCode(exitUsage, err)
 			}
 			if format == "" {
-				format = formatByExt[strings.ToLower(filepath.Ext(outPath))]
+				format = formatByExt(strings.ToLower(filepath.Ext(outPath)))
 				if format == "" {
 					format = report.FormatText
 				}

@@ -39,7 +39,7 @@ func silentExit(code int) error { return &pipeline.Error{Code: code} }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{ctx: ctx, stdout: stdout, stderr: stderr, getenv: getenv}
-	root := newRootCmd(a)
+	root := newRootCmd(a, args)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return exitUsage
 }
 
-func newRootCmd(a *app) *cobra.Command {
+// newRootCmd builds the command tree for args (nil: the whole tree).
+func newRootCmd(a *app, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "loadgate",
 		Short: "CI-first performance-regression gate for HTTP services",
@@ -80,24 +81,44 @@ Exit codes: 0 pass, 1 regression, 2 usage/configuration error,
 		SilenceErrors: true,
 	}
 	bindMaxFileSize(root)
-	root.AddCommand(
-		newVersionCmd(a),
-		newDemoCmd(a),
-		newValidateCmd(a),
-		newRunCmd(a),
-		newCompareCmd(a),
-		newGateCmd(a),
-		newBaselineCmd(a),
-		newImportCmd(a),
-		newReportCmd(a),
-		newActionCmd(a),
-		newWorkerCmd(a),
-		newMCPCmd(a),
-		newInitCmd(a),
-		newSchemaCmd(a),
-		newAWSCmd(a),
-	)
+	// Build only the subcommand args name: its flags are most of the tree's
+	// start-up work (pflag renders every slice flag's default through a
+	// csv.Writer with a 4 KiB buffer), which `loadgate version` should not pay.
+	// Anything else (help, completion, a flag first, an unknown or mistyped
+	// name) gets the whole tree, so listings and suggestions are unchanged.
+	for _, c := range subcommands {
+		if len(args) > 0 && args[0] == c.name {
+			root.AddCommand(c.build(a))
+			return root
+		}
+	}
+	for _, c := range subcommands {
+		root.AddCommand(c.build(a))
+	}
 	return root
+}
+
+// subcommands are the root's commands in help order, by the name each
+// command's Use starts with (TestSubcommandNames keeps the two equal).
+var subcommands = []struct {
+	name  string
+	build func(*app) *cobra.Command
+}{
+	{"version", newVersionCmd},
+	{"demo", newDemoCmd},
+	{"validate", newValidateCmd},
+	{"run", newRunCmd},
+	{"compare", newCompareCmd},
+	{"gate", newGateCmd},
+	{"baseline", newBaselineCmd},
+	{"import", newImportCmd},
+	{"report", newReportCmd},
+	{"action", newActionCmd},
+	{"worker", newWorkerCmd},
+	{"mcp", newMCPCmd},
+	{"init", newInitCmd},
+	{"schema", newSchemaCmd},
+	{"aws", newAWSCmd},
 }
 
 func newVersionCmd(a *app) *cobra.Command {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/loadgate/loadgate/gate"
@@ -159,10 +158,23 @@ func (g *githubSide) openBaselinePR(rc runContext, baseline, defaultBranch strin
 	fmt.Fprintf(g.a.stderr, "loadgate: baseline pull request %s\n", res.URL)
 }
 
-var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
+// branchSafe replaces every run of bytes other than [A-Za-z0-9._-] with one
+// "-", as the regular expression `[^A-Za-z0-9._-]+` would (a multi-byte
+// character is such a run), without compiling one at every start-up.
 func branchSafe(s string) string {
-	s = strings.Trim(branchUnsafe.ReplaceAllString(s, "-"), "-.")
+	b := make([]byte, 0, len(s))
+	run := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+			b = append(b, c)
+			run = false
+		case !run:
+			b = append(b, '-')
+			run = true
+		}
+	}
+	s = strings.Trim(string(b), "-.")
 	if s == "" {
 		return "plan"
 	}

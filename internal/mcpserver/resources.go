@@ -38,8 +38,14 @@ const (
 	maxRecentResults = 20
 )
 
-// skipDirs are never searched for baselines.
-var skipDirs = map[string]bool{".git": true, "node_modules": true, "vendor": true, ".loadgate": true}
+// skipDir reports the directories never searched for baselines.
+func skipDir(name string) bool {
+	switch name {
+	case ".git", "node_modules", "vendor", ".loadgate":
+		return true
+	}
+	return false
+}
 
 // ---- read_results
 
@@ -214,7 +220,7 @@ func (s *Server) findBaselines(ctx context.Context, dir string) (ListBaselinesOu
 			return filepath.SkipAll
 		}
 		if d.IsDir() {
-			if p != dir && (skipDirs[d.Name()] || depth(dir, p) > maxWalkDepth) {
+			if p != dir && (skipDir(d.Name()) || depth(dir, p) > maxWalkDepth) {
 				if depth(dir, p) > maxWalkDepth {
 					out.Truncated = true
 				}

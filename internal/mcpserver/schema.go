@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,11 +39,15 @@ type property struct {
 	schema *schema
 }
 
-// knownSchemas are standard-library types whose JSON form is not their Go
-// kind (jsonschema-go's defaults for the types loadgate's outputs can hold).
-var knownSchemas = map[reflect.Type]func() *schema{
-	reflect.TypeFor[time.Time]():  func() *schema { return &schema{types: []string{"string"}} },
-	reflect.TypeFor[slog.Level](): func() *schema { return &schema{types: []string{"string"}} },
+// knownSchema is the schema of a standard-library type whose JSON form is
+// not its Go kind (jsonschema-go's defaults for the types loadgate's outputs
+// can hold), or nil. A switch, not a map: no start-up work outside `mcp`.
+func knownSchema(t reflect.Type) *schema {
+	switch t {
+	case reflect.TypeFor[time.Time](), reflect.TypeFor[slog.Level]():
+		return &schema{types: []string{"string"}}
+	}
+	return nil
 }
 
 // schemaFor infers the schema of t. Pointers are followed (the schema then
@@ -53,8 +56,13 @@ func schemaFor(t reflect.Type) (*schema, error) {
 	return inferSchema(t, map[reflect.Type]bool{})
 }
 
-// wordEquals is reserved by jsonschema-go for future tag syntax.
-var wordEquals = regexp.MustCompile(`^[^ \t\n]*=`)
+// wordEquals reports whether tag starts with a word and "=" (what the regular
+// expression `^[^ \t\n]*=` matches), a syntax jsonschema-go reserves for
+// the future.
+func wordEquals(tag string) bool {
+	i := strings.IndexAny(tag, " \t\n=")
+	return i >= 0 && tag[i] == '='
+}
 
 func inferSchema(t reflect.Type, seen map[reflect.Type]bool) (*schema, error) {
 	allowNull := false
@@ -69,8 +77,7 @@ func inferSchema(t reflect.Type, seen map[reflect.Type]bool) (*schema, error) {
 		seen[t] = true
 		defer delete(seen, t)
 	}
-	if known := knownSchemas[t]; known != nil {
-		s := known()
+	if s := knownSchema(t); s != nil {
 		if allowNull {
 			s.types = append([]string{"null"}, s.types...)
 		}
@@ -159,7 +166,7 @@ func inferSchema(t reflect.Type, seen map[reflect.Type]bool) (*schema, error) {
 				return nil, err
 			}
 			if tag, ok := f.Tag.Lookup("jsonschema"); ok {
-				if tag == "" || wordEquals.MatchString(tag) {
+				if tag == "" || wordEquals(tag) {
 					return nil, fmt.Errorf("jsonschema tag on %s.%s: want a plain description", t, f.Name)
 				}
 				fs.description = tag

@@ -33,13 +33,18 @@ type Price struct {
 	GBHour   float64
 }
 
-var fargatePrices = map[string]Price{
-	"us-east-1":      {0.04048, 0.004445},
-	"us-east-2":      {0.04048, 0.004445},
-	"us-west-2":      {0.04048, 0.004445},
-	"eu-west-1":      {0.04048, 0.004445},
-	"eu-central-1":   {0.04656, 0.00511},
-	"ap-northeast-1": {0.05056, 0.00553},
+// fargatePrices is a slice, not a map: static data, so linking the table
+// costs no start-up work in commands that never estimate a cost.
+var fargatePrices = []struct {
+	region string
+	Price
+}{
+	{"us-east-1", Price{0.04048, 0.004445}},
+	{"us-east-2", Price{0.04048, 0.004445}},
+	{"us-west-2", Price{0.04048, 0.004445}},
+	{"eu-west-1", Price{0.04048, 0.004445}},
+	{"eu-central-1", Price{0.04656, 0.00511}},
+	{"ap-northeast-1", Price{0.05056, 0.00553}},
 }
 
 // unknownRegionFactor prices a region missing from the table at this multiple
@@ -53,8 +58,10 @@ const unknownRegionFactor = 2
 // unknownRegionFactor times the highest listed price, and known=false so the
 // estimate states the assumption.
 func PriceFor(region string) (p Price, known bool) {
-	if p, ok := fargatePrices[region]; ok {
-		return p, true
+	for _, q := range fargatePrices {
+		if q.region == region {
+			return q.Price, true
+		}
 	}
 	for _, q := range fargatePrices {
 		p.VCPUHour = math.Max(p.VCPUHour, q.VCPUHour)

@@ -200,11 +200,9 @@ func (b *builder) endpoint(name string) (*acc, error) {
 }
 
 // Sample times must fit time.Time.UnixNano (years 1678–2262); anything before
-// the Unix epoch is a corrupt timestamp, not a load test.
-var (
-	minSampleTime = time.Unix(0, 0)
-	maxSampleTime = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
-)
+// the Unix epoch is a corrupt timestamp, not a load test. maxSampleUnix is
+// 2262-01-01T00:00:00Z as a constant (a time.Date variable is init work).
+const maxSampleUnix = 9214646400
 
 // maxLatencyUS rejects latencies no request has (a day); histograms clamp at
 // results.MaxTrackable anyway, this only keeps time arithmetic from overflowing.
@@ -231,7 +229,8 @@ func (b *builder) addLine(in *input, line int64, s *sample) error {
 
 // checkTime rejects a timestamp outside what a results file can hold.
 func checkTime(t time.Time) error {
-	if t.Before(minSampleTime) || !t.Before(maxSampleTime) {
+	// Unix rounds down, so these are t < epoch and t ≥ 2262-01-01.
+	if u := t.Unix(); u < 0 || u >= maxSampleUnix {
 		return &sampleError{fmt.Sprintf("timestamp %s out of range", t.UTC().Format(time.RFC3339))}
 	}
 	return nil

@@ -102,8 +102,8 @@ func (e *FormatError) Error() string {
 // Formats lists the format names Import accepts (without "auto").
 func Formats() []string {
 	out := make([]string, 0, len(parsers))
-	for k := range parsers {
-		out = append(out, k)
+	for _, p := range parsers {
+		out = append(out, p.format)
 	}
 	sort.Strings(out)
 	return out
@@ -112,18 +112,33 @@ func Formats() []string {
 // parser reads one file into b.
 type parser func(ctx context.Context, in *input, b *builder) error
 
-var parsers = map[string]parser{
-	FormatK6JSON:        parseK6JSON,
-	FormatK6Summary:     parseK6Summary,
-	FormatJMeterCSV:     parseJMeterCSV,
-	FormatJMeterXML:     parseJMeterXML,
-	FormatLocustStats:   parseLocust,
-	FormatLocustHistory: parseLocust,
-	FormatVegetaGob:     parseVegetaGob,
-	FormatVegetaJSON:    parseVegetaJSON,
-	FormatVegetaCSV:     parseVegetaCSV,
-	FormatVegetaReport:  parseVegetaReport,
-	FormatGatling:       parseGatling,
+// parsers is a slice, not a map: static data, so no start-up work in
+// commands that import nothing.
+var parsers = []struct {
+	format string
+	parse  parser
+}{
+	{FormatK6JSON, parseK6JSON},
+	{FormatK6Summary, parseK6Summary},
+	{FormatJMeterCSV, parseJMeterCSV},
+	{FormatJMeterXML, parseJMeterXML},
+	{FormatLocustStats, parseLocust},
+	{FormatLocustHistory, parseLocust},
+	{FormatVegetaGob, parseVegetaGob},
+	{FormatVegetaJSON, parseVegetaJSON},
+	{FormatVegetaCSV, parseVegetaCSV},
+	{FormatVegetaReport, parseVegetaReport},
+	{FormatGatling, parseGatling},
+}
+
+// parserFor returns format's parser, nil for an unknown format.
+func parserFor(format string) parser {
+	for _, p := range parsers {
+		if p.format == format {
+			return p.parse
+		}
+	}
+	return nil
 }
 
 // Import reads files written by the tool named by format and returns loadgate
@@ -136,7 +151,7 @@ func Import(ctx context.Context, format string, files []string, opts Options) (*
 		return nil, errors.New("import: no files")
 	}
 	if format != FormatAuto {
-		if _, ok := parsers[format]; !ok {
+		if parserFor(format) == nil {
 			return nil, &FormatError{Format: format, Msg: "unknown (known: auto, " + strings.Join(Formats(), ", ") + ")"}
 		}
 	}
@@ -192,7 +207,7 @@ func importReader(ctx context.Context, format, name string, r io.Reader, b *buil
 			return "", &FormatError{File: name, Msg: "cannot detect the format from the content; pass --from FORMAT (one of " + strings.Join(Formats(), ", ") + ")"}
 		}
 	}
-	if err := parsers[format](ctx, in, b); err != nil {
+	if err := parserFor(format)(ctx, in, b); err != nil {
 		return "", err
 	}
 	return format, nil
