@@ -326,7 +326,7 @@ func record(ctx context.Context, dir string, rate float64, dur time.Duration, si
 
 // recordOne runs and writes one job.
 // Runs use the local runner's own client (the fast HTTP/1.1 path users'
-// `loadgate run` takes), each run with its own connections.
+// `loadgate run` takes); a paired run's sides keep theirs across slots.
 func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]string, j job, logf func(string, ...any)) error {
 	if !j.paired {
 		q := *p
@@ -340,9 +340,17 @@ func recordOne(ctx context.Context, dir string, p *plan.Plan, urls map[string]st
 		logf("single %s #%d valid=%v work p95 %.2f ms", j.build, j.index, f.Validity.Valid, f.Endpoint("work").Latency.P95)
 		return results.WriteFile(filepath.Join(dir, fmt.Sprintf("single-%s-%02d.json", j.build, j.index)), f)
 	}
+	// Each side keeps its connections from slot to slot, as `loadgate gate
+	// --paired` does.
+	conns := map[string]*local.Conns{paired.Base: local.NewConns(), paired.Head: local.NewConns()}
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
 	pr := &paired.Runner{BaseTarget: urls["A"], HeadTarget: urls[headTarget(j.build)], Seed: uint64(1000*j.index + len(j.build)),
 		New: func(side string) runners.Runner {
-			return local.New(local.Options{Label: side, Slot: true})
+			return local.New(local.Options{Label: side, Slot: true, Conns: conns[side]})
 		}}
 	base, head, err := pr.Run(ctx, p)
 	if err != nil {

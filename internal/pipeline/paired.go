@@ -25,8 +25,9 @@ type PairedOptions struct {
 	// generator fell behind in one of their slots (0: none).
 	MaxLeftOut float64
 	// Client, when set, gives each side ("base", "head") one client whose
-	// connections stay warm across its slots (the demo's two shops); nil: a
-	// fresh transport per slot.
+	// connections stay warm across its slots (the demo's two shops); nil:
+	// the built-in client, whose connections also stay open from one slot
+	// of a side to the next.
 	Client func(side string) *http.Client
 }
 
@@ -56,12 +57,24 @@ func (job *Job) runPaired(ctx context.Context, o *Outcome) error {
 	if p.Runner.Exec != "" || p.Runner.Import != nil {
 		return WithCode(ExitUsage, errors.New("--paired runs the built-in generator; this plan uses runner.exec/import"))
 	}
+	// Each side keeps its connections (and TLS sessions) from slot to slot,
+	// as a user's client keeps them: a slot that began by dialling would
+	// charge connection set-up to its first requests, and more of it to the
+	// side whose other endpoints are slower.
+	conns := map[string]*local.Conns{paired.Base: local.NewConns(), paired.Head: local.NewConns()}
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
 	pr := &paired.Runner{
 		New: func(side string) runners.Runner {
 			lo := f.localOptions()
 			lo.Label, lo.Slot = side, true
 			if pf.Client != nil {
 				lo.Client = pf.Client(side)
+			} else {
+				lo.Conns = conns[side]
 			}
 			return local.New(lo)
 		},

@@ -63,6 +63,37 @@ func newClientSetup(p *plan.Plan, noFastPath bool) (*clientSetup, error) {
 	return s, nil
 }
 
+// identity names what a kept connection is good for: the same scheme,
+// address, server name and protocol (see Conns).
+func (s *clientSetup) identity(p *plan.Plan) string {
+	key := p.Target
+	if u, err := url.Parse(p.Target); err == nil {
+		key = u.Scheme + "://" + u.Host
+	}
+	if s.tls != nil {
+		key += " sni=" + s.tls.ServerName
+	}
+	if s.http2 {
+		key += " h2"
+	}
+	if s.fast == nil {
+		key += " net/http"
+	}
+	return key
+}
+
+// shareSessions makes TLS session tickets outlive the run (see Conns), so
+// a connection a later run adds resumes rather than redoing the full
+// handshake.
+func (s *clientSetup) shareSessions(c tls.ClientSessionCache) {
+	if s.tls != nil {
+		s.tls.ClientSessionCache = c
+	}
+	if s.fast != nil && s.fast.tls != nil {
+		s.fast.tls.ClientSessionCache = c
+	}
+}
+
 // transport returns the net/http transport of a run, sized for bound
 // concurrent requests so connections are reused rather than re-dialled.
 func (s *clientSetup) transport(bound int) *http.Transport {

@@ -340,12 +340,25 @@ func (e *engine) newWorker() (*wstate, func()) {
 	stop := func() bool { return false }
 	if e.setup.fast != nil {
 		w.h1 = newH1(e.setup.fast)
+		if e.conns != nil {
+			if c, ok := e.conns.get(); ok {
+				w.h1.adopt(c)
+			}
+		}
 		stop = context.AfterFunc(ctx, w.h1.abort)
 	}
 	return w, func() {
-		stop()
+		// A worker the run's shutdown aborted may have left its
+		// connection mid-response: only one that ended between
+		// requests is kept for the next run.
+		aborted := !stop()
 		cancel()
 		if w.h1 != nil {
+			if e.conns != nil && !aborted {
+				if c, ok := w.h1.release(); ok {
+					e.conns.put(c, e.bound)
+				}
+			}
 			w.h1.close()
 		}
 	}

@@ -109,6 +109,28 @@ func (c *h1conn) close() {
 	}
 }
 
+// adopt makes c, kept from an earlier run, this worker's connection. It
+// counts as used: if the server closed it meanwhile, the first request is
+// retried on a fresh one.
+func (c *h1conn) adopt(pc pooledConn) {
+	c.mu.Lock()
+	c.conn, c.sc, c.used = pc.conn, pc.sc, true
+	c.mu.Unlock()
+}
+
+// release hands over an open keep-alive connection (to keep it for the next
+// run); ok is false when there is none.
+func (c *h1conn) release() (pc pooledConn, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil || !c.d.keepAlive {
+		return pooledConn{}, false
+	}
+	pc = pooledConn{conn: c.conn, sc: c.sc}
+	c.conn, c.sc = nil, nil
+	return pc, true
+}
+
 // abort unblocks the connection's pending I/O (run shutdown); any goroutine.
 func (c *h1conn) abort() {
 	c.mu.Lock()

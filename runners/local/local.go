@@ -123,6 +123,11 @@ type Options struct {
 	// lengthen every slot (about 25 ms each on an idle machine, more on a
 	// busy one).
 	Slot bool
+	// Conns, when set, keeps the run's connections open for the next run
+	// against the same target (the slots of one side of a paired
+	// measurement) and reuses the previous run's: no slot pays for
+	// connection set-up its predecessors already did.
+	Conns *Conns
 }
 
 // UnreachableError ends a run in which no request reached the target: it
@@ -189,6 +194,13 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local runner: plan %q: %w", p.Name, err)
 	}
+	conns := r.opts.Conns
+	if conns != nil && !conns.use(setup.identity(p)) {
+		conns = nil
+	}
+	if conns != nil {
+		setup.shareSessions(conns.sessions)
+	}
 	data, err := newDataState(p, r.opts.Shard, r.opts.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("local runner: %w", err)
@@ -209,7 +221,7 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	e := &engine{
 		opts: r.opts, plan: p, eps: eps, stages: stages, total: total,
 		warm: warmupDuration(stages), closed: closed, progress: progress,
-		maxBody: p.Defaults.MaxBodyBytes, setup: setup, data: data,
+		maxBody: p.Defaults.MaxBodyBytes, setup: setup, data: data, conns: conns,
 	}
 	for _, ep := range eps {
 		e.anyDyn = e.anyDyn || ep.dyn != nil
@@ -219,7 +231,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan) (*results.File, error) {
 	}
 	e.bound = r.inFlightBound(p, stages, eps)
 	e.client = r.opts.Client
-	if e.client == nil {
+	switch {
+	case e.client != nil:
+	case conns != nil:
+		e.client = &http.Client{Transport: conns.transport(func() *http.Transport { return setup.transport(e.bound) })}
+	default:
 		tr := setup.transport(e.bound)
 		defer tr.CloseIdleConnections()
 		e.client = &http.Client{Transport: tr}
@@ -285,6 +301,7 @@ type engine struct {
 	maxBody  int64
 	client   *http.Client
 	setup    *clientSetup
+	conns    *Conns // nil: the run's connections end with it
 	progress runners.ProgressFunc
 
 	t0  time.Time
