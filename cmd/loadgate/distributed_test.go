@@ -352,6 +352,19 @@ func TestWorkersRefuseUnlistedTarget(t *testing.T) {
 	}
 }
 
+// TestWorkersRefuseMoreThanMaxWorkers: limits.max_workers is a safety rail
+// checked before anything starts, a usage error (exit 2) like the other limits
+// (docs/safety.md), not an infrastructure failure.
+func TestWorkersRefuseMoreThanMaxWorkers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	planPath := writeFile(t, dir, "plan.yaml", strings.Replace(distPlan("http://127.0.0.1:9", 10, time.Second), "targets:", "limits: {max_workers: 1}\ntargets:", 1))
+	code, _, stderr := cli(t, context.Background(), nil, "run", planPath, "--workers", "2", "--worker-binary", "/nonexistent")
+	if code != exitUsage || !strings.Contains(stderr, "max_workers") {
+		t.Fatalf("exit %d, want %d naming max_workers: %s", code, exitUsage, stderr)
+	}
+}
+
 // awsFixture is gofakes3 and the ECS emulator, starting real worker processes.
 type awsFixture struct {
 	env map[string]string

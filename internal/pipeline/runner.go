@@ -53,6 +53,11 @@ func distributedRunner(env Env, p *plan.Plan, f WorkersOptions) (runners.Runner,
 	if err := distributed.CheckTargets(p); err != nil {
 		return nil, WithCode(ExitUsage, err)
 	}
+	// A safety rail like the other limits: refused before anything starts,
+	// exit 2 (the coordinator's own check would come later, as exit 3).
+	if err := p.CheckWorkers(f.Count); err != nil {
+		return nil, WithCode(ExitUsage, err)
+	}
 	if p.Runner.Exec != "" || p.Runner.Import != nil {
 		return nil, WithCode(ExitUsage, errors.New("--workers runs the built-in generator; this plan uses runner.exec/import"))
 	}

@@ -2,6 +2,7 @@ package importers
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,7 +60,10 @@ func TestTotalsComputedOrAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Total.Latency.P95 <= 0 || f.Total.Latency != f.Endpoints[0].Latency {
+	// Compared as JSON: unmeasured figures are NaN, never == themselves.
+	got, _ := json.Marshal(f.Total.Latency)
+	want, _ := json.Marshal(f.Endpoints[0].Latency)
+	if f.Total.Latency.P95 <= 0 || string(got) != string(want) {
 		t.Errorf("vegeta report total latency %+v, want the report's %+v", f.Total.Latency, f.Endpoints[0].Latency)
 	}
 	f, err = Import(context.Background(), FormatLocustHistory, []string{peer("locust-2.12.1/run_stats_history.csv")}, Options{})
@@ -83,4 +87,34 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestSummaryPercentilesAbsentAreUnmeasured: a k6 summary holds only the
+// trend stats summaryTrendStats asked for (by default no p(99), no p(99.9))
+// and a Vegeta report has no 99.9th: those figures must be null, not 0,
+// else a gate would compare a p99 of 0 ms with a measured one.
+func TestSummaryPercentilesAbsentAreUnmeasured(t *testing.T) {
+	t.Parallel()
+	f, err := Import(context.Background(), FormatK6Summary, []string{peer("k6-synthetic/summary-export.json")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append(f.Endpoints, f.Total) {
+		l := e.Latency
+		if results.Measured(l.P99) || results.Measured(l.P999) {
+			t.Errorf("k6 summary %s: p99 %v p99.9 %v; want both unmeasured (not in the summary)", e.Name, l.P99, l.P999)
+		}
+		if !results.Measured(l.P95) || l.P95 <= 0 || !results.Measured(l.Max) {
+			t.Errorf("k6 summary %s: p95 %v max %v; want the summary's figures", e.Name, l.P95, l.Max)
+		}
+	}
+	f, err = Import(context.Background(), FormatVegetaReport, []string{peer("vegeta-12.13.0/report.json")}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append(f.Endpoints, f.Total) {
+		if results.Measured(e.Latency.P999) || !results.Measured(e.Latency.P99) {
+			t.Errorf("vegeta report %s: p99 %v p99.9 %v; want p99 measured, p99.9 unmeasured", e.Name, e.Latency.P99, e.Latency.P999)
+		}
+	}
 }

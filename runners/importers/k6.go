@@ -175,9 +175,17 @@ func parseK6Summary(_ context.Context, in *input, b *builder) error {
 	}
 	set := func(e *results.Endpoint, d k6SummaryMetric, reqs, failed k6SummaryMetric) {
 		v := d.values()
+		// The summary holds only the stats summaryTrendStats asked for (by
+		// default no p(99) or p(99.9)): an absent one is unmeasured, not 0.
+		fig := func(k string) float64 {
+			if x, ok := v[k]; ok {
+				return round3(x)
+			}
+			return results.Unmeasured
+		}
 		e.Latency = results.Summary{
-			P50: round3(v["med"]), P90: round3(v["p(90)"]), P95: round3(v["p(95)"]), P99: round3(v["p(99)"]),
-			P999: round3(v["p(99.9)"]), Max: round3(v["max"]), Min: round3(v["min"]), Mean: round3(v["avg"]),
+			P50: fig("med"), P90: fig("p(90)"), P95: fig("p(95)"), P99: fig("p(99)"),
+			P999: fig("p(99.9)"), Max: fig("max"), Min: fig("min"), Mean: fig("avg"),
 		}
 		if reqs != nil {
 			rv := reqs.values()

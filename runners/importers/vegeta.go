@@ -313,6 +313,7 @@ func parseVegetaReport(_ context.Context, in *input, b *builder) error {
 	e.Latency = results.Summary{
 		P50: ms(rep.Latencies.P50), P90: ms(rep.Latencies.P90), P95: ms(rep.Latencies.P95),
 		P99: ms(rep.Latencies.P99), Max: ms(rep.Latencies.Max), Min: ms(rep.Latencies.Min), Mean: ms(rep.Latencies.Mean),
+		P999: results.Unmeasured, // the report has no 99.9th
 	}
 	if !rep.Earliest.IsZero() {
 		b.started = rep.Earliest.UTC()
