@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,5 +91,44 @@ func TestNoInitAllocations(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "init runtime") && !strings.Contains(string(out), "init errors") {
 		t.Fatalf("no init trace in the output; GODEBUG=inittrace=1 not honoured?\n%s", out)
+	}
+}
+
+// initBudget bounds what every command pays before it starts: the package
+// initialisers of everything linked, loadgate's and its dependencies'. At
+// 1.86 MB (ECS's schema-serde `schemas` package alone 0.94 MB) `loadgate
+// version` stayed above 12 MiB resident; go.mod holds ECS before that
+// package, and this test fails when an upgrade brings such a table back.
+const initBudget = 1_200_000
+
+func TestInitAllocationBudget(t *testing.T) {
+	cmd := exec.Command(workerBinary(t), "version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("loadgate version: %v\n%s", err, out)
+	}
+	type pkgInit struct {
+		name  string
+		bytes int
+	}
+	var inits []pkgInit
+	total := 0
+	line := regexp.MustCompile(`(?m)^init (\S+) @.* ms clock, (\d+) bytes, \d+ allocs$`)
+	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.Atoi(m[2])
+		inits = append(inits, pkgInit{m[1], n})
+		total += n
+	}
+	if len(inits) < 50 {
+		t.Fatalf("found %d initialisers in the trace, want the whole binary's:\n%s", len(inits), out)
+	}
+	if total > initBudget {
+		sort.Slice(inits, func(i, j int) bool { return inits[i].bytes > inits[j].bytes })
+		var top []string
+		for _, p := range inits[:5] {
+			top = append(top, fmt.Sprintf("%s %d B", p.name, p.bytes))
+		}
+		t.Errorf("package initialisers allocate %d bytes for every command, budget %d; largest: %s", total, initBudget, strings.Join(top, ", "))
 	}
 }
