@@ -72,17 +72,25 @@ func TestPartialTreeHelp(t *testing.T) {
 	}
 }
 
-// Every command pays for every package initialiser, so loadgate's own
-// packages keep their tables static and compile nothing at init
-// (docs/ARCHITECTURE.md). The runtime reports each initialiser's allocations
-// with GODEBUG=inittrace=1.
-func TestNoInitAllocations(t *testing.T) {
+// initTrace runs `loadgate version` with the runtime's trace of every
+// package initialiser.
+func initTrace(t *testing.T) []byte {
+	t.Helper()
 	cmd := exec.Command(workerBinary(t), "version")
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("loadgate version: %v\n%s", err, out)
 	}
+	return out
+}
+
+// Every command pays for every package initialiser, so loadgate's own
+// packages keep their tables static and compile nothing at init
+// (docs/ARCHITECTURE.md). The runtime reports each initialiser's allocations
+// with GODEBUG=inittrace=1.
+func TestNoInitAllocations(t *testing.T) {
+	out := initTrace(t)
 	line := regexp.MustCompile(`(?m)^init (github\.com/loadgate/loadgate\S*) @.* ms clock, (\d+) bytes, (\d+) allocs$`)
 	for _, m := range line.FindAllStringSubmatch(string(out), -1) {
 		if m[2] != "0" || m[3] != "0" {
@@ -102,12 +110,7 @@ func TestNoInitAllocations(t *testing.T) {
 const initBudget = 1_200_000
 
 func TestInitAllocationBudget(t *testing.T) {
-	cmd := exec.Command(workerBinary(t), "version")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("loadgate version: %v\n%s", err, out)
-	}
+	out := initTrace(t)
 	type pkgInit struct {
 		name  string
 		bytes int
