@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -326,7 +327,17 @@ gate:
 	// scheduling: a generous lag limit keeps a busy CI host's stalls from
 	// making the run invalid, and 99 % confidence keeps the sub-millisecond
 	// /fast from a chance flag (at most 0.5 %) on a noisy -race host.
-	code, stdout, stderr := cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", "7", "--max-schedule-lag", "2s", "--confidence", "0.99")
+	// A chance flag of /fast is still possible at that level; the same flag
+	// in a second, independent run (≤ 0.01 %) is a defect, not chance.
+	var code int
+	var stdout, stderr string
+	for attempt := 1; ; attempt++ {
+		code, stdout, stderr = cli(t, context.Background(), nil, "gate", planPath, "--paired", "--base-target", base.URL, "-q", "-o", out, "--seed", strconv.Itoa(6+attempt), "--max-schedule-lag", "2s", "--confidence", "0.99")
+		if code != exitFail || !strings.EqualFold(verdictOf(stdout, "fast"), "regressed") || attempt == 2 {
+			break
+		}
+		t.Logf("run %d flagged the unchanged /fast, once within the 1 %% level; running again:\n%s", attempt, stdout)
+	}
 	if code == exitInvalid && strings.Contains(stdout, "generator fell behind") {
 		t.Skipf("machine too starved for a valid paired run even at 2s lag:\n%s", stdout)
 	}
@@ -366,7 +377,19 @@ func TestDemoRegressFlagsTheSlowEndpoint(t *testing.T) {
 		t.Skip("14 s of load")
 	}
 	res := filepath.Join(t.TempDir(), "demo.json")
-	code, out, errOut := cli(t, context.Background(), nil, "demo", "--regress", "30%", "-q", "-o", res)
+	// The demo's verdict holds at 95 % family-wise: an unchanged endpoint is
+	// flagged by chance in at most 5 % of runs (0–1 % measured, see
+	// bench/gateaccuracy/RESULTS.md). One such flag is no evidence of a defect;
+	// the same in a second, independent run (≤ 0.25 % by chance) is.
+	var code int
+	var out, errOut string
+	for attempt := 1; ; attempt++ {
+		code, out, errOut = cli(t, context.Background(), nil, "demo", "--regress", "30%", "-q", "-o", res)
+		if code != exitFail || strings.Contains(out, "\nregressed: create-order\n") || attempt == 2 {
+			break
+		}
+		t.Logf("run %d flagged more than create-order, once within the family-wise level; running again:\n%s", attempt, out)
+	}
 	switch code {
 	case exitFail:
 		if !strings.Contains(out, "\nregressed: create-order\n") {
