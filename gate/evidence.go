@@ -133,14 +133,20 @@ func notMeasuredCheck(m Metric, kind, tol string, base, head float64, sides []st
 	}
 	var where []string
 	for _, s := range sides {
-		where = append(where, sideName[s])
+		where = append(where, sideName(s))
 	}
 	ch.Warnings = append(ch.Warnings, fmt.Sprintf("%s not measured in the %s (the source has no such figure): not compared", m, strings.Join(where, " or the ")))
 	return ch
 }
 
-// sideName is how warnings name a side of a committed-baseline comparison.
-var sideName = map[string]string{SideBase: "baseline", SideHead: "run"}
+// sideName is how warnings name a side of a committed-baseline comparison
+// (a function, not a map: no allocation at init, for every command).
+func sideName(side string) string {
+	if side == SideBase {
+		return "baseline"
+	}
+	return "run"
+}
 
 // measuredFigure is the median of vals, or NaN when any run did not measure it.
 func measuredFigure(vals []float64) float64 {
