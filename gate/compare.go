@@ -507,8 +507,8 @@ func (c *comparer) figureChecks(ev *EndpointVerdict, bes []*results.Endpoint, he
 			if math.IsNaN(base) {
 				continue
 			}
-			if side := unmeasuredSide(ev, mt.m); side != "" {
-				ev.Checks = append(ev.Checks, notMeasuredCheck(mt.m, "baseline", mt.t.describe(mt.m), side))
+			if sides := unmeasuredSides(ev, mt.m); len(sides) > 0 {
+				ev.Checks = append(ev.Checks, notMeasuredCheck(mt.m, "baseline", mt.t.describe(mt.m), base, head, sides))
 				continue
 			}
 			ch.Decision = toleranceDecision(mt.m, mt.t, base, head, true)
@@ -518,7 +518,7 @@ func (c *comparer) figureChecks(ev *EndpointVerdict, bes []*results.Endpoint, he
 	slos, defaulted := c.slos(ev.Name, len(bes) > 0)
 	for _, s := range slos {
 		if unmeasured(ev.Head, s.m) {
-			ev.Checks = append(ev.Checks, notMeasuredCheck(s.m, "slo", sloText(s.m, s.v), "run"))
+			ev.Checks = append(ev.Checks, notMeasuredCheck(s.m, "slo", sloText(s.m, s.v), s.v, 0, []string{SideHead}))
 			continue
 		}
 		head := figureValue(ev.Head, s.m)

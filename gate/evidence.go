@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/loadgate/loadgate/results"
 )
@@ -118,12 +119,33 @@ func unmeasured(f *Figures, m Metric) bool {
 	return f != nil && slices.Contains(f.Unmeasured, m)
 }
 
-// notMeasuredCheck is a check that cannot be made because one side did not
-// measure the figure: inconclusive, never compared with a stand-in 0.
-func notMeasuredCheck(m Metric, kind, tol, side string) Check {
-	ch := Check{Metric: m, Kind: kind, Unit: unitOf(m), PValue: -1, Tolerance: tol, Decision: Inconclusive}
-	ch.Warnings = append(ch.Warnings, fmt.Sprintf("%s not measured in the %s (the source has no such figure): not compared", m, side))
+// notMeasuredCheck is a check that cannot be made because a side did not
+// measure the figure: inconclusive, never compared with a stand-in 0. base
+// and head are kept for a side that measured it (an SLO's base is its
+// limit); sides names the ones that did not (SideBase, SideHead).
+func notMeasuredCheck(m Metric, kind, tol string, base, head float64, sides []string) Check {
+	ch := Check{Metric: m, Kind: kind, Unit: unitOf(m), PValue: -1, Tolerance: tol, Decision: Inconclusive, NotMeasured: sides}
+	if ch.Measured(SideBase) {
+		ch.Base = round(base)
+	}
+	if ch.Measured(SideHead) {
+		ch.Head = round(head)
+	}
+	var where []string
+	for _, s := range sides {
+		where = append(where, sideName(s))
+	}
+	ch.Warnings = append(ch.Warnings, fmt.Sprintf("%s not measured in the %s (the source has no such figure): not compared", m, strings.Join(where, " or the ")))
 	return ch
+}
+
+// sideName is how warnings name a side of a committed-baseline comparison
+// (a function, not a map: no allocation at init, for every command).
+func sideName(side string) string {
+	if side == SideBase {
+		return "baseline"
+	}
+	return "run"
 }
 
 // measuredFigure is the median of vals, or NaN when any run did not measure it.
@@ -145,13 +167,14 @@ func measuredRequests(v *Verdict) int64 {
 	return n
 }
 
-// unmeasuredSide names the side (baseline, run) that did not measure m, or "".
-func unmeasuredSide(ev *EndpointVerdict, m Metric) string {
-	switch {
-	case unmeasured(ev.Base, m):
-		return "baseline"
-	case unmeasured(ev.Head, m):
-		return "run"
+// unmeasuredSides names the sides (SideBase, SideHead) that did not measure m.
+func unmeasuredSides(ev *EndpointVerdict, m Metric) []string {
+	var out []string
+	if unmeasured(ev.Base, m) {
+		out = append(out, SideBase)
 	}
-	return ""
+	if unmeasured(ev.Head, m) {
+		out = append(out, SideHead)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,8 +95,32 @@ func TestUnmeasuredFigureNotCompared(t *testing.T) {
 	if c.Decision != Inconclusive || !hasWarning(c.Warnings, "not measured in the run") {
 		t.Errorf("p95 unmeasured in the run: %+v, want inconclusive", c)
 	}
-	if c := check(t, e, P99, "baseline"); c.Decision != Inconclusive {
+	if !slices.Equal(c.NotMeasured, []string{SideHead}) || c.Base != 40 || c.Head != 0 || c.Delta != 0 {
+		t.Errorf("p95 unmeasured in the run: %+v, want the baseline's 40 kept and the head marked not measured", c)
+	}
+	if c := check(t, e, P99, "baseline"); c.Decision != Inconclusive || !slices.Equal(c.NotMeasured, []string{SideBase, SideHead}) ||
+		!hasWarning(c.Warnings, "not measured in the baseline or the run") {
 		t.Errorf("p99 unmeasured on both sides: %+v", c)
+	}
+	// JSON carries the absent side and the change as null, not 0.
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"base":40,`, `"head":null,`, `"delta":null,`, `"not_measured":["head"]`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("p95 check JSON %s lacks %s", js, want)
+		}
+	}
+	if js, _ := json.Marshal(check(t, e, Throughput, "baseline")); strings.Contains(string(js), "null") || strings.Contains(string(js), "not_measured") {
+		t.Errorf("a measured check's JSON changed: %s", js)
+	}
+	// An SLO on a figure the run did not measure: its limit kept, no pass.
+	pol := testPolicy()
+	pol.SLO = map[Metric]float64{P95: 300}
+	slo := check(t, endpoint(t, Compare(nil, head, pol), "imp"), P95, "slo")
+	if slo.Decision != Inconclusive || slo.Base != 300 || !slices.Equal(slo.NotMeasured, []string{SideHead}) {
+		t.Errorf("p95 SLO unmeasured in the run: %+v, want inconclusive with the limit kept", slo)
 	}
 	if e.Decision == Improved || e.Decision == Pass {
 		t.Errorf("endpoint %s: an unmeasured figure must not pass or improve", e.Decision)

@@ -2,6 +2,12 @@
 // pure: numbers in, verdict out, no I/O and no clock. It imports only results.
 package gate
 
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+)
+
 // Decision is the outcome of one check, one endpoint or the whole run.
 type Decision string
 
@@ -61,6 +67,57 @@ type Check struct {
 	Significant bool     `json:"significant"`
 	Decision    Decision `json:"decision"`
 	Warnings    []string `json:"warnings,omitempty"`
+	// NotMeasured names the sides (SideBase, SideHead) whose source did not
+	// measure the figure (an imported summary without p99): the check could
+	// not be made and is Inconclusive. A named side's Base or Head is absent,
+	// not 0 (null in JSON), and so is Delta. Set only for such checks.
+	NotMeasured []string `json:"not_measured,omitempty"`
+}
+
+// Sides of a check, as Check.NotMeasured names them.
+const (
+	SideBase = "base"
+	SideHead = "head"
+)
+
+// Measured reports whether the check's figure on side (SideBase, SideHead)
+// was measured; false means Base or Head is a placeholder, not a value.
+func (c *Check) Measured(side string) bool { return !slices.Contains(c.NotMeasured, side) }
+
+// MarshalJSON writes the absent sides of a not-measured check, and its
+// change, as null: a reader must not take a placeholder 0 for a measured
+// zero. Other checks encode field for field.
+func (c Check) MarshalJSON() ([]byte, error) {
+	type plain Check // without the method, so encoding does not recurse
+	var v any = plain(c)
+	if len(c.NotMeasured) > 0 {
+		nullable := func(measured bool, x float64) *float64 {
+			if !measured {
+				return nil
+			}
+			return &x
+		}
+		// Outer fields shadow the embedded ones of the same JSON name; the
+		// first four repeat Check's so the fields keep their order.
+		v = struct {
+			Metric Metric   `json:"metric"`
+			Kind   string   `json:"kind"`
+			Source string   `json:"source,omitempty"`
+			Unit   string   `json:"unit"`
+			Base   *float64 `json:"base"`
+			Head   *float64 `json:"head"`
+			Delta  *float64 `json:"delta"`
+			plain
+		}{c.Metric, c.Kind, c.Source, c.Unit, nullable(c.Measured(SideBase), c.Base), nullable(c.Measured(SideHead), c.Head), nil, plain(c)}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Leave HTML escaping to the caller's encoder (the reports turn it off).
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // Label names the check's figure for reports: "p95", or "server p95" for a

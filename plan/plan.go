@@ -126,8 +126,11 @@ type Profile struct {
 	StartRate    float64       `yaml:"-" json:"start_rate,omitempty"`
 	StepRate     float64       `yaml:"-" json:"step_rate,omitempty"`
 	StepDuration time.Duration `yaml:"step_duration,omitempty" json:"step_duration,omitempty"`
-	// stress: limits that define "broken".
-	BreakErrorRate float64       `yaml:"-" json:"break_error_rate,omitempty"` // fraction
+	// stress: limits that define "broken". BreakErrorRate is a fraction, set
+	// by the parser (DefaultBreakErrorRate unless the plan says): a step
+	// whose error rate exceeds it is broken, so 0 means any error breaks.
+	// Not omitempty: that 0 must survive the JSON a worker is sent.
+	BreakErrorRate float64       `yaml:"-" json:"break_error_rate"`
 	BreakP95       time.Duration `yaml:"break_p95,omitempty" json:"break_p95,omitempty"`
 
 	// spike: base Rate, then Rate×Multiplier for SpikeDuration starting at SpikeAt.

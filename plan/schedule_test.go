@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,6 +108,29 @@ func TestStressBreakDefaults(t *testing.T) {
 	p = plan(t, "  type: stress\n  rate: 100/s\n  break_error_rate: 1%\n  break_p95: 250ms\n")
 	if p.Profile.BreakErrorRate != 0.01 || p.Profile.BreakP95 != 250*time.Millisecond {
 		t.Errorf("stress limits: %+v", p.Profile)
+	}
+	// 0 % is the user's "any error breaks the step": kept as 0, not
+	// replaced by a default, including through the JSON a worker is sent.
+	p = plan(t, "  type: stress\n  rate: 100/s\n  break_error_rate: 0%\n")
+	if p.Profile.BreakErrorRate != 0 {
+		t.Fatalf("break_error_rate 0%%: %v, want 0", p.Profile.BreakErrorRate)
+	}
+	for _, rate := range []float64{0, 0.05} {
+		p.Profile.BreakErrorRate = rate
+		data, _, err := p.MarshalRefs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), fmt.Sprintf(`"break_error_rate":%g`, rate)) {
+			t.Errorf("break_error_rate %g not written: %s", rate, data)
+		}
+		q, err := UnmarshalRefs(data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Profile.BreakErrorRate != rate {
+			t.Errorf("round trip: break_error_rate %v, want %v", q.Profile.BreakErrorRate, rate)
+		}
 	}
 }
 

@@ -222,10 +222,10 @@ func checkMessage(c *gate.Check) string {
 	var b strings.Builder
 	b.WriteString(c.Label())
 	if c.Kind == "slo" {
-		fmt.Fprintf(&b, " %s (SLO %s)", formatValue(c.Head, c.Unit), c.Tolerance)
+		fmt.Fprintf(&b, " %s (SLO %s)", checkValue(c, gate.SideHead), c.Tolerance)
 		return b.String()
 	}
-	fmt.Fprintf(&b, " %s → %s %s", formatValue(c.Base, c.Unit), formatValue(c.Head, c.Unit), checkChange(c))
+	fmt.Fprintf(&b, " %s → %s %s", checkValue(c, gate.SideBase), checkValue(c, gate.SideHead), checkChange(c))
 	if c.Tolerance != "" {
 		fmt.Fprintf(&b, " (tolerance %s)", c.Tolerance)
 	}
@@ -234,10 +234,13 @@ func checkMessage(c *gate.Check) string {
 
 func checkDetail(c *gate.Check, endpointWarnings []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "metric: %s (%s)\nbaseline: %s\ncurrent: %s\n", c.Label(), c.Kind, formatValue(c.Base, c.Unit), formatValue(c.Head, c.Unit))
-	if c.Unit == "%" {
+	fmt.Fprintf(&b, "metric: %s (%s)\nbaseline: %s\ncurrent: %s\n", c.Label(), c.Kind, checkValue(c, gate.SideBase), checkValue(c, gate.SideHead))
+	switch {
+	case len(c.NotMeasured) > 0:
+		fmt.Fprintf(&b, "change: %s\n", notMeasured)
+	case c.Unit == "%":
 		fmt.Fprintf(&b, "change: %s\n", formatPP(c.Delta))
-	} else {
+	default:
 		fmt.Fprintf(&b, "change: %s\n", formatPct(c.Delta))
 	}
 	if c.HasCI {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -567,9 +568,11 @@ func mermaidChart(v *gate.Verdict, limit int) string {
 		limit = maxChartEndpoints
 	}
 	eps := SortEndpoints(v)
+	// A p95 a side did not measure is 0 in its Figures: no bar.
+	measured := func(f *gate.Figures) bool { return f != nil && !slices.Contains(f.Unmeasured, gate.P95) }
 	compare := false
 	for _, e := range eps {
-		if e.Base != nil && e.Head != nil && e.Base.P95 > 0 {
+		if measured(e.Base) && measured(e.Head) && e.Base.P95 > 0 {
 			compare = true
 			break
 		}
@@ -581,9 +584,9 @@ func mermaidChart(v *gate.Verdict, limit int) string {
 			break
 		}
 		switch {
-		case e.Head == nil:
+		case !measured(e.Head):
 			continue
-		case compare && (e.Base == nil || e.Base.P95 <= 0):
+		case compare && (!measured(e.Base) || e.Base.P95 <= 0):
 			continue
 		case compare:
 			vals = append(vals, math.Round(1000*e.Head.P95/e.Base.P95)/10)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -286,11 +287,11 @@ func buildTable(v *gate.Verdict) table {
 			if c != nil {
 				// The check's own values are what its change was computed
 				// from (e.g. pooled per-window figures), so show those.
-				if e.Base != nil || c.Base != 0 {
-					r.Base = formatValue(c.Base, c.Unit)
+				if e.Base != nil || c.Base != 0 || !c.Measured(gate.SideBase) {
+					r.Base = checkValue(c, gate.SideBase)
 				}
-				if e.Head != nil || c.Head != 0 {
-					r.Head = formatValue(c.Head, c.Unit)
+				if e.Head != nil || c.Head != 0 || !c.Measured(gate.SideHead) {
+					r.Head = checkValue(c, gate.SideHead)
 				}
 				r.Change = checkChange(c)
 				r.Decision = c.Decision
@@ -311,18 +312,20 @@ func buildTable(v *gate.Verdict) table {
 			if c == nil {
 				continue
 			}
-			r := row{Metric: c.Label(), check: c, Base: formatValue(c.Base, c.Unit), Head: formatValue(c.Head, c.Unit),
+			r := row{Metric: c.Label(), check: c, Base: checkValue(c, gate.SideBase), Head: checkValue(c, gate.SideHead),
 				Change: checkChange(c), Decision: c.Decision, Tolerance: c.Tolerance, Notes: fn.addAll(c.Warnings)}
 			et.Rows = append(et.Rows, r)
 		}
 		for _, c := range slos {
 			r := row{Metric: string(c.Metric) + " SLO", check: c, Decision: c.Decision}
 			r.Base = sloLimit(*c)
-			r.Head = formatValue(c.Head, c.Unit)
-			switch c.Decision {
-			case gate.Regressed:
+			r.Head = checkValue(c, gate.SideHead)
+			switch {
+			case len(c.NotMeasured) > 0:
+				r.Change = notMeasured
+			case c.Decision == gate.Regressed:
 				r.Change = "breached"
-			case gate.Pass, gate.Improved:
+			case c.Decision == gate.Pass, c.Decision == gate.Improved:
 				r.Change = "met"
 			}
 			r.Notes = fn.addAll(c.Warnings)
@@ -334,16 +337,36 @@ func buildTable(v *gate.Verdict) table {
 	return t
 }
 
-// figure formats one side's headline figure for metric m ("" when absent).
+// figure formats one side's headline figure for metric m ("—" when absent
+// or not measured).
 func figure(f *gate.Figures, m gate.Metric) string {
-	if f == nil {
-		return "—"
+	if f == nil || slices.Contains(f.Unmeasured, m) {
+		return absent
 	}
 	v, unit, ok := figureValue(f, m)
 	if !ok {
-		return "—"
+		return absent
 	}
 	return formatValue(v, unit)
+}
+
+// absent stands for a figure nobody measured, and notMeasured for the
+// change of a check that could not be made for want of it: a placeholder 0
+// would read as a measured zero ("0.00 ms … +0.0%").
+const (
+	absent      = "—"
+	notMeasured = "not measured"
+)
+
+// checkValue formats a check's figure on side (gate.SideBase, gate.SideHead).
+func checkValue(c *gate.Check, side string) string {
+	if !c.Measured(side) {
+		return absent
+	}
+	if side == gate.SideBase {
+		return formatValue(c.Base, c.Unit)
+	}
+	return formatValue(c.Head, c.Unit)
 }
 
 func figureValue(f *gate.Figures, m gate.Metric) (float64, string, bool) {
@@ -371,6 +394,9 @@ func figureChange(b, h *gate.Figures, m gate.Metric) string {
 	if b == nil || h == nil {
 		return ""
 	}
+	if slices.Contains(b.Unmeasured, m) || slices.Contains(h.Unmeasured, m) {
+		return notMeasured
+	}
 	bv, unit, _ := figureValue(b, m)
 	hv, _, _ := figureValue(h, m)
 	if unit == "%" {
@@ -383,8 +409,12 @@ func figureChange(b, h *gate.Figures, m gate.Metric) string {
 }
 
 // checkChange renders a check's change benchstat style: the delta with its
-// interval and p-value when significant, "~" with the p-value when not.
+// interval and p-value when significant, "~" with the p-value when not;
+// "not measured" for a check a side had no figure for.
 func checkChange(c *gate.Check) string {
+	if len(c.NotMeasured) > 0 {
+		return notMeasured
+	}
 	pp := c.Unit == "%" || c.Metric == gate.ErrorRate
 	fd := formatPct
 	if pp {
@@ -417,10 +447,12 @@ func CheckMessage(c gate.Check) string { return checkMessage(&c) }
 
 // ShortChange is a check's change in a few characters, for one-line titles:
 // the estimate without interval or p-value ("+12.6%", "+0.20pp"), or for an
-// SLO the value against its limit ("79.1 ms (limit ≤ 300 ms)"). Nothing is
-// escaped.
+// SLO the value against its limit ("79.1 ms (limit ≤ 300 ms)"), or "not
+// measured". Nothing is escaped.
 func ShortChange(c gate.Check) string {
 	switch {
+	case len(c.NotMeasured) > 0:
+		return notMeasured
 	case c.Kind == "slo":
 		return formatValue(c.Head, c.Unit) + " (limit " + sloLimit(c) + ")"
 	case c.Unit == "%" || c.Metric == gate.ErrorRate:

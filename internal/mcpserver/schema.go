@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loadgate/loadgate/gate"
 )
 
 // schema is the JSON Schema subset the tools' input and output types need.
@@ -46,6 +48,17 @@ func knownSchema(t reflect.Type) *schema {
 	switch t {
 	case reflect.TypeFor[time.Time](), reflect.TypeFor[slog.Level]():
 		return &schema{types: []string{"string"}}
+	}
+	return nil
+}
+
+// nullableProps names the properties of t that t's own MarshalJSON may write
+// as null although their Go type is not a pointer (the sides of a check one
+// side did not measure): the schema must admit null there. A switch, as
+// above.
+func nullableProps(t reflect.Type) []string {
+	if t == reflect.TypeFor[gate.Check]() {
+		return []string{"base", "head", "delta"}
 	}
 	return nil
 }
@@ -180,6 +193,13 @@ func inferSchema(t reflect.Type, seen map[reflect.Type]bool) (*schema, error) {
 		}
 	default:
 		return nil, fmt.Errorf("type %v is unsupported by jsonschema", t)
+	}
+	for _, name := range nullableProps(t) {
+		for _, p := range s.props {
+			if p.name == name && len(p.schema.types) == 1 {
+				p.schema.types = []string{"null", p.schema.types[0]}
+			}
+		}
 	}
 	if allowNull && len(s.types) == 1 {
 		s.types = []string{"null", s.types[0]}

@@ -9,9 +9,6 @@ import (
 
 // Limits of the derived figures.
 const (
-	// DefaultBreakErrorRate is the stress profile's error-rate limit when the
-	// plan sets none.
-	DefaultBreakErrorRate = 0.01
 	// RecoveryTolerance and RecoverySlack define "back to the pre-spike p95":
 	// within 10 % of it, or within 1 ms for very fast endpoints where 10 % is
 	// below the noise of a one-second window.
@@ -27,12 +24,10 @@ func derive(pr plan.Profile, stages []plan.Stage, t0 time.Time, windows []result
 	case plan.ProfileStress:
 		curve := stepCurve(stages, t0, windows)
 		d := &results.Derived{Curve: curve}
-		limit := pr.BreakErrorRate
-		if limit <= 0 {
-			limit = DefaultBreakErrorRate
-		}
+		// The plan holds the limit, its default (plan.DefaultBreakErrorRate)
+		// filled in by the parser: 0 is the user's "any error breaks".
 		for _, c := range curve {
-			broken := c.ErrorRate > limit || (pr.BreakP95 > 0 && c.P95Ms > ms(pr.BreakP95))
+			broken := c.ErrorRate > pr.BreakErrorRate || (pr.BreakP95 > 0 && c.P95Ms > ms(pr.BreakP95))
 			if broken {
 				d.BreakingRPS = c.OfferedRPS
 				break

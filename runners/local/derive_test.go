@@ -56,6 +56,35 @@ func TestDeriveStress(t *testing.T) {
 	}
 }
 
+// The plan's error-rate limit is used as is: 0 (the user's "any error
+// breaks") breaks the first step with an error, the default 5 % does not;
+// a zero limit never falls back to another default.
+func TestDeriveStressBreakErrorRate(t *testing.T) {
+	t.Parallel()
+	pr := plan.Profile{Type: plan.ProfileStress, StartRate: 100, StepRate: 100, Rate: 300, StepDuration: 2 * time.Second}
+	stages := sched(pr)
+	var ws []results.Window
+	for step, errs := range []int64{0, 2, 3} { // 0 %, 0.5 %, 0.5 % errors
+		n, offered := int64(200*(step+1)), float64(100*(step+1))
+		ws = append(ws, win(2*step, n, errs, 10, offered), win(2*step+1, n, errs, 10, offered))
+	}
+	for _, tt := range []struct {
+		limit                 float64
+		sustainable, breaking float64
+	}{
+		{0, 100, 200},
+		{plan.DefaultBreakErrorRate, 300, 0},
+		{0.004, 100, 200}, // 0.5 % exceeds 0.4 %
+		{0.005, 300, 0},   // and does not exceed 0.5 %
+	} {
+		pr.BreakErrorRate = tt.limit
+		d := derive(pr, stages, t0, ws)
+		if d.MaxSustainableRPS != tt.sustainable || d.BreakingRPS != tt.breaking {
+			t.Errorf("break_error_rate %g: max sustainable %v breaking %v, want %v/%v", tt.limit, d.MaxSustainableRPS, d.BreakingRPS, tt.sustainable, tt.breaking)
+		}
+	}
+}
+
 func TestDeriveSpike(t *testing.T) {
 	t.Parallel()
 	pr := plan.Profile{Type: plan.ProfileSpike, Rate: 100, Duration: 10 * time.Second,
