@@ -4,8 +4,8 @@
 # Expected size: the static binary + the CA bundle (0.2 MB), nothing else (no
 # shell, no libc, no /etc/passwd). Stripped, time/tzdata embedded, the AWS
 # SDK (ECS, S3, STS) linked in (TestActionInEmptyRoot in internal/action logs
-# it): 16.9 MB on 2026-12-03, 6.4 MB gzipped. So the image is about 17 MB
-# uncompressed, about 6.5 MB compressed.
+# it): 16.5 MB on 2026-12-03, 6.2 MB gzipped. So the image is about 17 MB
+# uncompressed, about 6.3 MB compressed.
 #
 # Targets:
 #   worker  non-root (65532), for `docker run` and the AWS Fargate workers.
