@@ -231,7 +231,7 @@ func buildPage(in Input) (*htmlPage, error) {
 		pg.Workers = head.Workers
 		pg.Regions = regionsOf(head.Workers)
 		pg.Runs = append(pg.Runs, runFacts("current run", head))
-		pg.Validity, pg.Invalid, pg.Reasons = validityFacts(head.Validity)
+		pg.Validity, pg.Invalid, pg.Reasons = validityFacts(head.Run.Runner, head.Validity)
 	}
 	for i, b := range in.Base {
 		if b != nil {
@@ -400,13 +400,23 @@ func runFacts(role string, f *results.File) htmlRun {
 	return r
 }
 
-func validityFacts(v results.Validity) ([]kv, bool, []string) {
+// validityFacts lists what the run's own generator measured of its schedule.
+// A peer tool's results (imported, or run by the exec runner) carry no
+// schedule lag, late count or generator CPU: those read "not measured", not 0.
+func validityFacts(runner string, v results.Validity) ([]kv, bool, []string) {
+	dropped, lag, cpu := fmt.Sprintf("%d / %d", v.Dropped, v.Late),
+		fmt.Sprintf("%s / %s", formatMs(v.LagP99Ms), formatMs(v.LagMaxMs)),
+		fmt.Sprintf("%.0f%%", v.GeneratorCPU*100)
+	if strings.HasPrefix(runner, "import") || strings.HasPrefix(runner, "exec") {
+		const none = "— (not measured: the results come from another tool)"
+		dropped, lag, cpu = none, none, none
+	}
 	items := []kv{
 		{"valid", map[bool]string{true: "yes", false: "NO — the generator did not hold the schedule"}[v.Valid]},
 		{"scheduled / sent", fmt.Sprintf("%d / %d", v.Scheduled, v.Sent)},
-		{"dropped / late", fmt.Sprintf("%d / %d", v.Dropped, v.Late)},
-		{"schedule lag p99 / max", fmt.Sprintf("%s / %s", formatMs(v.LagP99Ms), formatMs(v.LagMaxMs))},
-		{"generator CPU", fmt.Sprintf("%.0f%%", v.GeneratorCPU*100)},
+		{"dropped / late", dropped},
+		{"schedule lag p99 / max", lag},
+		{"generator CPU", cpu},
 	}
 	if v.Degraded {
 		items = append(items, kv{"degraded", fmt.Sprintf("yes — %.0f%% of the intended load ran", v.LoadShare*100)})
