@@ -26,7 +26,7 @@
 #        ONLY="efficiency memory" bench/run.sh   (some sections: efficiency accuracy co memory)
 #        ONLY=efficiency EFF="go nginx" TOOLS="loadgate wrk" BEFORE_BIN=/tmp/lg-old bench/run.sh
 #            (some efficiency tables: gohttps nginxhttps go nginx; some tools; BEFORE_BIN adds
-#             "loadgate-before", an earlier build, to every table beside the current one)
+#             "loadgate-before", an earlier build, beside the current one in every table)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -177,7 +177,7 @@ lg_plan() {
 lg() {
   local f=$1 url=$2 profile=$3 http=${4:-}
   lg_plan "$f.plan.yaml" "$url" "$profile" "$http"
-  timed "$f" "$BIN/loadgate" run "$f.plan.yaml" -q -o "$f.json"
+  timed "$f" "${LGBIN:-$BIN/loadgate}" run "$f.plan.yaml" -q -o "$f.json"
 }
 # lgq FILE JQ: a figure of a loadgate results file
 lgq() { jq -r "($2) // 0" "$1.json" 2>/dev/null || echo 0; }
@@ -215,8 +215,7 @@ run_closed() { # tool url seconds file
   case $tool in
     loadgate) lg "$f" "$url" "vus: $CONNS, duration: ${s}s" ;;
     loadgate-h2) lg "$f" "$url" "vus: $CONNS, duration: ${s}s" "version: 2" ;;
-    loadgate-before) lg_plan "$f.plan.yaml" "$url" "vus: $CONNS, duration: ${s}s"
-      timed "$f" "$BEFORE_BIN" run "$f.plan.yaml" -q -o "$f.json" ;;
+    loadgate-before) LGBIN=$BEFORE_BIN lg "$f" "$url" "vus: $CONNS, duration: ${s}s" ;;
     wrk) timed "$f" wrk -t 2 -c $CONNS -d "${s}s" "$url" ;;
     hey) timed "$f" hey -z "${s}s" -c $CONNS "$url" ;;
     bombardier) timed "$f" "$BIN/bombardier" ${k:+-k} -c $CONNS -d "${s}s" -p r "$url" ;;
@@ -282,15 +281,17 @@ accuracy() { # scheme addr
     echo "| tool | achieved rps (server-observed) | p50 ms | server p50 | p99 ms | server p99 | Δp50 ms | Δp99 ms |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   } >>"$WORK/table.md"
-  local tool r url="$scheme://$addr/delay?ms=10"
+  local tool r url="$scheme://$addr/delay?ms=10" tools=(loadgate vegeta)
+  [ -n "$BEFORE_BIN" ] && tools=(loadgate loadgate-before vegeta)
   declare -A ACH=() P50=() S50=() P99=() S99=() D50=() D99=()
   for r in $(seq "$REPS"); do
-    for tool in loadgate vegeta; do
+    for tool in "${tools[@]}"; do
       local f=$WORK/acc-$scheme-$tool-$r p50 p99
       log "accuracy $scheme $tool run $r"
       curl -fsSk "$scheme://$addr/stats/reset" >/dev/null
-      if [ "$tool" = loadgate ]; then
-        lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
+      if [ "$tool" != vegeta ]; then
+        local bin=$BIN/loadgate; [ "$tool" = loadgate-before ] && bin=$BEFORE_BIN
+        LGBIN=$bin lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
         p50=$(lgq "$f" '.endpoints[0].latency_ms.p50'); p99=$(lgq "$f" '.endpoints[0].latency_ms.p99')
       else
         echo "GET $url" >"$f.targets"
@@ -306,7 +307,7 @@ accuracy() { # scheme addr
       D99[$tool]+=" $(awk -v a="$p99" -v b="$s99" 'BEGIN{print a-b}')"
     done
   done
-  for tool in loadgate vegeta; do
+  for tool in "${tools[@]}"; do
     # shellcheck disable=SC2086
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$tool" "$(stat ${ACH[$tool]})" "$(stat ${P50[$tool]})" "$(stat ${S50[$tool]})" \
       "$(stat ${P99[$tool]})" "$(stat ${S99[$tool]})" "$(stat ${D50[$tool]})" "$(stat ${D99[$tool]})" >>"$WORK/table.md"
@@ -325,14 +326,16 @@ coordinated_omission() { # scheme addr
     echo "| tool | p90 ms | p99 ms | service-time p90 ms | service-time p99 ms |"
     echo "|---|---:|---:|---:|---:|"
   } >>"$WORK/table.md"
-  local tool r url="$scheme://$addr/stall"
+  local tool r url="$scheme://$addr/stall" tools=(loadgate vegeta)
+  [ -n "$BEFORE_BIN" ] && tools=(loadgate loadgate-before vegeta)
   declare -A P90=() P99=() V90=() V99=()
   for r in $(seq "$REPS"); do
-    for tool in loadgate vegeta; do
+    for tool in "${tools[@]}"; do
       local f=$WORK/co-$scheme-$tool-$r
       log "coordinated omission $scheme $tool run $r"
-      if [ "$tool" = loadgate ]; then
-        lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
+      if [ "$tool" != vegeta ]; then
+        local bin=$BIN/loadgate; [ "$tool" = loadgate-before ] && bin=$BEFORE_BIN
+        LGBIN=$bin lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
         P90[$tool]+=" $(lgq "$f" '.endpoints[0].latency_ms.p90')"; P99[$tool]+=" $(lgq "$f" '.endpoints[0].latency_ms.p99')"
         V90[$tool]+=" $(lgq "$f" '.endpoints[0].service_time_ms.p90')"; V99[$tool]+=" $(lgq "$f" '.endpoints[0].service_time_ms.p99')"
       else
@@ -343,7 +346,7 @@ coordinated_omission() { # scheme addr
       fi
     done
   done
-  for tool in loadgate vegeta; do
+  for tool in "${tools[@]}"; do
     local sv90="—" sv99="—"
     # shellcheck disable=SC2086
     if [ -n "${V90[$tool]:-}" ]; then sv90=$(stat ${V90[$tool]}); sv99=$(stat ${V99[$tool]}); fi
