@@ -14,7 +14,9 @@ import (
 // takes the P away, starts or wakes another thread for it, and the writer
 // then has to get a P back: futex calls, context switches and thread
 // migrations per request (bench/RESULTS.md, session 11). These calls cannot
-// block (the poller made the socket non-blocking), so the P stays.
+// block (the poller made the socket non-blocking), so the P stays. Unlike
+// syscall.Read and Write they carry no race-detector annotations; the
+// buffers belong to the worker alone while its request is in flight.
 func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
