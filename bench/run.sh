@@ -24,6 +24,9 @@
 # Usage: bench/run.sh                       (about 25 minutes)
 #        REPS=1 DUR=3 LONG=10 bench/run.sh  (a quick smoke run)
 #        ONLY="efficiency memory" bench/run.sh   (some sections: efficiency accuracy co memory)
+#        ONLY=efficiency EFF="go nginx" TOOLS="loadgate wrk" BEFORE_BIN=/tmp/lg-old bench/run.sh
+#            (some efficiency tables: gohttps nginxhttps go nginx; some tools; BEFORE_BIN adds
+#             "loadgate-before", an earlier build, beside the current one in every table)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,6 +36,8 @@ NGINX_DUR=${NGINX_DUR:-5}
 LONG=${LONG:-60}        # seconds of the long memory run
 CONNS=50
 ONLY=${ONLY:-efficiency accuracy co memory}
+EFF=${EFF:-gohttps nginxhttps go nginx}
+BEFORE_BIN=${BEFORE_BIN:-}
 OUT=${OUT:-$ROOT/bench/RESULTS.md}
 WORK=$(mktemp -d)
 BIN=$WORK/bin
@@ -67,14 +72,14 @@ install_peers() {
   fi
   mkdir -p "$BIN"
   log "go install vegeta, bombardier"
-  (cd "$WORK" && GOBIN=$BIN go install github.com/tsenart/vegeta/v12@v12.13.0 &&
-    GOBIN=$BIN go install github.com/codesenberg/bombardier@v1.2.6)
+  (cd "$WORK" && GOBIN=$BIN nice -n 19 go install github.com/tsenart/vegeta/v12@v12.13.0 &&
+    GOBIN=$BIN nice -n 19 go install github.com/codesenberg/bombardier@v1.2.6)
   # loadgate as released (.goreleaser.yaml, Dockerfile): static, no symbol
   # tables. A cgo build also maps libc and the dynamic loader, about
   # 1.3 MiB more resident memory than the binary users run.
   log "go build loadgate"
-  (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$BIN/loadgate" ./cmd/loadgate &&
-    go build -o "$BIN/target" ./bench/cmd/target)
+  (cd "$ROOT" && CGO_ENABLED=0 nice -n 19 go build -trimpath -ldflags '-s -w' -o "$BIN/loadgate" ./cmd/loadgate &&
+    nice -n 19 go build -o "$BIN/target" ./bench/cmd/target)
 }
 
 # --- targets ---------------------------------------------------------------
@@ -172,7 +177,7 @@ lg_plan() {
 lg() {
   local f=$1 url=$2 profile=$3 http=${4:-}
   lg_plan "$f.plan.yaml" "$url" "$profile" "$http"
-  timed "$f" "$BIN/loadgate" run "$f.plan.yaml" -q -o "$f.json"
+  timed "$f" "${LGBIN:-$BIN/loadgate}" run "$f.plan.yaml" -q -o "$f.json"
 }
 # lgq FILE JQ: a figure of a loadgate results file
 lgq() { jq -r "($2) // 0" "$1.json" 2>/dev/null || echo 0; }
@@ -210,6 +215,7 @@ run_closed() { # tool url seconds file
   case $tool in
     loadgate) lg "$f" "$url" "vus: $CONNS, duration: ${s}s" ;;
     loadgate-h2) lg "$f" "$url" "vus: $CONNS, duration: ${s}s" "version: 2" ;;
+    loadgate-before) LGBIN=$BEFORE_BIN lg "$f" "$url" "vus: $CONNS, duration: ${s}s" ;;
     wrk) timed "$f" wrk -t 2 -c $CONNS -d "${s}s" "$url" ;;
     hey) timed "$f" hey -z "${s}s" -c $CONNS "$url" ;;
     bombardier) timed "$f" "$BIN/bombardier" ${k:+-k} -c $CONNS -d "${s}s" -p r "$url" ;;
@@ -218,11 +224,13 @@ run_closed() { # tool url seconds file
   esac
 }
 
-TOOLS=(loadgate wrk bombardier hey vegeta)
+TOOLS_ENV=${TOOLS:-}   # given: these tools in every table
+read -r -a TOOLS <<<"${TOOLS_ENV:-loadgate wrk bombardier hey vegeta}"
 
 efficiency() { # key label url seconds [tools...]
   local key=$1 label=$2 url=$3 s=$4; shift 4
-  local tools=("$@"); [ ${#tools[@]} -eq 0 ] && tools=("${TOOLS[@]}")
+  local tools=("$@"); { [ ${#tools[@]} -eq 0 ] || [ -n "$TOOLS_ENV" ]; } && tools=("${TOOLS[@]}")
+  if [ -n "$BEFORE_BIN" ]; then tools=("${tools[0]}" loadgate-before "${tools[@]:1}"); fi
   {
     echo
     echo "### Efficiency — $label, closed model, $CONNS connections, ${s} s, $REPS runs"
@@ -273,15 +281,17 @@ accuracy() { # scheme addr
     echo "| tool | achieved rps (server-observed) | p50 ms | server p50 | p99 ms | server p99 | Δp50 ms | Δp99 ms |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   } >>"$WORK/table.md"
-  local tool r url="$scheme://$addr/delay?ms=10"
+  local tool r url="$scheme://$addr/delay?ms=10" tools=(loadgate vegeta)
+  [ -n "$BEFORE_BIN" ] && tools=(loadgate loadgate-before vegeta)
   declare -A ACH=() P50=() S50=() P99=() S99=() D50=() D99=()
   for r in $(seq "$REPS"); do
-    for tool in loadgate vegeta; do
+    for tool in "${tools[@]}"; do
       local f=$WORK/acc-$scheme-$tool-$r p50 p99
       log "accuracy $scheme $tool run $r"
       curl -fsSk "$scheme://$addr/stats/reset" >/dev/null
-      if [ "$tool" = loadgate ]; then
-        lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
+      if [ "$tool" != vegeta ]; then
+        local bin=$BIN/loadgate; [ "$tool" = loadgate-before ] && bin=$BEFORE_BIN
+        LGBIN=$bin lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
         p50=$(lgq "$f" '.endpoints[0].latency_ms.p50'); p99=$(lgq "$f" '.endpoints[0].latency_ms.p99')
       else
         echo "GET $url" >"$f.targets"
@@ -297,7 +307,7 @@ accuracy() { # scheme addr
       D99[$tool]+=" $(awk -v a="$p99" -v b="$s99" 'BEGIN{print a-b}')"
     done
   done
-  for tool in loadgate vegeta; do
+  for tool in "${tools[@]}"; do
     # shellcheck disable=SC2086
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$tool" "$(stat ${ACH[$tool]})" "$(stat ${P50[$tool]})" "$(stat ${S50[$tool]})" \
       "$(stat ${P99[$tool]})" "$(stat ${S99[$tool]})" "$(stat ${D50[$tool]})" "$(stat ${D99[$tool]})" >>"$WORK/table.md"
@@ -316,14 +326,16 @@ coordinated_omission() { # scheme addr
     echo "| tool | p90 ms | p99 ms | service-time p90 ms | service-time p99 ms |"
     echo "|---|---:|---:|---:|---:|"
   } >>"$WORK/table.md"
-  local tool r url="$scheme://$addr/stall"
+  local tool r url="$scheme://$addr/stall" tools=(loadgate vegeta)
+  [ -n "$BEFORE_BIN" ] && tools=(loadgate loadgate-before vegeta)
   declare -A P90=() P99=() V90=() V99=()
   for r in $(seq "$REPS"); do
-    for tool in loadgate vegeta; do
+    for tool in "${tools[@]}"; do
       local f=$WORK/co-$scheme-$tool-$r
       log "coordinated omission $scheme $tool run $r"
-      if [ "$tool" = loadgate ]; then
-        lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
+      if [ "$tool" != vegeta ]; then
+        local bin=$BIN/loadgate; [ "$tool" = loadgate-before ] && bin=$BEFORE_BIN
+        LGBIN=$bin lg "$f" "$url" "rate: $rate/s, duration: ${s}s"
         P90[$tool]+=" $(lgq "$f" '.endpoints[0].latency_ms.p90')"; P99[$tool]+=" $(lgq "$f" '.endpoints[0].latency_ms.p99')"
         V90[$tool]+=" $(lgq "$f" '.endpoints[0].service_time_ms.p90')"; V99[$tool]+=" $(lgq "$f" '.endpoints[0].service_time_ms.p99')"
       else
@@ -334,7 +346,7 @@ coordinated_omission() { # scheme addr
       fi
     done
   done
-  for tool in loadgate vegeta; do
+  for tool in "${tools[@]}"; do
     local sv90="—" sv99="—"
     # shellcheck disable=SC2086
     if [ -n "${V90[$tool]:-}" ]; then sv90=$(stat ${V90[$tool]}); sv99=$(stat ${V99[$tool]}); fi
@@ -399,11 +411,12 @@ start_targets
 : >"$WORK/table.md"
 started=$(date -u +%s)
 load0=$(loadavg)
+wantEff() { case " $EFF " in *" $1 "*) return 0 ;; esac; return 1; }
 if want efficiency; then
-  efficiency gohttps "HTTPS, Go target" "https://$GO_TLS_ADDR/fast" "$DUR" loadgate loadgate-h2 wrk bombardier hey vegeta
-  efficiency nginxhttps "HTTPS, nginx" "https://$NGINX_TLS_ADDR/" "$NGINX_DUR"
-  efficiency go "HTTP, Go target" "http://$GO_ADDR/fast" "$DUR"
-  efficiency nginx "HTTP, nginx" "http://$NGINX_ADDR/" "$NGINX_DUR"
+  if wantEff gohttps; then efficiency gohttps "HTTPS, Go target" "https://$GO_TLS_ADDR/fast" "$DUR" loadgate loadgate-h2 wrk bombardier hey vegeta; fi
+  if wantEff nginxhttps; then efficiency nginxhttps "HTTPS, nginx" "https://$NGINX_TLS_ADDR/" "$NGINX_DUR"; fi
+  if wantEff go; then efficiency go "HTTP, Go target" "http://$GO_ADDR/fast" "$DUR"; fi
+  if wantEff nginx; then efficiency nginx "HTTP, nginx" "http://$NGINX_ADDR/" "$NGINX_DUR"; fi
 fi
 if want accuracy; then accuracy http "$GO_ADDR"; accuracy https "$GO_TLS_ADDR"; fi
 if want co; then coordinated_omission http "$GO_ADDR"; coordinated_omission https "$GO_TLS_ADDR"; fi
@@ -426,13 +439,14 @@ ratio() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN{ if (b>0) printf "%.2f", a/b;
   if want efficiency; then
     echo "Efficiency ratios (requests per generator CPU-second, medians of this run):"
     echo
-    echo "| | loadgate / wrk | loadgate / bombardier | loadgate / vegeta | loadgate / hey |"
-    echo "|---|---:|---:|---:|---:|"
-    for k in gohttps nginxhttps go nginx; do
-      eval "l=\${EFF_${k}_loadgate:-0} w=\${EFF_${k}_wrk:-0} b=\${EFF_${k}_bombardier:-0} v=\${EFF_${k}_vegeta:-0} h=\${EFF_${k}_hey:-0}"
+    before_h="" before_r=""; [ -n "$BEFORE_BIN" ] && before_h=" loadgate / loadgate-before |" before_r="---:|"
+    echo "| | loadgate / wrk | loadgate / bombardier | loadgate / vegeta | loadgate / hey |$before_h"
+    echo "|---|---:|---:|---:|---:|$before_r"
+    for k in $EFF; do
+      eval "l=\${EFF_${k}_loadgate:-0} w=\${EFF_${k}_wrk:-0} b=\${EFF_${k}_bombardier:-0} v=\${EFF_${k}_vegeta:-0} h=\${EFF_${k}_hey:-0} o=\${EFF_${k}_loadgate_before:-0}"
       case $k in gohttps) n="HTTPS, Go target" ;; nginxhttps) n="HTTPS, nginx" ;; go) n="HTTP, Go target" ;; nginx) n="HTTP, nginx" ;; esac
       # shellcheck disable=SC2154
-      echo "| $n | $(ratio "$l" "$w") | $(ratio "$l" "$b") | $(ratio "$l" "$v") | $(ratio "$l" "$h") |"
+      echo "| $n | $(ratio "$l" "$w") | $(ratio "$l" "$b") | $(ratio "$l" "$v") | $(ratio "$l" "$h") |${before_h:+ $(ratio "$l" "$o") |}"
     done
   fi
   cat "$WORK/table.md"

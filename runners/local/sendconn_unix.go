@@ -123,12 +123,12 @@ func (c *sendConn) Read(p []byte) (int, error) {
 func (c *sendConn) sendThenRead(fd uintptr) bool {
 	if c.sent < len(c.pending) {
 		for c.sent < len(c.pending) {
-			m, e := syscall.Write(int(fd), c.pending[c.sent:])
-			if m > 0 {
+			m, e := rawWrite(int(fd), c.pending[c.sent:])
+			if m > 0 && e == 0 {
 				c.sent += m
 			}
 			switch e {
-			case nil, syscall.EINTR:
+			case 0, syscall.EINTR:
 			case syscall.EAGAIN:
 				c.blocked = true
 				return true
@@ -140,13 +140,13 @@ func (c *sendConn) sendThenRead(fd uintptr) bool {
 		return false // sent: wait for the response
 	}
 	for {
-		m, e := syscall.Read(int(fd), c.p)
+		m, e := rawRead(int(fd), c.p)
 		switch {
 		case e == syscall.EINTR:
 			continue
 		case e == syscall.EAGAIN:
 			return false // woken early: wait again
-		case e != nil:
+		case e != 0:
 			c.err = c.opError("read", e)
 		case m == 0:
 			c.err = io.EOF

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -201,5 +202,62 @@ func TestH1DropsConnectionWithBytesPastResponse(t *testing.T) {
 	}
 	if n := conns.Load(); n != 2 {
 		t.Errorf("%d connections, want one per request", n)
+	}
+}
+
+// A peer that resets the connection (linger 0): the held request's send or
+// read reports ECONNRESET (EPIPE on some systems) wrapped as net's own
+// errors are, so it is counted as a reset, not as another error.
+func TestSendConnPeerReset(t *testing.T) {
+	t.Parallel()
+	sc := dialSend(t, echoServer(t, 1, nil, func(c net.Conn) {
+		time.Sleep(10 * time.Millisecond) // after the dial completed
+		_ = c.(*net.TCPConn).SetLinger(0)
+		_ = c.Close()
+	}))
+	if err := sc.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the reset arrives before the request
+	holdWrite(t, sc, []byte("GET / HTTP/1.1\r\n\r\n"))
+	n, err := sc.Read(make([]byte, 8))
+	var oe *net.OpError
+	if n != 0 || !errors.As(err, &oe) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) || classify(err) != kindReset {
+		t.Fatalf("read %d, %v (kind %d), want a *net.OpError wrapping ECONNRESET", n, err, classify(err))
+	}
+}
+
+// rawRead and rawWrite report what read(2) and write(2) do, errno apart
+// from the count: a failed call counts no bytes, and an empty
+// non-blocking socket says EAGAIN (the poll callback then waits).
+func TestRawIO(t *testing.T) {
+	t.Parallel()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) }()
+	if err := syscall.SetNonblock(fds[1], true); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8)
+	if n, e := rawRead(fds[1], buf); n > 0 || e != syscall.EAGAIN {
+		t.Fatalf("read of an empty socket: %d, %v; want EAGAIN", n, e)
+	}
+	if n, e := rawWrite(fds[0], []byte("ping")); n != 4 || e != 0 {
+		t.Fatalf("write: %d, %v", n, e)
+	}
+	if n, e := rawRead(fds[1], buf); n != 4 || e != 0 || string(buf[:n]) != "ping" {
+		t.Fatalf("read: %q, %v", buf[:max(n, 0)], e)
+	}
+	if n, e := rawRead(fds[1], nil); n != 0 || e != 0 {
+		t.Fatalf("empty read: %d, %v", n, e)
+	}
+	_ = syscall.Close(fds[0])
+	if n, e := rawRead(fds[1], buf); n != 0 || e != 0 {
+		t.Fatalf("read after the peer closed: %d, %v; want 0 (end of stream)", n, e)
+	}
+	if n, e := rawWrite(-1, []byte("x")); n > 0 || e != syscall.EBADF {
+		t.Fatalf("write to a bad descriptor: %d, %v; want EBADF", n, e)
 	}
 }
