@@ -191,6 +191,11 @@ func (b *builder) endpoint(name string) (*acc, error) {
 	if ok {
 		return a, nil
 	}
+	if name == "" {
+		// results files refuse an unnamed endpoint; say so here, where the
+		// input is, rather than write a file that does not read back.
+		return nil, errors.New("a request without a name (empty name or label)")
+	}
 	if len(b.eps) >= MaxEndpoints {
 		return nil, fmt.Errorf("more than %d distinct endpoints (the %dth is %q): group dynamic URLs with --rename patterns such as /users/{id}", MaxEndpoints, MaxEndpoints+1, name)
 	}

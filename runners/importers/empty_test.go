@@ -118,3 +118,19 @@ func TestSummaryPercentilesAbsentAreUnmeasured(t *testing.T) {
 		}
 	}
 }
+
+// A k6 submetric tagged with an empty name has no endpoint to belong to:
+// the import says which metric, instead of writing results that the
+// results reader then refuses ("endpoints[0].name: empty").
+func TestK6SummaryEmptyNameTag(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "summary.json")
+	doc := `{"metrics":{"http_req_duration":{"avg":1,"med":1,"p(90)":2,"p(95)":2,"max":3},"http_req_duration{name:}":{"avg":1}}}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Import(context.Background(), FormatK6Summary, []string{path}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "summary.json") || !strings.Contains(err.Error(), "http_req_duration{name:}") {
+		t.Fatalf("err = %v, want the file and the metric named", err)
+	}
+}

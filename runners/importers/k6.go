@@ -220,6 +220,9 @@ func parseK6Summary(_ context.Context, in *input, b *builder) error {
 		set(e, dur, sum.Metrics["http_reqs"], sum.Metrics["http_req_failed"])
 	}
 	for _, n := range names {
+		if n == "" {
+			return in.errorf(0, "metrics: %q has an empty name tag: no endpoint to give its figures to", "http_req_duration{name:}")
+		}
 		e, err := b.aggregate(n)
 		if err != nil {
 			return in.errorf(0, "%v", err)
