@@ -46,7 +46,10 @@ KEEP=${KEEP:-}           # a directory to keep every run's raw output in
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [ -n "$KEEP" ]; then mkdir -p "$KEEP" && cp "$WORK"/*.out "$WORK"/*.time "$WORK"/*.json "$KEEP"/ 2>/dev/null || true; fi
+  if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP"
+    cp "$WORK"/*.out "$WORK"/*.time "$WORK"/*.json "$KEEP"/ 2>/dev/null || true  # a section may not have run
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,7 +68,7 @@ install_peers() {
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-    for i in 1 2 3 4 5; do   # another process may hold the apt lock
+    for _ in 1 2 3 4 5; do   # another process may hold the apt lock
       if $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; then break; fi
       sleep 10
     done
