@@ -8,10 +8,11 @@
 # by `loadgate version` too.
 #
 # ROUNDS rounds, the three programs interleaved in each, RUNS runs per program
-# per round with `perf stat -r` (mean wall time and page faults of the runs); peak RSS from
-# /usr/bin/time, median of RUNS. Prints one table (medians over rounds,
-# min–max). On this project's CI VM a page fault costs ~12 µs, so wall time
-# follows the page-fault count and the host's load; the load average is shown.
+# per round with `perf stat -r` (mean wall time and page faults of the runs);
+# peak RSS from /usr/bin/time, median of 15 runs per round. Prints one table
+# (medians over rounds, min–max). On this project's VM a page fault costs
+# ~12 µs, so wall time follows the page-fault count and the host's load; the
+# load average is shown from before and after.
 #
 # Usage: bench/startup.sh            (ROUNDS=5 RUNS=100, about a minute)
 #        BIN=/tmp/loadgate-old bench/startup.sh   (time another build instead)
@@ -30,6 +31,7 @@ build hello ./bench/cmd/hello
 build sdkfloor ./bench/cmd/sdkfloor
 if [ -n "${BIN:-}" ]; then cp "$BIN" "$work/loadgate"; else build loadgate ./cmd/loadgate; fi
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A cmd=([hello]="$work/hello" [sdkfloor]="$work/sdkfloor" [loadgate]="$work/loadgate version")
 names="hello sdkfloor loadgate"
 for _ in $(seq "$ROUNDS"); do
@@ -54,4 +56,4 @@ for n in $names; do
 		"$(stat -c %s "$work/$n" | awk '{printf "%.1f", $1/1e6}')"
 done
 echo
-echo "load average at the end: $load"
+echo "load average: $load_start before, $load after"
